@@ -1,0 +1,301 @@
+"""The backward pass: walk the graph from the outputs back to the leaves, applying the chain rule.
+
+Each node's ``backward`` turns the upstream gradient of its outputs into the downstream gradients
+of its inputs (upstream x local, as a vector-Jacobian product). The engine
+
+1. finds every node reachable from the outputs and counts, for each, how many edges lead into it
+   (iteratively: a chain of 100,000 ops needs no recursion);
+2. processes a node only once every consumer has delivered its gradient (the sum of them: a value
+   used twice gets both, the lecture's copy gate), in an order where this always holds;
+3. reduces each gradient to its input's shape (summing the axes broadcasting added), keeps the
+   input's dtype, and either passes it on to the input's own node or accumulates it into a leaf's
+   ``.grad``;
+4. frees each node's inputs and saved values once it has run, unless ``retain_graph``.
+
+State lives on the nodes themselves (``_grad``, ``_deps``) rather than in dicts.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from ..backend import ndarray, xp
+from .function import Node, _check_finite
+from .grad_mode import state
+from .tensor import Tensor
+
+
+def sum_to(grad: Any, shape: tuple, node: Node | None = None, index: int = 0) -> Any:
+    """Sum ``grad`` down to ``shape``, undoing NumPy broadcasting (arrays or Tensors)."""
+    gshape = grad.shape
+    if gshape == shape:
+        return grad
+    lead = len(gshape) - len(shape)
+    ok = lead >= 0
+    axes = list(range(lead)) if ok else []
+    if ok:
+        for k, n in enumerate(shape):
+            m = gshape[lead + k]
+            if n == 1 and m != 1:
+                axes.append(lead + k)
+            elif n != m:
+                ok = False
+                break
+    if not ok:
+        who = node.name() if node is not None else "backward"
+        raise RuntimeError(
+            f"{who}: the gradient for input {index} has shape {tuple(gshape)}, which does not "
+            f"reduce to the input's shape {tuple(shape)}; backward must return one gradient "
+            "per input, of that input's shape (or one that broadcasts to it)"
+        )
+    if axes:
+        grad = grad.sum(axis=tuple(axes), keepdims=True)
+    if lead:
+        grad = grad.reshape(shape)
+    return grad
+
+
+class _Run:
+    """One backward pass: where gradients go and which arrays have been handed out."""
+
+    __slots__ = ("create_graph", "capture", "captured", "given")
+
+    def __init__(self, create_graph: bool, capture: dict | None) -> None:
+        self.create_graph = create_graph
+        self.capture = capture  # id(tensor) or (node, index) -> slot, for autograd.grad
+        self.captured: list = [None] * (len(capture) if capture else 0)
+        self.given: set[int] = set()  # ids of arrays that already sit in some .grad
+
+    def own(self, g: Any) -> Any:
+        """``g`` itself the first time it is stored, a copy if another .grad already holds it."""
+        if self.create_graph:
+            return g
+        if id(g) in self.given:
+            g = g.copy()
+        self.given.add(id(g))
+        return g
+
+    def keep(self, slot: int, g: Any) -> None:
+        cur = self.captured[slot]
+        self.captured[slot] = g if cur is None else cur + g
+
+    def to_leaf(self, t: Tensor, g: Any) -> None:
+        """Deliver gradient ``g`` to leaf ``t``: run its hooks, then accumulate into ``t.grad``."""
+        extra = t._extra
+        if extra is not None and "hooks" in extra:
+            g = _run_hooks(extra["hooks"], g, self.create_graph)
+        if self.capture is not None:
+            slot = self.capture.get(id(t))
+            if slot is not None:
+                self.keep(slot, g)
+            return
+        cur = t._grad
+        if self.create_graph:
+            t._grad = g if cur is None else cur + g
+        elif cur is None:
+            t._grad = Tensor._make(self.own(g))
+        else:
+            t._grad = Tensor._make(cur._data + g)
+
+
+def _run_hooks(hooks: list, g: Any, create_graph: bool) -> Any:
+    for hook in hooks:
+        gt = g if create_graph else Tensor._make(g)
+        out = hook(gt)
+        if out is not None:
+            if not isinstance(out, Tensor) or out.shape != gt.shape:
+                raise RuntimeError(
+                    f"hook {getattr(hook, '__name__', hook)!r} must return None or a Tensor of "
+                    f"shape {tuple(gt.shape)}; got {type(out).__name__}"
+                    + (f" of shape {tuple(out.shape)}" if isinstance(out, Tensor) else "")
+                )
+            g = out if create_graph else out._data
+    return g
+
+
+def _deliver(node: Node, index: int, g: Any) -> None:
+    """Add gradient ``g`` to the gradient buffer of output ``index`` of ``node``."""
+    if node.n_outputs == 1:
+        cur = node._grad
+        node._grad = g if cur is None else cur + g
+    else:
+        buf = node._grad
+        if buf is None:
+            buf = node._grad = [None] * node.n_outputs
+        cur = buf[index]
+        buf[index] = g if cur is None else cur + g
+
+
+def _collect(roots: list[Node]) -> None:
+    """Count, for each node reachable from ``roots``, the edges leading into it (``_deps``)."""
+    seen = set(roots)
+    for r in roots:
+        r._deps = 0
+        r._grad = None
+    stack = list(seen)
+    while stack:
+        node = stack.pop()
+        inputs = node.inputs
+        if inputs is None:
+            raise RuntimeError(
+                f"{node.name()}: trying to backward through the graph a second time (its saved "
+                "values were freed by the first backward). Pass retain_graph=True to the first "
+                "backward if you need to backward through it again."
+            )
+        for a, need in zip(inputs, node.needs_input_grad):
+            if need:
+                p = a.grad_fn
+                if p is not None:
+                    if p in seen:
+                        p._deps += 1
+                    else:
+                        seen.add(p)
+                        p._deps = 1
+                        p._grad = None
+                        stack.append(p)
+
+
+def run_backward(
+    roots: Sequence[Tensor],
+    grads: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    capture: dict | None = None,
+) -> list:
+    """Backpropagate ``grads`` from ``roots``; accumulate into leaves or into ``capture`` slots.
+
+    Args:
+        roots: output tensors, each requiring grad.
+        grads: one gradient per root, an array of its shape (a Tensor when ``create_graph``).
+        retain_graph: keep saved values so the graph can be walked again.
+        create_graph: record the backward pass itself, so its results can be differentiated.
+        capture: for ``autograd.grad``: maps ``id(leaf)`` or ``(node, output index)`` to the slot
+            its gradient goes to; leaves' ``.grad`` are then left alone.
+
+    Returns:
+        The captured gradients, one per slot (None where none arrived).
+    """
+    run = _Run(create_graph, capture)
+    prev = state.grad_enabled
+    state.grad_enabled = create_graph
+    try:
+        root_nodes = []
+        for t in roots:
+            if t.grad_fn is not None and t.grad_fn not in root_nodes:
+                root_nodes.append(t.grad_fn)
+        _collect(root_nodes)
+        for t, g in zip(roots, grads):
+            if not create_graph:
+                run.given.add(id(g))  # the caller's array: never store it as a .grad itself
+            if t.grad_fn is None:
+                run.to_leaf(t, g)
+            else:
+                _deliver(t.grad_fn, t._index, g)
+        ready = [n for n in root_nodes if n._deps == 0]
+        while ready:
+            node = ready.pop()
+            _process(node, run)
+            for a, need in zip(node.inputs, node.needs_input_grad):
+                if need:
+                    p = a.grad_fn
+                    if p is not None:
+                        p._deps -= 1
+                        if p._deps == 0:
+                            ready.append(p)
+            if not retain_graph:
+                node.inputs = None
+                node.saved = None
+    finally:
+        state.grad_enabled = prev
+    return run.captured
+
+
+def _process(node: Node, run: _Run) -> None:
+    """Run one node's backward and pass each input its gradient."""
+    grads = node._grad
+    node._grad = None
+    if grads is None:  # no gradient reached this node: nothing flows to its inputs
+        return
+    multi = node.n_outputs > 1
+    glist = grads if multi else [grads]
+    if node._hooks is not None or node._retained is not None or run.capture is not None:
+        glist = _observe(node, glist, run)
+    if multi:  # outputs that received nothing get zeros
+        glist = [
+            g if g is not None else _zeros(shape, dtype, run.create_graph)
+            for g, (shape, dtype) in zip(glist, node._out_meta)
+        ]
+    fn = node.function
+    node._graph_mode = run.create_graph
+    if fn.on_arrays or run.create_graph:
+        result = fn.backward(node, *glist)
+    else:
+        result = fn.backward(node, *[Tensor._make(g) for g in glist])
+    if type(result) is not tuple:
+        result = (result,)
+    inputs = node.inputs
+    if len(result) != len(inputs):
+        raise RuntimeError(
+            f"{node.name()}: backward returned {len(result)} gradient(s), but forward took "
+            f"{len(inputs)} input(s); return one per input (None where none is needed)"
+        )
+    if state.anomaly:
+        _check_finite(node, result, "backward gradient")
+    for i, (a, need, g) in enumerate(zip(inputs, node.needs_input_grad, result)):
+        if not need or g is None:
+            continue
+        if not run.create_graph:
+            if isinstance(g, Tensor):
+                g = g._data
+            elif type(g) is not ndarray:
+                g = xp.asarray(g)
+        elif not isinstance(g, Tensor):
+            g = Tensor._make(xp.asarray(g))
+        data = a._data
+        if g.shape != data.shape:
+            g = sum_to(g, data.shape, node, i)
+        if g.dtype != data.dtype:
+            g = g.astype(data.dtype)
+        p = a.grad_fn
+        if p is None:
+            run.to_leaf(a, g)
+        else:
+            _deliver(p, a._index, g)
+
+
+def _observe(node: Node, glist: list, run: _Run) -> list:
+    """Tensor hooks, retain_grad and autograd.grad captures on a node's outputs."""
+    glist = list(glist)
+    for i, g in enumerate(glist):
+        if g is None:
+            continue
+        if node._hooks is not None and i in node._hooks:
+            g = glist[i] = _run_hooks(node._hooks[i], g, run.create_graph)
+        if node._retained is not None and i in node._retained:
+            t = node._retained[i]()
+            if t is not None:
+                cur = t._grad
+                if run.create_graph:
+                    t._grad = g if cur is None else cur + g
+                else:
+                    t._grad = Tensor._make(run.own(g) if cur is None else cur._data + g)
+        if run.capture is not None:
+            slot = run.capture.get((node, i))
+            if slot is not None:
+                run.keep(slot, g)
+    return glist
+
+
+def _zeros(shape: tuple, dtype: Any, as_tensor: bool) -> Any:
+    z = xp.zeros(shape, dtype)
+    return Tensor._make(z) if as_tensor else z
+
+
+def retain(t: Tensor) -> None:
+    """Make backward store the gradient of non-leaf ``t`` in ``t.grad``."""
+    node = t.grad_fn
+    if node._retained is None:
+        node._retained = {}
+    node._retained[t._index] = weakref.ref(t)

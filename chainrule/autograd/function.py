@@ -1,0 +1,325 @@
+"""Function: one operation with its forward and its vector-Jacobian product, side by side.
+
+The lecture's API, which PyTorch shares::
+
+    class Multiply(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.save_for_backward(x, y)
+            return x * y
+
+        @staticmethod
+        def backward(ctx, grad_z):
+            x, y = ctx.saved_tensors
+            return y * grad_z, x * grad_z   # local gradient times upstream gradient
+
+    z = Multiply.apply(x, y)
+
+``apply`` runs ``forward`` and, when an input requires grad and recording is on, records a
+``Node``: the ``ctx`` that forward filled in, the inputs, and which of them need a gradient. The
+node is the output's ``grad_fn``; the engine later calls ``backward(node, grad)`` on it.
+
+Two kinds of Function share this API:
+
+* A user's Function (``on_arrays = False``, the default) sees Tensors in forward and backward, as in
+  PyTorch; forward runs with recording off.
+* The built-in ops set ``on_arrays = True``: forward receives the NumPy arrays inside the tensors
+  and returns arrays, which keeps the per-op path short. Their backward is written with NumPy
+  operations and receives arrays in a first-order backward; with ``create_graph=True`` it receives
+  Tensors instead, and NumPy's dispatch protocols (``__array_ufunc__``/``__array_function__`` on
+  Tensor) route the same NumPy calls to differentiable ops. One rule thus serves gradients and
+  gradients of gradients. Values such a backward saves must be an input, an output, or something
+  whose own derivative is zero (a mask, an index); anything else would be taken as a constant
+  in a second-order backward.
+
+Saved inputs are guarded by a version counter: chainrule's in-place operations (``add_``,
+``zero_``, ``x[i] = v``, an optimizer's step) bump it, and a backward that finds a saved input
+changed since forward raises instead of returning a wrong gradient.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from ..backend import is_floating, ndarray, xp
+from .grad_mode import state
+
+
+class Node:
+    """One recorded call of a Function: the ``ctx`` its forward filled and its outputs' ``grad_fn``.
+
+    Attributes:
+        function: the Function subclass that was applied.
+        inputs: the arguments of the call, as given (Tensors and constants); ``None`` once backward
+            has freed the graph.
+        needs_input_grad: one bool per argument: does it require a gradient?
+        n_outputs: how many tensors forward returned.
+    """
+
+    __slots__ = (
+        "function",
+        "inputs",
+        "needs_input_grad",
+        "n_outputs",
+        "saved",
+        "_saved_src",
+        "_out_meta",
+        "_hooks",
+        "_retained",
+        "_trace",
+        "_graph_mode",
+        "_grad",
+        "_deps",
+        "__dict__",  # room for what a Function stores on ctx (ctx.alpha = ...)
+        "__weakref__",
+    )
+
+    def __init__(self) -> None:
+        self.saved: tuple = ()
+        self._saved_src = None
+        self._out_meta = None
+        self._hooks = None
+        self._retained = None
+        self._trace = None
+        self._graph_mode = False
+        self._grad = None
+        self._deps = 0
+
+    # ----- the ctx API used inside forward and backward -----
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep values (inputs, outputs, arrays) for backward, to read as ``saved_tensors``."""
+        self.saved = values
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The values given to ``save_for_backward``, checked for in-place changes since forward."""
+        saved = self.saved
+        if saved is None:
+            raise RuntimeError(
+                f"{self.name()}: trying to backward through the graph a second time, or to read "
+                "its saved tensors after they have been freed. Saved values are freed by "
+                "backward; pass retain_graph=True to the first backward to backward twice."
+            )
+        src = self._saved_src
+        if src is None:
+            if self.function.on_arrays and not self._graph_mode:
+                return saved
+            return tuple(self._unpack(k, None) for k in range(len(saved)))
+        for s in src:
+            if s is not None and s[0] == "in":
+                t = self.inputs[s[1]]
+                if t._version != s[2]:
+                    raise RuntimeError(
+                        f"{self.name()}: an input saved for backward (argument {s[1]}, shape "
+                        f"{tuple(t.shape)}) was modified in place after forward: its version is "
+                        f"{t._version}, forward saw {s[2]}. Use an out-of-place operation "
+                        "(x = x + y rather than x += y), or call backward before changing it."
+                    )
+        if self.function.on_arrays and not self._graph_mode:
+            return saved
+        return tuple(self._unpack(k, src[k]) for k in range(len(saved)))
+
+    def _unpack(self, k: int, src: tuple | None) -> Any:
+        """Saved value k as a Tensor: an input as itself, an output re-attached to this node."""
+        from .tensor import Tensor
+
+        value = self.saved[k]
+        if src is not None:
+            if src[0] == "in" and self._graph_mode:
+                return self.inputs[src[1]]
+            if src[0] == "out":
+                if self._graph_mode:
+                    return Tensor._make(value, True, self, src[1])
+                return Tensor._make(value)
+        if isinstance(value, ndarray) and not self.function.on_arrays:
+            return Tensor._make(value)
+        return value
+
+    def name(self) -> str:
+        """The op's name as shown in errors and in ``grad_fn`` reprs, e.g. ``MulBackward``."""
+        return f"{self.function.__name__}Backward"
+
+    @property
+    def next_functions(self) -> tuple:
+        """(grad_fn, output index) of each input, as PyTorch shows them; None for constants."""
+        out = []
+        for a in self.inputs or ():
+            fn = getattr(a, "grad_fn", None)
+            out.append((fn, getattr(a, "_index", 0)) if fn is not None else (None, 0))
+        return tuple(out)
+
+    def register_hook(self, output_index: int, hook: Any) -> None:
+        """Call ``hook(grad)`` with the gradient of output ``output_index`` once it is known."""
+        if self._hooks is None:
+            self._hooks = {}
+        self._hooks.setdefault(output_index, []).append(hook)
+
+    def created_at(self) -> str:
+        """Where forward was called (recorded only with anomaly detection on)."""
+        if not self._trace:
+            return "(turn on cr.autograd.set_detect_anomaly(True) to record where)"
+        return "".join(self._trace[-3:]).rstrip()
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+
+class _AllFalse:
+    """``needs_input_grad`` of a call that records nothing: False for every argument."""
+
+    __slots__ = ()
+
+    def __getitem__(self, i: int) -> bool:
+        return False
+
+
+class _NoRecordContext:
+    """The ctx forward sees when nothing will be recorded: saving is a no-op."""
+
+    __slots__ = ("__dict__",)
+    needs_input_grad = _AllFalse()
+    saved = ()
+
+    def save_for_backward(self, *values: Any) -> None:
+        pass
+
+
+_NO_RECORD = _NoRecordContext()
+
+
+class Function:
+    """Base class of every differentiable operation; subclass it and call ``apply``.
+
+    Override ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` as static methods.
+    ``backward`` returns one gradient per argument of forward (None for constants and inputs
+    that need none), each of the input's shape, or of a shape that broadcasts to it: the engine
+    sums broadcast axes away.
+    """
+
+    #: True for ops that compute on raw arrays (all built-in ops); see the module docstring.
+    on_arrays: bool = False
+
+    @staticmethod
+    def forward(ctx: Node, *args: Any) -> Any:
+        raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx: Node, *grad_outputs: Any) -> Any:
+        raise NotImplementedError("a Function subclass must define backward(ctx, *grad_outputs)")
+
+    @classmethod
+    def apply(cls, *args: Any) -> Any:
+        """Run forward on ``args`` and record the call when an input requires grad."""
+        record = False
+        if state.grad_enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    record = True
+                    break
+        ctx = Node() if record else _NO_RECORD
+        if record:
+            ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+        if cls.on_arrays:
+            out = cls.forward(ctx, *[a._data if isinstance(a, Tensor) else a for a in args])
+        else:
+            prev = state.grad_enabled
+            state.grad_enabled = False
+            try:
+                out = cls.forward(ctx, *args)
+            finally:
+                state.grad_enabled = prev
+        if type(out) is tuple:
+            return _record_outputs(cls, ctx, args, out, record, True)
+        return _record_outputs(cls, ctx, args, (out,), record, False)[0]
+
+
+def _as_array(value: Any, where: str) -> ndarray:
+    if isinstance(value, Tensor):
+        return value._data
+    if type(value) is ndarray:
+        return value
+    arr = xp.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{where} returned a value of type {type(value).__name__}; expected Tensors"
+        )
+    return arr
+
+
+def _record_outputs(
+    cls: type, ctx: Any, args: tuple, outs: tuple, record: bool, multi: bool
+) -> tuple:
+    """Wrap forward's results as Tensors and, when recording, make ``ctx`` their grad_fn."""
+    arrays = [_as_array(o, f"{cls.__name__}.forward") for o in outs]
+    if not record:
+        return tuple([Tensor._make(a) for a in arrays])
+    node: Node = ctx
+    node.function = cls
+    node.inputs = args
+    node.n_outputs = len(arrays)
+    if node.saved:
+        _tag_saved(node, args, outs, arrays)
+    if multi:
+        node._out_meta = tuple([(a.shape, a.dtype) for a in arrays])
+    if state.anomaly:
+        node._trace = traceback.format_stack()[:-3]
+        _check_finite(node, arrays, "forward output")
+    return tuple(
+        [
+            Tensor._make(a, True, node, i) if is_floating(a.dtype) else Tensor._make(a)
+            for i, a in enumerate(arrays)
+        ]
+    )
+
+
+def _tag_saved(node: Node, args: tuple, outs: tuple, arrays: list) -> None:
+    """Note which saved values are inputs (with their version) and which are outputs.
+
+    Outputs are stored as arrays, never as the output Tensor: the Tensor holds this node as its
+    grad_fn, and holding it back would make a reference cycle.
+    """
+    saved = list(node.saved)
+    src: list = [None] * len(saved)
+    tagged = False
+    for k, s in enumerate(saved):
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor) and (s is a or s is a._data):
+                src[k] = ("in", i, a._version)
+                tagged = True
+                break
+        else:
+            for j, o in enumerate(outs):
+                if s is o or s is arrays[j]:
+                    saved[k] = arrays[j]
+                    src[k] = ("out", j)
+                    tagged = True
+                    break
+    if tagged:
+        node.saved = tuple(saved)
+        node._saved_src = tuple(src)
+
+
+def _check_finite(node: Node, arrays: Any, what: str) -> None:
+    for i, a in enumerate(arrays):
+        if a is None:
+            continue
+        a = a._data if isinstance(a, Tensor) else a
+        if is_floating(a.dtype) and not xp.isfinite(a).all():
+            kind = "nan" if xp.isnan(a).any() else "inf"
+            raise RuntimeError(
+                f"Anomaly: {node.name()} produced {kind} values in its {what} {i} "
+                f"(shape {tuple(a.shape)}).\nThe op was created at:\n{node.created_at()}"
+            )
+
+
+def call(fn: type[Function], *args: Any) -> Any:
+    """Run a built-in Function on arrays directly, or through ``apply`` when any argument is a
+    Tensor. Backward rules use it for ops that have no NumPy function to dispatch through."""
+    for a in args:
+        if isinstance(a, Tensor):
+            return fn.apply(*args)
+    return fn.forward(_NO_RECORD, *args)
+
+
+from .tensor import Tensor  # noqa: E402  (Tensor's methods call back into ops built on Function)

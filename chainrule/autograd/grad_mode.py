@@ -1,0 +1,130 @@
+"""Switches for gradient recording and anomaly detection.
+
+``no_grad`` / ``enable_grad`` / ``set_grad_enabled`` work as context managers and decorators, as in
+PyTorch. The switches live in one module-level object that ``Function.apply`` reads once per call.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _State:
+    __slots__ = ("grad_enabled", "anomaly")
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.anomaly = False
+
+
+state = _State()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations on tensors that require grad are being recorded."""
+    return state.grad_enabled
+
+
+class _GradModeContext:
+    """A context manager that sets the recording switch and restores it on exit.
+
+    Also a decorator: ``@cr.no_grad()`` and ``@cr.no_grad`` both wrap a function so that it runs in
+    that mode.
+    """
+
+    _mode: bool
+
+    def __new__(cls, func: Callable[..., Any] | None = None):
+        self = super().__new__(cls)
+        self._stack: list[bool] = []
+        if func is not None:  # used bare, as @cr.no_grad
+            return self(func)
+        return self
+
+    def __enter__(self) -> None:
+        self._stack.append(state.grad_enabled)
+        state.grad_enabled = self._mode
+
+    def __exit__(self, *exc: object) -> None:
+        state.grad_enabled = self._stack.pop()
+
+    def __call__(self, func: F) -> F:
+        mode = self._mode
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            prev = state.grad_enabled
+            state.grad_enabled = mode
+            try:
+                return func(*args, **kwargs)
+            finally:
+                state.grad_enabled = prev
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradModeContext):
+    """Disable gradient recording: results of ops do not require grad and build no graph.
+
+    Example:
+        >>> with cr.no_grad():
+        ...     y = w * 2      # y.requires_grad is False
+    """
+
+    _mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Enable gradient recording, also inside a ``no_grad`` block."""
+
+    _mode = True
+
+
+class set_grad_enabled:
+    """Set gradient recording on or off; takes effect at once, and is undone on exit when used
+    as a context manager.
+
+    Args:
+        mode: True to record, False not to.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self._prev = state.grad_enabled
+        self._mode = bool(mode)
+        state.grad_enabled = self._mode
+
+    def __enter__(self) -> None:
+        state.grad_enabled = self._mode
+
+    def __exit__(self, *exc: object) -> None:
+        state.grad_enabled = self._prev
+
+
+def set_detect_anomaly(mode: bool) -> None:
+    """Turn anomaly detection on or off.
+
+    When on, every op records where it was created, and the first op whose forward result or whose
+    backward gradient holds NaN or inf raises a ``RuntimeError`` naming the op and that place.
+    It slows every op down; use it to find a fault, then turn it off.
+    """
+    state.anomaly = bool(mode)
+
+
+def is_anomaly_enabled() -> bool:
+    """Whether anomaly detection is on."""
+    return state.anomaly
+
+
+class detect_anomaly:
+    """Context manager that turns anomaly detection on inside its block."""
+
+    def __enter__(self) -> None:
+        self._prev = state.anomaly
+        state.anomaly = True
+
+    def __exit__(self, *exc: object) -> None:
+        state.anomaly = self._prev

@@ -1,0 +1,460 @@
+"""Tensor: an n-dimensional array that remembers how it was computed.
+
+A Tensor wraps a NumPy array (``_data``). When it requires grad and was made by an op, ``grad_fn``
+is the graph node of that op; ``backward()`` walks those nodes back to the leaves and fills their
+``.grad``. Operators and methods (``x * y``, ``x.exp()``) call the ops in ``chainrule.ops``, which
+are bound to this class at the bottom of this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .. import dtypes
+from ..backend import is_floating, ndarray, xp
+from .grad_mode import state
+
+
+def to_array(data: Any, dtype: Any = None, copy: bool = True) -> ndarray:
+    """Turn ``data`` (numbers, nested lists, arrays, tensors) into an array of a supported dtype.
+
+    Python floats become the default dtype (float32); NumPy arrays keep theirs.
+    """
+    if isinstance(data, Tensor):
+        data = data._data
+    want = dtypes.to_dtype(dtype) if dtype is not None else None
+    if isinstance(data, (ndarray, xp.generic)):
+        arr = xp.array(data, dtype=want, copy=copy)
+    else:
+        try:
+            arr = xp.array(data, dtype=want)
+        except (ValueError, TypeError) as e:
+            raise TypeError(
+                f"cr.tensor: could not make a tensor from {type(data).__name__}: {e}. Expected a "
+                "number, a (nested) list of numbers of equal lengths, or an array"
+            ) from e
+        if want is None and arr.dtype.kind == "f":
+            arr = arr.astype(dtypes.get_default_dtype(), copy=False)
+    if arr.dtype.kind not in "biuf":
+        found = type(data).__name__ if arr.dtype.kind == "O" else str(arr.dtype)
+        raise TypeError(
+            f"cr.tensor: unsupported data of dtype {arr.dtype} (from {found}); expected numbers "
+            "or booleans (float, int or bool)"
+        )
+    return arr
+
+
+class Tensor:
+    """An array with an optional gradient and the graph node that produced it.
+
+    Create tensors with ``cr.tensor(data, dtype=None, requires_grad=False)`` or the factories
+    (``cr.zeros``, ``cr.randn``, ...). ``Tensor(data, ...)`` takes the same arguments.
+
+    Example:
+        >>> x = cr.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        >>> y = (x * x).sum()
+        >>> y.backward()
+        >>> x.grad
+        tensor([ 2., -4.,  6.], dtype=float32)
+    """
+
+    __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_index", "_version", "_extra")
+    # NumPy operations on Tensors go through __array_ufunc__ / __array_function__ below.
+
+    def __init__(
+        self,
+        data: Any,
+        dtype: Any = None,
+        requires_grad: bool = False,
+        name: str | None = None,
+    ) -> None:
+        self._data = to_array(data, dtype)
+        self._grad = None
+        self.grad_fn = None
+        self._index = 0
+        self._version = 0
+        self._extra = None
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+        if name is not None:
+            self.name = name
+
+    @classmethod
+    def _make(
+        cls, data: ndarray, requires_grad: bool = False, grad_fn: Any = None, index: int = 0
+    ) -> Tensor:
+        """Wrap an array without checks or copies (the engine's fast path)."""
+        t = object.__new__(cls)
+        t._data = data
+        t._requires_grad = requires_grad
+        t._grad = None
+        t.grad_fn = grad_fn
+        t._index = index
+        t._version = 0
+        t._extra = None
+        return t
+
+    # ----- attributes -----
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def dtype(self) -> Any:
+        return self._data.dtype
+
+    @property
+    def data(self) -> Tensor:
+        """The same values as a Tensor outside the graph (shares memory; PyTorch's ``.data``)."""
+        return Tensor._make(self._data)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        arr = value._data if isinstance(value, Tensor) else to_array(value, copy=False)
+        self._data = arr
+        self._version += 1
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors no recorded op produced: their ``.grad`` is filled by backward."""
+        return self.grad_fn is None
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The accumulated gradient (a Tensor of this shape), or None before any backward."""
+        return self._grad  # non-leaf tensors keep none unless retain_grad() was called
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad must be a Tensor or None; got {type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"assigned grad has shape {tuple(value.shape)}, but the tensor has shape "
+                    f"{tuple(self.shape)}"
+                )
+        self._grad = value
+
+    @property
+    def name(self) -> str | None:
+        """An optional display name (shown by repr and by graph drawings)."""
+        return None if self._extra is None else self._extra.get("name")
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"name must be a string; got {type(value).__name__}")
+        self._extras()["name"] = value
+
+    def _extras(self) -> dict:
+        if self._extra is None:
+            self._extra = {}
+        return self._extra
+
+    def _retains(self) -> bool:
+        node = self.grad_fn
+        return node is not None and node._retained is not None and self._index in node._retained
+
+    @property
+    def T(self) -> Tensor:
+        """The tensor with its axes reversed (a matrix's transpose)."""
+        return self.permute(*range(self.ndim - 1, -1, -1))
+
+    @property
+    def mT(self) -> Tensor:
+        """Transpose of the last two axes (a batch of matrices)."""
+        return self.transpose(-2, -1)
+
+    def size(self, dim: int | None = None) -> Any:
+        """The shape, or the size of one dimension."""
+        if dim is None:
+            return self._data.shape
+        return self._data.shape[dim]
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return self._data.size
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    # ----- conversion -----
+    def numpy(self, force: bool = False) -> ndarray:
+        """The values as a NumPy array sharing memory (a copy with ``force=True``).
+
+        Raises for a tensor that requires grad, as PyTorch does: use ``t.detach().numpy()``.
+        """
+        if force:
+            return self._data.copy()
+        if self._requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on a Tensor that requires grad. Use tensor.detach().numpy()."
+            )
+        return self._data
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> ndarray:
+        arr = self.numpy()
+        if dtype is not None and arr.dtype != dtype:
+            return arr.astype(dtype)
+        return arr.copy() if copy else arr
+
+    def item(self) -> float | int | bool:
+        """The single value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to a Python number"
+            )
+        return self._data.item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iu":
+            raise TypeError(f"only integer tensors can be used as an index; got {self.dtype}")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of a Tensor with {self._data.size} elements is ambiguous"
+            )
+        return bool(self._data.item())
+
+    __hash__ = object.__hash__  # identity, as in PyTorch (== is elementwise)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """This tensor converted to ``dtype`` (differentiable between floating dtypes)."""
+        return _ops.cast(self, dtype)
+
+    def to(self, dtype: Any) -> Tensor:
+        """This tensor converted to ``dtype`` (no copy when it already has it)."""
+        return _ops.cast(self, dtype)
+
+    def type(self, dtype: Any) -> Tensor:
+        return _ops.cast(self, dtype)
+
+    def float(self) -> Tensor:
+        return _ops.cast(self, dtypes.float32)
+
+    def double(self) -> Tensor:
+        return _ops.cast(self, dtypes.float64)
+
+    def half(self) -> Tensor:
+        return _ops.cast(self, dtypes.float16)
+
+    def long(self) -> Tensor:
+        return _ops.cast(self, dtypes.int64)
+
+    def int(self) -> Tensor:
+        return _ops.cast(self, dtypes.int32)
+
+    def bool(self) -> Tensor:
+        return _ops.cast(self, dtypes.bool)
+
+    def is_floating_point(self) -> bool:
+        return is_floating(self._data.dtype)
+
+    # ----- autograd -----
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set whether backward should compute a gradient for this leaf; returns self."""
+        if requires_grad and not is_floating(self._data.dtype):
+            raise RuntimeError(
+                f"only tensors of floating point dtype can require gradients; this one is "
+                f"{self._data.dtype}. Convert it first, e.g. t.float()"
+            )
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError(
+                "requires_grad can only be switched off on leaf tensors; use .detach() to get a "
+                "tensor outside the graph"
+            )
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> Tensor:
+        """The same values (shared memory) as a new leaf that does not require grad."""
+        t = Tensor._make(self._data)
+        return t
+
+    def clone(self) -> Tensor:
+        """A copy of the values; gradients flow back to this tensor."""
+        return _ops.clone(self)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` when backward runs."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on a Tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            _engine.retain(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains()
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor
+        replaces the gradient. Returns a function that removes the hook."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is None:
+            hooks = self._extras().setdefault("hooks", [])
+        else:
+            self.grad_fn.register_hook(self._index, hook)
+            hooks = self.grad_fn._hooks[self._index]
+        if hook not in hooks:
+            hooks.append(hook)
+        return lambda: hooks.remove(hook) if hook in hooks else None
+
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
+        """Compute the gradient of this tensor with respect to every leaf it depends on.
+
+        Gradients accumulate (add) into the leaves' ``.grad``, as in PyTorch.
+
+        Args:
+            gradient: dL/d(self), of self's shape; may be omitted only when self has one element.
+            retain_graph: keep the graph for another backward (defaults to ``create_graph``).
+            create_graph: record the backward pass, so the gradients can be differentiated again.
+        """
+        from .functional import _backward
+
+        _backward([self], [gradient], retain_graph, create_graph)
+
+    # ----- in-place operations (bump the version counter) -----
+    def _check_inplace(self, op: str) -> None:
+        if state.grad_enabled and self._requires_grad:
+            kind = "a leaf tensor" if self.grad_fn is None else "a tensor in the graph"
+            raise RuntimeError(
+                f"{op}: in-place operation on {kind} that requires grad. Use an out-of-place "
+                "operation (y = x + 1), or run it inside `with cr.no_grad():` (as optimizers do)"
+            )
+
+    def _inplace(self, op: str, value: ndarray) -> Tensor:
+        self._check_inplace(op)
+        out = self._data
+        if value.shape != out.shape:
+            try:
+                value = xp.broadcast_to(value, out.shape)
+            except ValueError:
+                raise RuntimeError(
+                    f"{op}: a value of shape {tuple(value.shape)} cannot be written into a "
+                    f"tensor of shape {tuple(out.shape)}"
+                ) from None
+        out[...] = value
+        self._version += 1
+        return self
+
+    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        o = _value(other)
+        return self._inplace("add_", self._data + (o if alpha == 1 else alpha * o))
+
+    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        o = _value(other)
+        return self._inplace("sub_", self._data - (o if alpha == 1 else alpha * o))
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace("mul_", self._data * _value(other))
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace("div_", self._data / _value(other))
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        return self._inplace("clamp_", xp.clip(self._data, _value(min), _value(max)))
+
+    def zero_(self) -> Tensor:
+        return self._inplace("zero_", xp.zeros((), self._data.dtype))
+
+    def fill_(self, value: Any) -> Tensor:
+        return self._inplace("fill_", xp.asarray(_value(value), self._data.dtype))
+
+    def copy_(self, src: Any) -> Tensor:
+        return self._inplace("copy_", xp.asarray(_value(src), self._data.dtype))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._check_inplace("__setitem__")
+        self._data[_ops.index_key(key)] = _value(value)
+        self._version += 1
+
+    def _iop(self, op: str, fn: Callable[[Any, Any], Tensor], other: Any) -> Tensor:
+        # x += y is in place, as in PyTorch; on a tensor in the graph it rebinds x to x + y
+        if state.grad_enabled and self._requires_grad and self.grad_fn is not None:
+            return fn(self, other)
+        return self._inplace(op, fn(self, other)._data)
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._iop("+=", _ops.add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._iop("-=", _ops.sub, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._iop("*=", _ops.mul, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._iop("/=", _ops.div, other)
+
+    # ----- NumPy interoperability -----
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return _dispatch.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return _dispatch.array_function(func, args, kwargs)
+
+    # ----- display -----
+    def __repr__(self) -> str:
+        body = xp.array2string(
+            self._data, separator=", ", prefix="tensor(", precision=4, threshold=200, edgeitems=3
+        )
+        parts = [f"tensor({body}", f"dtype={self._data.dtype}"]
+        if self.grad_fn is not None:
+            parts.append(f"grad_fn={self.grad_fn!r}")
+        elif self._requires_grad:
+            parts.append("requires_grad=True")
+        if self.name is not None:
+            parts.append(f"name={self.name!r}")
+        return ", ".join(parts) + ")"
+
+
+def _value(x: Any) -> Any:
+    return x._data if isinstance(x, Tensor) else x
+
+
+from .. import ops as _ops  # noqa: E402
+from . import dispatch as _dispatch  # noqa: E402
+from . import engine as _engine  # noqa: E402
+
+_ops.bind_methods(Tensor)

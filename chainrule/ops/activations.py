@@ -1,0 +1,125 @@
+"""Activation functions: the non-linearities between a network's layers."""
+
+from __future__ import annotations
+
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ..backend import xp
+
+
+class Tanh(Function):
+    """z = tanh(x). dz/dx = 1 - z^2."""
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x):
+        z = xp.tanh(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, grad):
+        (z,) = ctx.saved_tensors
+        return grad * (1 - z * z)
+
+
+class Sigmoid(Function):
+    """z = 1 / (1 + e^-x). dz/dx = (1 - z) z: the lecture's sigmoid gate.
+
+    Computed from e^-|x| <= 1, so no exponential overflows for scores of +-1e4.
+    """
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x):
+        e = xp.exp(-xp.abs(x))
+        z = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, grad):
+        (z,) = ctx.saved_tensors
+        return grad * (1 - z) * z
+
+
+class ReLU(Function):
+    """z = max(0, x). dz/dx = 1 where x > 0, else 0: a gate that passes or blocks.
+
+    The Jacobian is diagonal, so backward multiplies by the 0/1 mask instead of forming it.
+    """
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x):
+        z = xp.maximum(x, 0)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, grad):
+        (z,) = ctx.saved_tensors
+        return grad * (z > 0)
+
+
+class LeakyReLU(Function):
+    """z = x where x > 0, else slope * x. dz/dx = 1 or slope."""
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, negative_slope):
+        ctx.save_for_backward(x)
+        ctx.negative_slope = negative_slope
+        return xp.where(x > 0, x, x * negative_slope)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return xp.where(x > 0, grad, grad * ctx.negative_slope), None
+
+
+class ELU(Function):
+    """z = x where x > 0, else alpha (e^x - 1). dz/dx = 1, or alpha e^x = z + alpha."""
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, alpha):
+        z = xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+        ctx.save_for_backward(x, z)
+        ctx.alpha = alpha
+        return z
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, z = ctx.saved_tensors
+        return xp.where(x > 0, grad, grad * (z + ctx.alpha)), None
+
+
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent, squashing to (-1, 1)."""
+    return Tanh.apply(input)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """Logistic sigmoid 1 / (1 + e^-x), squashing to (0, 1)."""
+    return Sigmoid.apply(input)
+
+
+def relu(input: Tensor) -> Tensor:
+    """max(0, x), the default activation of modern networks."""
+    return ReLU.apply(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """max(slope * x, x); the lecture uses slope 0.1. PyTorch's default is 0.01."""
+    return LeakyReLU.apply(input, float(negative_slope))
+
+
+def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, else alpha (e^x - 1)."""
+    return ELU.apply(input, float(alpha))

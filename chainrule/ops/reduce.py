@@ -1,0 +1,359 @@
+"""Reductions: sums, means, variances, maxima, log-sum-exp and softmax along axes.
+
+Backward puts the reduced axes back (``expand_dims``) and broadcasts the gradient over them.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import Any
+
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ..backend import xp
+from ._util import keep, reduce_axes
+from .elementwise import maximum, minimum
+
+
+def _unreduce(grad: Any, axes: tuple | None, keepdims: bool, ndim: int) -> Any:
+    """Give a reduced gradient back its reduced axes (as size 1), ready to broadcast."""
+    if keepdims:
+        return grad
+    if axes is None:
+        return grad.reshape((1,) * ndim)
+    return xp.expand_dims(grad, axes)
+
+
+class Sum(Function):
+    """z = sum of x over axes. dz/dx = 1: the gradient is copied to every summed element."""
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        return x.sum(axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, axes, keepdims = ctx.inputs
+        g = _unreduce(grad, axes, keepdims, x.ndim)
+        return xp.broadcast_to(g, x.shape), None, None
+
+
+class Mean(Function):
+    """z = mean of x over axes. dz/dx = 1/n for each of the n averaged elements."""
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        return x.mean(axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, axes, keepdims = ctx.inputs
+        shape = x.shape
+        n = _count(shape, axes)
+        g = _unreduce(grad, axes, keepdims, len(shape))
+        return xp.broadcast_to(g / n, shape), None, None
+
+
+class Var(Function):
+    """z = sum((x - mean)^2) / (n - correction). dz/dx = 2 (x - mean) / (n - correction)."""
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, axes, correction, keepdims):
+        ctx.save_for_backward(x)
+        return x.var(axis=axes, ddof=correction, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        _, axes, correction, keepdims = ctx.inputs
+        n = _count(x.shape, axes)
+        g = _unreduce(grad, axes, keepdims, x.ndim)
+        centered = x - x.mean(axis=axes, keepdims=True)
+        return g * centered * (2.0 / (n - correction)), None, None, None
+
+
+def _count(shape: tuple, axes: tuple | None) -> int:
+    n = 1
+    for k, s in enumerate(shape):
+        if axes is None or k in axes:
+            n *= s
+    return n
+
+
+class Amax(Function):
+    """z = max of x over axes: the max gate routes the gradient to the winner.
+
+    Ties split it evenly between the winners (the weights are 1/count at the maxima, else 0).
+    """
+
+    on_arrays = True
+    reduce = staticmethod(xp.max)
+
+    @classmethod
+    def forward(cls, ctx, x, axes, keepdims):
+        z = cls.reduce(x, axis=axes, keepdims=True)
+        if ctx.needs_input_grad[0]:
+            wins = (x == z).astype(x.dtype)
+            ctx.save_for_backward(wins / wins.sum(axis=axes, keepdims=True))
+        return z if keepdims else z.reshape(_reduced_shape(x.shape, axes))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (share,) = ctx.saved_tensors
+        _, axes, keepdims = ctx.inputs
+        return _unreduce(grad, axes, keepdims, share.ndim) * share, None, None
+
+
+class Amin(Amax):
+    """z = min of x over axes; routes the gradient to the minima, ties split evenly."""
+
+    reduce = staticmethod(xp.min)
+
+
+def _reduced_shape(shape: tuple, axes: tuple | None) -> tuple:
+    if axes is None:
+        return ()
+    return tuple(s for k, s in enumerate(shape) if k not in axes)
+
+
+class LogSumExp(Function):
+    """z = log(sum(e^x)) over axes, computed as m + log(sum(e^(x - m))) with m = max(x).
+
+    dz/dx = e^(x - z), the softmax of x.
+    """
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        m = x.max(axis=axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)  # all -inf: keep x - m finite
+        z = m + xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True))
+        if not keepdims:
+            z = z.reshape(_reduced_shape(x.shape, axes))
+        ctx.save_for_backward(x, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, z = ctx.saved_tensors
+        _, axes, keepdims = ctx.inputs
+        g = _unreduce(grad, axes, keepdims, x.ndim)
+        zk = _unreduce(z, axes, keepdims, x.ndim)
+        return g * xp.exp(x - zk), None, None
+
+
+class Softmax(Function):
+    """p = e^x / sum(e^x) along one axis (shifted by the max: stable for scores of 1e4).
+
+    The vector-Jacobian product is p * (g - sum(g * p)), never the Jacobian diag(p) - p p^T.
+    """
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        e = xp.exp(x - x.max(axis=axis, keepdims=True))
+        p = e / e.sum(axis=axis, keepdims=True)
+        ctx.save_for_backward(p)
+        return p
+
+    @staticmethod
+    def backward(ctx, grad):
+        (p,) = ctx.saved_tensors
+        axis = ctx.inputs[1]
+        return p * (grad - (grad * p).sum(axis=axis, keepdims=True)), None
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x) along one axis. dy/dx applied to g: g - softmax(x) * sum(g)."""
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        s = x - x.max(axis=axis, keepdims=True)
+        y = s - xp.log(xp.exp(s).sum(axis=axis, keepdims=True))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        axis = ctx.inputs[1]
+        return grad - xp.exp(y) * grad.sum(axis=axis, keepdims=True), None
+
+
+# ----- the functions users call -----
+def sum(  # noqa: A001
+    input: Tensor,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Any = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """Sum over ``dim`` (an int, a tuple, or None for all), keeping them as size 1 if asked.
+
+    ``axis``/``keepdims`` (NumPy's names) are accepted too.
+    """
+    return Sum.apply(input, reduce_axes(dim, axis, input.ndim, "sum"), keep(keepdim, keepdims))
+
+
+def mean(
+    input: Tensor,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Any = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """Mean over ``dim`` (all axes by default)."""
+    return Mean.apply(input, reduce_axes(dim, axis, input.ndim, "mean"), keep(keepdim, keepdims))
+
+
+def var(
+    input: Tensor,
+    dim: Any = None,
+    *,
+    correction: int = 1,
+    keepdim: bool = False,
+    unbiased: bool | None = None,
+    axis: Any = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """Variance over ``dim``, dividing by n - correction (1 by default, as PyTorch does).
+
+    ``unbiased=False`` is ``correction=0``: NumPy's default.
+    """
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    axes = reduce_axes(dim, axis, input.ndim, "var")
+    return Var.apply(input, axes, correction, keep(keepdim, keepdims))
+
+
+def std(
+    input: Tensor,
+    dim: Any = None,
+    *,
+    correction: int = 1,
+    keepdim: bool = False,
+    unbiased: bool | None = None,
+    axis: Any = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """Standard deviation: the square root of ``var`` with the same arguments."""
+    v = var(
+        input,
+        dim,
+        correction=correction,
+        keepdim=keepdim,
+        unbiased=unbiased,
+        axis=axis,
+        keepdims=keepdims,
+    )
+    return v.sqrt()
+
+
+def amax(
+    input: Tensor,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Any = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """Maximum over ``dim``; the gradient goes to the maxima, split evenly between ties."""
+    return Amax.apply(input, reduce_axes(dim, axis, input.ndim, "amax"), keep(keepdim, keepdims))
+
+
+def amin(
+    input: Tensor,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Any = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """Minimum over ``dim``; the gradient goes to the minima, split evenly between ties."""
+    return Amin.apply(input, reduce_axes(dim, axis, input.ndim, "amin"), keep(keepdim, keepdims))
+
+
+#: What ``max(x, dim)`` and ``min(x, dim)`` return, as in PyTorch.
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+
+
+def _extreme(name: str, reduce: Any, arg: Any, binary: Any) -> Any:
+    def extreme(
+        input: Tensor,
+        dim: Any = None,
+        keepdim: bool = False,
+        *,
+        axis: Any = None,
+        keepdims: bool | None = None,
+    ) -> Any:
+        if isinstance(dim, Tensor):  # max(x, y): elementwise, as torch.max(input, other)
+            return binary(input, dim)
+        d = dim if dim is not None else axis
+        k = keep(keepdim, keepdims)
+        if d is None:
+            return reduce(input)
+        values = reduce(input, d, k)
+        indices = arg(input, d, k)
+        return ValuesIndices(values, indices)
+
+    extreme.__name__ = name
+    extreme.__doc__ = (
+        f"The {name}imum of all values, or with ``dim`` a ``(values, indices)`` pair along it, as "
+        f"in PyTorch. The gradient goes to the {name}ima, split evenly between ties. With a tensor "
+        f"as second argument, the elementwise {name}imum."
+    )
+    return extreme
+
+
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the maximum (of the flattened tensor when ``dim`` is None); no gradient."""
+    return _arg(xp.argmax, input, dim, keepdim)
+
+
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the minimum; no gradient."""
+    return _arg(xp.argmin, input, dim, keepdim)
+
+
+def _arg(fn: Any, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
+    data = input._data
+    if dim is None:
+        out = fn(data)
+        if keepdim:
+            out = xp.reshape(out, (1,) * data.ndim)
+        return Tensor._make(xp.asarray(out, dtype=xp.int64))
+    (d,) = reduce_axes(dim, None, data.ndim, fn.__name__)
+    return Tensor._make(fn(data, axis=d, keepdims=keepdim).astype(xp.int64, copy=False))
+
+
+max = _extreme("max", amax, argmax, maximum)  # noqa: A001
+min = _extreme("min", amin, argmin, minimum)  # noqa: A001
+
+
+def logsumexp(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(input))) over ``dim``, without overflow for large scores."""
+    return LogSumExp.apply(input, reduce_axes(dim, None, input.ndim, "logsumexp"), keepdim)
+
+
+def softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """Softmax along ``dim``: non-negative values that sum to 1 (stable for large scores)."""
+    (d,) = reduce_axes(dim, None, input.ndim, "softmax") or (0,)
+    return Softmax.apply(input, d)
+
+
+def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """Logarithm of the softmax along ``dim``, computed stably (no log of 0 for large scores)."""
+    (d,) = reduce_axes(dim, None, input.ndim, "log_softmax") or (0,)
+    return LogSoftmax.apply(input, d)

@@ -1,0 +1,310 @@
+"""Shape operations: they move values around without changing them.
+
+Each backward undoes the move: reshape back, permute back, sum an expansion away, split a
+concatenation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ..backend import xp
+from ._util import normalize_dim, shape_arg
+
+
+class Reshape(Function):
+    """z = x with a new shape (same values, same order). Backward reshapes the gradient back."""
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.inputs[0].shape), None
+
+
+class Permute(Function):
+    """z = x with its axes reordered. Backward applies the inverse order."""
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, axes):
+        return x.transpose(axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        axes = ctx.inputs[1]
+        inverse = [0] * len(axes)
+        for i, a in enumerate(axes):
+            inverse[a] = i
+        return xp.transpose(grad, inverse), None
+
+
+class Expand(Function):
+    """z = x broadcast to a larger shape (a view). Backward: the engine sums the copies."""
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return xp.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None  # the engine reduces it to x's shape
+
+
+class Cat(Function):
+    """z = the inputs joined along an axis. Backward splits the gradient at the same places."""
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        return xp.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        axis, *xs = ctx.inputs
+        bounds, at = [], 0
+        for x in xs[:-1]:
+            at += x.shape[axis]
+            bounds.append(at)
+        return (None, *xp.split(grad, bounds, axis=axis))
+
+
+class Stack(Function):
+    """z = the inputs stacked along a new axis. Backward takes each slice of the gradient."""
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        return xp.stack(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        axis = ctx.inputs[0]
+        lead = (slice(None),) * axis
+        return (None, *[grad[(*lead, i)] for i in range(grad.shape[axis])])
+
+
+class Split(Function):
+    """The input cut into pieces along an axis (several outputs). Backward joins the gradients."""
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, bounds, axis):
+        return tuple(xp.split(x, bounds, axis=axis))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return xp.concatenate(grads, axis=ctx.inputs[2]), None, None
+
+
+# ----- the functions users call -----
+def reshape(input: Tensor, *shape: Any) -> Tensor:
+    """The same values in a new shape; one size may be -1 (inferred).
+
+    Accepts ``reshape(2, 6)`` and ``reshape((2, 6))``.
+    """
+    target = shape_arg(shape, "reshape")
+    n = input._data.size
+    known = 1
+    for s in target:
+        if s != -1:
+            known *= s
+    if (
+        target.count(-1) > 1
+        or (-1 not in target and known != n)
+        or (-1 in target and (known == 0 or n % known))
+    ):
+        raise RuntimeError(
+            f"reshape: shape {target} is invalid for a tensor of shape {tuple(input.shape)} "
+            f"({n} elements)"
+        )
+    if -1 in target:
+        target = tuple(n // known if s == -1 else s for s in target)
+    if target == input._data.shape:
+        return input
+    return Reshape.apply(input, target)
+
+
+view = reshape
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dimensions start_dim..end_dim into one (all of them by default)."""
+    shape = input._data.shape
+    if not shape:
+        return reshape(input, (1,))
+    s = normalize_dim(start_dim, len(shape), "flatten")
+    e = normalize_dim(end_dim, len(shape), "flatten")
+    if s > e:
+        raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    merged = 1
+    for k in shape[s : e + 1]:
+        merged *= k
+    return reshape(input, shape[:s] + (merged,) + shape[e + 1 :])
+
+
+def permute(input: Tensor, *dims: Any) -> Tensor:
+    """Reorder the axes: ``x.permute(2, 0, 1)`` or ``x.permute((2, 0, 1))``."""
+    order = shape_arg(dims, "permute")
+    n = input.ndim
+    axes = tuple(normalize_dim(d, n, "permute") for d in order)
+    if sorted(axes) != list(range(n)):
+        raise RuntimeError(
+            f"permute: dims {order} are not a permutation of the {n} dims of a tensor of shape "
+            f"{tuple(input.shape)}"
+        )
+    if axes == tuple(range(n)):
+        return input
+    return Permute.apply(input, axes)
+
+
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dimensions (PyTorch's transpose; for all axes reversed use ``.T``)."""
+    n = input.ndim
+    a, b = normalize_dim(dim0, n, "transpose"), normalize_dim(dim1, n, "transpose")
+    axes = list(range(n))
+    axes[a], axes[b] = axes[b], axes[a]
+    return permute(input, axes)
+
+
+swapaxes = transpose
+
+
+def t(input: Tensor) -> Tensor:
+    """Transpose of a matrix (a 0-d or 1-d tensor is returned as it is)."""
+    if input.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions; got {input.ndim}")
+    return input.T
+
+
+def squeeze(input: Tensor, dim: Any = None) -> Tensor:
+    """Remove dimensions of size 1 (all of them, or those in ``dim`` that have size 1)."""
+    shape = input._data.shape
+    if dim is None:
+        drop = {k for k, s in enumerate(shape) if s == 1}
+    else:
+        dims = (dim,) if isinstance(dim, int) else dim
+        drop = {normalize_dim(d, len(shape), "squeeze") for d in dims}
+        drop = {k for k in drop if shape[k] == 1}
+    return reshape(input, tuple(s for k, s in enumerate(shape) if k not in drop))
+
+
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    """Insert a dimension of size 1 at ``dim`` (negative counts from the end of the result)."""
+    shape = list(input._data.shape)
+    d = normalize_dim(dim, len(shape) + 1, "unsqueeze")
+    shape.insert(d, 1)
+    return reshape(input, tuple(shape))
+
+
+def expand(input: Tensor, *sizes: Any) -> Tensor:
+    """Broadcast to a larger shape without copying; -1 keeps a dimension's size."""
+    target = shape_arg(sizes, "expand")
+    shape = input._data.shape
+    lead = len(target) - len(shape)
+    if lead < 0:
+        raise RuntimeError(
+            f"expand: the target shape {target} has fewer dimensions than the tensor's "
+            f"{tuple(shape)}"
+        )
+    full = tuple(shape[k - lead] if s == -1 and k >= lead else s for k, s in enumerate(target))
+    return broadcast_to(input, full)
+
+
+def broadcast_to(input: Tensor, shape: Sequence[int]) -> Tensor:
+    """Broadcast to ``shape`` as NumPy does (a view; the gradient sums the copies)."""
+    target = shape_arg((shape,), "broadcast_to") if not isinstance(shape, int) else (shape,)
+    try:
+        xp.broadcast_shapes(input._data.shape, target)
+    except ValueError:
+        raise RuntimeError(
+            f"broadcast_to: a tensor of shape {tuple(input.shape)} cannot be broadcast to {target}"
+        ) from None
+    if xp.broadcast_shapes(input._data.shape, target) != target:
+        raise RuntimeError(
+            f"broadcast_to: a tensor of shape {tuple(input.shape)} cannot be broadcast to {target}"
+        )
+    if target == input._data.shape:
+        return input
+    return Expand.apply(input, target)
+
+
+def _tensors(tensors: Any, op: str) -> list:
+    if isinstance(tensors, Tensor) or not hasattr(tensors, "__len__") or not len(tensors):
+        raise TypeError(f"{op}: expected a non-empty list or tuple of tensors")
+    return [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Join tensors along an existing dimension; all other dimensions must match."""
+    ts = _tensors(tensors, "cat")
+    d = normalize_dim(axis if axis is not None else dim, ts[0].ndim, "cat")
+    ref = ts[0].shape
+    for i, x in enumerate(ts):
+        if x.ndim != len(ref) or any(
+            a != b for k, (a, b) in enumerate(zip(x.shape, ref)) if k != d
+        ):
+            raise RuntimeError(
+                f"cat: tensor {i} has shape {tuple(x.shape)}, but tensor 0 has shape "
+                f"{tuple(ref)}; all must match except in dimension {d}"
+            )
+    return Cat.apply(d, *ts)
+
+
+concatenate = cat
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Join tensors of equal shape along a new dimension."""
+    ts = _tensors(tensors, "stack")
+    d = normalize_dim(axis if axis is not None else dim, ts[0].ndim + 1, "stack")
+    for i, x in enumerate(ts):
+        if x.shape != ts[0].shape:
+            raise RuntimeError(
+                f"stack: tensor {i} has shape {tuple(x.shape)}, but tensor 0 has shape "
+                f"{tuple(ts[0].shape)}; stack expects equal shapes"
+            )
+    return Stack.apply(d, *ts)
+
+
+def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Cut into pieces along ``dim``: of ``split_size`` each (the last may be smaller), or of the
+    listed sizes, which must add up to the dimension's size (PyTorch's semantics)."""
+    d = normalize_dim(dim, tensor.ndim, "split")
+    n = tensor.shape[d]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive; got {size}")
+        sizes = [min(size, n - k) for k in range(0, n, size)] or [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n or any(s < 0 for s in sizes):
+            raise RuntimeError(
+                f"split: sizes {sizes} must be non-negative and add up to {n}, the size of "
+                f"dimension {d}"
+            )
+    bounds, at = [], 0
+    for s in sizes[:-1]:
+        at += s
+        bounds.append(at)
+    return Split.apply(tensor, bounds, d)
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """Cut into ``chunks`` pieces of (nearly) equal size along ``dim``."""
+    n = input.shape[normalize_dim(dim, input.ndim, "chunk")]
+    return split(input, max(1, -(-n // chunks)), dim)
