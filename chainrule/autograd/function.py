@@ -220,18 +220,28 @@ class Function:
         ctx = Node() if record else _NO_RECORD
         if record:
             ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
-        if cls.on_arrays:
-            out = cls.forward(ctx, *[a._data if isinstance(a, Tensor) else a for a in args])
-        else:
-            prev = state.grad_enabled
-            state.grad_enabled = False
-            try:
-                out = cls.forward(ctx, *args)
-            finally:
-                state.grad_enabled = prev
+        try:
+            if cls.on_arrays:
+                out = cls.forward(ctx, *[a._data if isinstance(a, Tensor) else a for a in args])
+            else:
+                prev = state.grad_enabled
+                state.grad_enabled = False
+                try:
+                    out = cls.forward(ctx, *args)
+                finally:
+                    state.grad_enabled = prev
+        except ValueError as e:  # NumPy's shape errors, re-raised naming the op and the shapes
+            raise RuntimeError(f"{cls.__name__}: {e}; {_describe(args)}") from None
         if type(out) is tuple:
             return _record_outputs(cls, ctx, args, out, record, True)
         return _record_outputs(cls, ctx, args, (out,), record, False)[0]
+
+
+def _describe(args: tuple) -> str:
+    shapes = [str(tuple(a.shape)) for a in args if isinstance(a, (Tensor, ndarray))]
+    if not shapes:
+        return "no tensor inputs"
+    return "the inputs have shapes " + " and ".join(shapes)
 
 
 def _as_array(value: Any, where: str) -> ndarray:
