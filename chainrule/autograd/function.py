@@ -39,6 +39,7 @@ changed since forward raises instead of returning a wrong gradient.
 
 from __future__ import annotations
 
+import os
 import traceback
 from typing import Any
 
@@ -273,7 +274,7 @@ def _record_outputs(
     if multi:
         node._out_meta = tuple([(a.shape, a.dtype) for a in arrays])
     if state.anomaly:
-        node._trace = traceback.format_stack()[:-3]
+        node._trace = _user_frames()
         _check_finite(node, arrays, "forward output")
     return tuple(
         [
@@ -308,6 +309,15 @@ def _tag_saved(node: Node, args: tuple, outs: tuple, arrays: list) -> None:
     if tagged:
         node.saved = tuple(saved)
         node._saved_src = tuple(src)
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _user_frames() -> list[str]:
+    """The call stack outside chainrule itself: where the user's code created the op."""
+    frames = [f for f in traceback.extract_stack() if not f.filename.startswith(_PACKAGE)]
+    return traceback.format_list(frames)
 
 
 def _check_finite(node: Node, arrays: Any, what: str) -> None:

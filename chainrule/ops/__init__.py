@@ -42,7 +42,7 @@ from .elementwise import (
     where,
 )
 from .indexing import getitem, index_key
-from .linalg import matmul
+from .linalg import linear, matmul
 from .reduce import (
     amax,
     amin,

@@ -57,3 +57,57 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
             f"{'first' if len(b) == 1 else 'second-to-last'} dimension of the second ({inner_b})"
         )
     return MatMul.apply(input, other)
+
+
+class Linear(Function):
+    """y = x W^T + b, fused: one matrix product and an in-place bias add.
+
+    x is (..., in_features), W is (out_features, in_features), b is (out_features,).
+    dL/dx = g W, dL/dW = g^T x and dL/db = sum of g over the batch, with the batch dimensions
+    flattened so that each gradient is one matrix product.
+    """
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        y = x @ w.T
+        if b is not None:
+            y += b  # y is a fresh array: adding in place saves a copy
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        g2 = grad.reshape((-1, grad.shape[-1]))
+        gx = grad @ w if need_x else None
+        gw = g2.T @ x.reshape((-1, x.shape[-1])) if need_w else None
+        gb = g2.sum(axis=0) if need_b else None
+        return gx, gw, gb
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias`` in one op, as PyTorch's ``F.linear``.
+
+    Args:
+        input: (..., in_features).
+        weight: (out_features, in_features).
+        bias: (out_features,) or None.
+
+    Returns:
+        (..., out_features).
+    """
+    if weight.ndim != 2:
+        raise RuntimeError(f"linear: weight must be 2-d (out, in); got shape {tuple(weight.shape)}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise RuntimeError(
+            f"linear: expected input with {weight.shape[1]} features in its last dimension "
+            f"(weight shape {tuple(weight.shape)}); got input of shape {tuple(input.shape)}"
+        )
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise RuntimeError(
+            f"linear: bias must have shape ({weight.shape[0]},); got {tuple(bias.shape)}"
+        )
+    return Linear.apply(input, weight, bias)

@@ -1,0 +1,7 @@
+"""Neural-network building blocks: modules, layers, activations, losses and regularization."""
+
+from . import functional, init, utils
+from .activations import ELU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .layers import MLP, BatchNorm1d, Dropout, Flatten, LayerNorm, Linear, Maxout
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .regularization import l2_penalty

@@ -1,0 +1,95 @@
+"""Activation functions as modules (their functions are in ``chainrule.nn.functional``)."""
+
+from __future__ import annotations
+
+from ..autograd.tensor import Tensor
+from . import functional as F
+from .module import Module
+
+
+class ReLU(Module):
+    """max(0, x): the default non-linearity."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.relu(input)
+
+
+class LeakyReLU(Module):
+    """max(negative_slope * x, x). PyTorch's default slope is 0.01; the lecture uses 0.1."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Sigmoid(Module):
+    """1 / (1 + e^-x): squashes to (0, 1); saturates, so its gradients vanish for large |x|."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.sigmoid(input)
+
+
+class Tanh(Module):
+    """tanh(x): squashes to (-1, 1), zero-centred."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.tanh(input)
+
+
+class ELU(Module):
+    """x where x > 0, else alpha (e^x - 1)."""
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.elu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class Softmax(Module):
+    """Softmax along ``dim``."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softmax(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """log(softmax(x)) along ``dim``, computed stably."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.log_softmax(input, self.dim)
+
+
+class Identity(Module):
+    """Returns its input unchanged (an MLP with activation="identity" is a linear map)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input
+
+
+#: Activation name (as the CLI and MLP take it) -> module class; leaky_relu uses the lecture's 0.1.
+ACTIVATIONS = {
+    "relu": ReLU,
+    "leaky_relu": lambda: LeakyReLU(0.1),
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "elu": ELU,
+    "identity": Identity,
+}

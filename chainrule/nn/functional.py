@@ -1,0 +1,153 @@
+"""The functional forms of the layers, activations and losses (PyTorch's ``F``).
+
+``import chainrule.nn.functional as F``; every function here takes tensors and returns tensors,
+with no state: the Modules in ``chainrule.nn`` hold the parameters and call these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..autograd.tensor import Tensor
+from ..backend import xp
+from ..ops import elu, leaky_relu, linear, log_softmax, relu, sigmoid, softmax, tanh
+from ..random import default_generator
+
+__all__ = [
+    "batch_norm",
+    "dropout",
+    "elu",
+    "layer_norm",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "maxout",
+    "one_hot",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Inverted dropout: zero each value with probability ``p`` and scale the rest by 1/(1-p),
+    so that nothing changes at evaluation time. A no-op when not ``training``."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1]; got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0
+    keep = default_generator().random(input.shape) >= p
+    return input * (keep / (1.0 - p)).astype(input.dtype)
+
+
+def _batch_axes(input: Tensor, num_features: int) -> tuple[int, ...]:
+    if input.ndim not in (2, 3) or input.shape[1] != num_features:
+        raise ValueError(
+            f"batch_norm: expected input of shape (N, {num_features}) or (N, {num_features}, L); "
+            f"got {tuple(input.shape)}"
+        )
+    return (0,) if input.ndim == 2 else (0, 2)
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each feature (dimension 1) over the batch, then scale and shift.
+
+    In training the batch's mean and (biased) variance are used and the running statistics move
+    towards them by ``momentum`` (the variance unbiased, as in PyTorch); in evaluation the running
+    statistics are used.
+    """
+    num_features = input.shape[1] if input.ndim > 1 else -1
+    axes = _batch_axes(input, num_features)
+    shape = (1, num_features) + (1,) * (input.ndim - 2)
+    if training:
+        n = input.numel() // num_features
+        if n <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per feature in training; got input of "
+                f"shape {tuple(input.shape)}"
+            )
+        mean = input.mean(axes, keepdim=True)
+        var = input.var(axes, correction=0, keepdim=True)
+        if running_mean is not None and running_var is not None:
+            batch_mean = mean.detach()._data.reshape(-1)
+            batch_var = var.detach()._data.reshape(-1) * (n / (n - 1))
+            running_mean._data *= 1 - momentum
+            running_mean._data += momentum * batch_mean
+            running_var._data *= 1 - momentum
+            running_var._data += momentum * batch_var
+            running_mean._version += 1
+            running_var._version += 1
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: evaluation needs running_mean and running_var")
+        mean = running_mean.reshape(shape)
+        var = running_var.reshape(shape)
+    out = (input - mean) / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape: Sequence[int] | int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise over the last dimensions (``normalized_shape``) of each sample, then scale and
+    shift elementwise."""
+    norm = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[-len(norm) :]) != norm:
+        raise ValueError(
+            f"layer_norm: expected input whose last dimensions are {norm}; got shape "
+            f"{tuple(input.shape)}"
+        )
+    axes = tuple(range(input.ndim - len(norm), input.ndim))
+    mean = input.mean(axes, keepdim=True)
+    var = input.var(axes, correction=0, keepdim=True)
+    out = (input - mean) / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def maxout(input: Tensor, weight: Tensor, bias: Tensor | None, pieces: int) -> Tensor:
+    """max over ``pieces`` affine maps: max_k (W_k x + b_k), the lecture's Maxout unit.
+
+    ``weight`` is (out_features * pieces, in_features); rows k*pieces .. k*pieces + pieces - 1
+    belong to output unit k.
+    """
+    z = linear(input, weight, bias)
+    out_features = z.shape[-1] // pieces
+    return z.reshape(*z.shape[:-1], out_features, pieces).amax(-1)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Class indices (int) -> one-hot rows (int64), as PyTorch's ``F.one_hot``."""
+    idx = tensor._data if isinstance(tensor, Tensor) else xp.asarray(tensor)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected integer class indices; got dtype {idx.dtype}")
+    n = int(idx.max()) + 1 if num_classes < 0 else num_classes
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise ValueError(
+            f"one_hot: class indices must be in [0, {n}); found values in "
+            f"[{int(idx.min())}, {int(idx.max())}]"
+        )
+    return Tensor._make(xp.eye(n, dtype=xp.int64)[idx])

@@ -1,0 +1,275 @@
+"""Layers with parameters, and the lecture's multi-layer perceptron in one line."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from .. import dtypes
+from ..autograd.tensor import Tensor
+from ..creation import ones, zeros
+from . import functional as F
+from . import init
+from .activations import ACTIVATIONS
+from .module import Module, Parameter, Sequential
+
+
+def _dtype(dtype: Any) -> Any:
+    return dtypes.to_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
+
+
+class Linear(Module):
+    """y = x W^T + b: the linear classifier f(x, W) = Wx + b, applied to a batch of rows.
+
+    Args:
+        in_features: size of each input (3072 for a 32x32x3 image).
+        out_features: size of each output (10 class scores).
+        bias: learn b as well.
+        dtype: parameter dtype (default float32).
+
+    Shapes: input (..., in_features) -> output (..., out_features). ``weight`` is
+    (out_features, in_features), initialised as PyTorch does: uniform in +-1/sqrt(in_features).
+
+    Example:
+        >>> cr.nn.Linear(3072, 10)(cr.randn(4, 3072)).shape
+        (4, 10)
+    """
+
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None
+    ) -> None:
+        super().__init__()
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(v, int) or v <= 0:
+                raise ValueError(f"Linear: {name} must be a positive integer; got {v!r}")
+        self.in_features = in_features
+        self.out_features = out_features
+        d = _dtype(dtype)
+        self.weight = Parameter(zeros(out_features, in_features, dtype=d))
+        self.bias = Parameter(zeros(out_features, dtype=d)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: kaiming_uniform_(a=sqrt(5)) for W, i.e. U(+-1/sqrt(fan_in)),
+        and the same bound for b."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features)
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim == 0 or input.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear(in_features={self.in_features}): expected input with "
+                f"{self.in_features} features in its last dimension; got input of shape "
+                f"{tuple(input.shape)}"
+            )
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class Flatten(Module):
+    """Flatten dimensions start_dim..end_dim (by default all but the batch): an image of
+    32x32x3 becomes 3072 numbers."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout(Module):
+    """Zero each value with probability p in training (scaling the rest by 1/(1-p))."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1]; got {p}")
+        self.p = p
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class BatchNorm1d(Module):
+    """Batch normalisation over (N, C) or (N, C, L) inputs, per feature C.
+
+    Buffers ``running_mean``, ``running_var`` and ``num_batches_tracked`` as in PyTorch (their
+    state-dict keys match).
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(num_features, int) or num_features <= 0:
+            raise ValueError(f"BatchNorm1d: num_features must be positive; got {num_features!r}")
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        d = _dtype(dtype)
+        self.weight = Parameter(ones(num_features, dtype=d)) if affine else None
+        self.bias = Parameter(zeros(num_features, dtype=d)) if affine else None
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features, dtype=d))
+            self.register_buffer("running_var", ones(num_features, dtype=d))
+            self.register_buffer("num_batches_tracked", zeros((), dtype=dtypes.int64))
+        else:
+            self.running_mean = self.running_var = None
+
+    def forward(self, input: Tensor) -> Tensor:
+        use_batch = self.training or not self.track_running_stats
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked._data += 1
+        return F.batch_norm(
+            input,
+            self.running_mean if not use_batch or self.training else None,
+            self.running_var if not use_batch or self.training else None,
+            self.weight,
+            self.bias,
+            use_batch,
+            self.momentum,
+            self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the last dimensions of each sample."""
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        shape = (
+            (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        )
+        self.normalized_shape = shape
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        d = _dtype(dtype)
+        self.weight = Parameter(ones(shape, dtype=d)) if elementwise_affine else None
+        self.bias = Parameter(zeros(shape, dtype=d)) if elementwise_affine and bias else None
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
+
+
+class Maxout(Module):
+    """The lecture's Maxout unit: max over ``pieces`` affine maps, max(w1.x + b1, w2.x + b2).
+
+    It generalises ReLU (one piece fixed at 0) and Leaky ReLU, at ``pieces`` times the
+    parameters. ``weight`` is (out_features * pieces, in_features).
+    """
+
+    def __init__(
+        self, in_features: int, out_features: int, pieces: int = 2, dtype: Any = None
+    ) -> None:
+        super().__init__()
+        if not isinstance(pieces, int) or pieces < 1:
+            raise ValueError(f"Maxout: pieces must be a positive integer; got {pieces!r}")
+        self.in_features = in_features
+        self.out_features = out_features
+        self.pieces = pieces
+        inner = Linear(in_features, out_features * pieces, dtype=dtype)
+        self.weight = inner.weight
+        self.bias = inner.bias
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim == 0 or input.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Maxout(in_features={self.in_features}): expected input with "
+                f"{self.in_features} features in its last dimension; got input of shape "
+                f"{tuple(input.shape)}"
+            )
+        return F.maxout(input, self.weight, self.bias, self.pieces)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"pieces={self.pieces}"
+        )
+
+
+class MLP(Sequential):
+    """A multi-layer perceptron: Linear, activation (and Dropout) per hidden layer, then Linear.
+
+    ``MLP(3072, [100], 10)`` is the lecture's 2-layer net f = W2 max(0, W1 x); its state-dict
+    keys ("0.weight", "0.bias", "2.weight", "2.bias") are those of the same ``nn.Sequential`` in
+    PyTorch. With ``activation="maxout"`` each hidden layer is one Maxout unit layer.
+
+    Args:
+        in_features: input size.
+        hidden_sizes: the width of each hidden layer, e.g. [100] or [100, 100].
+        out_features: number of outputs (classes).
+        activation: "relu", "leaky_relu" (slope 0.1, the lecture's), "sigmoid", "tanh", "elu",
+            "maxout" or "identity".
+        dropout: dropout probability after each hidden activation (0 for none).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_sizes: Sequence[int],
+        out_features: int,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        dtype: Any = None,
+    ) -> None:
+        if isinstance(hidden_sizes, int):
+            hidden_sizes = [hidden_sizes]
+        if activation not in ACTIVATIONS and activation != "maxout":
+            raise ValueError(
+                f"MLP: unknown activation {activation!r}; expected one of "
+                f"{sorted([*ACTIVATIONS, 'maxout'])}"
+            )
+        layers: list[Module] = []
+        width = in_features
+        for h in hidden_sizes:
+            if activation == "maxout":
+                layers.append(Maxout(width, h, dtype=dtype))
+            else:
+                layers += [Linear(width, h, dtype=dtype), ACTIVATIONS[activation]()]
+            if dropout:
+                layers.append(Dropout(dropout))
+            width = h
+        layers.append(Linear(width, out_features, dtype=dtype))
+        super().__init__(*layers)
