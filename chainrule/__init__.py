@@ -64,6 +64,7 @@ from .random import (
     randperm,
     set_rng_state,
 )
+from .serialization import load, save
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,167 @@
+"""Adam and AdamW: steps scaled per weight by running averages of the gradient and its square.
+
+Per parameter w with gradient g, at step t = 1, 2, ... (PyTorch's rule):
+
+    g = g + weight_decay * w                 (Adam: weight decay coupled into the gradient)
+    w = w * (1 - lr * weight_decay)          (AdamW instead: decoupled, applied to w directly)
+    m = beta1 * m + (1 - beta1) * g          (first moment)
+    v = beta2 * v + (1 - beta2) * g**2       (second moment)
+    v_max = max(v_max, v)                    (amsgrad only; v_max then replaces v below)
+    w = w - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+The two bias corrections undo the pull of m and v towards their zero start; eps is added after
+the square root and its bias correction, as in PyTorch.
+
+Coupled weight decay is L2 regularization (``weight_decay = 2 * lambda`` for the term
+``lambda * (W**2).sum()``), but Adam then divides it by sqrt(v) like the rest of the gradient, so
+weights with large gradients are barely decayed. AdamW decays every weight by the same fraction
+``lr * weight_decay`` per step (Loshchilov and Hutter, "Decoupled Weight Decay Regularization").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import ndarray, xp
+from .optimizer import Optimizer, ParamsT, check_hyperparameter
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015), with optional AMSGrad and coupled weight decay.
+
+    Args:
+        params: the tensors to optimize, or parameter-group dicts (see ``Optimizer``).
+        lr: the learning rate, >= 0.
+        betas: the decay rates (beta1, beta2) of the running averages of the gradient and of its
+            square, each in [0, 1).
+        eps: added to the denominator for numerical stability, >= 0.
+        weight_decay: L2 penalty added to the gradient as ``weight_decay * w``, >= 0.
+        amsgrad: divide by the largest second moment seen so far (Reddi et al., 2018).
+        maximize: ascend the objective instead of descending it.
+        decoupled_weight_decay: decay the weights directly, as AdamW does.
+
+    Raises:
+        ValueError: a hyperparameter out of range.
+
+    Example:
+        >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = cr.optim.Adam([w], lr=0.1)
+        >>> (w * w).sum().backward()
+        >>> opt.step()      # the first step moves each weight by about lr, against its gradient
+        >>> w
+        tensor([ 0.9, -1.9], dtype=float32, requires_grad=True)
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "amsgrad": amsgrad,
+            "maximize": maximize,
+            "decoupled_weight_decay": decoupled_weight_decay,
+        }
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        check_hyperparameter("lr", group["lr"])
+        check_hyperparameter("eps", group["eps"])
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2); got {betas!r}")
+        check_hyperparameter("beta1 (betas[0])", betas[0], high=1.0)
+        check_hyperparameter("beta2 (betas[1])", betas[1], high=1.0)
+        check_hyperparameter("weight_decay", group["weight_decay"])
+
+    def _update(self, p: ndarray, grad: ndarray, state: dict[str, Any], group: dict) -> None:
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros_like(p)
+            state["exp_avg_sq"] = xp.zeros_like(p)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = xp.zeros_like(p)
+        state["step"] += 1
+        t = state["step"]
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+
+        g = -grad if group["maximize"] else grad
+        weight_decay = group["weight_decay"]
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                p *= 1 - lr * weight_decay
+            else:
+                g = g + weight_decay * p
+
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= beta1
+        m += (1 - beta1) * g
+        v *= beta2
+        v += (1 - beta2) * (g * g)
+        if group["amsgrad"]:
+            # "max_exp_avg_sq" is missing when amsgrad was switched on after the first step
+            v_max = state.setdefault("max_exp_avg_sq", xp.zeros_like(p))
+            xp.maximum(v_max, v, out=v_max)
+            v = v_max
+
+        denom = xp.sqrt(v)
+        denom /= (1 - beta2**t) ** 0.5
+        denom += eps
+        step = xp.divide(m, denom, out=denom)  # reuse the buffer: denom is not needed again
+        step *= lr / (1 - beta1**t)
+        p -= step
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: each step also shrinks w by ``lr * weight_decay * w``.
+
+    The same arguments as ``Adam`` (without ``decoupled_weight_decay``), with PyTorch's default
+    ``weight_decay=1e-2``.
+
+    Example:
+        >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = cr.optim.AdamW([w], lr=0.1, weight_decay=0.5)
+        >>> w.grad = cr.zeros(2)     # no gradient: only the decay acts
+        >>> opt.step()
+        >>> w
+        tensor([ 0.95, -1.9 ], dtype=float32, requires_grad=True)
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=True,
+        )
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """As ``Optimizer.load_state_dict``; the groups stay decoupled whatever was saved."""
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:  # AdamW always decouples, even from an Adam state dict
+            group["decoupled_weight_decay"] = True

@@ -1,0 +1,126 @@
+"""Saving and loading state dicts as safetensors files: plain tensors, never pickle.
+
+A safetensors file is a JSON header (names, dtypes, shapes, offsets, optional string metadata)
+followed by the raw bytes; loading it runs no code. Files written by ``cr.save`` load in PyTorch
+with ``safetensors.torch.load_file`` and the other way round. Writes are atomic: the data goes to
+a temporary file in the same folder, which then replaces the target in one step, so a crash never
+leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .autograd.tensor import Tensor
+
+
+def _safetensors() -> Any:
+    try:
+        import safetensors.numpy
+    except ImportError:
+        raise ImportError(
+            "saving and loading weights needs the safetensors package: "
+            "pip install 'chainrule[weights]' (or pip install safetensors)"
+        ) from None
+    return safetensors
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part.
+
+    The bytes go to a temporary file in the same folder, are flushed to disk, and the file is
+    renamed over ``path``.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save(
+    state_dict: Mapping[str, Any],
+    path: str | os.PathLike,
+    metadata: Mapping[str, str] | None = None,
+) -> None:
+    """Save a state dict (name -> Tensor or array) to a safetensors file, atomically.
+
+    Args:
+        state_dict: e.g. ``model.state_dict()``; names must be strings.
+        path: the file to write (conventionally ``*.safetensors``); its folder must exist.
+        metadata: optional string -> string pairs stored in the header.
+
+    Example:
+        >>> cr.save(model.state_dict(), "model.safetensors", metadata={"epoch": "3"})
+    """
+    st = _safetensors()
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            f"save: expected a mapping of names to tensors; got {type(state_dict).__name__}"
+        )
+    arrays = {}
+    for k, v in state_dict.items():
+        if not isinstance(k, str):
+            raise TypeError(f"save: names must be strings; got {k!r}")
+        arr = v._data if isinstance(v, Tensor) else np.asarray(v)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"save: {k!r} has unsupported dtype {arr.dtype}; expected numbers")
+        arrays[k] = np.ascontiguousarray(arr)
+    meta = None
+    if metadata is not None:
+        meta = {}
+        for k, v in metadata.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise TypeError(f"save: metadata must map strings to strings; got {k!r}: {v!r}")
+            meta[k] = v
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise FileNotFoundError(f"save: the folder {str(parent)!r} does not exist")
+    atomic_write_bytes(path, st.numpy.save(arrays, metadata=meta))
+
+
+def load(path: str | os.PathLike, with_metadata: bool = False) -> Any:
+    """Load a safetensors file as an ordered dict of name -> Tensor.
+
+    Args:
+        path: a file written by ``cr.save`` or by any safetensors writer.
+        with_metadata: also return the header's metadata dict.
+
+    Returns:
+        The state dict, or ``(state_dict, metadata)``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a complete safetensors file (truncated, corrupt, or of
+            another format); nothing is returned.
+    """
+    st = _safetensors()
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"load: no weight file at {str(path)!r}")
+    try:
+        with st.safe_open(str(path), framework="np") as f:
+            metadata = dict(f.metadata() or {})
+            out = OrderedDict((k, Tensor._make(np.array(f.get_tensor(k)))) for k in f.keys())
+    except Exception as e:  # the reader's own errors: header, offsets, sizes
+        raise ValueError(
+            f"load: {str(path)!r} is not a valid safetensors weight file "
+            f"({type(e).__name__}: {e}); expected a file written by cr.save or safetensors"
+        ) from None
+    return (out, metadata) if with_metadata else out

@@ -1,0 +1,83 @@
+"""Weight files: safetensors, atomic writes, clear errors, PyTorch interoperability."""
+
+import os
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+
+pytest.importorskip("safetensors")
+
+
+def test_round_trip_with_metadata(tmp_path):
+    m = nn.MLP(4, [3], 2)
+    path = tmp_path / "m.safetensors"
+    cr.save(m.state_dict(), path, metadata={"epoch": "3"})
+    sd, meta = cr.load(path, with_metadata=True)
+    assert meta == {"epoch": "3"}
+    m2 = nn.MLP(4, [3], 2)
+    m2.load_state_dict(sd)
+    for k, v in m.state_dict().items():
+        np.testing.assert_array_equal(sd[k].numpy(), v.numpy())
+        assert sd[k].dtype == v.dtype
+
+
+def test_file_is_not_pickle(tmp_path):
+    path = tmp_path / "w.safetensors"
+    cr.save({"w": cr.ones(2)}, path)
+    raw = path.read_bytes()
+    header_len = int.from_bytes(raw[:8], "little")
+    assert raw[8:9] == b"{" and b'"w"' in raw[8 : 8 + header_len]
+
+
+def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path):
+    path = tmp_path / "w.safetensors"
+    cr.save({"w": cr.ones(3)}, path)
+    cr.save({"w": cr.zeros(3)}, path)
+    assert os.listdir(tmp_path) == ["w.safetensors"]
+    np.testing.assert_array_equal(cr.load(path)["w"].numpy(), np.zeros(3))
+
+
+def test_failed_save_keeps_the_old_file(tmp_path):
+    path = tmp_path / "w.safetensors"
+    cr.save({"w": cr.ones(3)}, path)
+    with pytest.raises(TypeError):
+        cr.save({"w": cr.ones(3), 5: cr.ones(1)}, path)
+    np.testing.assert_array_equal(cr.load(path)["w"].numpy(), np.ones(3))
+    assert os.listdir(tmp_path) == ["w.safetensors"]
+
+
+@pytest.mark.parametrize("cut", [3, 20, -4])
+def test_truncated_file_is_refused(tmp_path, cut):
+    path = tmp_path / "w.safetensors"
+    cr.save({"w": cr.ones(10)}, path)
+    raw = path.read_bytes()
+    path.write_bytes(raw[:cut])
+    with pytest.raises(ValueError, match="not a valid safetensors"):
+        cr.load(path)
+
+
+def test_foreign_file_is_refused(tmp_path):
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(b"\x80\x04\x95" + b"pickle-like bytes" * 4)
+    with pytest.raises(ValueError, match="not a valid safetensors"):
+        cr.load(path)
+    with pytest.raises(FileNotFoundError, match="no weight file"):
+        cr.load(tmp_path / "missing.safetensors")
+
+
+def test_pytorch_loads_a_chainrule_mlp(tmp_path):
+    torch = pytest.importorskip("torch")
+    st_torch = pytest.importorskip("safetensors.torch")
+    cr.manual_seed(0)
+    m = nn.MLP(6, [5], 3)
+    path = tmp_path / "mlp.safetensors"
+    cr.save(m.state_dict(), path)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    net.load_state_dict(st_torch.load_file(str(path)))
+    x = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+    np.testing.assert_allclose(
+        net(torch.from_numpy(x)).detach().numpy(), m(cr.from_numpy(x)).detach().numpy(), rtol=1e-5
+    )
