@@ -72,8 +72,8 @@ class _Run:
         """``g`` itself the first time it is stored, a copy if another .grad already holds it."""
         if self.create_graph:
             return g
-        if id(g) in self.given:
-            g = g.copy()
+        if id(g) in self.given or g.base is not None or not g.flags.writeable:
+            g = g.copy()  # shared, a view of another array, or a read-only broadcast
         self.given.add(id(g))
         return g
 

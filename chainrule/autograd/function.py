@@ -108,15 +108,14 @@ class Node:
                 return saved
             return tuple(self._unpack(k, None) for k in range(len(saved)))
         for s in src:
-            if s is not None and s[0] == "in":
-                t = self.inputs[s[1]]
-                if t._version != s[2]:
-                    raise RuntimeError(
-                        f"{self.name()}: an input saved for backward (argument {s[1]}, shape "
-                        f"{tuple(t.shape)}) was modified in place after forward: its version is "
-                        f"{t._version}, forward saw {s[2]}. Use an out-of-place operation "
-                        "(x = x + y rather than x += y), or call backward before changing it."
-                    )
+            if s is not None and s[2][0] != s[3]:
+                what = "an input" if s[0] == "in" else "an output"
+                raise RuntimeError(
+                    f"{self.name()}: {what} saved for backward ({s[0]}put {s[1]}) was modified "
+                    f"in place after forward: its version is {s[2][0]}, forward saw {s[3]}. Use "
+                    "an out-of-place operation (x = x + y rather than x += y), or call backward "
+                    "before changing it."
+                )
         if self.function.on_arrays and not self._graph_mode:
             return saved
         return tuple(self._unpack(k, src[k]) for k in range(len(saved)))
@@ -150,11 +149,16 @@ class Node:
             out.append((fn, getattr(a, "_index", 0)) if fn is not None else (None, 0))
         return tuple(out)
 
-    def register_hook(self, output_index: int, hook: Any) -> None:
-        """Call ``hook(grad)`` with the gradient of output ``output_index`` once it is known."""
+    def register_hook(self, output_index: int, hook: Any) -> list:
+        """Call ``hook(grad)`` with the gradient of output ``output_index`` once it is known.
+
+        Returns the list of that output's hooks (to remove it from later).
+        """
         if self._hooks is None:
             self._hooks = {}
-        self._hooks.setdefault(output_index, []).append(hook)
+        hooks = self._hooks.setdefault(output_index, [])
+        hooks.append(hook)
+        return hooks
 
     def created_at(self) -> str:
         """Where forward was called (recorded only with anomaly detection on)."""
@@ -269,26 +273,28 @@ def _record_outputs(
     node.function = cls
     node.inputs = args
     node.n_outputs = len(arrays)
-    if node.saved:
-        _tag_saved(node, args, outs, arrays)
-    if multi:
-        node._out_meta = tuple([(a.shape, a.dtype) for a in arrays])
-    if state.anomaly:
-        node._trace = _user_frames()
-        _check_finite(node, arrays, "forward output")
-    return tuple(
+    results = tuple(
         [
             Tensor._make(a, True, node, i) if is_floating(a.dtype) else Tensor._make(a)
             for i, a in enumerate(arrays)
         ]
     )
+    if node.saved:
+        _tag_saved(node, args, outs, arrays, results)
+    if multi:
+        node._out_meta = tuple([(a.shape, a.dtype) for a in arrays])
+    if state.anomaly:
+        node._trace = _user_frames()
+        _check_finite(node, arrays, "forward output")
+    return results
 
 
-def _tag_saved(node: Node, args: tuple, outs: tuple, arrays: list) -> None:
-    """Note which saved values are inputs (with their version) and which are outputs.
+def _tag_saved(node: Node, args: tuple, outs: tuple, arrays: list, results: tuple) -> None:
+    """Note which saved values are inputs and which are outputs, with their version counters.
 
-    Outputs are stored as arrays, never as the output Tensor: the Tensor holds this node as its
-    grad_fn, and holding it back would make a reference cycle.
+    Each tag is (kind, index, version counter, version now). Outputs are stored as arrays, never
+    as the output Tensor: the Tensor holds this node as its grad_fn, and holding it back would
+    make a reference cycle; the node keeps only the output's version counter.
     """
     saved = list(node.saved)
     src: list = [None] * len(saved)
@@ -296,14 +302,14 @@ def _tag_saved(node: Node, args: tuple, outs: tuple, arrays: list) -> None:
     for k, s in enumerate(saved):
         for i, a in enumerate(args):
             if isinstance(a, Tensor) and (s is a or s is a._data):
-                src[k] = ("in", i, a._version)
+                src[k] = ("in", i, a._vc, a._vc[0])
                 tagged = True
                 break
         else:
             for j, o in enumerate(outs):
                 if s is o or s is arrays[j]:
                     saved[k] = arrays[j]
-                    src[k] = ("out", j)
+                    src[k] = ("out", j, results[j]._vc, 0)
                     tagged = True
                     break
     if tagged:

@@ -29,6 +29,21 @@ def is_grad_enabled() -> bool:
     return state.grad_enabled
 
 
+def _in_mode(func: F, mode: bool) -> F:
+    """``func`` wrapped to run with recording set to ``mode``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        prev = state.grad_enabled
+        state.grad_enabled = mode
+        try:
+            return func(*args, **kwargs)
+        finally:
+            state.grad_enabled = prev
+
+    return wrapper  # type: ignore[return-value]
+
+
 class _GradModeContext:
     """A context manager that sets the recording switch and restores it on exit.
 
@@ -53,18 +68,7 @@ class _GradModeContext:
         state.grad_enabled = self._stack.pop()
 
     def __call__(self, func: F) -> F:
-        mode = self._mode
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            prev = state.grad_enabled
-            state.grad_enabled = mode
-            try:
-                return func(*args, **kwargs)
-            finally:
-                state.grad_enabled = prev
-
-        return wrapper  # type: ignore[return-value]
+        return _in_mode(func, self._mode)
 
 
 class no_grad(_GradModeContext):
@@ -102,6 +106,11 @@ class set_grad_enabled:
 
     def __exit__(self, *exc: object) -> None:
         state.grad_enabled = self._prev
+
+    def __call__(self, func: F) -> F:
+        """As a decorator, the mode applies inside the function only, as in PyTorch."""
+        state.grad_enabled = self._prev
+        return _in_mode(func, self._mode)
 
 
 def set_detect_anomaly(mode: bool) -> None:

@@ -37,10 +37,10 @@ def to_array(data: Any, dtype: Any = None, copy: bool = True) -> ndarray:
         if want is None and arr.dtype.kind == "f":
             arr = arr.astype(dtypes.get_default_dtype(), copy=False)
     if arr.dtype.kind not in "biuf":
-        found = type(data).__name__ if arr.dtype.kind == "O" else str(arr.dtype)
+        found = {"U": "str", "S": "bytes", "c": "complex", "O": "object"}.get(arr.dtype.kind)
         raise TypeError(
-            f"cr.tensor: unsupported data of dtype {arr.dtype} (from {found}); expected numbers "
-            "or booleans (float, int or bool)"
+            f"cr.tensor: unsupported data of type {found or arr.dtype} (dtype {arr.dtype}, from "
+            f"a {type(data).__name__}); expected numbers or booleans (float, int or bool)"
         )
     return arr
 
@@ -59,7 +59,16 @@ class Tensor:
         tensor([ 2., -4.,  6.], dtype=float32)
     """
 
-    __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_index", "_version", "_extra")
+    __slots__ = (
+        "_data",
+        "_requires_grad",
+        "_grad",
+        "grad_fn",
+        "_index",
+        "_vc",  # version counter: a one-item list, shared with detach()ed views of the data
+        "_extra",
+        "__weakref__",
+    )
     # NumPy operations on Tensors go through __array_ufunc__ / __array_function__ below.
 
     def __init__(
@@ -69,30 +78,34 @@ class Tensor:
         requires_grad: bool = False,
         name: str | None = None,
     ) -> None:
-        self._data = to_array(data, dtype)
-        self._grad = None
-        self.grad_fn = None
-        self._index = 0
-        self._version = 0
-        self._extra = None
-        self._requires_grad = False
+        self._init_slots(to_array(data, dtype))
         if requires_grad:
             self.requires_grad_(True)
         if name is not None:
             self.name = name
 
+    def _init_slots(self, data: ndarray) -> None:
+        """Fill every slot for a new leaf that holds ``data`` and does not require grad."""
+        self._data = data
+        self._requires_grad = False
+        self._grad = None
+        self.grad_fn = None
+        self._index = 0
+        self._vc = [0]
+        self._extra = None
+
     @classmethod
     def _make(
         cls, data: ndarray, requires_grad: bool = False, grad_fn: Any = None, index: int = 0
     ) -> Tensor:
-        """Wrap an array without checks or copies (the engine's fast path)."""
+        """Wrap an array without checks or copies (the engine's hot path, hence inlined)."""
         t = object.__new__(cls)
         t._data = data
         t._requires_grad = requires_grad
         t._grad = None
         t.grad_fn = grad_fn
         t._index = index
-        t._version = 0
+        t._vc = [0]
         t._extra = None
         return t
 
@@ -119,6 +132,15 @@ class Tensor:
         arr = value._data if isinstance(value, Tensor) else to_array(value, copy=False)
         self._data = arr
         self._version += 1
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's values were changed in place (shared with detach())."""
+        return self._vc[0]
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        self._vc[0] = value
 
     @property
     def requires_grad(self) -> bool:
@@ -304,6 +326,7 @@ class Tensor:
     def detach(self) -> Tensor:
         """The same values (shared memory) as a new leaf that does not require grad."""
         t = Tensor._make(self._data)
+        t._vc = self._vc  # the same memory: an in-place change through t is a change of self
         return t
 
     def clone(self) -> Tensor:
@@ -321,19 +344,17 @@ class Tensor:
     def retains_grad(self) -> bool:
         return self._retains()
 
-    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor
-        replaces the gradient. Returns a function that removes the hook."""
+        replaces the gradient. Returns a handle whose ``remove()`` takes the hook away."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is None:
             hooks = self._extras().setdefault("hooks", [])
-        else:
-            self.grad_fn.register_hook(self._index, hook)
-            hooks = self.grad_fn._hooks[self._index]
-        if hook not in hooks:
             hooks.append(hook)
-        return lambda: hooks.remove(hook) if hook in hooks else None
+        else:
+            hooks = self.grad_fn.register_hook(self._index, hook)
+        return RemovableHandle(hooks, hook)
 
     def backward(
         self,
@@ -447,6 +468,22 @@ class Tensor:
         if self.name is not None:
             parts.append(f"name={self.name!r}")
         return ", ".join(parts) + ")"
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``: ``handle.remove()`` unregisters the hook."""
+
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self) -> None:
+        for i, h in enumerate(self._hooks):
+            if h is self._hook:
+                del self._hooks[i]
+                return
 
 
 def _value(x: Any) -> Any:

@@ -40,14 +40,7 @@ class Parameter(Tensor):
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:
             data = []
-        arr = data._data if isinstance(data, Tensor) else to_array(data)
-        self._data = arr
-        self._grad = None
-        self.grad_fn = None
-        self._index = 0
-        self._version = 0
-        self._extra = None
-        self._requires_grad = False
+        self._init_slots(data._data if isinstance(data, Tensor) else to_array(data))
         self.requires_grad_(requires_grad)
 
     def __repr__(self) -> str:

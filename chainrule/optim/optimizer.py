@@ -17,13 +17,13 @@ from __future__ import annotations
 import copy
 import numbers
 from collections.abc import Callable, Iterable
-from typing import Any, Union
+from typing import Any
 
 from ..autograd import Tensor, enable_grad, no_grad
 from ..backend import ndarray, xp
 
 #: What an optimizer accepts as ``params``: Tensors, or dicts that each describe a parameter group.
-ParamsT = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
+ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 
 
 def check_hyperparameter(
@@ -273,10 +273,11 @@ class Optimizer:
     def state_dict(self) -> dict[str, Any]:
         """The optimizer's state as plain data, to save and later resume from.
 
-        The layout is PyTorch's: ``{"state": {index: {name: value}}, "param_groups": [{..., "params":
-        [index, ...]}]}``, where parameters are numbered in the order of the groups. Values are
-        ints, floats, bools, strings, tuples, lists, dicts and NumPy arrays (copies: later steps
-        do not change them), never Tensors, so the dict can go to an npz or safetensors file.
+        The layout is PyTorch's: ``{"state": {index: {name: value}}, "param_groups":
+        [{..., "params": [index, ...]}]}``, where parameters are numbered in the order of the
+        groups. Values are ints, floats, bools, strings, tuples, lists, dicts and NumPy arrays
+        (copies: later steps do not change them), never Tensors, so the dict can go to an npz or
+        safetensors file.
 
         Returns:
             The state dict.

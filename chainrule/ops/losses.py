@@ -1,0 +1,307 @@
+"""Fused loss functions: one op for a loss whose parts, composed, would be slow or unstable.
+
+* ``CrossEntropy``: softmax and negative log-likelihood of class indices in one op. Forward takes
+  log-softmax shifted by the row maximum (finite for scores of +-1e4); backward is the classic
+  softmax(s) - onehot(y), scaled by the upstream gradient, the class weights and the reduction.
+* ``NLLLoss``: -x[y] (x are log-probabilities); backward puts -w[y] at the target index.
+* ``BinaryCrossEntropy``: -(t log x + (1 - t) log(1 - x)), each log clamped at -100 and the
+  gradient (x - t) / max(x (1 - x), 1e-12), exactly as PyTorch computes both.
+* ``BinaryCrossEntropyWithLogits``: the same on logits, through softplus: stable for +-1e4.
+
+The functions users call, with the argument checks, are in ``chainrule.nn.losses``; these ops
+expect validated arguments: integer targets in range (or ``ignore_index``), a weight array of
+shape (C,) in the input's dtype or None, and a reduction of "mean", "sum" or "none".
+
+Class axis: 0 for a single sample x of shape (C,), else 1 (x of shape (N, C, d1, ...)); the target
+holds one class index per position, of x's shape without the class axis.
+
+As every built-in op, backward is written with NumPy calls, so that with ``create_graph=True`` it
+runs on Tensors and is itself differentiable. What it keeps besides the inputs is constant: the
+per-position target weights, the target indices, and the row maximum, by which softmax is shifted
+(softmax(x - c) = softmax(x) for any constant c, so treating it as constant is exact).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..autograd.function import Function, call
+from ..autograd.tensor import Tensor
+from ..backend import xp
+from .activations import Sigmoid
+
+#: PyTorch's floor for the BCE gradient's denominator x (1 - x).
+BCE_EPSILON = 1e-12
+
+
+def class_axis(x: Any) -> int:
+    """The class axis of scores or log-probabilities: 0 for (C,), 1 for (N, C, d1, ...)."""
+    return 0 if x.ndim == 1 else 1
+
+
+def _targets(x: Any, target: Any, weight: Any, ignore_index: int, ax: int) -> tuple:
+    """Index arrays for a class-index target.
+
+    Returns:
+        key: an index with ``x[key]`` = the target class's entry at every position (target's
+            shape); positions with ignore_index use class 0 (they count 0).
+        valid: float 1/0 mask of the positions that count (target != ignore_index).
+        wy: the weight of each position's target class (1 without weights), 0 where ignored.
+    """
+    keep = target != ignore_index
+    y = target if keep.all() else xp.where(keep, target, 0)
+    valid = keep.astype(x.dtype)
+    wy = valid if weight is None else weight[y] * valid
+    if ax == 0:
+        return (y,), valid, wy
+    shape = target.shape
+    grids = []
+    for k, n in enumerate(shape):  # an arange along each non-class axis, as NumPy's ogrid
+        view = [1] * len(shape)
+        view[k] = n
+        grids.append(xp.arange(n).reshape(view))
+    return (grids[0], y, *grids[1:]), valid, wy
+
+
+def _keep_axis(x: Any, ax: int) -> tuple:
+    """x's shape with the class axis as size 1: per-position values broadcast over classes."""
+    shape = list(x.shape)
+    shape[ax] = 1
+    return tuple(shape)
+
+
+def _class_vector(weight: Any, x: Any, ax: int) -> Any:
+    """Weight (C,) shaped to broadcast along the class axis of x: (C,), or (1, C, 1, ...)."""
+    shape = [1] * x.ndim
+    shape[ax] = x.shape[ax]
+    return weight.reshape(shape)
+
+
+def _reduce(loss: Any, reduction: str, denom: Any) -> Any:
+    """Sum or divide by ``denom`` (the total weight), or keep per position; NaN for 0 / 0."""
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    with xp.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as in PyTorch
+        return total / denom
+
+
+def _upstream(ctx: Any, grad: Any) -> Any:
+    """The upstream gradient per position (target's shape), or a scalar."""
+    if ctx.reduction == "mean":
+        # everything ignored gives a NaN loss; its gradient is 0, as in PyTorch
+        return grad * (1.0 / ctx.denom if ctx.denom != 0 else 0.0)
+    return grad
+
+
+class CrossEntropy(Function):
+    """L = -(1 - eps) w[y] log softmax(x)[y] - (eps / C) sum_c w[c] log softmax(x)[c].
+
+    The softmax classifier's loss with class-index targets y, class weights w (all 1 by default)
+    and label smoothing eps (0 by default), per position; positions with y = ignore_index count 0.
+    "mean" divides the sum by the total target weight sum w[y] over positions that count, as
+    PyTorch does. dL/dx = a softmax(x) - T, with T = (1 - eps) w[y] onehot(y) + (eps / C) w the
+    smoothed, weighted target and a = sum_c T[c]; without weights or smoothing that is
+    softmax(x) - onehot(y).
+
+    Args of forward: x (N, C, ...) or (C,); target int, x's shape without the class axis; weight
+    (C,) or None; ignore_index; label_smoothing; reduction.
+    """
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, label_smoothing, reduction):
+        ax = class_axis(x)
+        n_classes = x.shape[ax]
+        key, valid, wy = _targets(x, target, weight, ignore_index, ax)
+        m = x.max(axis=ax, keepdims=True)
+        s = x - m  # <= 0: exp cannot overflow, the largest term is exactly 1
+        e = xp.exp(s)
+        se = e.sum(axis=ax, keepdims=True)
+        lse = xp.log(se.reshape(target.shape))
+        loss = wy * (lse - s[key])
+        eps = label_smoothing
+        if eps:
+            if weight is None:
+                smooth = n_classes * lse - s.sum(axis=ax)
+            else:
+                smooth = weight.sum() * lse - (s * _class_vector(weight, x, ax)).sum(axis=ax)
+            loss = (1 - eps) * loss + (eps / n_classes) * (smooth * valid)
+        denom = wy.sum()
+        if ctx.needs_input_grad[0]:
+            e /= se  # e is now softmax(x): the first-order backward needs nothing else
+            ctx.save_for_backward(x, e)
+            ctx.shift = m
+            ctx.key, ctx.valid, ctx.wy, ctx.denom, ctx.reduction = key, valid, wy, denom, reduction
+        return _reduce(loss, reduction, denom)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, p = ctx.saved_tensors
+        weight, _, eps = ctx.inputs[2:5]
+        ax = class_axis(x)
+        n_classes = x.shape[ax]
+        kshape = _keep_axis(x, ax)
+        g = _upstream(ctx, grad)
+        key, valid, wy = ctx.key, ctx.valid, ctx.wy
+        # a = sum over classes of the smoothed target T: (1 - eps) w[y] + eps mean(w)
+        a = (1 - eps) * wy
+        if eps:
+            wsum = n_classes if weight is None else weight.sum()
+            a = a + (eps / n_classes) * wsum * valid
+        wc = 1.0 if weight is None else _class_vector(weight, x, ax)
+        if isinstance(x, Tensor):
+            # create_graph: softmax again, from the input itself, so that it is differentiated
+            e = xp.exp(x - ctx.shift)
+            p = e / e.sum(axis=ax, keepdims=True)
+            target = xp.zeros(x.shape, dtype=x.dtype)
+            target[key] = (1 - eps) * wy
+            if eps:
+                target += (eps / n_classes) * wc * valid.reshape(kshape)
+            if ctx.reduction == "none":
+                g = g.reshape(kshape)
+            return g * (p * a.reshape(kshape) - target), None, None, None, None, None
+        # first order: scale softmax, then subtract the target in place (no one-hot array)
+        gx = p * (g * a).reshape(kshape)
+        gx[key] -= g * ((1 - eps) * wy)
+        if eps:
+            gx -= (g * (eps / n_classes) * valid).reshape(kshape) * wc
+        return gx, None, None, None, None, None
+
+
+class NLLLoss(Function):
+    """L = -w[y] x[y] per position (x are log-probabilities); 0 where y = ignore_index.
+
+    "mean" divides the sum by the total target weight, as ``CrossEntropy``. dL/dx is -w[y] at the
+    target class and 0 elsewhere. Args of forward: x, target, weight, ignore_index, reduction.
+    """
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, reduction):
+        ax = class_axis(x)
+        key, valid, wy = _targets(x, target, weight, ignore_index, ax)
+        loss = xp.where(valid > 0, -wy * x[key], 0).astype(x.dtype, copy=False)  # -inf * 0
+        denom = wy.sum()
+        if ctx.needs_input_grad[0]:
+            ctx.key, ctx.wy, ctx.denom, ctx.reduction = key, wy, denom, reduction
+        return _reduce(loss, reduction, denom)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x = ctx.inputs[0]
+        kshape = _keep_axis(x, class_axis(x))
+        local = xp.zeros(x.shape, dtype=x.dtype)
+        local[ctx.key] = -ctx.wy
+        g = _upstream(ctx, grad)
+        if ctx.reduction == "none":
+            g = g.reshape(kshape)
+        return g * local, None, None, None, None
+
+
+def _mean_scale(ctx: Any, grad: Any, n: int) -> Any:
+    """Upstream gradient of an elementwise loss: divided by the element count for "mean"."""
+    return grad / n if ctx.reduction == "mean" else grad
+
+
+def _numel(x: Any) -> int:
+    return x.numel() if isinstance(x, Tensor) else x.size
+
+
+def _elementwise_reduce(loss: Any, reduction: str) -> Any:
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.mean()
+
+
+class BinaryCrossEntropy(Function):
+    """L = -w (t log x + (1 - t) log(1 - x)) elementwise, x and t in [0, 1].
+
+    Each log is clamped at -100, so x = 0 or 1 gives a finite loss (PyTorch's rule).
+    dL/dx = w (x - t) / max(x (1 - x), 1e-12) (PyTorch's, finite at x = 0 and 1);
+    dL/dt = w (log(1 - x) - log x). "mean" averages all elements.
+    Args of forward: x, t (x's shape), w (a constant array that broadcasts to x) or None,
+    reduction.
+    """
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, t, w, reduction):
+        with xp.errstate(divide="ignore"):  # log 0 = -inf, then clamped
+            log_x = xp.maximum(xp.log(x), -100.0)
+            log_1mx = xp.maximum(xp.log1p(-x), -100.0)
+        loss = -(t * log_x + (1 - t) * log_1mx)
+        if w is not None:
+            loss = loss * w
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+            ctx.save_for_backward(x, t)
+            ctx.reduction = reduction
+        return _elementwise_reduce(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t = ctx.saved_tensors
+        w = ctx.inputs[2]
+        need_x, need_t = ctx.needs_input_grad[:2]
+        g = _mean_scale(ctx, grad, _numel(x))
+        if w is not None:
+            g = g * w
+        gx = gt = None
+        if need_x:
+            gx = g * (x - t) / xp.maximum(x * (1 - x), BCE_EPSILON)
+        if need_t:
+            with xp.errstate(divide="ignore"):
+                gt = g * (xp.log(1 - x) - xp.log(x))
+        return gx, gt, None, None
+
+
+def _softplus_neg(x: Any) -> Any:
+    """log(1 + e^-x) = max(-x, 0) + log(1 + e^-|x|): no overflow for any x."""
+    if isinstance(x, Tensor):  # create_graph: ops that chainrule can differentiate
+        return xp.maximum(-x, 0) + xp.log(1 + xp.exp(-xp.abs(x)))
+    return xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """L = w (pw t softplus(-x) + (1 - t) softplus(x)) = w ((1 - t) x + l softplus(-x)),
+
+    with l = 1 + (pw - 1) t: binary cross-entropy on sigmoid(x), computed from logits without
+    overflow for x = +-1e4. pw (pos_weight) weighs the positive term.
+    dL/dx = w ((1 - t) - l sigmoid(-x)); dL/dt = w ((pw - 1) softplus(-x) - x).
+    Args of forward: x, t (x's shape), w and pw (constant arrays that broadcast to x) or None,
+    reduction.
+    """
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, t, w, pw, reduction):
+        lw = 1 if pw is None else 1 + (pw - 1) * t
+        loss = (1 - t) * x + lw * _softplus_neg(x)
+        if w is not None:
+            loss = loss * w
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+            ctx.save_for_backward(x, t)
+            ctx.reduction = reduction
+        return _elementwise_reduce(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t = ctx.saved_tensors
+        w, pw = ctx.inputs[2:4]
+        need_x, need_t = ctx.needs_input_grad[:2]
+        g = _mean_scale(ctx, grad, _numel(x))
+        if w is not None:
+            g = g * w
+        gx = gt = None
+        if need_x:
+            lw = 1 if pw is None else 1 + (pw - 1) * t
+            gx = g * ((1 - t) - lw * call(Sigmoid, -x))
+        if need_t:
+            gt = g * (-x if pw is None else (pw - 1) * _softplus_neg(x) - x)
+        return gx, gt, None, None, None

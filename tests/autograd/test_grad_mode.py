@@ -1,0 +1,234 @@
+"""no_grad / enable_grad / set_grad_enabled, and anomaly detection."""
+
+import os
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+THIS_FILE = os.path.basename(__file__)
+
+
+@pytest.fixture(autouse=True)
+def _restore_modes():
+    yield
+    cr.set_grad_enabled(True)
+    cr.autograd.set_detect_anomaly(False)
+
+
+def leaf():
+    return cr.tensor([1.0, 2.0], requires_grad=True)
+
+
+def recorded(x):
+    y = x * 2.0
+    return y.requires_grad and y.grad_fn is not None
+
+
+# ----- grad mode -----
+def test_recording_is_on_by_default():
+    assert cr.is_grad_enabled()
+    assert cr.autograd.is_grad_enabled()
+    assert recorded(leaf())
+
+
+def test_no_grad_context_manager():
+    x = leaf()
+    with cr.no_grad():
+        assert not cr.is_grad_enabled()
+        y = x * 2.0
+    assert not y.requires_grad and y.grad_fn is None
+    assert cr.is_grad_enabled()
+    assert recorded(x)
+
+
+def test_enable_grad_inside_no_grad_and_nesting():
+    x = leaf()
+    with cr.no_grad():
+        with cr.enable_grad():
+            assert cr.is_grad_enabled()
+            assert recorded(x)
+            with cr.no_grad():
+                assert not recorded(x)
+            assert cr.is_grad_enabled()
+        assert not cr.is_grad_enabled()
+        assert not recorded(x)
+    assert cr.is_grad_enabled()
+
+
+def test_the_same_no_grad_object_can_be_nested():
+    ng = cr.no_grad()
+    with ng:
+        with ng:
+            assert not cr.is_grad_enabled()
+        assert not cr.is_grad_enabled()
+    assert cr.is_grad_enabled()
+
+
+def test_modes_are_restored_after_an_exception():
+    with pytest.raises(ValueError):
+        with cr.no_grad():
+            raise ValueError("boom")
+    assert cr.is_grad_enabled()
+    with cr.no_grad():
+        with pytest.raises(ValueError):
+            with cr.enable_grad():
+                raise ValueError("boom")
+        assert not cr.is_grad_enabled()
+
+
+@pytest.mark.parametrize("parentheses", [True, False], ids=["no_grad()", "no_grad"])
+def test_no_grad_as_a_decorator(parentheses):
+    deco = cr.no_grad() if parentheses else cr.no_grad
+
+    @deco
+    def double(t):
+        """Doc."""
+        assert not cr.is_grad_enabled()
+        return t * 2.0
+
+    y = double(leaf())
+    assert not y.requires_grad
+    np.testing.assert_array_equal(y.numpy(), [2.0, 4.0])
+    assert cr.is_grad_enabled()
+    assert double.__name__ == "double" and double.__doc__ == "Doc."
+
+
+@pytest.mark.parametrize("parentheses", [True, False], ids=["enable_grad()", "enable_grad"])
+def test_enable_grad_as_a_decorator(parentheses):
+    deco = cr.enable_grad() if parentheses else cr.enable_grad
+
+    @deco
+    def double(t):
+        return t * 2.0
+
+    with cr.no_grad():
+        y = double(leaf())
+        assert not cr.is_grad_enabled()
+    assert y.requires_grad
+
+
+def test_decorated_function_restores_the_mode_after_an_exception():
+    @cr.no_grad()
+    def fail():
+        raise KeyError("x")
+
+    with pytest.raises(KeyError):
+        fail()
+    assert cr.is_grad_enabled()
+
+
+def test_set_grad_enabled_as_a_context_manager():
+    x = leaf()
+    with cr.set_grad_enabled(False):
+        assert not cr.is_grad_enabled()
+        assert not recorded(x)
+        with cr.set_grad_enabled(True):
+            assert recorded(x)
+        assert not cr.is_grad_enabled()
+    assert cr.is_grad_enabled()
+    with cr.no_grad():
+        with cr.set_grad_enabled(True):
+            assert recorded(x)
+        assert not cr.is_grad_enabled()
+
+
+def test_set_grad_enabled_as_a_function():
+    x = leaf()
+    cr.set_grad_enabled(False)
+    assert not cr.is_grad_enabled()
+    assert not recorded(x)
+    cr.set_grad_enabled(True)
+    assert cr.is_grad_enabled()
+    assert recorded(x)
+
+
+def test_set_grad_enabled_as_a_decorator():
+    # as in PyTorch: @torch.set_grad_enabled(False) wraps the function and leaves the mode alone
+    @cr.set_grad_enabled(False)
+    def double(t):
+        return t * 2.0
+
+    assert cr.is_grad_enabled()
+    y = double(leaf())
+    assert not y.requires_grad
+    assert cr.is_grad_enabled()
+
+
+def test_no_grad_results_are_leaves_that_do_not_block_later_graphs():
+    w = leaf()
+    with cr.no_grad():
+        c = w * 3.0
+    out = (c * w).sum()
+    out.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [3.0, 6.0])  # c is a constant
+
+
+# ----- anomaly detection -----
+def test_detect_anomaly_switch():
+    assert not cr.autograd.is_anomaly_enabled()
+    cr.autograd.set_detect_anomaly(True)
+    assert cr.autograd.is_anomaly_enabled()
+    cr.autograd.set_detect_anomaly(False)
+    assert not cr.autograd.is_anomaly_enabled()
+    with cr.autograd.detect_anomaly():
+        assert cr.autograd.is_anomaly_enabled()
+    assert not cr.autograd.is_anomaly_enabled()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_anomaly_in_forward_log_of_a_negative():
+    cr.autograd.set_detect_anomaly(True)
+    x = cr.tensor([-1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError) as info:
+        cr.log(x)
+    msg = str(info.value)
+    assert "LogBackward" in msg
+    assert "nan" in msg.lower()
+    assert THIS_FILE in msg  # where the op was created
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_anomaly_in_forward_zero_times_inf():
+    cr.autograd.set_detect_anomaly(True)
+    a = cr.tensor([0.0, 1.0], requires_grad=True)
+    b = cr.tensor([np.inf, 1.0])
+    with pytest.raises(RuntimeError) as info:
+        a * b
+    assert "MulBackward" in str(info.value)
+    assert THIS_FILE in str(info.value)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_anomaly_in_backward_sqrt_at_zero():
+    cr.autograd.set_detect_anomaly(True)
+    x = cr.tensor([0.0, 4.0], requires_grad=True)
+    y = cr.sqrt(x).sum()  # forward is finite; d sqrt(x)/dx = 1 / (2 sqrt(x)) is inf at 0
+    with pytest.raises(RuntimeError) as info:
+        y.backward()
+    msg = str(info.value)
+    assert "SqrtBackward" in msg
+    assert "inf" in msg.lower()
+    assert THIS_FILE in msg
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_anomaly_context_manager_and_nothing_raised_when_off():
+    x = cr.tensor([-1.0, 2.0], requires_grad=True)
+    with cr.autograd.detect_anomaly():
+        with pytest.raises(RuntimeError, match="LogBackward"):
+            cr.log(x)
+    y = cr.log(x)  # off again: NaN passes through silently, as in PyTorch
+    assert np.isnan(y.detach().numpy()[0])
+    z = cr.tensor([0.0, 4.0], requires_grad=True)
+    cr.sqrt(z).sum().backward()
+    assert np.isinf(z.grad.numpy()[0])
+
+
+def test_anomaly_mode_leaves_finite_computations_alone():
+    cr.autograd.set_detect_anomaly(True)
+    x = cr.tensor([1.0, 4.0], dtype=cr.float64, requires_grad=True)
+    cr.sqrt(cr.log(x + 1.0)).sum().backward()
+    expected = 1.0 / (2.0 * np.sqrt(np.log([2.0, 5.0])) * np.array([2.0, 5.0]))
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-14)
