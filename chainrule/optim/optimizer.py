@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -93,7 +94,7 @@ class Optimizer:
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults: dict[str, Any] = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
-        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self._check_group(self.defaults)
         name = type(self).__name__
         if isinstance(params, (Tensor, dict, set)) or not isinstance(params, Iterable):
@@ -222,14 +223,8 @@ class Optimizer:
                     continue
                 if g.requires_grad:  # a gradient recorded with create_graph: cut it loose
                     g = p.grad = g.detach()
-                if g._data.flags.writeable:
-                    with no_grad():
-                        g.zero_()
-                else:
-                    # the engine may store a read-only broadcast view as a .grad (the gradient
-                    # of a sum); give the same Tensor a fresh, writable array of zeros
-                    g._data = xp.zeros(g._data.shape, g._data.dtype)
-                    g._version += 1
+                with no_grad():
+                    g.zero_()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient, once.
@@ -390,7 +385,7 @@ class Optimizer:
                 p_state[k] = v
             new_state[p] = p_state
         self.param_groups[:] = new_groups
-        self.state = new_state
+        self.state = defaultdict(dict, new_state)
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

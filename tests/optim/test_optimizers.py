@@ -1,0 +1,492 @@
+"""Optimizers: PyTorch's updates, validation, parameter groups, zero_grad, state dicts."""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.optim as optim
+
+# ----- a small problem: two parameter groups, one parameter that never gets a gradient -----
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((8, 3))
+Y = RNG.standard_normal((8, 2))
+W0 = RNG.standard_normal((3, 2))
+B0 = RNG.standard_normal(2)
+U0 = RNG.standard_normal(4)
+
+
+def make_params(dtype=np.float64):
+    """w, b (the model) and u (never used by the loss, so its grad stays None)."""
+    return [cr.tensor(a.astype(dtype), requires_grad=True) for a in (W0, B0, U0)]
+
+
+def loss_fn(w, b, x=None, y=None):
+    x = cr.tensor(X.astype(w.dtype)) if x is None else x
+    y = cr.tensor(Y.astype(w.dtype)) if y is None else y
+    return ((cr.tanh(x @ w + b) - y) ** 2).mean()
+
+
+def groups(params, second_lr):
+    w, b, u = params
+    return [{"params": [w, u]}, {"params": [b], "lr": second_lr}]
+
+
+def run(opt_cls, kwargs, steps=10, dtype=np.float64, params=None, opt=None):
+    params = make_params(dtype) if params is None else params
+    opt = opt_cls(groups(params, 0.5 * kwargs["lr"]), **kwargs) if opt is None else opt
+    for _ in range(steps):
+        opt.zero_grad()
+        loss_fn(*params[:2]).backward()
+        opt.step()
+    return params, opt
+
+
+# one row per optimizer and option (amsgrad where offered)
+CASES = [
+    ("SGD", {"lr": 0.1}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "dampening": 0.3}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    ("SGD", {"lr": 0.1, "weight_decay": 0.1}),
+    ("SGD", {"lr": 0.1, "momentum": 0.8, "nesterov": True, "weight_decay": 0.05}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "maximize": True}),
+    ("Adam", {"lr": 0.05}),
+    ("Adam", {"lr": 0.05, "betas": (0.8, 0.99), "eps": 1e-3}),
+    ("Adam", {"lr": 0.05, "amsgrad": True}),
+    ("Adam", {"lr": 0.05, "weight_decay": 0.1}),
+    ("Adam", {"lr": 0.05, "weight_decay": 0.1, "amsgrad": True}),
+    ("Adam", {"lr": 0.05, "maximize": True}),
+    ("AdamW", {"lr": 0.05}),
+    ("AdamW", {"lr": 0.05, "weight_decay": 0.3}),
+    ("AdamW", {"lr": 0.05, "weight_decay": 0.3, "amsgrad": True}),
+    ("RMSprop", {"lr": 0.01}),
+    ("RMSprop", {"lr": 0.01, "alpha": 0.9, "eps": 1e-4}),
+    ("RMSprop", {"lr": 0.01, "centered": True}),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.9}),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.1}),
+    ("RMSprop", {"lr": 0.01, "weight_decay": 0.1, "maximize": True}),
+    ("Adagrad", {"lr": 0.1}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.1}),
+    ("Adagrad", {"lr": 0.1, "initial_accumulator_value": 0.5, "eps": 1e-3}),
+    ("Adagrad", {"lr": 0.1, "weight_decay": 0.1, "maximize": True}),
+]
+IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for name, kw in CASES]
+
+
+# ----- against PyTorch -----
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=IDS)
+def test_matches_torch_after_10_steps(name, kwargs):
+    torch = pytest.importorskip("torch")
+    params, _ = run(getattr(optim, name), kwargs)
+
+    tp = [torch.tensor(a, requires_grad=True) for a in (W0, B0, U0)]
+    topt = getattr(torch.optim, name)(
+        [{"params": [tp[0], tp[2]]}, {"params": [tp[1]], "lr": 0.5 * kwargs["lr"]}], **kwargs
+    )
+    x, y = torch.tensor(X), torch.tensor(Y)
+    for _ in range(10):
+        topt.zero_grad()
+        ((torch.tanh(x @ tp[0] + tp[1]) - y) ** 2).mean().backward()
+        topt.step()
+
+    for p, t, a0 in zip(params, tp, (W0, B0, U0)):
+        assert not np.allclose(t.detach().numpy(), a0) or t is tp[2]  # the step did something
+        np.testing.assert_allclose(p.detach().numpy(), t.detach().numpy(), rtol=1e-6, atol=1e-12)
+    np.testing.assert_array_equal(params[2].detach().numpy(), U0)  # no grad: left alone
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES[:: len(CASES) // 6], ids=IDS[:: len(CASES) // 6])
+def test_state_matches_torch_state(name, kwargs):
+    torch = pytest.importorskip("torch")
+    params, opt = run(getattr(optim, name), kwargs, steps=3)
+    tp = [torch.tensor(a, requires_grad=True) for a in (W0, B0, U0)]
+    topt = getattr(torch.optim, name)(
+        [{"params": [tp[0], tp[2]]}, {"params": [tp[1]], "lr": 0.5 * kwargs["lr"]}], **kwargs
+    )
+    x, y = torch.tensor(X), torch.tensor(Y)
+    for _ in range(3):
+        topt.zero_grad()
+        ((torch.tanh(x @ tp[0] + tp[1]) - y) ** 2).mean().backward()
+        topt.step()
+    ours, theirs = opt.state_dict(), topt.state_dict()
+    assert [g["params"] for g in ours["param_groups"]] == [
+        g["params"] for g in theirs["param_groups"]
+    ]
+    for i, s in ours["state"].items():
+        for k, v in s.items():
+            tv = theirs["state"][i][k]
+            np.testing.assert_allclose(v, tv.numpy() if torch.is_tensor(tv) else tv, rtol=1e-6)
+
+
+# ----- without PyTorch -----
+
+
+def test_sgd_defaults_are_vanilla_gradient_descent():
+    step_size = 0.1
+    w = cr.tensor(W0.copy(), requires_grad=True)
+    b = cr.tensor(B0.copy(), requires_grad=True)
+    opt = optim.SGD([w, b], lr=step_size)
+    weights, bias = W0.copy(), B0.copy()
+    for _ in range(5):
+        opt.zero_grad()
+        loss_fn(w, b).backward()
+        weights += -step_size * w.grad.numpy()  # the lecture's update, by hand
+        bias += -step_size * b.grad.numpy()
+        opt.step()
+        np.testing.assert_allclose(w.detach().numpy(), weights, rtol=0, atol=1e-15)
+        np.testing.assert_allclose(b.detach().numpy(), bias, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("opt_cls", [optim.SGD, optim.Adam, optim.RMSprop, optim.Adagrad])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_weight_decay_is_2_lambda_l2(opt_cls, momentum):
+    """weight_decay = 2 lambda on the loss equals no weight decay on loss + lambda sum(W^2)."""
+    if momentum and opt_cls in (optim.Adam, optim.Adagrad):
+        pytest.skip("no momentum option")
+    lam = 0.05
+    extra = {"momentum": momentum} if momentum else {}
+    a = make_params()[:2]
+    opt_a = opt_cls(a, lr=0.05, weight_decay=2 * lam, **extra)
+    b = make_params()[:2]
+    opt_b = opt_cls(b, lr=0.05, **extra)
+    for _ in range(10):
+        opt_a.zero_grad()
+        loss_fn(*a).backward()
+        opt_a.step()
+        opt_b.zero_grad()
+        (loss_fn(*b) + lam * ((b[0] ** 2).sum() + (b[1] ** 2).sum())).backward()
+        opt_b.step()
+    for p, q in zip(a, b):
+        assert not np.allclose(p.detach().numpy(), W0 if p.ndim == 2 else B0)
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-12)
+
+
+def test_adamw_decay_is_decoupled():
+    """AdamW is not Adam on the L2-regularized loss, and with no gradient it only decays."""
+    a = make_params()[:2]
+    opt_a = optim.AdamW(a, lr=0.05, weight_decay=0.2)
+    b = make_params()[:2]
+    opt_b = optim.Adam(b, lr=0.05, weight_decay=0.2)
+    for _ in range(5):
+        for opt, ps in ((opt_a, a), (opt_b, b)):
+            opt.zero_grad()
+            loss_fn(*ps).backward()
+            opt.step()
+    assert not np.allclose(a[0].detach().numpy(), b[0].detach().numpy(), rtol=1e-4)
+
+    w = cr.tensor([1.0, -2.0], dtype=cr.float64, requires_grad=True)
+    opt = optim.AdamW([w], lr=0.1, weight_decay=0.5)
+    for _ in range(3):
+        w.grad = cr.zeros(2, dtype=cr.float64)
+        opt.step()
+    np.testing.assert_allclose(w.detach().numpy(), [0.95**3, -2 * 0.95**3], rtol=1e-15)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=IDS)
+def test_float32_stays_float32(name, kwargs):
+    params, opt = run(getattr(optim, name), kwargs, steps=3, dtype=np.float32)
+    for p in params:
+        assert p.dtype == np.float32
+        assert np.isfinite(p.detach().numpy()).all()
+    for s in opt.state.values():
+        for v in s.values():
+            if isinstance(v, np.ndarray):
+                assert v.dtype == np.float32
+
+
+def test_step_skips_params_without_grad_and_bumps_version():
+    w, b, u = make_params()
+    opt = optim.Adam([w, b, u], lr=0.1)
+    loss_fn(w, b).backward()
+    versions = [p._version for p in (w, b, u)]
+    opt.step()
+    assert [p._version for p in (w, b, u)] == [versions[0] + 1, versions[1] + 1, versions[2]]
+    assert u not in opt.state and w in opt.state and b in opt.state
+    np.testing.assert_array_equal(u.detach().numpy(), U0)
+
+
+def test_step_invalidates_graphs_that_saved_the_old_value():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    (w * w).sum().backward()
+    y = (w * w).sum()  # saves w
+    opt.step()  # changes w in place
+    with pytest.raises(RuntimeError):
+        y.backward()
+
+
+def test_step_does_not_change_the_gradient():
+    w, b, _ = make_params()
+    opt = optim.SGD([w, b], lr=0.1, momentum=0.9, weight_decay=0.1, maximize=True)
+    loss_fn(w, b).backward()
+    g = w.grad.numpy().copy()
+    opt.step()
+    opt.step()
+    np.testing.assert_array_equal(w.grad.numpy(), g)
+
+
+def test_closure_runs_with_grad_enabled_and_its_loss_is_returned():
+    w, b, _ = make_params()
+    opt = optim.SGD([w, b], lr=0.1)
+    before = w.detach().numpy().copy()
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn(w, b)
+        loss.backward()
+        return loss
+
+    with cr.no_grad():
+        loss = opt.step(closure)
+    assert isinstance(loss, cr.Tensor) and loss.item() > 0
+    assert not np.allclose(w.detach().numpy(), before)
+    assert opt.step() is None
+
+
+def test_zero_grad():
+    w, b, u = make_params()
+    opt = optim.SGD([w, b, u], lr=0.1)
+    loss_fn(w, b).backward()
+    opt.zero_grad()
+    assert w.grad is None and b.grad is None and u.grad is None
+
+    loss_fn(w, b).backward()
+    gw = w.grad
+    opt.zero_grad(set_to_none=False)
+    assert w.grad is gw  # the same tensor, zeroed in place
+    np.testing.assert_array_equal(gw.numpy(), 0)
+    np.testing.assert_array_equal(b.grad.numpy(), 0)
+    assert u.grad is None
+
+    # the gradient of a sum: the engine may store it as a read-only broadcast view
+    v = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    opt = optim.SGD([v], lr=0.1)
+    v.sum().backward()
+    g = v.grad
+    opt.zero_grad(set_to_none=False)
+    assert v.grad is g
+    np.testing.assert_array_equal(g.numpy(), 0)
+    v.sum().backward()
+    np.testing.assert_array_equal(v.grad.numpy(), 1)
+
+
+def test_zero_grad_detaches_a_recorded_gradient():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    (w * w * w).sum().backward(create_graph=True)
+    assert w.grad.requires_grad
+    opt.zero_grad(set_to_none=False)
+    assert not w.grad.requires_grad
+    np.testing.assert_array_equal(w.grad.numpy(), 0)
+
+
+def test_param_groups_and_add_param_group():
+    w, b, u = make_params()
+    opt = optim.SGD([{"params": [w]}, {"params": b, "lr": 0.01, "momentum": 0.5}], lr=0.1)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.01]
+    assert [g["momentum"] for g in opt.param_groups] == [0, 0.5]
+    assert opt.param_groups[1]["params"][0] is b
+    opt.add_param_group({"params": [u], "weight_decay": 0.1})
+    assert opt.param_groups[2]["lr"] == 0.1 and opt.param_groups[2]["weight_decay"] == 0.1
+    w.grad = cr.ones_like(w)
+    b.grad = cr.ones_like(b)
+    opt.step()
+    np.testing.assert_allclose(w.detach().numpy(), W0 - 0.1)
+    np.testing.assert_allclose(b.detach().numpy(), B0 - 0.01)
+    assert "SGD (" in repr(opt) and "Parameter Group 2" in repr(opt)
+
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        opt.add_param_group({"params": [w]})
+    with pytest.raises(ValueError, match="Invalid lr"):
+        opt.add_param_group({"params": [cr.zeros(2, requires_grad=True)], "lr": -1.0})
+    assert len(opt.param_groups) == 3
+
+
+def test_params_from_a_generator():
+    params = make_params()
+    opt = optim.Adam(p for p in params)
+    assert len(opt.param_groups[0]["params"]) == 3
+
+
+# ----- invalid arguments -----
+
+
+def _p():
+    return [cr.zeros(3, requires_grad=True)]
+
+
+INVALID = [
+    (lambda: optim.SGD(_p(), lr=-0.1), "lr"),
+    (lambda: optim.SGD(_p(), lr=float("nan")), "lr"),
+    (lambda: optim.SGD(_p(), lr=0.1, momentum=-0.9), "momentum"),
+    (lambda: optim.SGD(_p(), lr=0.1, weight_decay=-1e-4), "weight_decay"),
+    (lambda: optim.SGD(_p(), lr=0.1, nesterov=True), "Nesterov"),
+    (lambda: optim.SGD(_p(), lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "Nesterov"),
+    (lambda: optim.SGD([{"params": _p(), "lr": -1.0}], lr=0.1), "lr"),
+    (lambda: optim.SGD([{"params": _p(), "nesterov": True}], lr=0.1), "Nesterov"),
+    (lambda: optim.Adam(_p(), lr=-1e-3), "lr"),
+    (lambda: optim.Adam(_p(), betas=(1.0, 0.999)), "beta1"),
+    (lambda: optim.Adam(_p(), betas=(-0.1, 0.999)), "beta1"),
+    (lambda: optim.Adam(_p(), betas=(0.9, 1.0)), "beta2"),
+    (lambda: optim.Adam(_p(), betas=(0.9, 1.5)), "beta2"),
+    (lambda: optim.Adam(_p(), betas=(0.9,)), "pair"),
+    (lambda: optim.Adam(_p(), eps=-1e-8), "eps"),
+    (lambda: optim.Adam(_p(), weight_decay=-0.1), "weight_decay"),
+    (lambda: optim.AdamW(_p(), betas=(0.9, 1.0)), "beta2"),
+    (lambda: optim.AdamW(_p(), weight_decay=-0.01), "weight_decay"),
+    (lambda: optim.RMSprop(_p(), lr=-0.01), "lr"),
+    (lambda: optim.RMSprop(_p(), alpha=-0.1), "alpha"),
+    (lambda: optim.RMSprop(_p(), alpha=1.5), "alpha"),
+    (lambda: optim.RMSprop(_p(), eps=-1.0), "eps"),
+    (lambda: optim.RMSprop(_p(), momentum=-0.5), "momentum"),
+    (lambda: optim.RMSprop(_p(), weight_decay=-0.5), "weight_decay"),
+    (lambda: optim.Adagrad(_p(), lr=-0.01), "lr"),
+    (lambda: optim.Adagrad(_p(), lr_decay=-0.01), "lr_decay"),
+    (lambda: optim.Adagrad(_p(), initial_accumulator_value=-1.0), "initial_accumulator"),
+    (lambda: optim.Adagrad(_p(), eps=-1.0), "eps"),
+    (lambda: optim.Adagrad(_p(), weight_decay=-1.0), "weight_decay"),
+    (lambda: optim.SGD([], lr=0.1), "empty"),
+    (lambda: optim.Adam([{"params": []}]), "empty"),
+    (lambda: optim.SGD([cr.zeros(3)], lr=0.1), "does not require grad"),
+    (lambda: optim.SGD([cr.zeros(3, requires_grad=True) * 2], lr=0.1), "non-leaf"),
+    (lambda: optim.SGD([{"params": [cr.zeros(2)]}], lr=0.1), "does not require grad"),
+    (lambda: optim.Adam(_p() * 2), "twice"),
+    (lambda: (lambda p: optim.SGD([{"params": p}, {"params": p}], lr=0.1))(_p()), "more than one"),
+    (lambda: optim.Adam([{"lr": 0.1}]), "'params'"),
+]
+
+
+@pytest.mark.parametrize(("make", "match"), INVALID)
+def test_invalid_arguments_raise_value_error(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: optim.SGD([np.zeros(3)], lr=0.1),  # not a Tensor (PyTorch: TypeError too)
+        lambda: optim.SGD([cr.zeros(3, requires_grad=True), 1.0], lr=0.1),
+        lambda: optim.SGD(cr.zeros(3, requires_grad=True), lr=0.1),  # a bare Tensor
+        lambda: optim.SGD(set(_p()), lr=0.1),  # unordered
+        lambda: optim.SGD({"params": _p()}, lr=0.1),  # a bare group
+        lambda: optim.SGD([{"params": _p()}, cr.zeros(2, requires_grad=True)], lr=0.1),
+        lambda: optim.SGD(_p(), lr="0.1"),
+        lambda: optim.Adam(_p(), betas=(0.9, None)),
+    ],
+)
+def test_wrong_types_raise_type_error(make):
+    with pytest.raises(TypeError):
+        make()
+
+
+# ----- state dicts -----
+
+
+def _plain(obj):
+    """True if obj is only plain data: no Tensors, nothing but numbers, strings, containers."""
+    if isinstance(obj, dict):
+        return all(isinstance(k, (int, str)) and _plain(v) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return all(_plain(v) for v in obj)
+    if isinstance(obj, np.ndarray):
+        return obj.dtype.kind in "biuf"
+    return obj is None or isinstance(obj, (bool, int, float, str))
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=IDS)
+def test_state_dict_resume_equals_uninterrupted_run(name, kwargs):
+    opt_cls = getattr(optim, name)
+    full, _ = run(opt_cls, kwargs, steps=10)
+
+    params, opt = run(opt_cls, kwargs, steps=4)
+    saved = opt.state_dict()
+    saved_params = [p.detach().numpy().copy() for p in params]
+    assert _plain(saved)
+    run(opt_cls, kwargs, steps=3, params=params, opt=opt)  # keep going: must not touch `saved`
+
+    resumed = [cr.tensor(a, requires_grad=True) for a in saved_params]
+    opt2 = opt_cls(groups(resumed, 0.123), lr=0.321)  # hyperparameters come from the dict
+    opt2.load_state_dict(saved)
+    assert opt2.param_groups[1]["lr"] == 0.5 * kwargs["lr"]
+    run(opt_cls, kwargs, steps=6, params=resumed, opt=opt2)
+    for p, q in zip(full, resumed):
+        np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
+
+
+def test_state_dict_layout_and_json_keys():
+    w, b, u = make_params()
+    opt = optim.Adam(groups([w, b, u], 0.01), lr=0.1, amsgrad=True)
+    loss_fn(w, b).backward()
+    opt.step()
+    sd = opt.state_dict()
+    assert [g["params"] for g in sd["param_groups"]] == [[0, 1], [2]]
+    assert sorted(sd["state"]) == [0, 2]  # u (index 1) got no gradient, so has no state
+    assert set(sd["state"][0]) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
+    assert sd["state"][0]["step"] == 1 and isinstance(sd["state"][0]["step"], int)
+    assert sd["state"][0]["exp_avg"] is not opt.state[w]["exp_avg"]
+    assert sd["param_groups"][1]["lr"] == 0.01
+
+    # a round trip through JSON (arrays as lists, keys as strings) loads too
+    text = json.dumps(sd, default=lambda a: a.tolist())
+    back = json.loads(text)
+    for s in back["state"].values():
+        for k, v in s.items():
+            if isinstance(v, list):
+                s[k] = np.array(v)
+    opt2 = optim.Adam(groups(make_params(), 0.5), lr=0.5)
+    opt2.load_state_dict(back)
+    assert opt2.param_groups[0]["lr"] == 0.1
+    np.testing.assert_array_equal(
+        opt2.state[opt2.param_groups[0]["params"][0]]["exp_avg"], opt.state[w]["exp_avg"]
+    )
+
+
+def test_load_state_dict_validates_before_changing_anything():
+    w, b, u = make_params()
+    opt = optim.SGD(groups([w, b, u], 0.05), lr=0.1, momentum=0.9)
+    loss_fn(w, b).backward()
+    opt.step()
+    good = opt.state_dict()
+
+    other = optim.SGD(groups(make_params(), 0.05), lr=0.2, momentum=0.9)
+
+    def broken(edit):
+        sd = copy.deepcopy(good)
+        edit(sd)
+        return sd
+
+    cases = [
+        (broken(lambda sd: sd["param_groups"].pop()), "parameter groups"),
+        (broken(lambda sd: sd["param_groups"][0]["params"].pop()), "parameters"),
+        (broken(lambda sd: sd["state"][0].update(momentum_buffer=np.zeros((2, 3)))), "shape"),
+        (broken(lambda sd: sd["state"].update({7: {}})), "no parameter group"),
+        (broken(lambda sd: sd["param_groups"][0].pop("momentum")), "momentum"),
+        (broken(lambda sd: sd["param_groups"][0].update(lr=-1)), "lr"),
+        ({"state": {}}, "param_groups"),
+        ([1, 2], "dict"),
+    ]
+    for sd, match in cases:
+        with pytest.raises(ValueError, match=match):
+            other.load_state_dict(sd)
+        assert other.param_groups[0]["lr"] == 0.2 and not other.state
+
+    adam_sd = optim.Adam(groups(make_params(), 0.05)).state_dict()
+    with pytest.raises(ValueError, match="another kind of optimizer"):
+        other.load_state_dict(adam_sd)
+
+
+def test_load_state_dict_casts_buffers_to_the_parameter_dtype():
+    params, opt = run(optim.Adam, {"lr": 0.05}, steps=2)
+    sd = opt.state_dict()
+    params32 = make_params(np.float32)
+    opt32 = optim.Adam(groups(params32, 0.025), lr=0.05)
+    opt32.load_state_dict(sd)
+    assert opt32.state[params32[0]]["exp_avg"].dtype == np.float32
+    assert opt32.state[params32[0]]["step"] == 2
