@@ -170,27 +170,27 @@ class Node:
         return f"<{self.name()}>"
 
 
-class _AllFalse:
-    """``needs_input_grad`` of a call that records nothing: False for every argument."""
-
-    __slots__ = ()
-
-    def __getitem__(self, i: int) -> bool:
-        return False
-
-
 class _NoRecordContext:
-    """The ctx forward sees when nothing will be recorded: saving is a no-op."""
+    """The ctx forward sees when nothing will be recorded: saving is a no-op.
 
-    __slots__ = ("__dict__",)
-    needs_input_grad = _AllFalse()
+    One per number of arguments, shared: what a forward stores on it is never read back.
+    """
+
+    __slots__ = ("needs_input_grad", "__dict__")
     saved = ()
+
+    def __init__(self, n_args: int) -> None:
+        self.needs_input_grad = (False,) * n_args
 
     def save_for_backward(self, *values: Any) -> None:
         pass
 
 
-_NO_RECORD = _NoRecordContext()
+_NO_RECORD = [_NoRecordContext(n) for n in range(9)]
+
+
+def _no_record(n_args: int) -> _NoRecordContext:
+    return _NO_RECORD[n_args] if n_args < 9 else _NoRecordContext(n_args)
 
 
 class Function:
@@ -222,7 +222,7 @@ class Function:
                 if isinstance(a, Tensor) and a._requires_grad:
                     record = True
                     break
-        ctx = Node() if record else _NO_RECORD
+        ctx = Node() if record else _no_record(len(args))
         if record:
             ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
         try:
@@ -345,7 +345,7 @@ def call(fn: type[Function], *args: Any) -> Any:
     for a in args:
         if isinstance(a, Tensor):
             return fn.apply(*args)
-    return fn.forward(_NO_RECORD, *args)
+    return fn.forward(_no_record(len(args)), *args)
 
 
 from .tensor import Tensor  # noqa: E402  (Tensor's methods call back into ops built on Function)

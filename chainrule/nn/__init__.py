@@ -3,5 +3,15 @@
 from . import functional, init, utils
 from .activations import ELU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .layers import MLP, BatchNorm1d, Dropout, Flatten, LayerNorm, Linear, Maxout
+from .loss_modules import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    MultiMarginLoss,
+    NLLLoss,
+)
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .regularization import l2_penalty

@@ -12,6 +12,8 @@ from ..autograd.tensor import Tensor
 from ..backend import xp
 from ..ops import elu, leaky_relu, linear, log_softmax, relu, sigmoid, softmax, tanh
 from ..random import default_generator
+from .losses import *  # noqa: F403  (cross_entropy, nll_loss, ... are part of F)
+from .losses import __all__ as _losses_all
 
 __all__ = [
     "batch_norm",
@@ -27,6 +29,7 @@ __all__ = [
     "sigmoid",
     "softmax",
     "tanh",
+    *_losses_all,
 ]
 
 

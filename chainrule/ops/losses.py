@@ -30,8 +30,9 @@ from ..autograd.tensor import Tensor
 from ..backend import xp
 from .activations import Sigmoid
 
-#: PyTorch's floor for the BCE gradient's denominator x (1 - x).
-BCE_EPSILON = 1e-12
+#: PyTorch's floor for the BCE gradient's denominator x (1 - x): 1e-12 rounded to float32, as
+#: PyTorch stores it (so that float64 gradients at x = 0 or 1 agree to the last digit).
+BCE_EPSILON = float(xp.float32(1e-12))
 
 
 def class_axis(x: Any) -> int:
@@ -185,7 +186,8 @@ class NLLLoss(Function):
     def forward(ctx, x, target, weight, ignore_index, reduction):
         ax = class_axis(x)
         key, valid, wy = _targets(x, target, weight, ignore_index, ax)
-        loss = xp.where(valid > 0, -wy * x[key], 0).astype(x.dtype, copy=False)  # -inf * 0
+        with xp.errstate(invalid="ignore"):  # an ignored log-probability of -inf: -inf * 0
+            loss = xp.where(valid > 0, -wy * x[key], 0).astype(x.dtype, copy=False)
         denom = wy.sum()
         if ctx.needs_input_grad[0]:
             ctx.key, ctx.wy, ctx.denom, ctx.reduction = key, wy, denom, reduction
@@ -196,7 +198,7 @@ class NLLLoss(Function):
         x = ctx.inputs[0]
         kshape = _keep_axis(x, class_axis(x))
         local = xp.zeros(x.shape, dtype=x.dtype)
-        local[ctx.key] = -ctx.wy
+        local[ctx.key] = 0.0 - ctx.wy  # not -wy: no -0.0 at ignored positions
         g = _upstream(ctx, grad)
         if ctx.reduction == "none":
             g = g.reshape(kshape)
