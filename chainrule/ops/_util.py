@@ -14,7 +14,8 @@ def reduce_axes(dim: Any, axis: Any, ndim: int, op: str) -> tuple[int, ...] | No
     if d is None:
         return None
     dims = (d,) if isinstance(d, int) else tuple(d)
-    return tuple(sorted({normalize_dim(k, ndim, op) for k in dims}))
+    axes = tuple(sorted({normalize_dim(k, ndim, op) for k in dims}))
+    return axes if ndim else ()  # a 0-d tensor takes dim 0 or -1, as PyTorch: nothing to reduce
 
 
 def keep(keepdim: bool, keepdims: bool | None) -> bool:

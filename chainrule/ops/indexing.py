@@ -67,7 +67,7 @@ def _key_part(k: Any) -> Any:
     if isinstance(k, Tensor):
         k = k._data
     elif isinstance(k, (list, tuple)):
-        k = xp.asarray(k)
+        k = xp.asarray(k) if len(k) else xp.zeros(0, xp.int64)  # [] selects nothing
     if isinstance(k, ndarray) or isinstance(k, xp.integer):
         if k.dtype.kind not in "biu":
             raise IndexError(

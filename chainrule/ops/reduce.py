@@ -5,6 +5,7 @@ Backward puts the reduced axes back (``expand_dims``) and broadcasts the gradien
 
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 from typing import Any
 
@@ -72,10 +73,11 @@ class Var(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         _, axes, correction, keepdims = ctx.inputs
-        n = _count(x.shape, axes)
+        dof = _count(x.shape, axes) - correction
         g = _unreduce(grad, axes, keepdims, x.ndim)
         centered = x - x.mean(axis=axes, keepdims=True)
-        return g * centered * (2.0 / (n - correction)), None, None, None
+        scale = 2.0 / dof if dof > 0 else math.inf  # as PyTorch: x - mean over 0 dof
+        return g * centered * scale, None, None, None
 
 
 def _count(shape: tuple, axes: tuple | None) -> int:
@@ -132,7 +134,7 @@ class LogSumExp(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdims):
-        m = x.max(axis=axes, keepdims=True)
+        m = x.max(axis=axes, keepdims=True, initial=-xp.inf)  # -inf over an empty axis
         m = xp.where(xp.isfinite(m), m, 0)  # all -inf: keep x - m finite
         z = m + xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True))
         if not keepdims:
@@ -334,7 +336,10 @@ def _arg(fn: Any, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
         if keepdim:
             out = xp.reshape(out, (1,) * data.ndim)
         return Tensor._make(xp.asarray(out, dtype=xp.int64))
-    (d,) = reduce_axes(dim, None, data.ndim, fn.__name__)
+    axes = reduce_axes(dim, None, data.ndim, fn.__name__)
+    if not axes:  # a 0-d tensor: its one value is at index 0
+        return Tensor._make(xp.zeros((), xp.int64))
+    (d,) = axes
     return Tensor._make(fn(data, axis=d, keepdims=keepdim).astype(xp.int64, copy=False))
 
 

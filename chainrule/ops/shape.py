@@ -175,6 +175,8 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dimensions (PyTorch's transpose; for all axes reversed use ``.T``)."""
     n = input.ndim
     a, b = normalize_dim(dim0, n, "transpose"), normalize_dim(dim1, n, "transpose")
+    if n == 0:
+        return input
     axes = list(range(n))
     axes[a], axes[b] = axes[b], axes[a]
     return permute(input, axes)
@@ -193,6 +195,8 @@ def t(input: Tensor) -> Tensor:
 def squeeze(input: Tensor, dim: Any = None) -> Tensor:
     """Remove dimensions of size 1 (all of them, or those in ``dim`` that have size 1)."""
     shape = input._data.shape
+    if not shape:
+        return input
     if dim is None:
         drop = {k for k, s in enumerate(shape) if s == 1}
     else:

@@ -1,0 +1,826 @@
+"""The op table shared by the gradcheck, PyTorch-parity and second-order tests.
+
+One row per op (or per spelling of an op): a name, the chainrule call, the same call in PyTorch,
+and a Hypothesis strategy that draws an ``Example``: the float64 input arrays (each becomes a
+tensor that requires grad) and the constant arguments (dims, keepdim, an index, a mask).
+
+Shapes come from ``hypothesis.extra.numpy``; values come from a NumPy generator seeded by
+Hypothesis (fast, and a failure still replays). Values are shaped so that central differences are
+valid: positive where the op needs it, away from kinks (0 for abs/relu, the bounds of clamp) and
+without ties for max/min (ties are tested on their own).
+
+The PyTorch calls take the ``torch`` module as first argument, so this file never imports torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import chainrule as cr
+
+SEEDS = st.integers(0, 2**32 - 1)
+
+#: Scores of +-1e4 (rows with one large winner, near-ties, all very negative): e^1e4 overflows.
+SCORES_1E4 = np.array([[1e4, -1e4, 0.0, 1e4 - 1.0], [-1e4, -1e4 + 2.0, -1e4 + 1.0, -1e4]])
+
+
+class Example(NamedTuple):
+    arrays: tuple  # float64 arrays: the differentiable inputs, in order
+    params: dict  # everything else, passed to both calls as keyword arguments
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    cr: Callable[..., Any]  # (*tensors, **params) -> Tensor or tuple of Tensors
+    torch: Callable[..., Any]  # (torch, *tensors, **params) -> the same in PyTorch
+    example: st.SearchStrategy  # draws an Example
+    gradcheck: dict = field(default_factory=dict)  # extra arguments (eps, atol) for gradcheck
+    rtol: float = 1e-10  # PyTorch parity tolerance, forward values and gradients
+    second_order: bool = True  # also in the gradgradcheck table
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+# ----- values -----
+def normal(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    return np.asarray(rng.standard_normal(shape), dtype=np.float64)
+
+
+def positive(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    return np.asarray(rng.uniform(0.5, 2.0, shape), dtype=np.float64)
+
+
+def nonzero(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    """|x| in [0.2, 2], either sign: away from the kink at 0."""
+    sign = rng.choice([-1.0, 1.0], shape)
+    return np.asarray(sign * rng.uniform(0.2, 2.0, shape), dtype=np.float64)
+
+
+def away_from(points: tuple[float, ...]) -> Callable[[np.random.Generator, tuple], np.ndarray]:
+    """Uniform values in [-2, 2] at least 0.05 from each of ``points`` (clamp's bounds)."""
+
+    def fill(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+        x = np.asarray(rng.uniform(-2.0, 2.0, shape), dtype=np.float64)
+        for p in points:
+            x = np.where(np.abs(x - p) < 0.05, x + np.where(x >= p, 0.1, -0.1), x)
+        return x
+
+    return fill
+
+
+def distinct(rng: np.random.Generator, shapes: tuple) -> list[np.ndarray]:
+    """Values for all inputs together, pairwise at least 0.06 apart: no ties between any two."""
+    sizes = [math.prod(s) for s in shapes]
+    n = sum(sizes)
+    vals = (rng.permutation(n) - n / 2) * 0.1 + rng.uniform(-0.02, 0.02, n)
+    out, at = [], 0
+    for s, k in zip(shapes, sizes):
+        out.append(vals[at : at + k].reshape(s).astype(np.float64))
+        at += k
+    return out
+
+
+# ----- shapes -----
+def shapes_of(
+    n: int,
+    min_dims: int = 0,
+    max_dims: int = 3,
+    min_side: int = 1,
+    max_side: int = 4,
+    small: bool = False,
+) -> st.SearchStrategy:
+    """``n`` shapes that broadcast together (one shape when n == 1).
+
+    ``small`` caps them at 2 dimensions of size 3 (second-order checks cost a backward per element).
+    """
+    if small:
+        max_dims = max(min(max_dims, 2), min_dims)
+        max_side = max(min(max_side, 3), min_side)
+    if n == 1:
+        return hnp.array_shapes(
+            min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+        ).map(lambda s: (s,))
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=n, min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+    ).map(lambda b: b.input_shapes)
+
+
+@st.composite
+def example(draw, shapes, fill=normal, params=None) -> Example:
+    """Draw shapes, fill them (one fill for all inputs, a tuple of fills, or ``distinct``), and
+    draw the constant arguments with ``params(draw, shapes, rng) -> dict``."""
+    shp = draw(shapes)
+    rng = np.random.default_rng(draw(SEEDS))
+    if fill is distinct:
+        arrays = distinct(rng, shp)
+    elif isinstance(fill, tuple):
+        arrays = [f(rng, s) for f, s in zip(fill, shp)]
+    else:
+        arrays = [fill(rng, s) for s in shp]
+    return Example(tuple(arrays), params(draw, shp, rng) if params else {})
+
+
+def fixed(*shapes: tuple) -> st.SearchStrategy:
+    return st.just(tuple(shapes))
+
+
+def _dims(draw, shape: tuple, allow_none: bool = True, allow_tuple: bool = True) -> Any:
+    nd = len(shape)
+    kinds = (["none"] if allow_none else []) + (["int"] + ["tuple"] * allow_tuple if nd else [])
+    kind = draw(st.sampled_from(kinds))
+    if kind == "none":
+        return None
+    if kind == "int":
+        return draw(st.integers(-nd, nd - 1))
+    axes = draw(st.lists(st.integers(0, nd - 1), min_size=1, max_size=nd, unique=True))
+    return tuple(a - nd if draw(st.booleans()) else a for a in axes)
+
+
+def reduce_params(allow_none: bool = True, allow_tuple: bool = True):
+    def params(draw, shapes, rng):
+        return {
+            "dim": _dims(draw, shapes[0], allow_none, allow_tuple),
+            "keepdim": draw(st.booleans()),
+            "numpy_names": draw(st.booleans()),  # axis=/keepdims= rather than dim=/keepdim=
+        }
+
+    return params
+
+
+# ----- how each call is spelled -----
+def _reduction(fn: Callable) -> Callable:
+    """chainrule reduction with PyTorch's or NumPy's argument names."""
+
+    def call(x, dim, keepdim, numpy_names):
+        if numpy_names:
+            return fn(x, axis=dim, keepdims=keepdim)
+        if dim is None:
+            return fn(x, keepdim=keepdim)
+        return fn(x, dim, keepdim)
+
+    return call
+
+
+def _all_dims(dim: Any, x: Any) -> Any:
+    """PyTorch's amax/logsumexp spell "every dimension" as a tuple of them."""
+    return tuple(range(x.ndim)) if dim is None else dim
+
+
+def _cr_var(fn: Callable) -> Callable:
+    def call(x, dim, keepdim, numpy_names, correction):
+        if numpy_names:
+            return fn(x, axis=dim, keepdims=keepdim, unbiased=bool(correction))
+        return fn(x, dim, keepdim=keepdim, correction=correction)
+
+    return call
+
+
+def _var_params(draw, shapes, rng):
+    p = reduce_params()(draw, shapes, rng)
+    p["correction"] = draw(st.sampled_from([0, 1]))
+    return p
+
+
+def _max_dim_params(draw, shapes, rng):
+    nd = len(shapes[0])
+    return {
+        "dim": draw(st.integers(-nd, nd - 1)),
+        "keepdim": draw(st.booleans()),
+        "numpy_names": draw(st.booleans()),
+    }
+
+
+def _extreme_dim(fn: Callable) -> Callable:
+    def call(x, dim, keepdim, numpy_names):
+        if numpy_names:
+            return fn(x, axis=dim, keepdims=keepdim).values
+        return fn(x, dim, keepdim).values
+
+    return call
+
+
+# ----- shape ops -----
+@st.composite
+def _reshape_example(draw, small: bool = False) -> Example:
+    (shape,) = draw(shapes_of(1, small=small))
+    n = math.prod(shape)
+    divisors = [d for d in range(1, n + 1) if n % d == 0]
+    a = draw(st.sampled_from(divisors))
+    target = draw(
+        st.sampled_from([(n,), (-1,), (a, n // a), (a, -1), (-1, a, 1), (1, n // a, a), shape])
+    )
+    rng = np.random.default_rng(draw(SEEDS))
+    return Example((normal(rng, shape),), {"shape": target, "spelling": draw(st.integers(0, 2))})
+
+
+def _cr_reshape(method: str) -> Callable:
+    def call(x, shape, spelling):
+        if spelling == 0:
+            return getattr(x, method)(*shape)  # x.reshape(2, 6)
+        if spelling == 1:
+            return getattr(x, method)(shape)  # x.reshape((2, 6))
+        return getattr(cr, method)(x, shape)  # cr.reshape(x, (2, 6))
+
+    return call
+
+
+def _flatten_params(draw, shapes, rng):
+    nd = max(len(shapes[0]), 1)
+    s = draw(st.integers(0, nd - 1))
+    e = draw(st.integers(s, nd - 1))
+    neg = draw(st.booleans())
+    return {"start_dim": s - nd if neg else s, "end_dim": e - nd if neg else e}
+
+
+def _transpose_params(draw, shapes, rng):
+    nd = len(shapes[0])
+    return {"dim0": draw(st.integers(-nd, nd - 1)), "dim1": draw(st.integers(-nd, nd - 1))}
+
+
+def _permute_params(draw, shapes, rng):
+    nd = len(shapes[0])
+    return {"dims": tuple(draw(st.permutations(range(nd)))), "as_tuple": draw(st.booleans())}
+
+
+@st.composite
+def _squeeze_example(draw, small: bool = False) -> Example:
+    (shape,) = draw(shapes_of(1, min_dims=1, max_dims=4, max_side=3, small=small))
+    shape = tuple(1 if draw(st.booleans()) else s for s in shape)
+    nd = len(shape)
+    dim = draw(
+        st.one_of(
+            st.none(),
+            st.integers(-nd, nd - 1),
+            st.lists(st.integers(0, nd - 1), min_size=1, max_size=nd, unique=True).map(tuple),
+        )
+    )
+    rng = np.random.default_rng(draw(SEEDS))
+    return Example((normal(rng, shape),), {"dim": dim})
+
+
+def _unsqueeze_params(draw, shapes, rng):
+    nd = len(shapes[0])
+    return {"dim": draw(st.integers(-nd - 1, nd))}
+
+
+@st.composite
+def _expand_example(draw, small: bool = False) -> Example:
+    """A target shape and an input that broadcasts to it (fewer dims, sizes 1 where it grows)."""
+    (target,) = draw(shapes_of(1, min_dims=0, max_dims=4, max_side=3, small=small))
+    lead = draw(st.integers(0, len(target)))
+    shape = tuple(1 if draw(st.booleans()) else s for s in target[lead:])
+    sizes = tuple(
+        -1 if k >= lead and shape[k - lead] == s and draw(st.booleans()) else s
+        for k, s in enumerate(target)
+    )
+    rng = np.random.default_rng(draw(SEEDS))
+    params = {"sizes": sizes, "target": target, "as_tuple": draw(st.booleans())}
+    return Example((normal(rng, shape),), params)
+
+
+@st.composite
+def _cat_example(draw, stack: bool = False, small: bool = False) -> Example:
+    (shape,) = draw(shapes_of(1, min_dims=1, max_side=3, small=small))
+    nd = len(shape)
+    k = draw(st.integers(1, 3))
+    d = draw(st.integers(-nd - stack, nd - 1 + stack))
+    shapes = []
+    for _ in range(k):
+        s = list(shape)
+        if not stack:
+            s[d] = draw(st.integers(1, 3))
+        shapes.append(tuple(s))
+    rng = np.random.default_rng(draw(SEEDS))
+    arrays = tuple(normal(rng, s) for s in shapes)
+    return Example(arrays, {"dim": d, "numpy_names": draw(st.booleans())})
+
+
+def _cr_join(fn: Callable) -> Callable:
+    def call(*xs, dim, numpy_names):
+        return fn(list(xs), axis=dim) if numpy_names else fn(list(xs), dim)
+
+    return call
+
+
+@st.composite
+def _split_example(draw, kind: str, small: bool = False) -> Example:
+    (shape,) = draw(shapes_of(1, min_dims=1, max_side=5, small=small))
+    nd = len(shape)
+    d = draw(st.integers(-nd, nd - 1))
+    n = shape[d]
+    if kind == "sizes":
+        cuts = sorted(draw(st.lists(st.integers(0, n), max_size=3)))
+        arg: Any = [b - a for a, b in zip([0, *cuts], [*cuts, n])]
+    else:
+        arg = draw(st.integers(1, n + 1))
+    rng = np.random.default_rng(draw(SEEDS))
+    return Example((normal(rng, shape),), {"arg": arg, "dim": d})
+
+
+# ----- indexing -----
+def flat_gather(torch: Any, x: Any, shape: tuple, key: Any) -> Any:
+    """``x[key]`` with NumPy's semantics, done by PyTorch as a gather of flat positions.
+
+    PyTorch's own ``__getitem__`` takes no negative steps and places advanced indices apart from
+    NumPy in some mixed keys; a gather of the positions NumPy selects is PyTorch's autograd of
+    exactly NumPy's indexing (repeated positions accumulate in its backward).
+    """
+    positions = np.asarray(np.arange(math.prod(shape)).reshape(shape)[numpy_key(key)])
+    return x.reshape(-1)[torch.from_numpy(np.ascontiguousarray(positions).reshape(-1))].reshape(
+        positions.shape
+    )
+
+
+def numpy_key(key: Any) -> Any:
+    """The key with chainrule tensors replaced by their arrays."""
+    if isinstance(key, tuple):
+        return tuple(numpy_key(k) for k in key)
+    if isinstance(key, cr.Tensor):
+        return key.numpy()
+    if isinstance(key, list):
+        return np.asarray(key)
+    return key
+
+
+def torch_key(torch: Any, key: Any) -> Any:
+    if isinstance(key, tuple):
+        return tuple(torch_key(torch, k) for k in key)
+    if isinstance(key, cr.Tensor):
+        return torch.from_numpy(key.numpy().copy())
+    if isinstance(key, (np.ndarray, list)):  # PyTorch reads a nested list as a tuple
+        return torch.from_numpy(np.array(key))
+    return key
+
+
+@st.composite
+def _basic_index_example(draw, small: bool = False) -> Example:
+    (shape,) = draw(shapes_of(1, min_dims=0, max_dims=3, max_side=5, small=small))
+    key = draw(hnp.basic_indices(shape, min_dims=0, allow_newaxis=True, allow_ellipsis=True))
+    rng = np.random.default_rng(draw(SEEDS))
+    return Example((normal(rng, shape),), {"key": key})
+
+
+@st.composite
+def _int_array_example(draw, small: bool = False) -> Example:
+    """One integer array (repeats and negative values included) on one axis; given as a NumPy
+    array, a chainrule int tensor or a list."""
+    (shape,) = draw(shapes_of(1, min_dims=1, max_dims=3, max_side=4, small=small))
+    rng = np.random.default_rng(draw(SEEDS))
+    nd = len(shape)
+    axis = draw(st.integers(0, nd - 1))
+    n = shape[axis]
+    (ishape,) = draw(shapes_of(1, min_dims=1, max_dims=2, max_side=4, small=small))
+    idx = rng.integers(-n, n, ishape)
+    form = draw(st.sampled_from(["numpy", "tensor", "list"]))
+    part: Any = {"numpy": idx, "tensor": cr.tensor(idx), "list": idx.tolist()}[form]
+    if axis == nd - 1 and draw(st.booleans()):
+        key: Any = (Ellipsis, part)
+    elif axis == 0 and draw(st.booleans()):
+        key = part
+    else:
+        key = (slice(None),) * axis + (part,)
+    return Example((normal(rng, shape),), {"key": key})
+
+
+@st.composite
+def _pick_example(draw, small: bool = False) -> Example:
+    """``scores[cr.arange(N), y]``: each row's score of its correct class (softmax loss)."""
+    n, c = draw(st.integers(1, 3 if small else 6)), draw(st.integers(1, 3 if small else 5))
+    rng = np.random.default_rng(draw(SEEDS))
+    y = rng.integers(0, c, n)
+    if draw(st.booleans()):
+        key = (cr.arange(n), cr.tensor(y))
+    else:
+        key = (np.arange(n), y)
+    return Example((normal(rng, (n, c)),), {"key": key})
+
+
+@st.composite
+def _mask_example(draw, small: bool = False) -> Example:
+    (shape,) = draw(shapes_of(1, min_dims=1, max_dims=3, max_side=4, small=small))
+    rng = np.random.default_rng(draw(SEEDS))
+    k = draw(st.integers(1, len(shape)))  # the mask covers the first k axes
+    mask = rng.random(shape[:k]) < 0.5
+    key = cr.tensor(mask) if draw(st.booleans()) else mask
+    return Example((normal(rng, shape),), {"key": key})
+
+
+#: (shape, key) cases that mix slices, ints, None, Ellipsis, integer arrays and masks.
+MIXED_KEYS: list[tuple[tuple, Any]] = [
+    ((5,), slice(None, None, -1)),
+    ((5, 4), (slice(4, 0, -2), slice(None, None, -1))),
+    ((3, 4, 5), (Ellipsis, None, slice(-1, None, -3))),
+    ((3, 4, 5), (np.array([0, 2]), slice(None), np.array([1, 4]))),  # advanced indices apart
+    ((3, 4, 5), (1, slice(None), np.array([2, 2, 0]))),  # an int counts as advanced (NumPy)
+    ((3, 4, 5), (slice(1, 3), np.array([[0, 0], [3, 1]]))),
+    ((3, 4, 5), (Ellipsis, np.array([4, 4, 0]))),
+    ((3, 4, 5), (None, 1, np.array([0, 0, 2]))),
+    ((3, 4, 5), (np.array([[1], [2]]), np.array([0, 3, 3]))),  # index arrays broadcast
+    ((3, 4, 5), (np.array([-1, 0, -1]), slice(None, None, -1), 2)),
+    ((4, 5), (np.array([True, False, True, True]), slice(0, 3))),
+    ((4, 5), (slice(None), np.array([False, True, True, False, True]))),
+    ((4, 5), [0, 0, 3]),
+    ((4, 5), (cr.tensor([3, 3, 3]), cr.tensor([0, 4, 0]))),
+    ((2, 3), (Ellipsis,)),
+    ((2, 3), ()),
+    ((2, 3), (1, 2)),
+]
+
+
+@st.composite
+def _mixed_index_example(draw, small: bool = False) -> Example:
+    shape, key = draw(st.sampled_from(MIXED_KEYS))
+    rng = np.random.default_rng(draw(SEEDS))
+    return Example((normal(rng, shape),), {"key": key})
+
+
+def _cr_index(x, key):
+    return x[key]
+
+
+def _torch_index(torch, x, key):
+    return x[torch_key(torch, key)]
+
+
+def _torch_numpy_index(torch, x, key):
+    return flat_gather(torch, x, tuple(x.shape), key)
+
+
+# ----- matmul -----
+MATMUL_SHAPES = [
+    ((3,), (3,)),
+    ((3,), (3, 4)),
+    ((2, 3), (3,)),
+    ((2, 3), (3, 4)),
+    ((2, 1, 2, 3), (5, 3, 4)),  # batch dims broadcast
+    ((4, 2, 3), (3, 5)),  # batch x 2-d
+    ((2, 3), (4, 3, 5)),  # 2-d x batch
+    ((3,), (2, 3, 4)),  # 1-d x batch
+    ((2, 2, 3), (3,)),  # batch x 1-d
+    ((1, 2, 3), (4, 1, 3, 2)),
+]
+
+
+# ----- the table -----
+def _where_example(small: bool):
+    def params(draw, shapes, rng):
+        return {"cond": rng.random(shapes[2]) < 0.5}
+
+    shapes = shapes_of(3, small=small)
+    return example(shapes, normal, params).map(
+        lambda e: Example(e.arrays[:2], e.params)  # the condition is a constant, not an input
+    )
+
+
+def _scalar_pow_params(draw, shapes, rng):
+    return {"p": draw(st.sampled_from([3.0, 0.5, -1.5, 2, 1]))}
+
+
+def _clamp_params(draw, shapes, rng):
+    return draw(st.sampled_from([{"lo": -0.5, "hi": 0.5}, {"lo": -0.5}, {"hi": 0.5}]))
+
+
+def _cr_clamp(x, lo=None, hi=None):
+    return cr.clamp(x, min=lo, max=hi)
+
+
+def _torch_clamp(torch, x, lo=None, hi=None):
+    return torch.clamp(x, min=lo, max=hi)
+
+
+def _slope_params(draw, shapes, rng):
+    return {"a": draw(st.sampled_from([None, 0.1, 0.5]))}
+
+
+def _kw(name: str, a: Any) -> dict:
+    return {} if a is None else {name: a}
+
+
+def _reduce_dim_params(draw, shapes, rng):
+    nd = len(shapes[0])
+    return {"dim": draw(st.integers(-nd, nd - 1)), "method": draw(st.booleans())}
+
+
+def build(small: bool = False) -> list[Op]:
+    """The table; ``small`` keeps every shape small enough for second-order checks."""
+
+    def S(n: int, **kw: Any) -> st.SearchStrategy:  # noqa: N802
+        return shapes_of(n, small=small, **kw)
+
+    def binary(fill: Any = normal, **kw: Any) -> st.SearchStrategy:
+        return example(S(2, **kw), fill)
+
+    def unary(fill: Any = normal, params: Any = None, **kw: Any) -> st.SearchStrategy:
+        return example(S(1, **kw), fill, params)
+
+    return [
+        # ----- arithmetic, broadcasting -----
+        Op("add", cr.add, lambda t, x, y: t.add(x, y), binary()),
+        Op("sub", cr.sub, lambda t, x, y: t.sub(x, y), binary()),
+        Op("mul", cr.mul, lambda t, x, y: t.mul(x, y), binary()),
+        Op("div", cr.div, lambda t, x, y: t.div(x, y), binary((normal, nonzero))),
+        Op(
+            "operators",
+            lambda x, y: (x + y) * x - y / (x * x + 1),
+            lambda t, x, y: (x + y) * x - y / (x * x + 1),
+            binary(),
+        ),
+        Op("pow_tensor", cr.pow, lambda t, x, y: t.pow(x, y), binary((positive, normal))),
+        Op("pow_operator", lambda x, y: x**y, lambda t, x, y: x**y, binary((positive, normal))),
+        Op(
+            "pow_scalar",
+            lambda x, p: x**p,
+            lambda t, x, p: x**p,
+            unary(positive, _scalar_pow_params),
+        ),
+        Op(
+            "pow_scalar_fn",
+            lambda x, p: cr.pow(x, p),
+            lambda t, x, p: t.pow(x, p),
+            unary(positive, _scalar_pow_params),
+        ),
+        Op("square", lambda x: x**2, lambda t, x: x**2, unary()),
+        Op("rpow", lambda x: 2**x, lambda t, x: 2**x, unary()),
+        Op("rsub", lambda x: 2 - x, lambda t, x: 2 - x, unary()),
+        Op("rtruediv", lambda x: 2 / x, lambda t, x: 2 / x, unary(nonzero)),
+        Op("radd_rmul", lambda x: 1.5 + 2.5 * x, lambda t, x: 1.5 + 2.5 * x, unary()),
+        Op(
+            "scalar_right", lambda x: (x - 2) / 4 * 3 + 1, lambda t, x: (x - 2) / 4 * 3 + 1, unary()
+        ),
+        Op("neg", cr.neg, lambda t, x: t.neg(x), unary()),
+        Op("neg_operator", lambda x: -x, lambda t, x: -x, unary()),
+        Op("abs", cr.abs, lambda t, x: t.abs(x), unary(nonzero)),
+        Op("exp", cr.exp, lambda t, x: t.exp(x), unary()),
+        Op("log", cr.log, lambda t, x: t.log(x), unary(positive)),
+        Op("sqrt", cr.sqrt, lambda t, x: t.sqrt(x), unary(positive)),
+        Op("maximum", cr.maximum, lambda t, x, y: t.maximum(x, y), binary(distinct)),
+        Op("minimum", cr.minimum, lambda t, x, y: t.minimum(x, y), binary(distinct)),
+        Op("max_binary", cr.max, lambda t, x, y: t.max(x, y), binary(distinct)),
+        Op("min_binary", lambda x, y: x.min(y), lambda t, x, y: x.min(y), binary(distinct)),
+        Op(
+            "where",
+            lambda x, y, cond: cr.where(cr.tensor(cond), x, y),
+            lambda t, x, y, cond: t.where(t.from_numpy(np.asarray(cond)), x, y),
+            _where_example(small),
+        ),
+        Op("clamp", _cr_clamp, _torch_clamp, unary(away_from((-0.5, 0.5)), _clamp_params)),
+        # ----- activations -----
+        Op("tanh", cr.tanh, lambda t, x: t.tanh(x), unary()),
+        Op("sigmoid", cr.sigmoid, lambda t, x: t.sigmoid(x), unary()),
+        Op("relu", cr.relu, lambda t, x: t.relu(x), unary(nonzero)),
+        Op(
+            "leaky_relu",
+            lambda x, a: cr.leaky_relu(x, **_kw("negative_slope", a)),
+            lambda t, x, a: t.nn.functional.leaky_relu(x, **_kw("negative_slope", a)),
+            unary(nonzero, _slope_params),
+        ),
+        Op(
+            "elu",
+            lambda x, a: cr.elu(x, **_kw("alpha", a)),
+            lambda t, x, a: t.nn.functional.elu(x, **_kw("alpha", a)),
+            unary(nonzero, _slope_params),
+        ),
+        # ----- matmul -----
+        Op(
+            "matmul",
+            cr.matmul,
+            lambda t, x, y: t.matmul(x, y),
+            example(
+                hnp.mutually_broadcastable_shapes(
+                    signature=np.matmul.signature, max_dims=2 if small else 3, max_side=3
+                ).map(lambda b: b.input_shapes)
+            ),
+        ),
+        *[
+            Op(
+                f"matmul_{'x'.join(map(str, a))}@{'x'.join(map(str, b))}",
+                lambda x, y: x @ y,
+                lambda t, x, y: x @ y,
+                example(fixed(a, b)),
+            )
+            for a, b in MATMUL_SHAPES
+        ],
+        # ----- reductions -----
+        Op(
+            "sum",
+            _reduction(cr.sum),
+            lambda t, x, dim, keepdim, numpy_names: t.sum(x, dim=dim, keepdim=keepdim),
+            unary(params=reduce_params()),
+        ),
+        Op(
+            "sum_method",
+            _reduction(cr.Tensor.sum),
+            lambda t, x, dim, keepdim, numpy_names: x.sum(dim=dim, keepdim=keepdim),
+            unary(params=reduce_params()),
+        ),
+        Op(
+            "mean",
+            _reduction(cr.mean),
+            lambda t, x, dim, keepdim, numpy_names: t.mean(x, dim=dim, keepdim=keepdim),
+            unary(params=reduce_params()),
+        ),
+        Op(
+            "var",
+            _cr_var(cr.var),
+            lambda t, x, dim, keepdim, numpy_names, correction: t.var(
+                x, dim=dim, keepdim=keepdim, correction=correction
+            ),
+            unary(params=_var_params, min_dims=1, min_side=2),
+        ),
+        Op(
+            "std",
+            _cr_var(cr.Tensor.std),
+            lambda t, x, dim, keepdim, numpy_names, correction: t.std(
+                x, dim=dim, keepdim=keepdim, correction=correction
+            ),
+            unary(params=_var_params, min_dims=1, min_side=2),
+        ),
+        Op(
+            "var_default",
+            lambda x, dim: cr.var(x, dim),
+            lambda t, x, dim: t.var(x, dim),
+            unary(params=lambda d, s, r: {"dim": _dims(d, s[0])}, min_dims=1, min_side=2),
+        ),
+        Op(
+            "amax",
+            _reduction(cr.amax),
+            lambda t, x, dim, keepdim, numpy_names: t.amax(
+                x, dim=_all_dims(dim, x), keepdim=keepdim
+            ),
+            example(S(1), distinct, reduce_params()),
+        ),
+        Op(
+            "amin",
+            _reduction(cr.Tensor.amin),
+            lambda t, x, dim, keepdim, numpy_names: t.amin(
+                x, dim=_all_dims(dim, x), keepdim=keepdim
+            ),
+            example(S(1), distinct, reduce_params()),
+        ),
+        Op(
+            "max_dim",
+            _extreme_dim(cr.max),
+            lambda t, x, dim, keepdim, numpy_names: t.max(x, dim, keepdim).values,
+            example(S(1, min_dims=1), distinct, _max_dim_params),
+        ),
+        Op(
+            "min_dim",
+            _extreme_dim(cr.Tensor.min),
+            lambda t, x, dim, keepdim, numpy_names: t.min(x, dim, keepdim).values,
+            example(S(1, min_dims=1), distinct, _max_dim_params),
+        ),
+        Op("max_all", cr.max, lambda t, x: t.max(x), example(S(1), distinct)),
+        Op("min_all", lambda x: x.min(), lambda t, x: x.min(), example(S(1), distinct)),
+        Op(
+            "logsumexp",
+            lambda x, dim, keepdim: cr.logsumexp(x, dim, keepdim),
+            lambda t, x, dim, keepdim: t.logsumexp(x, _all_dims(dim, x), keepdim),
+            unary(params=lambda d, s, r: {"dim": _dims(d, s[0]), "keepdim": d(st.booleans())}),
+        ),
+        Op(
+            "softmax",
+            lambda x, dim, method: x.softmax(dim) if method else cr.softmax(x, dim=dim),
+            lambda t, x, dim, method: t.softmax(x, dim),
+            unary(params=_reduce_dim_params, min_dims=1),
+        ),
+        Op(
+            "log_softmax",
+            lambda x, dim, method: x.log_softmax(dim) if method else cr.log_softmax(x, dim=dim),
+            lambda t, x, dim, method: t.log_softmax(x, dim),
+            unary(params=_reduce_dim_params, min_dims=1),
+        ),
+        # ----- shape ops -----
+        Op(
+            "reshape",
+            _cr_reshape("reshape"),
+            lambda t, x, shape, spelling: x.reshape(shape),
+            _reshape_example(small=small),
+        ),
+        Op(
+            "view",
+            _cr_reshape("view"),
+            lambda t, x, shape, spelling: x.view(shape),
+            _reshape_example(small=small),
+        ),
+        Op(
+            "flatten",
+            lambda x, start_dim, end_dim: x.flatten(start_dim, end_dim),
+            lambda t, x, start_dim, end_dim: t.flatten(x, start_dim, end_dim),
+            unary(params=_flatten_params),
+        ),
+        Op("flatten_all", cr.flatten, lambda t, x: t.flatten(x), unary()),
+        Op(
+            "transpose",
+            lambda x, dim0, dim1: cr.transpose(x, dim0, dim1),
+            lambda t, x, dim0, dim1: t.transpose(x, dim0, dim1),
+            unary(params=_transpose_params, min_dims=1),
+        ),
+        Op(
+            "permute",
+            lambda x, dims, as_tuple: x.permute(dims) if as_tuple else x.permute(*dims),
+            lambda t, x, dims, as_tuple: x.permute(dims),
+            unary(params=_permute_params, min_dims=1),
+        ),
+        Op("T", lambda x: x.T, lambda t, x: x.permute(tuple(range(x.ndim - 1, -1, -1))), unary()),
+        Op("mT", lambda x: x.mT, lambda t, x: x.mT, unary(min_dims=2)),
+        Op(
+            "squeeze",
+            lambda x, dim: x.squeeze() if dim is None else cr.squeeze(x, dim),
+            lambda t, x, dim: x.squeeze() if dim is None else t.squeeze(x, dim),
+            _squeeze_example(small=small),
+        ),
+        Op(
+            "unsqueeze",
+            lambda x, dim: x.unsqueeze(dim),
+            lambda t, x, dim: x.unsqueeze(dim),
+            unary(params=_unsqueeze_params),
+        ),
+        Op(
+            "expand",
+            lambda x, sizes, target, as_tuple: x.expand(sizes) if as_tuple else x.expand(*sizes),
+            lambda t, x, sizes, target, as_tuple: x.expand(sizes),
+            _expand_example(small=small),
+        ),
+        Op(
+            "broadcast_to",
+            lambda x, sizes, target, as_tuple: cr.broadcast_to(x, target),
+            lambda t, x, sizes, target, as_tuple: t.broadcast_to(x, target),
+            _expand_example(small=small),
+        ),
+        Op(
+            "cat",
+            _cr_join(cr.cat),
+            lambda t, *xs, dim, numpy_names: t.cat(xs, dim),
+            _cat_example(small=small),
+        ),
+        Op(
+            "stack",
+            _cr_join(cr.stack),
+            lambda t, *xs, dim, numpy_names: t.stack(xs, dim),
+            _cat_example(stack=True, small=small),
+        ),
+        Op(
+            "split_size",
+            lambda x, arg, dim: x.split(arg, dim),
+            lambda t, x, arg, dim: t.split(x, arg, dim),
+            _split_example("size", small=small),
+        ),
+        Op(
+            "split_sizes",
+            lambda x, arg, dim: cr.split(x, arg, dim=dim),
+            lambda t, x, arg, dim: t.split(x, arg, dim),
+            _split_example("sizes", small=small),
+        ),
+        Op(
+            "split_first_piece",  # the other pieces get no gradient
+            lambda x, arg, dim: x.split(arg, dim)[0] * 2,
+            lambda t, x, arg, dim: t.split(x, arg, dim)[0] * 2,
+            _split_example("size", small=small),
+        ),
+        Op(
+            "chunk",
+            lambda x, arg, dim: x.chunk(arg, dim),
+            lambda t, x, arg, dim: t.chunk(x, arg, dim),
+            _split_example("size", small=small),
+        ),
+        # ----- indexing -----
+        Op("index_basic", _cr_index, _torch_numpy_index, _basic_index_example(small=small)),
+        Op("index_int_array", _cr_index, _torch_index, _int_array_example(small=small)),
+        Op("index_pick", _cr_index, _torch_index, _pick_example(small=small)),
+        Op("index_mask", _cr_index, _torch_index, _mask_example(small=small)),
+        Op("index_mixed", _cr_index, _torch_numpy_index, _mixed_index_example(small=small)),
+        # ----- dtype conversion -----
+        Op(
+            "astype_float32",
+            lambda x: x.astype(cr.float32) * 2,
+            lambda t, x: x.to(t.float32) * 2,
+            unary(),
+            gradcheck={"eps": 1e-3, "atol": 1e-3},
+            rtol=1e-6,
+        ),
+        Op(
+            "float_double",
+            lambda x: x.float().double().astype(cr.float64),
+            lambda t, x: x.float().double(),
+            unary(),
+            gradcheck={"eps": 1e-3, "atol": 1e-3},
+            rtol=1e-6,
+        ),
+    ]
+
+
+OPS = build()
+SECOND_ORDER = [op for op in build(small=True) if op.second_order]
+
+
+def by_name(name: str) -> Op:
+    return next(op for op in OPS if op.name == name)
