@@ -405,3 +405,26 @@ def test_unsupported_numpy_function_works_on_values_without_grad():
     with cr.no_grad():
         w = cr.tensor([0.0, 1.0], requires_grad=True)
         np.testing.assert_allclose(np.asarray(np.cumsum(w)), [0.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda: cr.tensor([1.0, 2.0]) + cr.tensor([1, 2]), cr.float32),
+        (lambda: cr.arange(3) * 0.5, cr.float32),
+        (lambda: cr.ones(2) * cr.tensor(2.0, dtype=cr.float64), cr.float32),
+        (lambda: cr.tensor(2.0, dtype=cr.float64) - cr.ones(2), cr.float32),
+        (lambda: cr.ones(2, dtype=cr.float64) * cr.ones(2), cr.float64),
+        (lambda: cr.arange(3) * 2, cr.int64),
+        (lambda: cr.where(cr.tensor([True, False]), cr.ones(2), cr.tensor([1, 2])), cr.float32),
+    ],
+)
+def test_type_promotion_follows_pytorch(make, expected):
+    assert make().dtype == expected
+
+
+def test_promotion_keeps_the_gradient_dtype():
+    x = cr.ones(3, requires_grad=True)
+    (x * cr.tensor(2.0, dtype=cr.float64) + cr.arange(3)).sum().backward()
+    assert x.grad.dtype == cr.float32
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])

@@ -296,22 +296,22 @@ class Clone(Function):
 # ----- the functions users call (also bound as Tensor methods) -----
 def add(input: Any, other: Any) -> Tensor:
     """input + other, broadcasting as NumPy does."""
-    return Add.apply(input, other)
+    return Add.apply(*_promote(input, other))
 
 
 def sub(input: Any, other: Any) -> Tensor:
     """input - other."""
-    return Sub.apply(input, other)
+    return Sub.apply(*_promote(input, other))
 
 
 def mul(input: Any, other: Any) -> Tensor:
     """input * other."""
-    return Mul.apply(input, other)
+    return Mul.apply(*_promote(input, other))
 
 
 def div(input: Any, other: Any) -> Tensor:
     """input / other (true division)."""
-    return Div.apply(input, other)
+    return Div.apply(*_promote(input, other))
 
 
 def neg(input: Tensor) -> Tensor:
@@ -321,7 +321,7 @@ def neg(input: Tensor) -> Tensor:
 
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001
     """input ** exponent; either may be a tensor."""
-    return Pow.apply(input, exponent)
+    return Pow.apply(*_promote(input, exponent))
 
 
 def abs(input: Tensor) -> Tensor:  # noqa: A001
@@ -361,12 +361,12 @@ clip = clamp
 
 def maximum(input: Any, other: Any) -> Tensor:
     """Elementwise maximum; ties split the gradient evenly."""
-    return Maximum.apply(input, other)
+    return Maximum.apply(*_promote(input, other))
 
 
 def minimum(input: Any, other: Any) -> Tensor:
     """Elementwise minimum; ties split the gradient evenly."""
-    return Minimum.apply(input, other)
+    return Minimum.apply(*_promote(input, other))
 
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:
@@ -375,7 +375,7 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
     cond = xp.asarray(cond)
     if cond.dtype != xp.bool_:
         raise TypeError(f"where: condition must be a bool tensor; got dtype {cond.dtype}")
-    return Where.apply(cond, input, other)
+    return Where.apply(cond, *_promote(input, other))
 
 
 def cast(input: Tensor, dtype: Any) -> Tensor:
@@ -394,6 +394,34 @@ def clone(input: Tensor) -> Tensor:
 def sign(input: Tensor) -> Tensor:
     """-1, 0 or 1 by the sign of each value (no gradient: its derivative is 0)."""
     return Tensor._make(xp.sign(_const(input)))
+
+
+def _promote(a: Any, b: Any) -> tuple[Any, Any]:
+    """PyTorch's type promotion for a binary op, where it differs from NumPy's.
+
+    An integer or bool tensor meeting a float (tensor or Python float) becomes float of that
+    tensor's dtype (or the default dtype), and a 0-d float tensor does not widen a float tensor
+    with dimensions: float32 + float64 scalar stays float32. Otherwise NumPy's rules apply.
+    """
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
+        da, db = a._data.dtype, b._data.dtype
+        if da is db or da == db:
+            return a, b
+        fa, fb = da.kind == "f", db.kind == "f"
+        if fa and not fb:
+            return a, cast(b, da)
+        if fb and not fa:
+            return cast(a, db), b
+        if fa and fb and (a._data.ndim == 0) != (b._data.ndim == 0):
+            target = db if a._data.ndim == 0 else da
+            return cast(a, target), cast(b, target)
+        return a, b
+    if ta and isinstance(b, float) and a._data.dtype.kind != "f":
+        return cast(a, dtypes.get_default_dtype()), b
+    if tb and isinstance(a, float) and b._data.dtype.kind != "f":
+        return a, cast(b, dtypes.get_default_dtype())
+    return a, b
 
 
 def _const(x: Any) -> Any:
