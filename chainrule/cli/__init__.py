@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import demo
+from . import demo, evaluate, info, predict, sweep, train
 
-_SUBCOMMANDS = (demo,)
+_SUBCOMMANDS = (train, evaluate, predict, info, sweep, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return int(args.run(args) or 0)
+    return int(args.run_command(args) or 0)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--steps", type=int, default=1000, help="gradient-descent steps (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.set_defaults(run=run)
+    p.set_defaults(run_command=run)
 
 
 def run(args: argparse.Namespace) -> int:

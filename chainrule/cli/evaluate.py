@@ -1,0 +1,39 @@
+"""``chainrule evaluate RUN``: accuracy, per-class table and confusion matrix of a run."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import fail, print_summary
+
+EXAMPLES = """examples:
+  chainrule evaluate runs/digits-mlp              the best model on the test split
+  chainrule evaluate runs/digits-mlp --split val  on the validation split
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate a run's best model",
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run", metavar="RUN", help="a run folder written by `chainrule train`")
+    p.add_argument("--split", choices=("test", "val", "train"), default="test")
+    p.set_defaults(run_command=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train import evaluate
+
+    try:
+        summary = evaluate(args.run, args.split)
+    except (ValueError, FileNotFoundError) as e:
+        return fail("evaluate", str(e))
+    summary["test_accuracy"] = summary.pop(f"{args.split}_accuracy")
+    summary["test_samples"] = summary.pop(f"{args.split}_samples")
+    print(f"{args.split} split of {args.run}", end="")
+    print_summary(summary)
+    return 0

@@ -1,0 +1,72 @@
+"""``chainrule info RUN``: what a run is: its options, data, progress and results."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import fail
+
+EXAMPLES = """examples:
+  chainrule info runs/digits-mlp
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "info",
+        help="describe a run folder",
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run", metavar="RUN", help="a run folder written by `chainrule train`")
+    p.set_defaults(run_command=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train import RunFolder
+
+    folder = RunFolder(args.run)
+    try:
+        folder.require()
+        config = folder.read_json(folder.config)
+        history = folder.read_metrics() if folder.metrics.is_file() else []
+        summary = folder.read_json(folder.summary) if folder.summary.is_file() else None
+    except (ValueError, FileNotFoundError) as e:
+        return fail("info", str(e))
+    opts, resolved, data = config["options"], config.get("resolved", {}), config.get("data", {})
+    model = (
+        "linear classifier"
+        if opts["model"] == "linear"
+        else (
+            f"MLP {resolved.get('in_features', '?')}-"
+            + "-".join(str(h) for h in opts["hidden"])
+            + f"-{len(data.get('classes', [])) or '?'} ({opts['activation']})"
+        )
+    )
+    print(f"run        {folder.path}")
+    print(
+        f"data       {opts['dataset']}: {data.get('train', '?')} train, {data.get('val', '?')} "
+        f"validation, {data.get('test', '?')} test, {len(data.get('classes', []))} classes"
+    )
+    print(f"model      {model}, {opts['loss']} loss")
+    print(
+        f"optimizer  {opts['optimizer']} lr {resolved.get('lr', opts['lr'])}, reg {opts['reg']}, "
+        f"weight decay {opts['weight_decay']}, batch {opts['batch_size']}, seed {opts['seed']}"
+    )
+    print(f"epochs     {len(history)} of {opts['epochs']} done", end="")
+    if history:
+        best = max(history, key=lambda r: r["val_acc"])
+        last = history[-1]
+        print(
+            f"; last val acc {last['val_acc']:.2%}, best {best['val_acc']:.2%} "
+            f"(epoch {int(best['epoch'])})"
+        )
+    else:
+        print()
+    if summary:
+        print(f"test       accuracy {summary['test_accuracy']:.2%}")
+    else:
+        print("test       not evaluated yet (the run has not finished)")
+    print(f"versions   {', '.join(f'{k} {v}' for k, v in config.get('versions', {}).items())}")
+    return 0

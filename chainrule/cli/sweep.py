@@ -1,0 +1,113 @@
+"""``chainrule sweep``: a grid of training runs in parallel, the best chosen on validation."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from ._common import fail
+from .train import add_options, resolve_config
+
+EXAMPLES = """examples:
+  chainrule sweep --dataset spiral --hidden 3,6,20 --reg 0.001,0.01,0.1
+        the lecture's figure: decision boundaries for network size x regularization strength
+  chainrule sweep --lr 0.01,0.001 --activation relu,tanh --epochs 20
+
+Swept options take comma-separated values; for --hidden each value is one network, its layer
+widths joined by 'x' (--hidden 100,100x100 compares one and two hidden layers). The best run is
+chosen on validation accuracy only and its test accuracy reported. Runs go to --out/NAME, in
+parallel on the local cores (--workers).
+"""
+
+
+def _values(kind: type) -> Any:
+    def parse(text: str) -> list:
+        try:
+            return [kind(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated values; got {text!r}"
+            ) from None
+
+    return parse
+
+
+def _networks(text: str) -> list[list[int]]:
+    try:
+        nets = [[int(w) for w in v.split("x")] for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected widths such as 3,6,20 or 100x100,200; got {text!r}"
+        ) from None
+    return nets
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="train a grid of runs in parallel",
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,
+        conflict_handler="resolve",
+    )
+    add_options(p)
+    p.add_argument("--hidden", type=_networks, metavar="W[,W...]", help="networks to compare")
+    p.add_argument("--reg", type=_values(float), metavar="L[,L...]", help="lambdas to compare")
+    p.add_argument("--lr", type=_values(float), metavar="LR[,LR...]", help="learning rates")
+    p.add_argument("--activation", type=_values(str), metavar="A[,A...]", help="activations")
+    p.add_argument("--workers", type=int, help="parallel runs (default: the number of cores)")
+    p.add_argument("--out", metavar="DIR", help="sweep folder (default: runs/sweep-DATASET-TIME)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    p.set_defaults(run_command=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train.sweep import AXES, boundary_figure, run_sweep
+
+    values = {a: vars(args).pop(a) for a in AXES if a in vars(args)}
+    workers = vars(args).pop("workers", None)
+    out_arg = vars(args).pop("out", None)
+    overwrite = vars(args).pop("overwrite", False)
+    quiet = getattr(args, "quiet", False)
+    try:
+        base = resolve_config(args)
+        out = Path(out_arg or f"runs/sweep-{base.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
+        if not quiet:
+            n = 1
+            for v in values.values():
+                n *= len(v)
+            print(
+                f"chainrule sweep: {n} runs of {base.model} on {base.dataset} -> {out}", flush=True
+            )
+        result = run_sweep(base, values, out, workers, overwrite, None if quiet else _row)
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        return fail("sweep", str(e))
+    axes = result["axes"]
+    print("\n" + "  ".join(f"{a:>10}" for a in axes) + "   val acc")
+    for r in result["runs"]:
+        print("  ".join(f"{_fmt(r[a]):>10}" for a in axes) + f"   {r['val_acc']:7.2%}")
+    best = result["best"]
+    chosen = ", ".join(f"{a} {_fmt(best[a])}" for a in axes)
+    print(f"\nbest on validation: {chosen}: val {best['val_acc']:.2%}, test {best['test_acc']:.2%}")
+    print(f"run folder: {best['out']}")
+    if set(axes) >= {"hidden", "reg"} and len(axes) == 2:
+        try:
+            from ..viz.plots import save_figure
+
+            save_figure(boundary_figure(result), out / "boundaries.png")
+            print(f"decision boundaries: {out / 'boundaries.png'}")
+        except (ImportError, ValueError):
+            pass
+    return 0
+
+
+def _fmt(v: Any) -> str:
+    return "x".join(map(str, v)) if isinstance(v, list) else str(v)
+
+
+def _row(row: dict[str, Any]) -> None:
+    print(f"  done: {Path(row['out']).name}  val acc {row['val_acc']:.2%}", flush=True)

@@ -1,0 +1,190 @@
+"""The options of a training run: one dataclass, checked before any work starts.
+
+The same options come from the command line (``chainrule train --lr 0.01``), from a TOML or JSON
+file (``--config run.toml``), or from Python (``TrainConfig(lr=0.01)``). Every resolved option is
+written to the run folder's ``config.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DATASETS = (
+    "digits",
+    "mnist",
+    "fashion-mnist",
+    "cifar10",
+    "spiral",
+    "circles",
+    "xor",
+    "gaussians",
+    "moons",
+)
+POINT_DATASETS = ("spiral", "circles", "xor", "gaussians", "moons")
+MODELS = ("linear", "mlp")
+LOSSES = ("softmax", "svm")
+ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "elu", "maxout")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
+SCHEDULES = ("none", "step", "cosine", "plateau")
+
+#: The learning rate each optimizer starts from when --lr is not given.
+DEFAULT_LR = {
+    "sgd": 0.1,
+    "momentum": 0.05,
+    "nesterov": 0.05,
+    "adam": 1e-3,
+    "adamw": 1e-3,
+    "rmsprop": 1e-3,
+}
+
+
+@dataclass
+class TrainConfig:
+    """Every option of ``chainrule train``; see ``chainrule train --help`` for each one's meaning.
+
+    ``lr=None`` takes the optimizer's default (``DEFAULT_LR``); ``hidden`` is the width of each
+    hidden layer of the MLP (ignored by the linear model).
+    """
+
+    dataset: str = "digits"
+    data_dir: str | None = None
+    download: bool = False
+    model: str = "mlp"
+    loss: str = "softmax"
+    hidden: list[int] = field(default_factory=lambda: [100])
+    activation: str = "relu"
+    optimizer: str = "adam"
+    lr: float | None = None
+    reg: float = 0.0
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    epochs: int = 30
+    batch_size: int = 32
+    val_fraction: float = 0.1
+    schedule: str = "none"
+    warmup: int = 0
+    early_stopping: int | None = None
+    clip_grad: float | None = None
+    seed: int = 0
+    out: str | None = None
+
+    def validate(self) -> TrainConfig:
+        """Check every option; raise ValueError naming the option, the value and what is allowed.
+
+        Returns self, with ``dataset`` normalised ("fashion_mnist" -> "fashion-mnist").
+        """
+        self.dataset = str(self.dataset).replace("_", "-")
+        for name, allowed in (
+            ("dataset", DATASETS),
+            ("model", MODELS),
+            ("loss", LOSSES),
+            ("activation", ACTIVATIONS),
+            ("optimizer", OPTIMIZERS),
+            ("schedule", SCHEDULES),
+        ):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"--{name}: {value!r} is not one of {', '.join(allowed)}")
+        if isinstance(self.hidden, int):
+            self.hidden = [self.hidden]
+        if not self.hidden or any(not isinstance(h, int) or h <= 0 for h in self.hidden):
+            raise ValueError(
+                f"--hidden: expected positive layer widths such as 100,100; got {self.hidden!r}"
+            )
+        _number("lr", self.lr, low=0, strict=True, optional=True)
+        _number("reg", self.reg, low=0)
+        _number("weight_decay", self.weight_decay, low=0)
+        _number("momentum", self.momentum, low=0, high=1, high_open=True)
+        _integer("epochs", self.epochs, low=1)
+        _integer("batch_size", self.batch_size, low=1)
+        _number("val_fraction", self.val_fraction, low=0, high=1, high_open=True, strict=True)
+        _integer("warmup", self.warmup, low=0)
+        _integer("early_stopping", self.early_stopping, low=1, optional=True)
+        _number("clip_grad", self.clip_grad, low=0, strict=True, optional=True)
+        _integer("seed", self.seed, low=0)
+        return self
+
+    @property
+    def resolved_lr(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> TrainConfig:
+        """Options from a mapping (a parsed config file); unknown keys are an error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"{source}: unknown option(s) {', '.join(unknown)}; known options are "
+                f"{', '.join(sorted(known))}"
+            )
+        cfg = cls(**{k.replace("-", "_"): v for k, v in values.items()})
+        return cfg
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> dict[str, Any]:
+        """Read the options of a TOML (.toml) or JSON (.json) file as a dict."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"--config: no such file {str(path)!r}")
+        text = path.read_bytes()
+        try:
+            if path.suffix.lower() == ".toml":
+                if sys.version_info >= (3, 11):
+                    import tomllib
+                else:  # pragma: no cover
+                    import tomli as tomllib
+                values = tomllib.loads(text.decode("utf-8"))
+            elif path.suffix.lower() == ".json":
+                values = json.loads(text.decode("utf-8"))
+            else:
+                raise ValueError(
+                    f"expected a .toml or .json file; got {path.suffix or 'no suffix'!r}"
+                )
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ValueError(f"--config {str(path)!r}: {e}") from None
+        if not isinstance(values, dict):
+            raise ValueError(
+                f"--config {str(path)!r}: expected a table of options at the top level"
+            )
+        return {k.replace("-", "_"): v for k, v in values.items()}
+
+
+def _number(
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    strict: bool = False,
+    high_open: bool = False,
+    optional: bool = False,
+) -> None:
+    if value is None and optional:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if strict else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        lo = "" if low is None else (f"> {low}" if strict else f">= {low}")
+        hi = "" if high is None else (f"< {high}" if high_open else f"<= {high}")
+        rng = " and ".join(p for p in (lo, hi) if p)
+        raise ValueError(f"--{name.replace('_', '-')}: expected a number {rng}; got {value!r}")
+
+
+def _integer(name: str, value: Any, low: int, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(f"--{name.replace('_', '-')}: expected an integer >= {low}; got {value!r}")

@@ -1,0 +1,463 @@
+"""Training runs: data in, a trained model and a run folder out.
+
+``fit(config, out)`` is the loop users expect: epochs of shuffled mini-batches, the data loss plus
+lambda R(W), an optimizer step, training and validation loss and accuracy per epoch, an optional
+learning-rate schedule and early stopping, the best model kept by validation accuracy, and a
+checkpoint after every epoch from which ``resume=True`` continues exactly as if never stopped
+(model, optimizer, schedule, data order and random state are all in it). At the end the best
+model is evaluated once on the test split.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import nn, optim
+from ..autograd.grad_mode import no_grad
+from ..autograd.tensor import Tensor
+from ..nn import functional as F
+from ..random import get_rng_state, manual_seed, set_rng_state
+from ..serialization import load, save
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import POINT_DATASETS, TrainConfig
+from .metrics import accuracy, confusion_counts, per_class_accuracy
+from .run import RunFolder, versions
+
+log = logging.getLogger(__name__)
+
+
+class TrainingInterrupted(Exception):
+    """Raised when a run is stopped by Ctrl-C or SIGTERM; the last checkpoint is intact."""
+
+    def __init__(self, run: Path, epoch: int, signal_name: str) -> None:
+        self.run, self.epoch, self.signal_name = run, epoch, signal_name
+        super().__init__(
+            f"{signal_name}: training stopped during epoch {epoch + 1}; the checkpoint of epoch "
+            f"{epoch} is saved in {str(run)!r}. Continue with: chainrule train --resume {run}"
+        )
+
+
+# ----- preprocessing and models, stored with the weights so a run can be reloaded -----
+@dataclass
+class Preprocess:
+    """Flatten each sample and standardize it with the training split's mean and std."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, x_train: np.ndarray) -> Preprocess:
+        flat = x_train.reshape(len(x_train), -1).astype(np.float64)
+        std = flat.std(axis=0)
+        return cls(
+            flat.mean(axis=0).astype(np.float32), np.where(std > 1e-8, std, 1.0).astype(np.float32)
+        )
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        flat = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+        if flat.shape[1] != self.mean.size:
+            raise ValueError(
+                f"expected samples of {self.mean.size} numbers each; got shape {tuple(np.shape(x))}"
+            )
+        return (flat - self.mean) / self.std
+
+    def to_json(self) -> dict:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_json(cls, d: dict) -> Preprocess:
+        return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
+
+
+def build_model(spec: dict[str, Any]) -> nn.Module:
+    """The model a spec describes: {"model": "linear"|"mlp", "in_features", "hidden",
+    "num_classes", "activation"}."""
+    if spec["model"] == "linear":
+        return nn.Linear(spec["in_features"], spec["num_classes"])
+    return nn.MLP(spec["in_features"], spec["hidden"], spec["num_classes"], spec["activation"])
+
+
+def load_model(run: str | Path) -> tuple[nn.Module, Preprocess, dict[str, Any]]:
+    """The best model of a run folder, its preprocessing and its spec (with class names)."""
+    folder = RunFolder(run)
+    folder.require()
+    if not folder.model.is_file():
+        raise FileNotFoundError(
+            f"{str(folder.path)!r} has no model.safetensors yet (no epoch ended)"
+        )
+    state, meta = load(folder.model, with_metadata=True)
+    try:
+        spec = json.loads(meta["chainrule.model"])
+        prep = Preprocess.from_json(json.loads(meta["chainrule.preprocess"]))
+    except (KeyError, ValueError) as e:
+        raise ValueError(
+            f"{str(folder.model)!r} lacks chainrule's model description ({e})"
+        ) from None
+    model = build_model(spec)
+    model.load_state_dict(state)
+    model.eval()
+    return model, prep, spec
+
+
+def predict_scores(model: nn.Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Class scores for preprocessed samples, in batches, without recording a graph."""
+    out = []
+    with no_grad():
+        for i in range(0, len(x), batch_size):
+            out.append(model(Tensor._make(x[i : i + batch_size])).numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+# ----- the pieces a config chooses -----
+def make_optimizer(config: TrainConfig, model: nn.Module) -> optim.Optimizer:
+    lr, wd, params = config.resolved_lr, config.weight_decay, model.parameters()
+    name = config.optimizer
+    if name in ("sgd", "momentum", "nesterov"):
+        momentum = 0.0 if name == "sgd" else config.momentum
+        return optim.SGD(
+            params, lr=lr, momentum=momentum, nesterov=name == "nesterov", weight_decay=wd
+        )
+    cls = {"adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop}[name]
+    return cls(params, lr=lr, weight_decay=wd)
+
+
+def make_scheduler(config: TrainConfig, opt: optim.Optimizer) -> Any:
+    lrs = optim.lr_scheduler
+    main: Any = None
+    if config.schedule == "step":
+        main = lrs.StepLR(opt, step_size=max(1, config.epochs // 3), gamma=0.1)
+    elif config.schedule == "cosine":
+        main = lrs.CosineAnnealingLR(opt, T_max=max(1, config.epochs - config.warmup))
+    elif config.schedule == "plateau":
+        if config.warmup:
+            raise ValueError("--warmup cannot be combined with --schedule plateau")
+        return lrs.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=3)
+    if not config.warmup:
+        return main
+    warm = lrs.LinearLR(opt, start_factor=0.1, total_iters=config.warmup)
+    if main is None:
+        return warm
+    return lrs.SequentialLR(opt, [warm, main], milestones=[config.warmup])
+
+
+def load_data(config: TrainConfig) -> Any:
+    """The data set's splits, as ``cr.data.datasets`` gives them for these options."""
+    from ..data import datasets
+
+    kwargs: dict[str, Any] = {"val_fraction": config.val_fraction, "seed": config.seed}
+    if config.dataset not in POINT_DATASETS:  # the 2-D sets are generated, not read
+        kwargs.update(root=config.data_dir, download=config.download)
+    return datasets.load(config.dataset, **kwargs)
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt, so both stop training the same clean way."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# ----- the loop -----
+def fit(
+    config: TrainConfig | None,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = False,
+    report: Callable[[dict[str, Any]], None] | None = None,
+    figures: bool = True,
+) -> dict[str, Any]:
+    """Train a model as ``config`` says, writing the run folder ``out``.
+
+    Args:
+        config: the options (validated here, before any work); with ``resume``, None or a config
+            whose ``epochs`` extends the run.
+        out: the run folder: created (refused if it holds a run, unless ``overwrite``), or
+            continued with ``resume``.
+        resume: continue the run in ``out`` from its last checkpoint; ``config.epochs`` may be
+            raised to train longer, the other options are the run's own.
+        progress: show a progress bar per epoch (tqdm, when installed).
+        report: called with each epoch's metrics row.
+        figures: draw the figures at the end (needs matplotlib).
+
+    Returns:
+        The summary written to summary.json (test accuracy, per-class accuracy, confusion).
+
+    Raises:
+        TrainingInterrupted: after Ctrl-C or SIGTERM, once the last checkpoint is safe.
+        FloatingPointError: the loss became NaN or inf.
+    """
+    run = RunFolder(out)
+    if resume:
+        run.require()
+        saved = TrainConfig.from_dict(run.read_json(run.config)["options"], str(run.config))
+        saved.epochs = max(saved.epochs, config.epochs) if config is not None else saved.epochs
+        config = saved
+    config.validate()
+    manual_seed(config.seed)
+    splits = load_data(config)  # before touching the folder: a data error leaves nothing behind
+    if not resume:
+        run.create(overwrite)
+    prep = Preprocess.fit(splits.x_train)
+    x_train, x_val, x_test = prep(splits.x_train), prep(splits.x_val), prep(splits.x_test)
+    spec = {
+        "model": config.model,
+        "in_features": int(x_train.shape[1]),
+        "hidden": list(config.hidden),
+        "num_classes": len(splits.classes),
+        "activation": config.activation,
+        "classes": list(splits.classes),
+        "image_shape": list(splits.image_shape) if splits.image_shape else None,
+        "dataset": config.dataset,
+    }
+    model = build_model(spec)
+    opt = make_optimizer(config, model)
+    sched = make_scheduler(config, opt)
+    from ..data import DataLoader, TensorDataset
+
+    loader = DataLoader(
+        TensorDataset(x_train, splits.y_train),
+        batch_size=config.batch_size,
+        shuffle=True,
+        seed=config.seed,
+    )
+    state = {"epoch": 0, "history": [], "best_acc": -1.0, "best_epoch": 0, "bad_epochs": 0}
+    if resume and run.checkpoint.is_file():
+        model_state, opt_state, extra = load_checkpoint(run.checkpoint)
+        model.load_state_dict(model_state)
+        opt.load_state_dict(opt_state)
+        if sched is not None:
+            sched.load_state_dict(extra["scheduler"])
+        loader.load_state_dict(extra["loader"])
+        set_rng_state(extra["rng"])
+        state = extra["state"]
+        run.write_metrics(state["history"])  # agree with the checkpoint, whatever came after it
+    elif not resume:
+        run.write_json(
+            run.config,
+            {
+                "options": config.to_dict(),
+                "resolved": {
+                    "lr": config.resolved_lr,
+                    **{k: spec[k] for k in spec if k != "classes"},
+                },
+                "data": {
+                    "classes": list(splits.classes),
+                    "train": len(x_train),
+                    "val": len(x_val),
+                    "test": len(x_test),
+                },
+                "versions": versions(),
+            },
+        )
+    model_meta = {
+        "chainrule.model": json.dumps(spec),
+        "chainrule.preprocess": json.dumps(prep.to_json()),
+    }
+    loss_fn = F.cross_entropy if config.loss == "softmax" else F.multi_margin_loss
+    y_val = splits.y_val
+    with _stop_on_sigterm():
+        try:
+            for epoch in range(state["epoch"] + 1, config.epochs + 1):
+                start = time.perf_counter()
+                train_loss, train_acc = _train_epoch(
+                    model, opt, loader, loss_fn, config, epoch, progress
+                )
+                val_scores = predict_scores(model, x_val)
+                with no_grad():
+                    val_loss = loss_fn(Tensor._make(val_scores), Tensor._make(y_val)).item()
+                val_acc = accuracy(y_val, val_scores.argmax(1))
+                row = {
+                    "epoch": epoch,
+                    "train_loss": train_loss,
+                    "train_acc": train_acc,
+                    "val_loss": val_loss,
+                    "val_acc": val_acc,
+                    "lr": opt.param_groups[0]["lr"],
+                    "seconds": round(time.perf_counter() - start, 4),
+                }
+                state["history"].append(row)
+                if val_acc > state["best_acc"]:
+                    state.update(best_acc=val_acc, best_epoch=epoch, bad_epochs=0)
+                    save(model.state_dict(), run.model, metadata=model_meta)
+                else:
+                    state["bad_epochs"] += 1
+                if isinstance(sched, optim.lr_scheduler.ReduceLROnPlateau):
+                    sched.step(val_acc)
+                elif sched is not None:
+                    sched.step()
+                state["epoch"] = epoch
+                extra = {
+                    "state": state,
+                    "scheduler": sched.state_dict() if sched is not None else None,
+                    "loader": loader.state_dict(),
+                    "rng": get_rng_state(),
+                }
+                save_checkpoint(run.checkpoint, model.state_dict(), opt.state_dict(), extra)
+                run.write_metrics(state["history"])
+                if report is not None:
+                    report(row)
+                if config.early_stopping and state["bad_epochs"] >= config.early_stopping:
+                    log.info("early stopping after epoch %d", epoch)
+                    break
+        except KeyboardInterrupt as e:
+            name = "SIGTERM" if str(e) == "SIGTERM" else "interrupted (Ctrl-C)"
+            raise TrainingInterrupted(run.path, state["epoch"], name) from None
+    return finish(run, figures=figures, splits=splits)
+
+
+def _train_epoch(
+    model: nn.Module,
+    opt: optim.Optimizer,
+    loader: Any,
+    loss_fn: Callable,
+    config: TrainConfig,
+    epoch: int,
+    progress: bool,
+) -> tuple[float, float]:
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    batches: Any = loader
+    if progress:
+        try:
+            from tqdm import tqdm
+
+            batches = tqdm(loader, desc=f"epoch {epoch}/{config.epochs}", leave=False, unit="batch")
+        except ImportError:
+            pass
+    for b, (x, y) in enumerate(batches, start=1):
+        scores = model(x)
+        loss = loss_fn(scores, y)
+        if config.reg:
+            loss = loss + config.reg * nn.l2_penalty(model)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise FloatingPointError(
+                f"the loss became {value} at epoch {epoch}, batch {b}. Try a smaller --lr "
+                f"(now {opt.param_groups[0]['lr']:g}), --clip-grad 1.0, or find the op that "
+                "produced it with cr.autograd.set_detect_anomaly(True)"
+            )
+        opt.zero_grad()
+        loss.backward()
+        if config.clip_grad:
+            nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
+        opt.step()
+        n = len(y)
+        total_loss += value * n
+        correct += int((scores._data.argmax(1) == y._data).sum())
+        seen += n
+    return total_loss / seen, correct / seen
+
+
+def _splits_of(folder: RunFolder) -> Any:
+    cfg = TrainConfig.from_dict(folder.read_json(folder.config)["options"], str(folder.config))
+    return load_data(cfg.validate())
+
+
+def _scores_summary(
+    model: nn.Module,
+    prep: Preprocess,
+    spec: dict,
+    x: np.ndarray,
+    y: np.ndarray,
+    split: str,
+    history: list,
+) -> tuple[dict[str, Any], np.ndarray]:
+    pred = predict_scores(model, prep(x)).argmax(1)
+    counts = confusion_counts(y, pred, len(spec["classes"]))
+    best = max(history, key=lambda r: r["val_acc"]) if history else {}
+    summary = {
+        f"{split}_accuracy": accuracy(y, pred),
+        f"{split}_samples": int(len(pred)),
+        "best_epoch": int(best.get("epoch") or 0),
+        "best_val_accuracy": best.get("val_acc"),
+        "epochs_run": len(history),
+        "per_class_accuracy": dict(zip(spec["classes"], per_class_accuracy(counts).tolist())),
+        "classes": spec["classes"],
+        "confusion_matrix": counts.tolist(),
+    }
+    return summary, pred
+
+
+def evaluate(run: str | Path, split: str = "test") -> dict[str, Any]:
+    """Accuracy, per-class accuracy and confusion matrix of a run's best model on one split
+    ("test", "val" or "train"); nothing is written."""
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"split must be train, val or test; got {split!r}")
+    folder = RunFolder(run)
+    model, prep, spec = load_model(folder.path)
+    splits = _splits_of(folder)
+    history = folder.read_metrics() if folder.metrics.is_file() else []
+    x, y = getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}")
+    return _scores_summary(model, prep, spec, x, y, split, history)[0]
+
+
+def finish(run: RunFolder, figures: bool = True, splits: Any = None) -> dict[str, Any]:
+    """Evaluate a run's best model on the test split; write summary.json and the figures."""
+    model, prep, spec = load_model(run.path)
+    splits = splits if splits is not None else _splits_of(run)
+    history = run.read_metrics()
+    summary, pred = _scores_summary(
+        model, prep, spec, splits.x_test, splits.y_test, "test", history
+    )
+    run.write_json(run.summary, summary)
+    if figures:
+        try:
+            _draw_figures(run, model, prep, spec, splits, history, pred)
+        except ImportError as e:
+            log.warning("figures skipped: %s", e)
+    return summary
+
+
+def _draw_figures(
+    run: RunFolder,
+    model: nn.Module,
+    prep: Preprocess,
+    spec: dict,
+    splits: Any,
+    history: list,
+    pred: np.ndarray,
+) -> None:
+    from ..viz import plots
+
+    plots.save_figure(plots.learning_curves(history), run.path / "curves.png")
+    plots.save_figure(
+        plots.confusion_matrix(splits.y_test, pred, spec["classes"]), run.path / "confusion.png"
+    )
+    if spec["model"] == "linear" and spec["image_shape"]:
+        fig = plots.templates(
+            model.weight.detach().numpy(), tuple(spec["image_shape"]), spec["classes"]
+        )
+        plots.save_figure(fig, run.path / "templates.png")
+    if spec["image_shape"] is None and spec["in_features"] == 2:
+
+        def scores(points: Tensor) -> Tensor:
+            return model(Tensor._make(prep(points.numpy())))
+
+        x = np.concatenate([splits.x_train, splits.x_val, splits.x_test])
+        y = np.concatenate([splits.y_train, splits.y_val, splits.y_test])
+        fig = plots.decision_boundary(scores, x, y, spec["classes"])
+        plots.save_figure(fig, run.path / "boundary.png")
