@@ -1,0 +1,17 @@
+"""Seeing what a network does. ``chainrule.viz.plots``: figures, with matplotlib."""
+
+from . import plots
+from .plots import (
+    activation_functions,
+    boundary_grid,
+    class_grid,
+    confusion_counts,
+    confusion_matrix,
+    decision_boundary,
+    first_layer,
+    gradient_flow,
+    learning_curves,
+    mean_abs_grads,
+    save_figure,
+    templates,
+)

@@ -1,0 +1,399 @@
+"""chainrule.viz.plots: every figure function, its numbers read back from the figure."""
+
+import csv
+import sys
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+
+from matplotlib.figure import Figure  # noqa: E402
+
+import chainrule as cr  # noqa: E402
+import chainrule.nn.functional as F  # noqa: E402
+from chainrule import nn  # noqa: E402
+from chainrule.viz import plots  # noqa: E402
+
+
+def texts(fig):
+    """Every piece of text in a figure: titles, labels, tick labels, annotations, legends."""
+    found = [fig._suptitle.get_text()] if fig._suptitle is not None else []
+    for ax in fig.axes:
+        found += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()]
+        found += [t.get_text() for t in ax.get_xticklabels() + ax.get_yticklabels()]
+        found += [t.get_text() for t in ax.texts]
+        if ax.get_legend() is not None:
+            found += [t.get_text() for t in ax.get_legend().get_texts()]
+    return found
+
+
+def x0_classifier():
+    """Linear(2, 2) whose boundary is x0 = 0: class 0 on the left, class 1 on the right."""
+    m = nn.Linear(2, 2)
+    m.weight.data = cr.tensor([[-1.0, 0.0], [1.0, 0.0]])
+    m.bias.data = cr.tensor([0.0, 0.0])
+    return m
+
+
+X2 = np.array([[-1.0, -1.0], [1.0, 1.0], [-0.5, 0.3], [0.7, -0.2]], dtype=np.float32)
+Y2 = np.array([0, 1, 0, 1])
+
+
+# ----- public surface -----
+def test_viz_exports_the_plot_functions():
+    import chainrule.viz as viz
+
+    for name in plots.__all__:
+        assert getattr(viz, name) is getattr(plots, name)
+
+
+# ----- confusion matrix -----
+def test_confusion_counts_hand_computed():
+    y_true = [0, 0, 1, 1, 2, 2, 2]
+    y_pred = [0, 1, 1, 1, 0, 2, 1]
+    expected = np.array([[1, 1, 0], [0, 2, 0], [1, 1, 1]])
+    counts = plots.confusion_counts(y_true, y_pred, 3)
+    assert counts.dtype == np.int64
+    np.testing.assert_array_equal(counts, expected)
+    # Tensors work too, and a class never seen gets an empty row and column.
+    counts4 = plots.confusion_counts(cr.tensor(y_true), cr.tensor(y_pred), 4)
+    np.testing.assert_array_equal(counts4[:3, :3], expected)
+    assert counts4[3].sum() == counts4[:, 3].sum() == 0
+
+
+@pytest.mark.parametrize(
+    "y_true, y_pred, num_classes, match",
+    [
+        ([0, 1, 2], [0, 1], 3, "3 true labels and 2 predicted"),
+        ([0, 1, 3], [0, 1, 1], 3, r"labels in \[0, 3\); y_true holds 3"),
+        ([0, 1], [[0.1, 0.9], [0.8, 0.2]], 2, r"shape \(2, 2\).*argmax"),
+        ([0, -1], [0, 1], 2, ">= 0"),
+        ([0.5, 1], [0, 1], 2, "integer class labels"),
+        ([0, 1], [0, 1], 0, "positive integer"),
+    ],
+)
+def test_confusion_counts_rejects_bad_labels(y_true, y_pred, num_classes, match):
+    with pytest.raises(ValueError, match=match):
+        plots.confusion_counts(y_true, y_pred, num_classes)
+
+
+def test_confusion_matrix_annotates_the_counts_with_class_names():
+    y_true = [0, 0, 1, 1, 2, 2, 2]
+    y_pred = [0, 1, 1, 1, 0, 2, 1]
+    fig = plots.confusion_matrix(y_true, y_pred, classes=["cat", "car", "frog"])
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 2  # the matrix and its colour bar
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "predicted" and ax.get_ylabel() == "true"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "car", "frog"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["cat", "car", "frog"]
+    counts = plots.confusion_counts(y_true, y_pred, 3)
+    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t for t in ax.texts}
+    assert len(cells) == 9
+    for (i, j), t in cells.items():
+        assert int(t.get_text()) == counts[i, j]
+    np.testing.assert_array_equal(ax.images[0].get_array(), counts)
+    assert "57.1%" in ax.get_title()  # 4 of 7 right
+
+
+def test_confusion_matrix_normalized_rows_sum_to_one():
+    fig = plots.confusion_matrix([0, 0, 0, 1], [0, 0, 1, 1], normalize=True)
+    values = np.asarray(fig.axes[0].images[0].get_array())
+    np.testing.assert_allclose(values, [[2 / 3, 1 / 3], [0, 1]])
+    assert "0.67" in texts(fig) and "1.00" in texts(fig)
+
+
+def test_confusion_matrix_many_classes_not_annotated_and_bad_names():
+    y = np.arange(25)
+    assert len(plots.confusion_matrix(y, y).axes[0].texts) == 0
+    with pytest.raises(ValueError, match=r"labels in \[0, 2\).*got label 2"):
+        plots.confusion_matrix([0, 1, 2], [0, 1, 2], classes=["a", "b"])
+
+
+# ----- templates -----
+def test_templates_reshape_and_rescale_each_row():
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(3, 64))
+    fig = plots.templates(w, (8, 8), classes=["zero", "one", "two"])
+    assert len(fig.axes) == 3
+    assert [ax.get_title() for ax in fig.axes] == ["zero", "one", "two"]
+    row = w[1].reshape(8, 8)
+    expected = (row - row.min()) / (row.max() - row.min())
+    np.testing.assert_allclose(fig.axes[1].images[0].get_array(), expected)
+
+
+def test_templates_of_a_linear_layer_in_colour_and_channels_first():
+    lin = nn.Linear(3 * 4 * 5, 10)
+    w = lin.weight.detach().numpy().astype(np.float64)
+    fig = plots.templates(lin, (4, 5, 3))
+    assert len(fig.axes) == 10
+    assert [ax.get_title() for ax in fig.axes] == [str(i) for i in range(10)]
+    image = np.asarray(fig.axes[2].images[0].get_array())
+    assert image.shape == (4, 5, 3)
+    hwc = w[2].reshape(4, 5, 3)
+    np.testing.assert_allclose(image, (hwc - hwc.min()) / (hwc.max() - hwc.min()), rtol=1e-6)
+    # The same row read as (3, 4, 5), channels first, is transposed to HWC for display.
+    chw = w[2].reshape(3, 4, 5).transpose(1, 2, 0)
+    image = np.asarray(plots.templates(lin.weight, (3, 4, 5)).axes[2].images[0].get_array())
+    np.testing.assert_allclose(image, (chw - chw.min()) / (chw.max() - chw.min()), rtol=1e-6)
+
+
+def test_templates_constant_row_is_mid_grey():
+    fig = plots.templates(np.zeros((1, 4)), (2, 2))
+    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), np.full((2, 2), 0.5))
+
+
+@pytest.mark.parametrize(
+    "weight, shape, match",
+    [
+        (np.zeros((10, 3072)), (28, 28), r"784 values.*\(10, 3072\)"),
+        (np.zeros(64), (8, 8), r"\(units, D\).*\(64,\)"),
+        (np.zeros((2, 64)), (4, 4, 4), r"C 1 or 3 channels.*\(4, 4, 4\)"),
+    ],
+)
+def test_templates_rejects_shapes_that_do_not_match(weight, shape, match):
+    with pytest.raises(ValueError, match=match):
+        plots.templates(weight, shape)
+
+
+def test_templates_needs_enough_class_names():
+    with pytest.raises(ValueError, match="at least 3 class names"):
+        plots.templates(np.ones((3, 4)), (2, 2), classes=["a", "b"])
+
+
+def test_first_layer_of_an_mlp_uses_its_first_linear():
+    mlp = nn.MLP(16, [12], 3)
+    fig = plots.first_layer(mlp, (4, 4), max_units=9)
+    assert len(fig.axes) == 9
+    assert "9 of 12 units" in fig._suptitle.get_text()
+    w = mlp[0].weight.detach().numpy().astype(np.float64)[4].reshape(4, 4)
+    np.testing.assert_allclose(
+        fig.axes[4].images[0].get_array(), (w - w.min()) / (w.max() - w.min()), rtol=1e-6
+    )
+    assert len(plots.first_layer(mlp[0].weight, (4, 4)).axes) == 12
+    with pytest.raises(ValueError, match="max_units"):
+        plots.first_layer(mlp, (4, 4), max_units=0)
+
+
+# ----- decision boundaries -----
+def test_class_grid_splits_the_plane_at_x0():
+    xx, yy, cls = plots.class_grid(x0_classifier(), X2, resolution=41)
+    assert xx.shape == yy.shape == cls.shape == (41, 41)
+    assert xx.min() < X2[:, 0].min() and xx.max() > X2[:, 0].max()  # the margin
+    np.testing.assert_array_equal(cls[xx < 0], 0)
+    np.testing.assert_array_equal(cls[xx > 0], 1)
+
+
+def test_decision_boundary_regions_points_and_legend():
+    model = x0_classifier()
+    model.train()
+    fig = plots.decision_boundary(
+        model, cr.tensor(X2), Y2, classes=["left", "right"], resolution=50
+    )
+    assert model.training  # evaluated in eval mode, then put back
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    (regions,) = [c for c in ax.collections if hasattr(c, "allsegs")]
+    np.testing.assert_allclose(regions.levels, [-0.5, 0.5, 1.5])
+    left = np.concatenate(regions.allsegs[0])  # the polygons filled with class 0's colour
+    right = np.concatenate(regions.allsegs[1])
+    step = 2.4 / 49  # grid spacing: data extent 2 plus a 10% margin on each side
+    assert left[:, 0].max() <= step and right[:, 0].min() >= -step
+    assert left[:, 0].min() < -1 and right[:, 0].max() > 1
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["left", "right"]
+    assert ax.get_title() == "decision boundary (accuracy 100.0%)"
+    # A plain function works too, and sees a float32 Tensor of shape (M, 2).
+    seen = []
+
+    def fn(t):
+        seen.append((t.dtype, t.shape[1], t.requires_grad))
+        return cr.stack([-t[:, 0], t[:, 0]], dim=1)
+
+    fig = plots.decision_boundary(fn, X2, Y2, resolution=10)
+    assert seen[0] == (cr.float32, 2, False)
+    assert "class 0" in texts(fig)
+
+
+@pytest.mark.parametrize(
+    "x, y, match",
+    [
+        (np.zeros((4, 3)), [0, 1, 0, 1], r"x of shape \(N, 2\).*got shape \(4, 3\)"),
+        (np.zeros(4), [0, 1, 0, 1], r"x of shape \(N, 2\).*got shape \(4,\)"),
+        (X2, [0, 1, 0], "y of length 4; got length 3"),
+    ],
+)
+def test_decision_boundary_rejects_bad_input(x, y, match):
+    with pytest.raises(ValueError, match=match):
+        plots.decision_boundary(x0_classifier(), x, y)
+
+
+def test_decision_boundary_rejects_scores_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"scores of shape \(4, C\).*got shape \(2, 2\)"):
+        plots.decision_boundary(lambda t: cr.zeros(2, 2), X2, Y2, resolution=2)
+
+
+def test_boundary_grid_titles_and_layout():
+    models = {
+        (h, lam): (x0_classifier(), acc)
+        for h, acc in ((3, 0.5), (20, 1.0))
+        for lam in (0.001, 0.01, 0.1)
+    }
+    fig = plots.boundary_grid(models, X2, Y2, resolution=10)
+    assert len(fig.axes) == 6
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0] == "hidden units = 3, lambda = 0.001\naccuracy 50.0%"
+    assert titles[5] == "hidden units = 20, lambda = 0.1\naccuracy 100.0%"
+    assert fig.axes[0].get_legend() is not None and fig.axes[1].get_legend() is None
+
+    # A 2-D list with its row and column values; a missing pair shows "no model".
+    m = x0_classifier()
+    fig = plots.boundary_grid([[m, m]], X2, Y2, rows=[6], cols=[0.1, 1], resolution=10)
+    assert [ax.get_title() for ax in fig.axes] == [
+        "hidden units = 6, lambda = 0.1",
+        "hidden units = 6, lambda = 1",
+    ]
+    fig = plots.boundary_grid({(1, 1): m, (2, 2): m}, X2, Y2, row_label="h", resolution=10)
+    assert len(fig.axes) == 4 and "no model" in texts(fig)
+    with pytest.raises(ValueError, match="2 column values.*got 1 and 1"):
+        plots.boundary_grid([[m, m]], X2, Y2, rows=[6], cols=[0.1])
+
+
+# ----- activations -----
+def test_activation_functions_derivatives_match_the_analytic_ones():
+    fig = plots.activation_functions()
+    assert len(fig.axes) == 10
+    names = ["sigmoid", "tanh", "relu", "leaky_relu", "elu"]
+    assert [ax.get_title().split(":")[0] for ax in fig.axes[::2]] == names
+    assert all("'" in ax.get_title() for ax in fig.axes[1::2])
+    x = np.linspace(-5, 5, 501)
+    s = 1 / (1 + np.exp(-x))
+    expected = {
+        "sigmoid": (s, s * (1 - s)),
+        "tanh": (np.tanh(x), 1 - np.tanh(x) ** 2),
+        "relu": (np.maximum(x, 0), (x > 0).astype(float)),
+        "leaky_relu": (np.maximum(0.1 * x, x), np.where(x > 0, 1.0, 0.1)),
+        "elu": (np.where(x > 0, x, np.expm1(x)), np.where(x > 0, 1.0, np.exp(x))),
+    }
+    for i, name in enumerate(names):
+        f_line = fig.axes[2 * i].lines[0].get_xydata()
+        d_line = fig.axes[2 * i + 1].lines[0].get_xydata()
+        np.testing.assert_allclose(f_line[:, 0], x, atol=1e-12)
+        np.testing.assert_allclose(f_line[:, 1], expected[name][0], atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(d_line[:, 1], expected[name][1], atol=1e-9, err_msg=name)
+
+
+def test_activation_functions_subset_and_unknown_name():
+    assert len(plots.activation_functions(["relu"]).axes) == 2
+    with pytest.raises(ValueError, match="among.*'sigmoid'.*got \\['swish'\\]"):
+        plots.activation_functions(["relu", "swish"])
+
+
+# ----- training figures -----
+HISTORY = [
+    {"epoch": 1, "train_loss": 2.0, "val_loss": 2.1, "train_acc": 0.3, "val_acc": 0.25},
+    {"epoch": 2, "train_loss": 1.0, "val_loss": None, "train_acc": 0.6, "val_acc": None},
+    {"epoch": 3, "train_loss": 0.5, "val_loss": 0.9, "train_acc": 0.8, "val_acc": 0.7},
+]
+
+
+def check_curves(fig):
+    assert len(fig.axes) == 2
+    loss_ax, acc_ax = fig.axes
+    assert loss_ax.get_title() == "loss" and acc_ax.get_title() == "accuracy"
+    assert loss_ax.get_xlabel() == acc_ax.get_xlabel() == "epoch"
+    assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == ["train", "validation"]
+    np.testing.assert_allclose(loss_ax.lines[0].get_xydata(), [[1, 2.0], [2, 1.0], [3, 0.5]])
+    val = np.asarray(acc_ax.lines[1].get_ydata(), dtype=float)
+    np.testing.assert_allclose(val, [0.25, np.nan, 0.7])  # a missing value is a gap
+
+
+def test_learning_curves_from_a_list():
+    check_curves(plots.learning_curves(HISTORY))
+
+
+def test_learning_curves_from_a_run_folder(tmp_path):
+    with open(tmp_path / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[*HISTORY[0], "lr"])
+        writer.writeheader()
+        for row in HISTORY:
+            writer.writerow({**{k: "" if v is None else v for k, v in row.items()}, "lr": 0.1})
+    check_curves(plots.learning_curves(tmp_path))
+    check_curves(plots.learning_curves(str(tmp_path / "metrics.csv")))
+
+
+def test_learning_curves_missing_metrics_and_errors(tmp_path):
+    fig = plots.learning_curves([{"train_loss": 1.0}, {"train_loss": 0.5}])
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_xdata(), [1, 2])  # epochs from 1
+    assert len(fig.axes[1].lines) == 0 and "no accuracy recorded" in texts(fig)
+    with pytest.raises(FileNotFoundError, match="metrics.csv"):
+        plots.learning_curves(tmp_path)
+    with pytest.raises(ValueError, match="at least one epoch"):
+        plots.learning_curves([])
+    with pytest.raises(ValueError, match="no metric values"):
+        plots.learning_curves([{"epoch": 1, "loss": 2.0}])
+    (tmp_path / "metrics.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="no metric columns"):
+        plots.learning_curves(tmp_path)
+
+
+def test_mean_abs_grads_and_gradient_flow():
+    cr.manual_seed(0)
+    model = nn.MLP(2, [5, 5], 2, activation="sigmoid")
+    with pytest.raises(ValueError, match="backward"):
+        plots.mean_abs_grads(model)
+    x, y = cr.randn(8, 2), cr.tensor([0, 1] * 4)
+    history = []
+    for _ in range(3):
+        model.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        history.append(plots.mean_abs_grads(model))
+    assert list(history[0]) == ["0.weight", "2.weight", "4.weight"]  # weights only
+    expected = np.abs(model[2].weight.grad.numpy()).mean()
+    assert history[-1]["2.weight"] == pytest.approx(expected)
+
+    fig = plots.gradient_flow(history)
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(history[0])
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), [h["2.weight"] for h in history])
+
+    fig = plots.gradient_flow(history, layer_names=["4.weight", "0.weight"])
+    assert [line.get_label() for line in fig.axes[0].lines] == ["4.weight", "0.weight"]
+    with pytest.raises(ValueError, match=r"\['9.weight'\] are not in the history"):
+        plots.gradient_flow(history, layer_names=["9.weight"])
+    with pytest.raises(ValueError, match="non-empty list"):
+        plots.gradient_flow([])
+
+
+# ----- saving -----
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_save_figure_writes_atomically(tmp_path, suffix):
+    fig = plots.confusion_matrix([0, 1, 1], [0, 1, 0])
+    path = plots.save_figure(fig, tmp_path / f"cm{suffix}")
+    data = path.read_bytes()
+    assert len(data) > 1000
+    if suffix == ".png":
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert b"<svg" in data[:2000]
+    assert [p.name for p in tmp_path.iterdir()] == [f"cm{suffix}"]  # no temporary file left
+
+
+def test_save_figure_errors(tmp_path):
+    fig = plots.activation_functions(["relu"])
+    with pytest.raises(ValueError, match="cannot infer a format.*'.png'"):
+        plots.save_figure(fig, tmp_path / "figure.xyz")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        plots.save_figure(fig, tmp_path / "missing" / "figure.png")
+    with pytest.raises(TypeError, match="matplotlib Figure"):
+        plots.save_figure("not a figure", tmp_path / "figure.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_matplotlib_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ImportError, match=r'pip install "chainrule\[plot\]"'):
+        plots.activation_functions(["relu"])
