@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..train import RunFolder
+    from ..train.metrics import best_row
 
     folder = RunFolder(args.run)
     try:
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"epochs     {len(history)} of {opts['epochs']} done", end="")
     if history:
-        best = max(history, key=lambda r: r["val_acc"])
+        best = best_row(history)
         last = history[-1]
         print(
             f"; last val acc {last['val_acc']:.2%}, best {best['val_acc']:.2%} "

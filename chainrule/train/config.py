@@ -27,11 +27,18 @@ DATASETS = (
     "moons",
 )
 POINT_DATASETS = ("spiral", "circles", "xor", "gaussians", "moons")
+FILE_DATASETS = ("mnist", "fashion-mnist", "cifar10")
 MODELS = ("linear", "mlp")
 LOSSES = ("softmax", "svm")
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "elu", "maxout")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 SCHEDULES = ("none", "step", "cosine", "plateau")
+
+#: Defaults per data set, used for the options not given (on the command line or in a file):
+#: the 2-D sets are small, so they train for more epochs at a smaller learning rate.
+PRESETS: dict[str, dict[str, Any]] = {
+    name: {"epochs": 200, "lr": 0.01} for name in POINT_DATASETS
+}
 
 #: The learning rate each optimizer starts from when --lr is not given.
 DEFAULT_LR = {
@@ -49,7 +56,8 @@ class TrainConfig:
     """Every option of ``chainrule train``; see ``chainrule train --help`` for each one's meaning.
 
     ``lr=None`` takes the optimizer's default (``DEFAULT_LR``); ``hidden`` is the width of each
-    hidden layer of the MLP (ignored by the linear model).
+    hidden layer of the MLP (ignored by the linear model). ``from_dict`` (the command line and
+    config files) also applies the data set's ``PRESETS`` to the options not given.
     """
 
     dataset: str = "digits"
@@ -127,8 +135,14 @@ class TrainConfig:
                 f"{source}: unknown option(s) {', '.join(unknown)}; known options are "
                 f"{', '.join(sorted(known))}"
             )
-        cfg = cls(**{k.replace("-", "_"): v for k, v in values.items()})
-        return cfg
+        values = {k.replace("-", "_"): v for k, v in values.items()}
+        dataset = str(values.get("dataset", cls.dataset)).replace("_", "-")
+        optimizer_given = "optimizer" in values
+        for k, v in PRESETS.get(dataset, {}).items():
+            if k == "lr" and optimizer_given:
+                continue  # another optimizer: its own default rate
+            values.setdefault(k, v)
+        return cls(**values)
 
     @classmethod
     def from_file(cls, path: str | Path) -> dict[str, Any]:

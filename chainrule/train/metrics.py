@@ -86,3 +86,11 @@ def per_class_accuracy(counts: np.ndarray) -> np.ndarray:
     totals = counts.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(totals > 0, np.diag(counts) / np.maximum(totals, 1), np.nan)
+
+
+def best_row(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The best epoch of a run: the highest validation accuracy, ties broken by the lower
+    validation loss (the first such epoch); {} for an empty history."""
+    if not history:
+        return {}
+    return max(history, key=lambda r: (r["val_acc"], -r["val_loss"]))

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 from .config import POINT_DATASETS, TrainConfig
+from .metrics import best_row
 from .run import RunFolder
 
 AXES = ("hidden", "reg", "lr", "activation")
@@ -55,7 +56,7 @@ def _train_one(args: tuple[dict, str]) -> dict[str, Any]:
     options, out = args
     summary = fit(TrainConfig.from_dict(options).validate(), out, figures=False)
     history = RunFolder(out).read_metrics()
-    best = max(history, key=lambda r: r["val_acc"])
+    best = best_row(history)
     return {"out": out, "val_acc": best["val_acc"], "test_acc": summary["test_accuracy"]}
 
 

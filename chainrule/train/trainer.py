@@ -30,8 +30,8 @@ from ..nn import functional as F
 from ..random import get_rng_state, manual_seed, set_rng_state
 from ..serialization import load, save
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import POINT_DATASETS, TrainConfig
-from .metrics import accuracy, confusion_counts, per_class_accuracy
+from .config import FILE_DATASETS, TrainConfig
+from .metrics import accuracy, best_row, confusion_counts, per_class_accuracy
 from .run import RunFolder, versions
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def load_data(config: TrainConfig) -> Any:
     from ..data import datasets
 
     kwargs: dict[str, Any] = {"val_fraction": config.val_fraction, "seed": config.seed}
-    if config.dataset not in POINT_DATASETS:  # the 2-D sets are generated, not read
+    if config.dataset in FILE_DATASETS:  # digits is embedded, the 2-D sets are generated
         kwargs.update(root=config.data_dir, download=config.download)
     return datasets.load(config.dataset, **kwargs)
 
@@ -244,7 +244,9 @@ def fit(
         shuffle=True,
         seed=config.seed,
     )
-    state = {"epoch": 0, "history": [], "best_acc": -1.0, "best_epoch": 0, "bad_epochs": 0}
+    state: dict[str, Any] = {
+        "epoch": 0, "history": [], "best": None, "best_epoch": 0, "bad_epochs": 0,
+    }
     if resume and run.checkpoint.is_file():
         model_state, opt_state, extra = load_checkpoint(run.checkpoint)
         model.load_state_dict(model_state)
@@ -300,8 +302,10 @@ def fit(
                     "seconds": round(time.perf_counter() - start, 4),
                 }
                 state["history"].append(row)
-                if val_acc > state["best_acc"]:
-                    state.update(best_acc=val_acc, best_epoch=epoch, bad_epochs=0)
+                # the best epoch: highest validation accuracy, ties broken by the lower loss (a
+                # small validation set ties often, and the first tie is often under-trained)
+                if state["best"] is None or [val_acc, -val_loss] > state["best"]:
+                    state.update(best=[val_acc, -val_loss], best_epoch=epoch, bad_epochs=0)
                     save(model.state_dict(), run.model, metadata=model_meta)
                 else:
                     state["bad_epochs"] += 1
@@ -388,7 +392,7 @@ def _scores_summary(
 ) -> tuple[dict[str, Any], np.ndarray]:
     pred = predict_scores(model, prep(x)).argmax(1)
     counts = confusion_counts(y, pred, len(spec["classes"]))
-    best = max(history, key=lambda r: r["val_acc"]) if history else {}
+    best = best_row(history)
     summary = {
         f"{split}_accuracy": accuracy(y, pred),
         f"{split}_samples": int(len(pred)),

@@ -1,0 +1,41 @@
+"""Data: datasets, loaders, splits, transforms and the data sets of the lecture.
+
+- ``Dataset``, ``TensorDataset``, ``Subset``, ``random_split``: PyTorch's names and behaviour.
+- ``DataLoader(dataset, batch_size, shuffle, drop_last, seed)``: batches of Tensors; the order
+  of epoch k depends only on (seed, k), and ``state_dict()`` resumes it exactly.
+- ``stratified_split(labels, fraction, seed)``: per-class holdout indices.
+- ``transforms``: ``flatten``, ``scale01``, ``Standardize`` (train statistics only), ``one_hot``.
+- ``datasets``: ``digits`` (embedded), ``mnist``, ``fashion_mnist``, ``cifar10`` and 2-D sets.
+- ``DataFormatError``: a data file is truncated, corrupt or fails its checksum.
+
+Example:
+    >>> s = cr.data.datasets.digits()
+    >>> ds = cr.data.TensorDataset(cr.data.transforms.flatten(s.x_train), s.y_train)
+    >>> x, y = next(iter(cr.data.DataLoader(ds, batch_size=32, shuffle=True, seed=0)))
+    >>> x.shape, y.dtype
+    ((32, 64), dtype('int64'))
+"""
+
+from __future__ import annotations
+
+from . import datasets, transforms
+from .dataloader import DataLoader, default_collate
+from .dataset import Dataset, Subset, TensorDataset, random_split
+from .download import data_dir, download_url
+from .errors import DataFormatError
+from .splits import stratified_split
+
+__all__ = [
+    "DataFormatError",
+    "DataLoader",
+    "Dataset",
+    "Subset",
+    "TensorDataset",
+    "data_dir",
+    "datasets",
+    "default_collate",
+    "download_url",
+    "random_split",
+    "stratified_split",
+    "transforms",
+]
