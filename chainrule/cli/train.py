@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     except TrainingInterrupted as e:
         print(f"chainrule train: {e}", file=sys.stderr)
         return 143 if e.signal_name == "SIGTERM" else 130
-    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as e:
+    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError, ImportError) as e:
         return fail("train", str(e))
     print_summary(summary, out)
     return 0

@@ -28,7 +28,7 @@ from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..nn import functional as F
 from ..random import get_rng_state, manual_seed, set_rng_state
-from ..serialization import load, save
+from ..serialization import _safetensors, load, save
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import FILE_DATASETS, TrainConfig
 from .metrics import accuracy, best_row, confusion_counts, per_class_accuracy
@@ -210,6 +210,7 @@ def fit(
         TrainingInterrupted: after Ctrl-C or SIGTERM, once the last checkpoint is safe.
         FloatingPointError: the loss became NaN or inf.
     """
+    _safetensors()  # the weights are saved as safetensors: fail before any work if it is missing
     run = RunFolder(out)
     if resume:
         run.require()
