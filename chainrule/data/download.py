@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from pathlib import Path
 
+from ..serialization import atomic_open
 from .errors import DataFormatError
 
 logger = logging.getLogger(__name__)
@@ -110,10 +110,9 @@ def download_url(
     except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
         raise ConnectionError(f"could not download {url}: {e}") from e
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     bar = None
     try:
-        with response, os.fdopen(fd, "wb") as out:
+        with response, atomic_open(path) as out:
             length = response.headers.get("Content-Length")
             length = int(length) if length is not None and length.strip().isdigit() else None
             if expected_size is not None and length is not None and length > expected_size:
@@ -161,15 +160,6 @@ def download_url(
                     f"{expected_md5.lower()}, found md5 {found} ({received} bytes); the file was "
                     "not kept. Try again or use another mirror"
                 )
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
     finally:
         if bar is not None:
             bar.close()
