@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +45,7 @@ def read_input(path: Path, sample_shape: tuple[int, ...]) -> np.ndarray:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     if suffix == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except ValueError as e:
-            raise InputError(f"{path}: not a plain .npy array ({e})") from None
+        arr = _read_npy(path)
     elif suffix in (".png", ".jpg", ".jpeg"):
         arr = _read_image(path)
     else:
@@ -67,6 +65,40 @@ def read_input(path: Path, sample_shape: tuple[int, ...]) -> np.ndarray:
         f"{path}: expected an image or array of shape {sample_shape} (or a batch of them); "
         f"found shape {arr.shape}"
     )
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """A plain .npy array, its header checked against the file's size before anything is read."""
+    fmt = np.lib.format
+    try:
+        with open(path, "rb") as f:
+            version = fmt.read_magic(f)
+            if version not in ((1, 0), (2, 0), (3, 0)):
+                raise InputError(f"{path}: unknown .npy format version {version}")
+            size_bytes = 2 if version == (1, 0) else 4
+            header_len = int.from_bytes(f.read(size_bytes), "little")
+            if header_len > path.stat().st_size:  # check before NumPy reads that many bytes
+                raise InputError(f"{path}: the .npy header declares more bytes than the file has")
+            f.seek(-size_bytes, 1)
+            read_header = (
+                fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(f)
+            if dtype.hasobject or dtype.kind not in "biuf":
+                raise InputError(f"{path}: expected an array of numbers; found dtype {dtype}")
+            count = math.prod(shape)
+            remaining = path.stat().st_size - f.tell()
+            if count * dtype.itemsize != remaining:
+                raise InputError(
+                    f"{path}: the header declares {count * dtype.itemsize} bytes of data "
+                    f"(shape {shape}, {dtype}); the file holds {remaining}"
+                )
+            data = np.fromfile(f, dtype=dtype, count=count)
+    except InputError:
+        raise
+    except Exception as e:  # NumPy's header parser raises many kinds for a damaged header
+        raise InputError(f"{path}: not a readable .npy array ({type(e).__name__}: {e})") from None
+    return data.reshape(shape, order="F" if fortran else "C")
 
 
 def _read_image(path: Path) -> np.ndarray:
@@ -92,8 +124,8 @@ def _read_image(path: Path) -> np.ndarray:
             if im.mode not in ("L", "RGB", "RGBA"):
                 im = im.convert("RGB")
             return np.asarray(im)
-    except (OSError, ValueError) as e:
-        raise InputError(f"{path}: not a readable image ({e})") from None
+    except Exception as e:  # Pillow raises many kinds (even SyntaxError) for damaged files
+        raise InputError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
 
 
 def run(args: argparse.Namespace) -> int:

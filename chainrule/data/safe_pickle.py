@@ -17,6 +17,7 @@ import io
 import math
 import os
 import pickle
+import pickletools
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +201,11 @@ def load_pickle(path: str | os.PathLike, what: str = "a pickled dict") -> Any:
     with open(path, "rb") as f:
         data = f.read()
     try:
+        # Walk the opcodes first (pure Python, on the bytes in hand): a length field that
+        # claims more bytes than the file holds is refused here, where the C unpickler would
+        # allocate the claimed size before finding out.
+        for _ in pickletools.genops(io.BytesIO(data)):
+            pass
         obj = SafeUnpickler(io.BytesIO(data)).load()
         return _resolve(obj)
     except _Refused as e:

@@ -1,0 +1,169 @@
+"""Hostile files: every reader answers random and mutated input with its own documented error.
+
+Each reader gets random bytes and mutations of a valid file (bytes flipped, cut, repeated,
+header integers replaced). The only outcomes allowed are a successful read or the reader's own
+error type; never another exception, a hang, or an allocation far beyond the file's size.
+Examples per reader: 150 here; set CHAINRULE_FUZZ_EXAMPLES for more.
+"""
+
+import gzip
+import io
+import json
+import os
+import pickle
+import struct
+import tracemalloc
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import chainrule as cr
+from chainrule.cli.predict import InputError, read_input
+from chainrule.data import DataFormatError
+from chainrule.data.datasets.cifar10 import read_batch
+from chainrule.data.datasets.mnist import read_idx
+from chainrule.train import TrainConfig
+
+pytest.importorskip("safetensors")
+
+EXAMPLES = int(os.environ.get("CHAINRULE_FUZZ_EXAMPLES", "150"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    database=None,
+)
+
+
+def _idx_images() -> bytes:
+    data = np.arange(3 * 4 * 5, dtype=np.uint8).reshape(3, 4, 5)
+    return struct.pack(">BBBBIII", 0, 0, 0x08, 3, 3, 4, 5) + data.tobytes()
+
+
+def _cifar_batch() -> bytes:
+    batch = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 2], b"batch_label": b"x"}
+    return pickle.dumps(batch, protocol=2)
+
+
+def _weights() -> bytes:
+    buf = io.BytesIO()
+    import safetensors.numpy
+
+    buf.write(safetensors.numpy.save({"w": np.ones((3, 2), np.float32)}))
+    return buf.getvalue()
+
+
+def _png() -> bytes:
+    PIL = pytest.importorskip("PIL.Image")
+    buf = io.BytesIO()
+    PIL.fromarray(np.zeros((8, 8), np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _npy() -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((8, 8), np.float32))
+    return buf.getvalue()
+
+
+def _toml() -> bytes:
+    return b'dataset = "digits"\nepochs = 3\nhidden = [100, 50]\nlr = 0.01\n'
+
+
+def _json() -> bytes:
+    return json.dumps({"dataset": "spiral", "epochs": 2}).encode()
+
+
+@st.composite
+def mutated(draw: st.DrawFn, valid: bytes) -> bytes:
+    """Random bytes, or a valid file with a few bytes flipped, cut, repeated or replaced."""
+    if draw(st.booleans()) and draw(st.booleans()):
+        return draw(st.binary(max_size=300))
+    data = bytearray(valid)
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["flip", "cut", "repeat", "int", "insert"]))
+        if not data:
+            break
+        i = draw(st.integers(0, len(data) - 1))
+        if kind == "flip":
+            data[i] ^= 1 << draw(st.integers(0, 7))
+        elif kind == "cut":
+            del data[i:]
+        elif kind == "repeat":
+            data[i:i] = data[i : i + draw(st.integers(1, 64))] * draw(st.integers(1, 8))
+        elif kind == "int":  # a header field replaced by a large or odd value
+            value = draw(st.sampled_from([0, 1, 2**31 - 1, 2**31, 2**32 - 1, 255, 3072]))
+            data[i : i + 4] = struct.pack(">I", value)
+        else:
+            data[i:i] = draw(st.binary(min_size=1, max_size=16))
+    return bytes(data)
+
+
+def _check(read, path, blob: bytes, allowed: tuple) -> None:
+    path.write_bytes(blob)
+    tracemalloc.start()
+    try:
+        read(path)
+    except allowed:
+        pass
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    # a reader may decode what the file holds, but never allocates far beyond its size
+    assert peak <= 64 * len(blob) + 4_000_000, f"{peak} bytes allocated for a {len(blob)}-byte file"
+
+
+@FUZZ
+@given(blob=mutated(_idx_images()), compress=st.booleans())
+def test_idx_reader(tmp_path, blob, compress):
+    data = gzip.compress(blob) if compress else blob
+    _check(read_idx, tmp_path / "x-idx3-ubyte", data, (DataFormatError,))
+
+
+@FUZZ
+@given(blob=mutated(_cifar_batch()))
+def test_cifar_batch_reader(tmp_path, blob):
+    _check(read_batch, tmp_path / "data_batch_1", blob, (DataFormatError,))
+
+
+@FUZZ
+@given(blob=mutated(_weights()))
+def test_weight_file_reader(tmp_path, blob):
+    _check(cr.load, tmp_path / "w.safetensors", blob, (ValueError,))
+
+
+@FUZZ
+@given(blob=mutated(_npy()))
+def test_predict_npy_reader(tmp_path, blob):
+    _check(lambda p: read_input(p, (8, 8)), tmp_path / "x.npy", blob, (InputError,))
+
+
+@FUZZ
+@given(blob=mutated(_png()))
+def test_predict_image_reader(tmp_path, blob):
+    _check(lambda p: read_input(p, (8, 8)), tmp_path / "x.png", blob, (InputError,))
+
+
+@FUZZ
+@given(blob=mutated(_toml()), suffix=st.sampled_from([".toml", ".json"]))
+def test_config_reader(tmp_path, blob, suffix):
+    if suffix == ".json":
+        blob = blob if blob[:1] != b"d" else _json()
+
+    def read(path):
+        TrainConfig.from_dict(TrainConfig.from_file(path), "config").validate()
+
+    _check(read, tmp_path / f"run{suffix}", blob, (ValueError, TypeError))
+
+
+def test_header_declaring_2_31_images_is_refused_before_allocating(tmp_path):
+    path = tmp_path / "big-idx3-ubyte"
+    path.write_bytes(struct.pack(">BBBBIII", 0, 0, 0x08, 3, 2**31 - 1, 28, 28) + bytes(72))
+    tracemalloc.start()
+    with pytest.raises(DataFormatError, match="big-idx3-ubyte"):
+        read_idx(path)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 1_000_000
