@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from . import autograd, data, nn, optim
+from . import autograd, data, nn, optim, viz
 from .autograd import Function, Tensor, enable_grad, no_grad, set_grad_enabled
 from .autograd.grad_mode import is_grad_enabled
 from .creation import (

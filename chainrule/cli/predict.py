@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import math
 from pathlib import Path
 
@@ -33,6 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", metavar="FILE", nargs="+", help=".png, .jpg/.jpeg or .npy files")
     p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
     p.set_defaults(run_command=run)
+
+
+MAX_IMAGE_BYTES = 20_000_000
+MAX_IMAGE_PIXELS = 4096 * 4096
 
 
 class InputError(ValueError):
@@ -118,12 +123,19 @@ def _read_image(path: Path) -> np.ndarray:
         except Exception as e:  # the reader's own errors, for a file that is no PNG
             raise InputError(f"{path}: not a readable PNG image ({e})") from None
         return (arr * 255).round().astype(np.uint8) if arr.dtype.kind == "f" else arr
+    if path.stat().st_size > MAX_IMAGE_BYTES:
+        raise InputError(f"{path}: expected a small image file; found {path.stat().st_size} bytes")
     try:
-        with Image.open(path) as im:
+        # from memory: a damaged chunk length then cannot make the reader allocate beyond the file
+        with Image.open(io.BytesIO(path.read_bytes())) as im:
+            if im.width * im.height > MAX_IMAGE_PIXELS:  # the header, before decoding anything
+                raise InputError(f"{path}: expected a small image; found {im.width}x{im.height}")
             im.load()
             if im.mode not in ("L", "RGB", "RGBA"):
                 im = im.convert("RGB")
             return np.asarray(im)
+    except InputError:
+        raise
     except Exception as e:  # Pillow raises many kinds (even SyntaxError) for damaged files
         raise InputError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
 

@@ -149,6 +149,18 @@ def run(args: argparse.Namespace) -> int:
         if resume:
             if getattr(args, "out", None) and Path(args.out) != Path(resume):
                 return fail("train", "--resume continues the run in its own folder; drop --out")
+            ignored = sorted(
+                k
+                for k in vars(args)
+                if k not in {"run_command", "command", "resume", "quiet", "epochs", "out"}
+            )
+            if ignored:
+                names = ", ".join("--" + k.replace("_", "-") for k in ignored)
+                return fail(
+                    "train",
+                    f"--resume continues a run with the options it started with; only --epochs "
+                    f"can change (to train longer). Drop {names}",
+                )
             config = resolve_config(args) if hasattr(args, "epochs") else None
             out = Path(resume)
             RunFolder(out).require()

@@ -36,9 +36,7 @@ SCHEDULES = ("none", "step", "cosine", "plateau")
 
 #: Defaults per data set, used for the options not given (on the command line or in a file):
 #: the 2-D sets are small, so they train for more epochs at a smaller learning rate.
-PRESETS: dict[str, dict[str, Any]] = {
-    name: {"epochs": 200, "lr": 0.01} for name in POINT_DATASETS
-}
+PRESETS: dict[str, dict[str, Any]] = {name: {"epochs": 200, "lr": 0.01} for name in POINT_DATASETS}
 
 #: The learning rate each optimizer starts from when --lr is not given.
 DEFAULT_LR = {
@@ -101,7 +99,9 @@ class TrainConfig:
                 raise ValueError(f"--{name}: {value!r} is not one of {', '.join(allowed)}")
         if isinstance(self.hidden, int):
             self.hidden = [self.hidden]
-        if not self.hidden or any(not isinstance(h, int) or h <= 0 for h in self.hidden):
+        if not self.hidden or any(
+            not isinstance(h, int) or isinstance(h, bool) or h <= 0 for h in self.hidden
+        ):
             raise ValueError(
                 f"--hidden: expected positive layer widths such as 100,100; got {self.hidden!r}"
             )
@@ -116,6 +116,11 @@ class TrainConfig:
         _integer("early_stopping", self.early_stopping, low=1, optional=True)
         _number("clip_grad", self.clip_grad, low=0, strict=True, optional=True)
         _integer("seed", self.seed, low=0)
+        if self.warmup and self.schedule == "plateau":
+            raise ValueError(
+                "--warmup: a warm-up cannot be combined with --schedule plateau (which follows "
+                "the validation accuracy); use --schedule cosine or step, or drop --warmup"
+            )
         return self
 
     @property
@@ -128,6 +133,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str = "config") -> TrainConfig:
         """Options from a mapping (a parsed config file); unknown keys are an error."""
+        values = {k.replace("-", "_"): v for k, v in values.items()}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -135,7 +141,6 @@ class TrainConfig:
                 f"{source}: unknown option(s) {', '.join(unknown)}; known options are "
                 f"{', '.join(sorted(known))}"
             )
-        values = {k.replace("-", "_"): v for k, v in values.items()}
         dataset = str(values.get("dataset", cls.dataset)).replace("_", "-")
         optimizer_given = "optimizer" in values
         for k, v in PRESETS.get(dataset, {}).items():

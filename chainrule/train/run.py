@@ -63,6 +63,17 @@ class RunFolder:
                 "--out folder of a `chainrule train` run)"
             )
 
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Delete the temporary files of writes that a killed process never finished.
+
+        Every file of the run is written to a temporary ``.NAME.*.tmp`` first and renamed into
+        place; a process killed in between leaves the temporary behind, and the real file whole.
+        """
+        stale = sorted(self.path.glob(".*.tmp"))
+        for p in stale:
+            p.unlink(missing_ok=True)
+        return stale
+
     def write_json(self, path: Path, data: Any) -> None:
         text = json.dumps(data, indent=2, default=_json_default) + "\n"
         atomic_write_bytes(path, text.encode("utf-8"))

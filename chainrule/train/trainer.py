@@ -98,8 +98,8 @@ def load_model(run: str | Path) -> tuple[nn.Module, Preprocess, dict[str, Any]]:
         )
     state, meta = load(folder.model, with_metadata=True)
     try:
-        spec = json.loads(meta["chainrule.model"])
-        prep = Preprocess.from_json(json.loads(meta["chainrule.preprocess"]))
+        described = json.loads(meta["chainrule.model"])
+        spec, prep = described["spec"], Preprocess.from_json(described["preprocess"])
     except (KeyError, ValueError) as e:
         raise ValueError(
             f"{str(folder.model)!r} lacks chainrule's model description ({e})"
@@ -139,9 +139,7 @@ def make_scheduler(config: TrainConfig, opt: optim.Optimizer) -> Any:
         main = lrs.StepLR(opt, step_size=max(1, config.epochs // 3), gamma=0.1)
     elif config.schedule == "cosine":
         main = lrs.CosineAnnealingLR(opt, T_max=max(1, config.epochs - config.warmup))
-    elif config.schedule == "plateau":
-        if config.warmup:
-            raise ValueError("--warmup cannot be combined with --schedule plateau")
+    elif config.schedule == "plateau":  # validate() refuses a warm-up with it
         return lrs.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=3)
     if not config.warmup:
         return main
@@ -214,8 +212,13 @@ def fit(
     run = RunFolder(out)
     if resume:
         run.require()
-        saved = TrainConfig.from_dict(run.read_json(run.config)["options"], str(run.config))
-        saved.epochs = max(saved.epochs, config.epochs) if config is not None else saved.epochs
+        run.remove_stale_temporaries()
+        recorded = run.read_json(run.config)
+        saved = TrainConfig.from_dict(recorded["options"], str(run.config))
+        if config is not None and config.epochs > saved.epochs:  # extend the run, and record it
+            saved.epochs = config.epochs
+            recorded["options"]["epochs"] = config.epochs
+            run.write_json(run.config, recorded)
         config = saved
     config.validate()
     manual_seed(config.seed)
@@ -246,7 +249,11 @@ def fit(
         seed=config.seed,
     )
     state: dict[str, Any] = {
-        "epoch": 0, "history": [], "best": None, "best_epoch": 0, "bad_epochs": 0,
+        "epoch": 0,
+        "history": [],
+        "best": None,
+        "best_epoch": 0,
+        "bad_epochs": 0,
     }
     if resume and run.checkpoint.is_file():
         model_state, opt_state, extra = load_checkpoint(run.checkpoint)
@@ -276,10 +283,9 @@ def fit(
                 "versions": versions(),
             },
         )
-    model_meta = {
-        "chainrule.model": json.dumps(spec),
-        "chainrule.preprocess": json.dumps(prep.to_json()),
-    }
+    # one metadata entry: safetensors stores several in no fixed order, and a run's files should
+    # repeat byte for byte
+    model_meta = {"chainrule.model": json.dumps({"spec": spec, "preprocess": prep.to_json()})}
     loss_fn = F.cross_entropy if config.loss == "softmax" else F.multi_margin_loss
     y_val = splits.y_val
     with _stop_on_sigterm():
@@ -305,11 +311,12 @@ def fit(
                 state["history"].append(row)
                 # the best epoch: highest validation accuracy, ties broken by the lower loss (a
                 # small validation set ties often, and the first tie is often under-trained)
+                better_acc = state["best"] is None or val_acc > state["best"][0]
                 if state["best"] is None or [val_acc, -val_loss] > state["best"]:
-                    state.update(best=[val_acc, -val_loss], best_epoch=epoch, bad_epochs=0)
+                    state.update(best=[val_acc, -val_loss], best_epoch=epoch)
                     save(model.state_dict(), run.model, metadata=model_meta)
-                else:
-                    state["bad_epochs"] += 1
+                # early stopping counts epochs without a better validation accuracy
+                state["bad_epochs"] = 0 if better_acc else state["bad_epochs"] + 1
                 if isinstance(sched, optim.lr_scheduler.ReduceLROnPlateau):
                     sched.step(val_acc)
                 elif sched is not None:

@@ -1,6 +1,7 @@
 """Seeing what a network does. ``chainrule.viz.plots``: figures, with matplotlib."""
 
 from . import plots
+from .explain import Explanation, Graph, draw_graph, explain, trace
 from .plots import (
     activation_functions,
     boundary_grid,

@@ -1,0 +1,139 @@
+"""``chainrule graph EXPR``: the computational graph of an expression, drawn and explained.
+
+The expression language has numbers, names, + - * / ** @, parentheses, [lists] for small tensors
+and the functions exp, log, sqrt, abs, tanh, sigmoid, relu, sum, mean, max, min, softmax, ... It
+is parsed by hand, never by Python's eval. Every name gets its value from --set and becomes a
+leaf that requires grad (float64), so the output's gradient reaches each of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._common import fail
+
+EXAMPLES = """examples:
+  chainrule graph "1/(1+exp(-(w0*x0+w1*x1+w2)))" --set w0=2 x0=-1 w1=-3 x1=-2 w2=-3 \\
+      --out neuron.svg --explain
+  chainrule graph "(x+y)*z" --set x=-2 y=5 z=-4 --explain --markdown
+  chainrule graph "sum(relu(x) * [4, -1, 5, 9])" --set x=[1,-2,3,-1] --out relu.png
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "graph",
+        help="draw an expression's computational graph and explain its backward pass",
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("expression", metavar="EXPR", help='the expression, e.g. "(x+y)*z"')
+    p.add_argument(
+        "--set",
+        dest="assignments",
+        metavar="NAME=VALUE",
+        nargs="+",
+        action="extend",
+        default=[],
+        help="values of the names: numbers (x=-1.5) or lists (x=[1,2,3], w=[[1,2],[3,4]])",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the drawing; the format follows the suffix (.svg, .png, .pdf, .dot)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("svg", "png", "pdf", "dot"),
+        help="the drawing's format, when the suffix of --out does not say",
+    )
+    p.add_argument("--explain", action="store_true", help="print every step of backpropagation")
+    p.add_argument("--markdown", action="store_true", help="print the explanation as Markdown")
+    p.add_argument("--no-values", action="store_true", help="leave forward values off the drawing")
+    p.add_argument("--no-grads", action="store_true", help="leave gradients off the drawing")
+    p.add_argument(
+        "--digits", type=int, default=4, help="significant digits of the numbers (default 4)"
+    )
+    p.set_defaults(run_command=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import chainrule as cr
+
+    from ..viz.explain import explain
+    from ..viz.expr import ExpressionError, parse, parse_value
+    from ..viz.graph import GraphvizNotFoundError, draw_graph, summary, trace
+
+    if not 1 <= args.digits <= 17:
+        return fail("graph", f"--digits must be from 1 to 17; got {args.digits}")
+    try:
+        expr = parse(args.expression)
+    except ExpressionError as e:
+        return fail("graph", f"{e}\n  {args.expression}\n  {' ' * (e.position or 0)}^")
+    leaves = {}
+    for item in args.assignments:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            return fail(
+                "graph",
+                f"--set expects NAME=VALUE; got {item!r} (put the expression before --set)",
+            )
+        try:
+            if parse(name).names != (name,):
+                raise ExpressionError(f"{name!r} is not a name")
+            value = parse_value(text)
+        except ExpressionError as e:
+            return fail("graph", f"--set {item}: {e}")
+        leaves[name] = cr.tensor(value, dtype=cr.float64, requires_grad=True, name=name)
+    try:
+        result = expr.evaluate(leaves)
+    except ExpressionError as e:
+        return fail("graph", str(e))
+    unused = [n for n in leaves if n not in expr.names]
+    if unused:
+        print(f"note: {', '.join(unused)} set but not used", file=sys.stderr)
+    if not isinstance(result, cr.Tensor) or not result.requires_grad:
+        print(f"f = {summary(getattr(result, '_data', result), args.digits)}")
+        if args.out or args.explain:
+            return fail(
+                "graph",
+                "the expression uses no name given with --set, so there is no graph to draw or "
+                "explain; write it in names and give them values, e.g. x*y --set x=2 y=3",
+            )
+        return 0
+    result.name = "f"
+    graph = trace(result)
+    print(f"f = {summary(result._data, args.digits)}")
+    if graph.has_grads:
+        for v in graph.leaves():
+            if v.requires_grad and v.name in leaves:
+                grad = summary(v.grad, args.digits) if v.grad is not None else "none"
+                print(f"df/d{v.name} = {grad}")
+    else:
+        print(graph.note)
+    if args.out:
+        try:
+            data = draw_graph(
+                graph,
+                values=not args.no_values,
+                grads=not args.no_grads,
+                format=args.format,
+                path=args.out,
+                digits=args.digits,
+            )
+        except (GraphvizNotFoundError, ModuleNotFoundError, ValueError, OSError) as e:
+            return fail("graph", str(e))
+        print(
+            f"wrote {args.out} ({len(data)} {'characters' if isinstance(data, str) else 'bytes'})"
+        )
+    if args.explain or args.markdown:
+        try:
+            text = explain(graph, digits=args.digits)
+        except ValueError as e:
+            return fail("graph", str(e))
+        print()
+        print(text.to_markdown() if args.markdown else text)
+    return 0

@@ -1,0 +1,487 @@
+"""Backpropagation step by step: at each gate, upstream gradient x local gradient = downstream.
+
+``explain(output)`` walks the graph with ``trace`` (which replays each gate's own ``backward``)
+and states every step in reverse topological order, as the lecture's slides do: the upstream
+gradient, the local gradient and their product, the downstream gradient, and the gate pattern
+where one applies (add distributes, mul swaps, copy adds, max routes). For a gate on tensors it
+states the vector-Jacobian product it uses instead, and the size the Jacobian would have had.
+
+The result is a structured ``Explanation`` (``.steps``, for tests and notebooks) whose ``str()``
+is text and ``to_markdown()`` Markdown; Jupyter shows the Markdown.
+
+Example:
+    >>> x = cr.tensor(3.0, requires_grad=True, name="x")
+    >>> print(cr.viz.explain(x * x))
+    Backpropagation through 1 gate, from the output back to the inputs (...).
+    The output f = 9 starts with gradient 1.
+      1. * (MulBackward): output 9, upstream 1; mul gate swaps
+           to x = 3: upstream 1 x local x = 3 -> downstream 3
+           to x = 3: upstream 1 x local x = 3 -> downstream 3
+      2. copy gate adds: x is used 2 times, so its gradients add up: 3 + 3 = 6
+    Gradients at the inputs: x = 6
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..autograd.tensor import Tensor
+from .graph import Edge, Gate, Graph, draw_graph, fmt, fmt_const, shape_str, summary, trace
+
+__all__ = ["EdgeStep", "Explanation", "Graph", "Step", "draw_graph", "explain", "trace"]
+
+# the derivative of each elementwise op, in the lecture's notation (x: the input, s: the output)
+_UNARY = {
+    "Neg": "-1", "Exp": "e^x", "Log": "1/x", "Sqrt": "1/(2 sqrt(x))", "Abs": "sign(x)",
+    "Tanh": "1 - tanh(x)^2", "Sigmoid": "(1 - s) s", "ReLU": "1 if x > 0 else 0",
+    "ELU": "1 if x > 0 else s + alpha", "Clamp": "1 inside the bounds, else 0", "Clone": "1",
+    "Cast": "1", "Sum": "1", "Reshape": "1", "Permute": "1", "Expand": "1", "Index": "1",
+}  # fmt: skip
+
+# how each tensor op applies its local gradient without forming the Jacobian
+_VJP = {
+    "MatMul": ("upstream @ w^T", "x^T @ upstream"),
+    "Linear": ("upstream @ W", "upstream^T @ x", "upstream summed over the batch"),
+    "Sum": ("upstream copied to every summed element",),
+    "Mean": ("upstream / n, copied to every averaged element",),
+    "Var": ("upstream * 2 (x - mean) / (n - correction)",),
+    "Amax": ("upstream routed to the maxima (ties split it evenly)",),
+    "Amin": ("upstream routed to the minima (ties split it evenly)",),
+    "LogSumExp": ("upstream * softmax(x)",),
+    "Softmax": ("p * (upstream - sum(upstream * p))",),
+    "LogSoftmax": ("upstream - softmax(x) * sum(upstream)",),
+    "Reshape": ("upstream reshaped back",),
+    "Permute": ("upstream with the axes permuted back",),
+    "Expand": ("upstream summed over the expanded axes",),
+    "Index": ("upstream scattered back to the indexed positions",),
+    "Cat": ("upstream cut back into the concatenated pieces",),
+    "Stack": ("upstream split back into the stacked pieces",),
+    "Split": ("the pieces' upstream gradients concatenated",),
+    "CrossEntropy": ("upstream * (softmax(x) - one_hot(target)), averaged",),
+}
+
+_PATTERNS = {
+    "Add": "add gate distributes",
+    "Sum": "add gate distributes",
+    "Mul": "mul gate swaps",
+    "Maximum": "max gate routes",
+    "Amax": "max gate routes",
+    "ReLU": "max gate routes",
+    "Minimum": "min gate routes",
+    "Amin": "min gate routes",
+}
+
+
+@dataclass(frozen=True)
+class EdgeStep:
+    """The gradient a gate passes back to one of its inputs.
+
+    Attributes:
+        to: the input: a leaf's name, or the name of the gate that made it.
+        value: the input's forward value.
+        upstream: the gradient arriving at the gate's output.
+        local: the local gradient as a formula (``-1/x^2``), or for tensors the
+            vector-Jacobian product used instead (``upstream @ w^T``).
+        local_value: the local gradient's value (gates on single numbers), else None.
+        downstream: upstream x local, the gradient passed on to ``to`` (None if none flows).
+        jacobian_shape: (output size, input size) of the Jacobian that is never formed (tensors).
+        jacobian_bytes: the memory it would take.
+    """
+
+    to: str
+    value: Any
+    upstream: Any
+    local: str
+    local_value: Any
+    downstream: Any
+    jacobian_shape: tuple[int, int] | None = None
+    jacobian_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of backpropagation: a gate, or a copy gate adding up the uses of one value.
+
+    Attributes:
+        number: 1 for the gate next to the output, and up.
+        kind: "gate" or "copy".
+        gate: the gate's name (``1/x``, ``+#2``), or for a copy step the value's name.
+        op: the node's name (``DivBackward``), or "copy".
+        pattern: the gate pattern by name, where one applies (``add gate distributes``).
+        output: the gate's forward value (a copy step: the value).
+        upstream: the gradient arriving at the gate's output (a copy step: their sum).
+        edges: one ``EdgeStep`` per input that gets a gradient.
+        parts: a copy step's gradients, one per use, that add up to ``upstream``.
+    """
+
+    number: int
+    kind: str
+    gate: str
+    op: str
+    pattern: str | None
+    output: Any
+    upstream: Any
+    edges: tuple[EdgeStep, ...] = ()
+    parts: tuple = ()
+
+
+class Explanation:
+    """Every step of a backward pass; ``str()`` is text, ``to_markdown()`` Markdown.
+
+    Attributes:
+        steps: the steps, in the order backpropagation takes them.
+        graph: the traced ``Graph``.
+        leaves: leaf name -> its gradient, for the leaves that require grad.
+    """
+
+    def __init__(self, graph: Graph, steps: list[Step], digits: int) -> None:
+        self.graph = graph
+        self.steps = steps
+        self.digits = digits
+        self.leaves: dict[str, Any] = {}
+        for v in graph.leaves():
+            if v.requires_grad:  # two leaves of one name stay apart: x, x#2
+                name, k = v.name, 1
+                while name in self.leaves:
+                    k += 1
+                    name = f"{v.name}#{k}"
+                self.leaves[name] = v.grad
+
+    @property
+    def output(self) -> Any:
+        """The output's forward value."""
+        return self.graph.values[self.graph.output].data
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __iter__(self):
+        return iter(self.steps)
+
+    def __getitem__(self, i: int) -> Step:
+        return self.steps[i]
+
+    def __repr__(self) -> str:
+        return f"<Explanation: {len(self.steps)} steps of backpropagation>"
+
+    def draw(self, **kwargs: Any) -> str | bytes:
+        """``draw_graph`` of the same graph, with the same gradients."""
+        return draw_graph(self.graph, **kwargs)
+
+    def _n(self, a: Any) -> str:
+        if a is None:
+            return "none"
+        if isinstance(a, list):  # a gate with several outputs
+            return "; ".join(self._n(x) for x in a)
+        return summary(a, self.digits)
+
+    def _head(self) -> str:
+        g = self.graph
+        n = len(g.gates)
+        out = g.values[g.output]
+        return (
+            f"Backpropagation through {n} gate{'s' if n != 1 else ''}, from the output back to "
+            f"the inputs (reverse topological order).\nThe output {out.name} = "
+            f"{self._n(out.data)} starts with gradient {self._n(g.seed)}."
+        )
+
+    def _tail(self) -> str:
+        if not self.leaves:
+            return "No leaf requires grad."
+        items = [
+            f"{k} = {self._n(v) if v is not None else 'none (not reached)'}"
+            for k, v in self.leaves.items()
+        ]
+        return "Gradients at the inputs: " + ", ".join(items)
+
+    def __str__(self) -> str:
+        if not self.graph.gates:
+            return "The output is a leaf: there is no gate to backpropagate through."
+        lines = [self._head()]
+        for s in self.steps:
+            if s.kind == "copy":
+                lines.append(
+                    f"{s.number:>3}. copy gate adds: {s.gate} is used {len(s.parts)} times, so its "
+                    f"gradients add up: {' + '.join(self._n(p) for p in s.parts)} = "
+                    f"{self._n(s.upstream)}"
+                )
+                continue
+            head = f"{s.number:>3}. {s.gate} ({s.op}): output {self._n(s.output)}, upstream"
+            head += f" {self._n(s.upstream)}" + (f"; {s.pattern}" if s.pattern else "")
+            lines.append(head)
+            for e in s.edges:
+                lines.append("       " + self._edge_text(e))
+        lines.append(self._tail())
+        return "\n".join(lines)
+
+    def _edge_text(self, e: EdgeStep) -> str:
+        if e.jacobian_shape is None:  # one number in, one out: the slides' arithmetic
+            local = e.local if _is_number(e.local) else f"{e.local} = {self._n(e.local_value)}"
+            return (
+                f"to {e.to} = {self._n(e.value)}: upstream {self._n(e.upstream)} x local {local} "
+                f"-> downstream {self._n(e.downstream)}"
+            )
+        rows, cols = e.jacobian_shape
+        return (
+            f"to {e.to} {shape_str(np.shape(e.value))}: vector-Jacobian product "
+            f"{e.local} -> downstream {self._n(e.downstream)}\n"
+            f"         (the Jacobian would be {rows} x {cols} = {rows * cols} numbers, "
+            f"{format_bytes(e.jacobian_bytes)} in {_dtype(e.value)}: never formed)"
+        )
+
+    def to_markdown(self) -> str:
+        """The steps as a Markdown table, with the output and the leaves' gradients."""
+        if not self.graph.gates:
+            return "The output is a leaf: there is no gate to backpropagate through.\n"
+        rows = [
+            self._head(),
+            "",
+            "| step | gate | to | upstream | local | downstream | pattern |",
+            "|---:|---|---|---|---|---|---|",
+        ]
+        for s in self.steps:
+            if s.kind == "copy":
+                parts = " + ".join(self._n(p) for p in s.parts)
+                rows.append(
+                    f"| {s.number} | copy | {_md(s.gate)} | {parts} | 1 | "
+                    f"{self._n(s.upstream)} | copy gate adds |"
+                )
+                continue
+            for k, e in enumerate(s.edges or [None]):
+                first = k == 0
+                cells = [
+                    str(s.number) if first else "",
+                    f"`{s.gate}`" if first else "",
+                    _md(f"{e.to} = {self._n(e.value)}") if e else "",
+                    _md(self._n(s.upstream)) if first else "",
+                    _md(self._local_md(e)) if e else "",
+                    _md(self._n(e.downstream)) if e else "",
+                    (s.pattern or "") if first else "",
+                ]
+                rows.append("| " + " | ".join(cells) + " |")
+        rows += ["", self._tail(), ""]
+        return "\n".join(rows)
+
+    def _local_md(self, e: EdgeStep) -> str:
+        if e.jacobian_shape is None:
+            return e.local if _is_number(e.local) else f"{e.local} = {self._n(e.local_value)}"
+        rows, cols = e.jacobian_shape
+        return (
+            f"VJP {e.local} (Jacobian {rows} x {cols}, {format_bytes(e.jacobian_bytes)} in "
+            f"{_dtype(e.value)}, never formed)"
+        )
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+
+def explain(
+    output: Tensor | Graph, grad_output: Any = None, *, module: Any = None, digits: int = 4
+) -> Explanation:
+    """Every step of backpropagation from ``output``, in reverse topological order.
+
+    For each gate: the upstream gradient, the local gradient (a formula and its value, for gates
+    on single numbers; for tensors, the vector-Jacobian product used and the size the Jacobian
+    would have had) and the downstream gradient they multiply to, with the gate pattern named.
+    A value used more than once gets a copy step that adds its gradients. ``.grad`` is left alone.
+
+    Args:
+        output: a tensor (call before ``backward()``, which frees the graph), or a ``Graph``.
+        grad_output: the gradient to start from; needed when ``output`` has more than one element.
+        module: a ``cr.nn.Module`` whose parameters to name.
+        digits: significant digits in the text.
+
+    Returns:
+        An ``Explanation``: ``.steps``, ``str()`` text, ``.to_markdown()``.
+
+    Example:
+        >>> print(cr.viz.explain(1 / (1 + cr.exp(-(w0 * x0 + w1 * x1 + w2)))))
+    """
+    if isinstance(output, Tensor) and not output.requires_grad:
+        raise ValueError(
+            "explain: the output does not require grad, so no graph recorded how it was made; "
+            "create the inputs with requires_grad=True"
+        )
+    if isinstance(output, Graph):
+        if grad_output is not None or module is not None:
+            raise ValueError("explain: pass grad_output= and module= to cr.viz.trace() instead")
+        graph = output
+    else:
+        graph = trace(output, grad_output, module=module)
+    if not graph.has_grads:
+        shape = tuple(np.shape(graph.values[graph.output].data))
+        raise ValueError(
+            f"explain: the output has shape {shape}, so backpropagation needs a gradient to start "
+            f"from: pass grad_output= (an array of shape {shape}), or explain a scalar such as "
+            "output.sum()"
+        )
+    if not isinstance(digits, int) or not 1 <= digits <= 17:
+        raise ValueError(f"explain: digits must be an integer from 1 to 17; got {digits!r}")
+    return Explanation(graph, _steps(graph), digits)
+
+
+def _steps(g: Graph) -> list[Step]:
+    uses: dict[int, int] = {}
+    for e in g.edges:
+        if e.grad is not None:
+            uses[e.value] = uses.get(e.value, 0) + 1
+    parts: dict[int, list] = {}
+    steps: list[Step] = []
+    for gate in g.backward_order():
+        if all(u is None for u in gate.upstream):
+            continue  # no gradient reached this gate
+        edges = tuple(
+            _edge_step(g, gate, g.edges[e]) for e in gate.edges if g.edges[e].grad is not None
+        )
+        up = gate.upstream[0] if len(gate.upstream) == 1 else gate.upstream
+        out = [g.values[v].data for v in gate.outputs if v is not None]
+        steps.append(
+            Step(len(steps) + 1, "gate", gate.name, gate.node_name, _pattern(g, gate),
+                 out[0] if len(out) == 1 else out, up, edges)
+        )  # fmt: skip
+        for e in gate.edges:
+            edge = g.edges[e]
+            if edge.grad is None:
+                continue
+            parts.setdefault(edge.value, []).append(edge.grad)
+            if uses[edge.value] > 1 and len(parts[edge.value]) == uses[edge.value]:
+                v = g.values[edge.value]
+                steps.append(
+                    Step(len(steps) + 1, "copy", v.name, "copy", "copy gate adds", v.data, v.grad,
+                         parts=tuple(parts[edge.value]))
+                )  # fmt: skip
+    return steps
+
+
+def _pattern(g: Graph, gate: Gate) -> str | None:
+    if gate.op == "Mul" and len(gate.edges) < 2:
+        return None  # times a constant: a scale, not a swap
+    return _PATTERNS.get(gate.op)
+
+
+def _edge_step(g: Graph, gate: Gate, edge: Edge) -> EdgeStep:
+    v = g.values[edge.value]
+    up = gate.upstream[0] if len(gate.upstream) == 1 else None
+    local = gate.local.get(edge.position)
+    if local is not None and up is not None:
+        return EdgeStep(v.name, v.data, up, _formula(g, gate, edge), local, edge.grad)
+    out_size = sum(int(np.size(g.values[o].data)) for o in gate.outputs if o is not None)
+    if gate.op == "Split":
+        out_size = int(np.size(v.data))
+    rows, cols = out_size, int(np.size(v.data))
+    itemsize = np.asarray(v.data).dtype.itemsize
+    return EdgeStep(
+        v.name,
+        v.data,
+        up if up is not None else gate.upstream,
+        _vjp(g, gate, edge),
+        None,
+        edge.grad,
+        (rows, cols),
+        rows * cols * itemsize,
+    )
+
+
+def _other(g: Graph, gate: Gate, edge: Edge) -> str:
+    """The other argument of a binary gate: its name, or the constant."""
+    k = 1 - edge.position
+    a = gate.args[k]
+    if a is None:
+        for e in gate.edges:
+            if g.edges[e].position == k:
+                return g.values[g.edges[e].value].name
+    return fmt_const(a)
+
+
+def _formula(g: Graph, gate: Gate, edge: Edge) -> str:
+    """The local gradient d(out)/d(input) of a gate on single numbers, as on the slides."""
+    op, pos, args = gate.op, edge.position, gate.args
+    if op == "Add":
+        return "1"
+    if op == "Sub":
+        return "1" if pos == 0 else "-1"
+    if op == "Mul":
+        return _other(g, gate, edge)
+    if op == "Div":
+        if pos == 0:
+            return f"1/{_other(g, gate, edge)}"
+        if args[0] is not None:
+            c = float(args[0])
+            return "-1/x^2" if c == 1 else f"-{fmt_const(c)}/x^2"
+        return f"-{_other(g, gate, edge)}/x^2"
+    if op == "Pow":
+        if pos == 1:
+            return "x^p ln(x)"
+        if args[1] is None:
+            return "p x^(p-1)"
+        p = float(args[1])
+        return {-1.0: "-1/x^2", 2.0: "2x", 0.5: "1/(2 sqrt(x))"}.get(
+            p, f"{fmt_const(p)} x^{fmt_const(p - 1)}"
+        )
+    if op in ("Maximum", "Amax"):
+        return "1 if it is the larger, else 0 (ties: 1/2)"
+    if op in ("Minimum", "Amin"):
+        return "1 if it is the smaller, else 0 (ties: 1/2)"
+    if op == "LeakyReLU":
+        return f"1 if x > 0 else {fmt_const(args[1])}"
+    if op == "Mean":
+        return "1/n"
+    return _UNARY.get(op, f"d({gate.label})/dx")
+
+
+def _vjp(g: Graph, gate: Gate, edge: Edge) -> str:
+    """How a gate on tensors applies its local gradient: the vector-Jacobian product."""
+    rules = _VJP.get(gate.op)
+    if rules is not None:
+        return rules[min(edge.position, len(rules) - 1)]
+    shapes_differ = any(
+        np.shape(g.values[g.edges[e].value].data) != np.shape(g.values[o].data)
+        for e in gate.edges
+        for o in gate.outputs
+        if o is not None
+    )
+    bcast = ", summed over the broadcast axes" if shapes_differ else ""
+    if gate.op in ("Add", "Sub") or gate.op in _UNARY or gate.op in ("Mul", "Div", "Pow"):
+        local = _formula(g, gate, edge)
+        if local == "1":
+            return f"upstream{bcast}"
+        if local == "-1":
+            return f"-upstream{bcast}"
+        return f"upstream * ({local}) elementwise: the Jacobian is diagonal{bcast}"
+    if gate.op in ("Maximum", "Minimum", "LeakyReLU", "Where"):
+        return f"upstream routed elementwise: the Jacobian is diagonal{bcast}"
+    return "the op's backward: a vector-Jacobian product"
+
+
+def format_bytes(n: int | None) -> str:
+    """A size in binary units, as the lecture counts the Jacobian: 274877906944 -> '256 GiB'."""
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{fmt(size, 4)} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s.strip("()"))
+    except ValueError:
+        return False
+    return True
+
+
+def _dtype(a: Any) -> str:
+    return str(np.asarray(a).dtype)
+
+
+def _md(s: str) -> str:
+    """Text for a Markdown table cell: | ends a cell, * and _ would start emphasis."""
+    for ch in "\\|*_":
+        s = s.replace(ch, "\\" + ch)
+    return s.replace("\n", " ")

@@ -1,0 +1,184 @@
+"""chainrule.viz.explain: backpropagation step by step, checked against the lecture's numbers."""
+
+import re
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.viz  # noqa: F401  (cr.viz)
+from chainrule.viz.explain import format_bytes
+
+
+def neuron():
+    values = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
+    leaves = {
+        k: cr.tensor(v, dtype=cr.float64, requires_grad=True, name=k) for k, v in values.items()
+    }
+    w0, x0, w1, x1, w2 = leaves.values()
+    return 1 / (1 + cr.exp(-(w0 * x0 + w1 * x1 + w2))), leaves
+
+
+def scalar(name, value):
+    return cr.tensor(value, dtype=cr.float64, requires_grad=True, name=name)
+
+
+def test_the_sigmoid_neuron_step_by_step_as_on_the_slides():
+    f, leaves = neuron()
+    ex = cr.viz.explain(f)
+    assert [s.gate for s in ex.steps] == ["1/x", "+1", "exp", "*(-1)", "+#2", "+#1", "*#1", "*#2"]
+    assert float(ex.output) == pytest.approx(0.7311, abs=1e-4)
+    down = {(s.gate, e.to): float(e.downstream) for s in ex.steps for e in s.edges}
+    assert down == pytest.approx(
+        {
+            ("1/x", "+1"): -0.5344,
+            ("+1", "exp"): -0.5344,
+            ("exp", "*(-1)"): -0.1966,
+            ("*(-1)", "+#2"): 0.1966,
+            ("+#2", "+#1"): 0.1966,
+            ("+#2", "w2"): 0.1966,
+            ("+#1", "*#1"): 0.1966,
+            ("+#1", "*#2"): 0.1966,
+            ("*#1", "w0"): -0.1966,
+            ("*#1", "x0"): 0.3932,
+            ("*#2", "w1"): -0.3932,
+            ("*#2", "x1"): -0.5898,
+        },
+        abs=1e-4,
+    )
+    # the slides' numbers in the order the backward pass meets them, at their two decimals
+    slides = [float(ex.output)] + [
+        float(e.downstream)
+        for s in ex.steps
+        for e in s.edges
+        if (s.gate, e.to) in {("1/x", "+1"), ("exp", "*(-1)"), ("*(-1)", "+#2")}
+        or e.to in ("x0", "w1", "x1")
+    ]
+    assert [round(v, 2) for v in slides] == [0.73, -0.53, -0.20, 0.20, 0.39, -0.39, -0.59]
+    assert {k: float(v) for k, v in ex.leaves.items()} == pytest.approx(
+        {"w0": -0.1966, "x0": 0.3932, "w1": -0.3932, "x1": -0.5898, "w2": 0.1966}, abs=1e-4
+    )
+    f.backward()  # the engine agrees
+    assert {k: float(v) for k, v in ex.leaves.items()} == pytest.approx(
+        {k: t.grad.item() for k, t in leaves.items()}
+    )
+
+
+def test_each_step_is_upstream_times_local():
+    f, _ = neuron()
+    ex = cr.viz.explain(f)
+    local = {(s.gate, e.to): (e.local, float(e.local_value)) for s in ex.steps for e in s.edges}
+    assert local[("1/x", "+1")] == ("-1/x^2", pytest.approx(-1 / 1.3679**2, abs=1e-4))
+    assert local[("exp", "*(-1)")] == ("e^x", pytest.approx(0.3679, abs=1e-4))
+    assert local[("*(-1)", "+#2")] == ("-1", -1)
+    assert local[("+1", "exp")] == ("1", 1)
+    assert local[("*#1", "w0")] == ("x0", -1)  # the mul gate swaps its inputs
+    assert local[("*#1", "x0")] == ("w0", 2)
+    for s in ex.steps:
+        for e in s.edges:
+            assert float(e.upstream) * float(e.local_value) == pytest.approx(float(e.downstream))
+    text = str(ex)
+    lines = re.findall(r"upstream (\S+) x local (.+?) -> downstream (\S+)", text)
+    assert len(lines) == 12
+    for up, loc, down in lines:
+        value = float(loc.rsplit("= ", 1)[-1])
+        assert float(up) * value == pytest.approx(float(down), abs=2e-4)
+
+
+def test_the_text_reads_like_the_slides_at_two_digits():
+    f, _ = neuron()
+    text = str(cr.viz.explain(f, digits=2))
+    assert "1/x (DivBackward): output 0.73, upstream 1" in text
+    assert "upstream 1 x local -1/x^2 = -0.53 -> downstream -0.53" in text
+    assert "upstream -0.53 x local e^x = 0.37 -> downstream -0.2" in text
+    assert "add gate distributes" in text and "mul gate swaps" in text
+    assert text.rstrip().endswith("w0 = -0.2, x0 = 0.39, w1 = -0.39, x1 = -0.59, w2 = 0.2")
+
+
+def test_the_gate_patterns_are_named():
+    x, y = scalar("x", 2.0), scalar("y", 3.0)
+    (step,) = cr.viz.explain(x + y, grad_output=2.0).steps  # add distributes
+    assert step.pattern == "add gate distributes"
+    assert [float(e.downstream) for e in step.edges] == [2, 2]
+    (step,) = cr.viz.explain(x * y, grad_output=5.0).steps  # mul swaps
+    assert step.pattern == "mul gate swaps"
+    assert [float(e.downstream) for e in step.edges] == [15, 10]
+    a, b = scalar("a", 4.0), scalar("b", 5.0)
+    (step,) = cr.viz.explain(cr.maximum(a, b), grad_output=9.0).steps  # max routes
+    assert step.pattern == "max gate routes"
+    assert {e.to: float(e.downstream) for e in step.edges} == {"a": 0, "b": 9}
+    z = scalar("z", 1.0)
+    steps = cr.viz.explain(4 * z + 2 * z).steps  # copy adds
+    copy = [s for s in steps if s.kind == "copy"]
+    assert len(copy) == 1 and copy[0].gate == "z" and copy[0].pattern == "copy gate adds"
+    assert sorted(float(p) for p in copy[0].parts) == [2, 4] and float(copy[0].upstream) == 6
+    assert "copy gate adds: z is used 2 times" in str(cr.viz.explain(4 * z + 2 * z))
+
+
+def test_a_matrix_product_states_its_vjp_and_the_jacobian_it_avoids():
+    x = cr.tensor([[2.0, 1, -3], [-3, 4, 2]], requires_grad=True, name="x")
+    w = cr.tensor([[3.0, 2, 1, -1], [2, 1, 3, 2], [3, 2, 1, -2]], requires_grad=True, name="w")
+    g = np.array([[2.0, 3, -3, 9], [-8, 1, 4, 6]])
+    ex = cr.viz.explain(x @ w, grad_output=g)
+    (step,) = ex.steps
+    ex_x, ex_w = step.edges
+    np.testing.assert_allclose(ex_x.downstream, [[0, 16, -9], [-24, 9, -30]])
+    np.testing.assert_allclose(
+        ex_w.downstream, [[28, 3, -18, 0], [-30, 7, 13, 33], [-22, -7, 17, -15]]
+    )
+    assert ex_x.local == "upstream @ w^T" and ex_w.local == "x^T @ upstream"
+    assert ex_x.jacobian_shape == (8, 6) and ex_x.jacobian_bytes == 8 * 6 * 4
+    assert "vector-Jacobian product upstream @ w^T" in str(ex)
+
+
+def test_the_lectures_256_gib_jacobian():
+    assert format_bytes((64 * 4096) ** 2 * 4) == "256 GiB"
+    x = cr.zeros(64, 4096, requires_grad=True)
+    w = cr.zeros(4096, 4096, requires_grad=True)
+    ex = cr.viz.explain((x @ w).sum())
+    edge = ex.steps[1].edges[0]
+    assert edge.jacobian_shape == (64 * 4096, 64 * 4096) and edge.jacobian_bytes == 2**38
+    assert "262144 x 262144 = 68719476736 numbers, 256 GiB in float32: never formed" in str(ex)
+
+
+def test_relu_on_a_vector_multiplies_by_its_mask():
+    x = cr.tensor([1.0, -2.0, 3.0, -1.0], requires_grad=True, name="x")
+    ex = cr.viz.explain(x.relu(), grad_output=[4.0, -1.0, 5.0, 9.0])
+    (edge,) = ex.steps[0].edges
+    np.testing.assert_array_equal(edge.downstream, [4, 0, 5, 0])
+    assert ex.steps[0].pattern == "max gate routes"
+    assert "the Jacobian is diagonal -> downstream (4,) [4, 0, 5, 0]" in str(ex)
+
+
+def test_markdown():
+    f, _ = neuron()
+    md = cr.viz.explain(f).to_markdown()
+    assert md == cr.viz.explain(f)._repr_markdown_()
+    rows = [line for line in md.splitlines() if line.startswith("|")]
+    assert rows[0] == "| step | gate | to | upstream | local | downstream | pattern |"
+    assert len(rows) == 2 + 12  # header, rule, one row per edge
+    assert "| 1 | `1/x` | +1 = 1.368 | 1 | -1/x^2 = -0.5344 | -0.5344 |  |" in rows
+    assert r"\*(-1) = -1" in md  # no stray emphasis
+    assert "Gradients at the inputs: w0 = -0.1966" in md
+
+
+def test_explain_leaves_grad_alone_and_needs_a_live_graph():
+    f, leaves = neuron()
+    cr.viz.explain(f)
+    assert all(t.grad is None for t in leaves.values())
+    f.backward()
+    assert leaves["x1"].grad.item() == pytest.approx(-0.5898, abs=1e-4)
+    with pytest.raises(RuntimeError, match="freed by backward"):
+        cr.viz.explain(f)
+
+
+def test_what_explain_cannot_do_it_says():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"shape \(2,\).*grad_output=.*output.sum\(\)"):
+        cr.viz.explain(x * 2)
+    with pytest.raises(ValueError, match="does not require grad"):
+        cr.viz.explain(cr.tensor(1.0) * 2)
+    with pytest.raises(ValueError, match="digits"):
+        cr.viz.explain(x.sum(), digits=0)
+    leaf = cr.viz.explain(scalar("a", 1.0))
+    assert len(leaf) == 0 and "leaf" in str(leaf)

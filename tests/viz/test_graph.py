@@ -1,0 +1,324 @@
+"""chainrule.viz.graph: the traced snapshot, its DOT text and its rendering, numbers read back."""
+
+import html
+import re
+import shutil
+import struct
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.viz  # noqa: F401  (cr.viz)
+from chainrule import nn
+from chainrule.viz import graph as G
+
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None,
+    reason="Graphviz's `dot` is not installed (apt-get install graphviz); .ci/run installs it",
+)
+
+# the lecture's sigmoid neuron: (source, destination) -> (forward value, gradient) on that edge
+NEURON_EDGES = {
+    ("w0", "*"): (2, -0.1966),
+    ("x0", "*"): (-1, 0.3932),
+    ("w1", "*"): (-3, -0.3932),
+    ("x1", "*"): (-2, -0.5898),
+    ("w2", "+"): (-3, 0.1966),
+    ("*", "+"): [(-2, 0.1966), (6, 0.1966)],
+    ("+", "+"): (4, 0.1966),
+    ("+", "*(-1)"): (1, 0.1966),
+    ("*(-1)", "exp"): (-1, -0.1966),
+    ("exp", "+1"): (0.3679, -0.5344),
+    ("+1", "1/x"): (1.368, -0.5344),
+    ("1/x", "f"): (0.7311, 1),
+}
+
+
+def neuron():
+    """f = 1 / (1 + exp(-(w0 x0 + w1 x1 + w2))) at the lecture's values; (f, leaves)."""
+    values = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
+    leaves = {
+        k: cr.tensor(v, dtype=cr.float64, requires_grad=True, name=k) for k, v in values.items()
+    }
+    w0, x0, w1, x1, w2 = leaves.values()
+    return 1 / (1 + cr.exp(-(w0 * x0 + w1 * x1 + w2))), leaves
+
+
+def strip_tags(s):
+    return html.unescape(re.sub(r"<[^>]*>", " ", s)).split()
+
+
+def parse_dot(dot):
+    """Nodes (id -> label words) and edges [(src label, dst label, value text, grad text)]."""
+    nodes = {}
+    for m in re.finditer(r"^\s+(\w+) \[label=<(.*?)>,", dot, re.M):
+        nodes[m.group(1)] = " ".join(strip_tags(m.group(2)))
+    edges = []
+    for m in re.finditer(r"^\s+(\w+) -> (\w+) \[(?:label=<(.*)>)?\];$", dot, re.M):
+        label = m.group(3) or ""
+        value = re.search(rf'COLOR="{G.VALUE_COLOR}">([^<]*)<', label)
+        grad = re.search(rf'COLOR="{G.GRAD_COLOR}">([^<]*)<', label)
+        edges.append(
+            (
+                nodes[m.group(1)],
+                nodes[m.group(2)],
+                html.unescape(value.group(1)) if value else None,
+                html.unescape(grad.group(1)) if grad else None,
+            )
+        )
+    return nodes, edges
+
+
+def test_dot_of_the_sigmoid_neuron_holds_the_lectures_values_and_gradients():
+    f, _ = neuron()
+    dot = cr.viz.draw_graph(f, format="dot")
+    assert "rankdir=LR" in dot
+    nodes, edges = parse_dot(dot)
+    gates = sorted(v for k, v in nodes.items() if k.startswith("g"))
+    assert gates == sorted(["*", "*", "+", "+", "*(-1)", "exp", "+1", "1/x"])
+    found = {}
+    for src, dst, value, grad in edges:
+        found.setdefault((src, dst), []).append((float(value), float(grad)))
+    assert set(found) == set(NEURON_EDGES)
+    for key, want in NEURON_EDGES.items():
+        want = sorted(want if isinstance(want, list) else [want])
+        got = sorted(found[key])
+        assert len(got) == len(want), key
+        for (v, g), (wv, wg) in zip(got, want):
+            assert v == pytest.approx(wv, abs=1e-3), key
+            assert g == pytest.approx(wg, abs=1e-4), key
+
+
+def test_values_and_grads_can_be_left_out():
+    f, _ = neuron()
+    no_grads = cr.viz.draw_graph(f, grads=False, format="dot")
+    assert G.GRAD_COLOR not in no_grads and "0.7311" in no_grads
+    no_values = cr.viz.draw_graph(f, values=False, format="dot")
+    assert "0.7311" not in no_values and "-0.5344" in no_values
+    bare = cr.viz.draw_graph(f, values=False, grads=False, format="dot")
+    assert all(value is None and grad is None for *_, value, grad in parse_dot(bare)[1])
+
+
+def test_tracing_touches_no_grad_and_matches_backward():
+    f, leaves = neuron()
+    g = cr.viz.trace(f)
+    assert all(t.grad is None for t in leaves.values())
+    f.backward()  # the graph is freed here; the snapshot keeps what it needs
+    got = {v.name: float(v.grad) for v in g.leaves()}
+    assert got == pytest.approx({k: t.grad.item() for k, t in leaves.items()})
+    assert "-0.5898" in g.to_dot()  # still drawable after backward
+
+
+def test_a_freed_graph_says_how_to_draw_it():
+    f, _ = neuron()
+    f.backward()
+    with pytest.raises(RuntimeError, match=r"freed by backward.*retain_graph=True.*trace"):
+        cr.viz.draw_graph(f, format="dot")
+    f2, _ = neuron()
+    f2.backward(retain_graph=True)
+    assert "0.3932" in cr.viz.draw_graph(f2, format="dot")
+
+
+def test_leaves_show_their_names_and_tensors_their_shape_and_values():
+    x = cr.tensor([1.0, -2.0, 3.0, -1.0], requires_grad=True, name="scores")
+    w = cr.randn(64, 32, requires_grad=True)
+    dot = cr.viz.draw_graph((x.relu() * 2).sum() + (w * w).sum(), format="dot")
+    nodes, edges = parse_dot(dot)
+    assert "scores (4,)" in nodes.values() and "leaf1 (64, 32)" in nodes.values()
+    relu_in = [e for e in edges if e[0] == "scores (4,)"][0]
+    assert relu_in[2] == "(4,) [1, -2, 3, -1]" and relu_in[3] == "(4,) [2, 0, 2, 0]"
+    big = [e for e in edges if e[0] == "leaf1 (64, 32)"][0]
+    m = re.fullmatch(r"\(64, 32\) min (\S+) mean (\S+) max (\S+)", big[2])
+    data = w.detach().numpy()
+    assert m and [float(v) for v in m.groups()] == pytest.approx(
+        [data.min(), data.mean(), data.max()], rel=1e-3, abs=1e-3
+    )
+
+
+@pytest.mark.parametrize(
+    "make, label",
+    [
+        (lambda x: 1 / x, "1/x"),
+        (lambda x: x**-1, "1/x"),
+        (lambda x: x**2, "**2"),
+        (lambda x: 1 + x, "+1"),
+        (lambda x: x * -1, "*(-1)"),
+        (lambda x: -x, "*(-1)"),
+        (lambda x: x - 2.5, "-2.5"),
+        (lambda x: 1 - x, "1-x"),
+        (lambda x: x / 4, "/4"),
+        (lambda x: cr.exp(x), "exp"),
+        (lambda x: cr.sigmoid(x), "sigmoid"),
+        (lambda x: cr.maximum(x, 0.0), "max(x, 0)"),
+        (lambda x: x @ cr.ones(3, 2), "matmul"),
+        (lambda x: x.sum(dim=0), "sum(dim=0)"),
+        (lambda x: x * x, "*"),
+    ],
+)
+def test_gates_are_labelled_with_the_slides_symbols(make, label):
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    g = cr.viz.trace(make(x).sum() if label != "sum(dim=0)" else make(x))
+    assert g.gates[0].label == label
+
+
+def test_each_use_of_a_value_gets_its_own_gradient_on_its_edge():
+    x = cr.tensor(3.0, requires_grad=True, name="x")
+    _, edges = parse_dot(cr.viz.draw_graph(x * x + x, format="dot"))
+    from_x = sorted(float(grad) for src, _, _, grad in edges if src == "x")
+    assert from_x == [1, 3, 3]  # the copy gate adds them: 7 = d(x^2 + x)/dx
+
+
+def test_a_users_function_and_a_split_are_replayed_like_the_engine():
+    class Multiply(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.save_for_backward(x, y)
+            return x * y
+
+        @staticmethod
+        def backward(ctx, grad):
+            x, y = ctx.saved_tensors
+            return grad * y, grad * x
+
+    x = cr.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    y = cr.tensor([0.5, -1.0, 2.0, 3.0], requires_grad=True)
+    first, _ = cr.split(Multiply.apply(x, y), 2)  # the second half is never used
+    f = (first * first).sum()
+    g = cr.viz.trace(f)
+    assert "Multiply" in [gate.label for gate in g.gates]
+    f.backward()
+    traced = {v.name: v.grad for v in g.leaves()}
+    np.testing.assert_allclose(traced["leaf1"], x.grad.numpy())
+    np.testing.assert_allclose(traced["leaf2"], y.grad.numpy())
+
+
+def test_a_small_network_traces_to_the_engines_gradients_and_collapses_by_layer():
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
+    x = cr.randn(4, 2)
+    loss = nn.functional.cross_entropy(model(x), cr.tensor([0, 1, 1, 0]))
+    g = cr.viz.trace(loss, module=model)
+    loss.backward()
+    for v in g.leaves():
+        if v.requires_grad:
+            np.testing.assert_allclose(
+                v.grad, dict(model.named_parameters())[v.name].grad.detach().numpy()
+            )
+    nodes, _ = parse_dot(g.to_dot(collapse=True))
+    labels = list(nodes.values())
+    assert sum("Linear" in label for label in labels) == 2
+    assert not any("0.weight" in label for label in labels) and "relu" in labels
+    nodes, _ = parse_dot(g.to_dot(collapse=False))
+    assert {"0.weight (3, 2)", "2.bias (2,)"} <= set(nodes.values())
+
+
+def test_a_layer_of_several_gates_becomes_one_box():
+    class Affine(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.W = nn.Parameter(cr.ones(3, 2))
+            self.b = nn.Parameter(cr.zeros(2))
+
+        def forward(self, x):
+            return x @ self.W + self.b
+
+    layer = Affine()
+    out = layer(cr.ones(4, 3)).relu().sum()
+    nodes, edges = parse_dot(cr.viz.draw_graph(out, module=layer, format="dot"))
+    assert "matmul" not in nodes.values() and "+" not in nodes.values()
+    box = [label for label in nodes.values() if "Affine" in label]
+    assert box == ["model Affine W (3, 2) b (2,)"]
+    assert [(e[0], e[1]) for e in edges if e[1] == "relu"] == [(box[0], "relu")]
+
+
+def test_a_tensor_output_needs_grad_output_for_gradients():
+    x = cr.tensor([1.0, -2.0, 3.0, -1.0], requires_grad=True, name="x")
+    dot = cr.viz.draw_graph(x.relu(), format="dot")
+    assert "gradients not shown" in dot and "grad_output" in dot
+    dot = cr.viz.draw_graph(x.relu(), grad_output=[4.0, -1.0, 5.0, 9.0], format="dot")
+    assert "(4,) [4, 0, 5, 0]" in html.unescape(dot)
+    with pytest.raises(ValueError, match=r"grad_output must have the output's shape \(4,\)"):
+        cr.viz.trace(x.relu(), grad_output=[1.0, 2.0])
+
+
+def test_a_long_chain_traces_without_recursion():
+    x = cr.tensor(0.0, requires_grad=True)
+    y = x
+    for _ in range(3000):
+        y = y + 1
+    g = cr.viz.trace(y)
+    assert len(g.gates) == 3000 and float(g.leaves()[0].grad) == 1
+
+
+def test_bad_arguments_are_refused():
+    f, _ = neuron()
+    with pytest.raises(TypeError, match="expected the Tensor"):
+        cr.viz.draw_graph(0.5)
+    with pytest.raises(ValueError, match="format must be one of"):
+        cr.viz.draw_graph(f, format="jpeg")
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        cr.viz.draw_graph(f, path="graph.bmp")
+    with pytest.raises(TypeError, match="cr.nn.Module"):
+        cr.viz.trace(f, module=object())
+    leaf = cr.tensor(1.0, name="a")
+    assert parse_dot(cr.viz.draw_graph(leaf, format="dot"))[0] == {"v0": "a"}
+
+
+# ----- rendering with Graphviz -----
+@needs_dot
+def test_svg_renders_with_the_values_and_gradients(tmp_path):
+    f, _ = neuron()
+    path = tmp_path / "neuron.svg"
+    svg = cr.viz.draw_graph(f, path=path)
+    assert path.read_text() == svg and "<svg" in svg
+    w, h = (
+        float(v) for v in re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg).groups()
+    )
+    assert w > 2 * h > 100  # left to right
+    texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+    for word in ("w0", "x0", "w1", "x1", "w2", "exp", "1/x", "+1", "*(-1)", "0.7311", "1.368"):
+        assert word in texts
+    grads = {
+        float(html.unescape(t))
+        for t in re.findall(rf'<text[^>]*fill="{G.GRAD_COLOR}"[^>]*>([^<]*)</text>', svg)
+        if re.fullmatch(r"-?[\d.]+", html.unescape(t))
+    }
+    assert grads == {-0.1966, 0.3932, -0.3932, -0.5898, 0.1966, -0.5344, 1.0}
+
+
+@needs_dot
+def test_png_and_pdf_render(tmp_path):
+    f, _ = neuron()
+    png = cr.viz.draw_graph(f, path=tmp_path / "neuron.png")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / "neuron.png").read_bytes() == png
+    width, height = struct.unpack(">II", png[16:24])
+    assert width > 2 * height > 100
+    pdf = cr.viz.draw_graph(f, format="pdf")
+    assert pdf.startswith(b"%PDF") and len(pdf) > 1000
+
+
+@needs_dot
+def test_notebooks_get_svg():
+    f, _ = neuron()
+    svg = cr.viz.trace(f)._repr_svg_()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "0.7311" in svg
+    assert "<svg" in G.repr_svg(f)
+    assert G.repr_svg(cr.tensor(1.0)) is None  # a leaf shows its text repr
+
+
+def test_a_missing_dot_says_how_to_install_it(tmp_path, monkeypatch, caplog):
+    f, _ = neuron()
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot on this PATH
+    with pytest.raises(G.GraphvizNotFoundError, match=r"apt-get install graphviz.*format=\"dot\""):
+        cr.viz.draw_graph(f, format="svg")
+    assert "digraph" in cr.viz.draw_graph(f, format="dot")  # DOT text needs no Graphviz
+    assert cr.viz.trace(f)._repr_svg_() is None
+    assert "cannot show the graph" in caplog.text
+
+
+def test_a_missing_graphviz_package_says_how_to_install_it(monkeypatch):
+    f, _ = neuron()
+    monkeypatch.setitem(__import__("sys").modules, "graphviz", None)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install"):
+        cr.viz.draw_graph(f, format="png")
