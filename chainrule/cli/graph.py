@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..viz.explain import explain
     from ..viz.expr import ExpressionError, parse, parse_value
-    from ..viz.graph import GraphvizNotFoundError, draw_graph, summary, trace
+    from ..viz.graph import GraphvizNotFoundError, draw_graph, summary
+    from ..viz.snapshot import trace
 
     if not 1 <= args.digits <= 17:
         return fail("graph", f"--digits must be from 1 to 17; got {args.digits}")

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from .graph import Edge, Gate, Graph, draw_graph, fmt, fmt_const, shape_str, summary, trace
+from .graph import draw_graph, shape_str, summary
+from .snapshot import Edge, Gate, Graph, fmt, fmt_const, trace
 
 __all__ = ["EdgeStep", "Explanation", "Graph", "Step", "draw_graph", "explain", "trace"]
 
