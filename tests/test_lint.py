@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is not installed")
 def test_ruff_clean():
-    folders = [d for d in ("chainrule", "tests", "examples", "benchmarks") if (ROOT / d).is_dir()]
+    folders = [
+        d for d in ("chainrule", "tests", "examples", "benchmarks", "tools") if (ROOT / d).is_dir()
+    ]
     result = subprocess.run(
         ["ruff", "check", *folders],
         cwd=ROOT,

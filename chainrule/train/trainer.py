@@ -428,19 +428,22 @@ def evaluate(run: str | Path, split: str = "test") -> dict[str, Any]:
 
 
 def finish(run: RunFolder, figures: bool = True, splits: Any = None) -> dict[str, Any]:
-    """Evaluate a run's best model on the test split; write summary.json and the figures."""
+    """Evaluate a run's best model on the test split; draw the figures, then write summary.json.
+
+    summary.json comes last: its presence means the run finished.
+    """
     model, prep, spec = load_model(run.path)
     splits = splits if splits is not None else _splits_of(run)
     history = run.read_metrics()
     summary, pred = _scores_summary(
         model, prep, spec, splits.x_test, splits.y_test, "test", history
     )
-    run.write_json(run.summary, summary)
     if figures:
         try:
             _draw_figures(run, model, prep, spec, splits, history, pred)
         except ImportError as e:
             log.warning("figures skipped: %s", e)
+    run.write_json(run.summary, summary)
     return summary
 
 

@@ -283,9 +283,10 @@ def test_at_least_fifty_wrong_calls():
 
 
 @pytest.mark.parametrize("description, call, error, fragments", ROWS, ids=[r[0] for r in ROWS])
-def test_wrong_call_gives_a_clear_error(description, call, error, fragments):
+def test_wrong_call_gives_a_clear_error(description, call, error, fragments, counts):
     with pytest.raises(error) as info:
         call()
     message = str(info.value)
     for fragment in fragments:
         assert re.search(fragment, message), f"{fragment!r} not in: {message}"
+    counts["calls|wrong calls answered with a clear error"] += 1

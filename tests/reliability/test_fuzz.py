@@ -101,61 +101,100 @@ def mutated(draw: st.DrawFn, valid: bytes) -> bytes:
     return bytes(data)
 
 
-def _check(read, path, blob: bytes, allowed: tuple) -> None:
+def _check(counts, name: str, read, path, blob: bytes, allowed: tuple) -> None:
     path.write_bytes(blob)
     tracemalloc.start()
+    outcome = "read"
     try:
         read(path)
     except allowed:
-        pass
+        outcome = "refused with its own error"
     finally:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     # a reader may decode what the file holds, but never allocates far beyond its size
     assert peak <= 64 * len(blob) + 4_000_000, f"{peak} bytes allocated for a {len(blob)}-byte file"
+    counts[f"fuzz|{name}|{outcome}"] += 1
 
 
 @FUZZ
 @given(blob=mutated(_idx_images()), compress=st.booleans())
-def test_idx_reader(tmp_path, blob, compress):
+def test_idx_reader(tmp_path, counts, blob, compress):
     data = gzip.compress(blob) if compress else blob
-    _check(read_idx, tmp_path / "x-idx3-ubyte", data, (DataFormatError,))
+    _check(
+        counts, "IDX images (MNIST)", read_idx, tmp_path / "x-idx3-ubyte", data, (DataFormatError,)
+    )
 
 
 @FUZZ
 @given(blob=mutated(_cifar_batch()))
-def test_cifar_batch_reader(tmp_path, blob):
-    _check(read_batch, tmp_path / "data_batch_1", blob, (DataFormatError,))
+def test_cifar_batch_reader(tmp_path, counts, blob):
+    _check(
+        counts,
+        "CIFAR-10 batch (pickle)",
+        read_batch,
+        tmp_path / "data_batch_1",
+        blob,
+        (DataFormatError,),
+    )
 
 
 @FUZZ
 @given(blob=mutated(_weights()))
-def test_weight_file_reader(tmp_path, blob):
-    _check(cr.load, tmp_path / "w.safetensors", blob, (ValueError,))
+def test_weight_file_reader(tmp_path, counts, blob):
+    _check(
+        counts,
+        "weight file (safetensors)",
+        cr.load,
+        tmp_path / "w.safetensors",
+        blob,
+        (ValueError,),
+    )
 
 
 @FUZZ
 @given(blob=mutated(_npy()))
-def test_predict_npy_reader(tmp_path, blob):
-    _check(lambda p: read_input(p, (8, 8)), tmp_path / "x.npy", blob, (InputError,))
+def test_predict_npy_reader(tmp_path, counts, blob):
+    _check(
+        counts,
+        "predict: .npy",
+        lambda p: read_input(p, (8, 8)),
+        tmp_path / "x.npy",
+        blob,
+        (InputError,),
+    )
 
 
 @FUZZ
 @given(blob=mutated(_png()))
-def test_predict_image_reader(tmp_path, blob):
-    _check(lambda p: read_input(p, (8, 8)), tmp_path / "x.png", blob, (InputError,))
+def test_predict_image_reader(tmp_path, counts, blob):
+    _check(
+        counts,
+        "predict: PNG image",
+        lambda p: read_input(p, (8, 8)),
+        tmp_path / "x.png",
+        blob,
+        (InputError,),
+    )
 
 
 @FUZZ
 @given(blob=mutated(_toml()), suffix=st.sampled_from([".toml", ".json"]))
-def test_config_reader(tmp_path, blob, suffix):
+def test_config_reader(tmp_path, counts, blob, suffix):
     if suffix == ".json":
         blob = blob if blob[:1] != b"d" else _json()
 
     def read(path):
         TrainConfig.from_dict(TrainConfig.from_file(path), "config").validate()
 
-    _check(read, tmp_path / f"run{suffix}", blob, (ValueError, TypeError))
+    _check(
+        counts,
+        "config file (TOML/JSON)",
+        read,
+        tmp_path / f"run{suffix}",
+        blob,
+        (ValueError, TypeError),
+    )
 
 
 def test_header_declaring_2_31_images_is_refused_before_allocating(tmp_path):

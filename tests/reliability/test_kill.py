@@ -26,7 +26,7 @@ from chainrule.train.checkpoint import load_checkpoint
 pytest.importorskip("safetensors")
 
 KILLS = int(os.environ.get("CHAINRULE_KILLS", "24"))
-OPTIONS = ["--epochs", "12", "--optimizer", "momentum", "--schedule", "cosine", "--warmup", "2"]
+OPTIONS = ["--epochs", "30", "--optimizer", "momentum", "--schedule", "cosine", "--warmup", "2"]
 
 
 def _train(out: Path, resume: bool) -> subprocess.Popen:
@@ -70,10 +70,10 @@ def _same_result(out: Path, reference: Path) -> None:
             np.testing.assert_array_equal(a[k].numpy(), b[k].numpy())
 
 
-def test_killed_runs_resume_to_exactly_the_uninterrupted_result(tmp_path):
+def test_killed_runs_resume_to_exactly_the_uninterrupted_result(tmp_path, counts):
     reference = tmp_path / "reference"
     cfg = TrainConfig.from_dict(
-        {"epochs": 12, "optimizer": "momentum", "schedule": "cosine", "warmup": 2}
+        {"epochs": 30, "optimizer": "momentum", "schedule": "cosine", "warmup": 2}
     )
     fit(cfg, reference, figures=False)
 
@@ -97,11 +97,16 @@ def test_killed_runs_resume_to_exactly_the_uninterrupted_result(tmp_path):
                 _check_consistent(out)
             assert runs < KILLS * 6, "the runs never finished"
         _same_result(out, reference)
+        counts[
+            "kill|runs killed and resumed to the end, equal bit for bit to the uninterrupted one"
+        ] += 1
     assert kills >= KILLS and episodes >= 1
+    counts["kill|SIGKILLs survived"] += kills
+    counts["kill|training processes started"] += runs
 
 
 @pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_sigint_and_sigterm_save_and_exit_cleanly(tmp_path, sig, status):
+def test_sigint_and_sigterm_save_and_exit_cleanly(tmp_path, sig, status, counts):
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "-m", "chainrule", "train", "--epochs", "200", "--out", str(out)],
@@ -117,3 +122,4 @@ def test_sigint_and_sigterm_save_and_exit_cleanly(tmp_path, sig, status):
     message = stderr.decode()
     assert "checkpoint of epoch" in message and "--resume" in message
     assert _check_consistent(out) >= 1
+    counts[f"kill|{sig.name} stops saved and exited {status}"] += 1
