@@ -219,20 +219,24 @@ def _process(node: Node, run: _Run) -> None:
     if grads is None:  # no gradient reached this node: nothing flows to its inputs
         return
     multi = node.n_outputs > 1
-    glist = grads if multi else [grads]
-    if node._hooks is not None or node._retained is not None or run.capture is not None:
-        glist = _observe(node, glist, run)
-    if multi:  # outputs that received nothing get zeros
-        glist = [
-            g if g is not None else _zeros(shape, dtype, run.create_graph)
-            for g, (shape, dtype) in zip(glist, node._out_meta)
-        ]
     fn = node.function
     node._graph_mode = run.create_graph
-    if fn.on_arrays or run.create_graph:
-        result = fn.backward(node, *glist)
+    if multi or node._hooks is not None or node._retained is not None or run.capture is not None:
+        glist = grads if multi else [grads]
+        glist = _observe(node, glist, run)
+        if multi:  # outputs that received nothing get zeros
+            glist = [
+                g if g is not None else _zeros(shape, dtype, run.create_graph)
+                for g, (shape, dtype) in zip(glist, node._out_meta)
+            ]
+        if fn.on_arrays or run.create_graph:
+            result = fn.backward(node, *glist)
+        else:
+            result = fn.backward(node, *[Tensor._make(g) for g in glist])
+    elif fn.on_arrays or run.create_graph:  # one output, no hooks: the common case
+        result = fn.backward(node, grads)
     else:
-        result = fn.backward(node, *[Tensor._make(g) for g in glist])
+        result = fn.backward(node, Tensor._make(grads))
     if type(result) is not tuple:
         result = (result,)
     inputs = node.inputs
@@ -256,11 +260,14 @@ def _process(node: Node, run: _Run) -> None:
         data = a._data
         if g.shape != data.shape:
             g = sum_to(g, data.shape, node, i)
-        if g.dtype != data.dtype:
+        if g.dtype is not data.dtype and g.dtype != data.dtype:
             g = g.astype(data.dtype)
         p = a.grad_fn
         if p is None:
             run.to_leaf(a, g)
+        elif p.n_outputs == 1:
+            cur = p._grad
+            p._grad = g if cur is None else cur + g
         else:
             _deliver(p, a._index, g)
 

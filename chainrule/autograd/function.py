@@ -216,15 +216,18 @@ class Function:
     @classmethod
     def apply(cls, *args: Any) -> Any:
         """Run forward on ``args`` and record the call when an input requires grad."""
+        # This is the hot path of everything: decide once whether to record, then do no more.
         record = False
         if state.grad_enabled:
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:
                     record = True
                     break
-        ctx = Node() if record else _no_record(len(args))
         if record:
+            ctx = Node()
             ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+        else:
+            ctx = _no_record(len(args))
         try:
             if cls.on_arrays:
                 out = cls.forward(ctx, *[a._data if isinstance(a, Tensor) else a for a in args])
@@ -238,8 +241,23 @@ class Function:
         except ValueError as e:  # NumPy's shape errors, re-raised naming the op and the shapes
             raise RuntimeError(f"{cls.__name__}: {e}; {_describe(args)}") from None
         if type(out) is tuple:
-            return _record_outputs(cls, ctx, args, out, record, True)
-        return _record_outputs(cls, ctx, args, (out,), record, False)[0]
+            return _record_outputs(cls, ctx, args, out, record)
+        # one output, the common case, without the tuple machinery
+        raw = out  # what forward returned (a user's Function returns a Tensor it may have saved)
+        if type(out) is not ndarray:
+            out = _as_array(out, cls)
+        if not record:
+            return Tensor._make(out)
+        ctx.function = cls
+        ctx.inputs = args
+        ctx.n_outputs = 1
+        result = Tensor._make(out, True, ctx) if is_floating(out.dtype) else Tensor._make(out)
+        if ctx.saved:
+            _tag_saved(ctx, args, (raw,), [out], (result,))
+        if state.anomaly:
+            ctx._trace = _user_frames()
+            _check_finite(ctx, [out], "forward output")
+        return result
 
 
 def _describe(args: tuple) -> str:
@@ -249,7 +267,8 @@ def _describe(args: tuple) -> str:
     return "the inputs have shapes " + " and ".join(shapes)
 
 
-def _as_array(value: Any, where: str) -> ndarray:
+def _as_array(value: Any, fn: type) -> ndarray:
+    """A forward result as an array (NumPy returns scalars from 0-d operations)."""
     if isinstance(value, Tensor):
         return value._data
     if type(value) is ndarray:
@@ -257,16 +276,15 @@ def _as_array(value: Any, where: str) -> ndarray:
     arr = xp.asarray(value)
     if arr.dtype.kind not in "biuf":
         raise TypeError(
-            f"{where} returned a value of type {type(value).__name__}; expected Tensors"
+            f"{fn.__name__}.forward returned a value of type {type(value).__name__}; "
+            "expected Tensors"
         )
     return arr
 
 
-def _record_outputs(
-    cls: type, ctx: Any, args: tuple, outs: tuple, record: bool, multi: bool
-) -> tuple:
-    """Wrap forward's results as Tensors and, when recording, make ``ctx`` their grad_fn."""
-    arrays = [_as_array(o, f"{cls.__name__}.forward") for o in outs]
+def _record_outputs(cls: type, ctx: Any, args: tuple, outs: tuple, record: bool) -> tuple:
+    """Wrap several forward results as Tensors and, when recording, make ``ctx`` their grad_fn."""
+    arrays = [_as_array(o, cls) for o in outs]
     if not record:
         return tuple([Tensor._make(a) for a in arrays])
     node: Node = ctx
@@ -281,8 +299,7 @@ def _record_outputs(
     )
     if node.saved:
         _tag_saved(node, args, outs, arrays, results)
-    if multi:
-        node._out_meta = tuple([(a.shape, a.dtype) for a in arrays])
+    node._out_meta = tuple([(a.shape, a.dtype) for a in arrays])
     if state.anomaly:
         node._trace = _user_frames()
         _check_finite(node, arrays, "forward output")
