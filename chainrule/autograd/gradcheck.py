@@ -85,7 +85,9 @@ def gradcheck(
         inputs: a Tensor or a tuple of arguments; Tensors that require grad are checked and must
             be float64 (finite differences in float32 are too coarse to mean anything).
         eps: the finite-difference step.
-        atol, rtol: the tolerance, |analytic - numeric| <= atol + rtol * |numeric| per element.
+        atol: the absolute tolerance.
+        rtol: the relative tolerance; an element passes when
+            |analytic - numeric| <= atol + rtol * |numeric|.
         raise_exception: raise ``GradcheckError`` on failure (else return False).
 
     Returns:

@@ -89,7 +89,9 @@ class CrossEntropyLoss(_WeightedLoss):
     """The softmax classifier's loss as a Module; see ``cross_entropy``.
 
     Args:
-        weight: (C,) class weights or None. size_average, reduce: deprecated (PyTorch's).
+        weight: (C,) class weights or None.
+        size_average: deprecated, as in PyTorch (use ``reduction``).
+        reduce: deprecated, as in PyTorch (use ``reduction``).
         ignore_index: a target value that counts nothing. reduction: "mean", "sum", "none".
         label_smoothing: eps in [0, 1].
 
@@ -139,7 +141,9 @@ class NLLLoss(_WeightedLoss):
     """Negative log-likelihood of log-probabilities as a Module; see ``nll_loss``.
 
     Args:
-        weight: (C,) class weights or None. size_average, reduce: deprecated (PyTorch's).
+        weight: (C,) class weights or None.
+        size_average: deprecated, as in PyTorch (use ``reduction``).
+        reduce: deprecated, as in PyTorch (use ``reduction``).
         ignore_index: a target value that counts nothing. reduction: "mean", "sum", "none".
 
     Shapes: input (N, C), (C,) or (N, C, d1, ...); target (N,), () or (N, d1, ...).
@@ -173,8 +177,12 @@ class MultiMarginLoss(_WeightedLoss):
     """The multiclass SVM (hinge) loss as a Module; see ``multi_margin_loss``.
 
     Args:
-        p: 1 or 2. margin: the required gap. weight: (C,) class weights or None.
-        size_average, reduce: deprecated (PyTorch's). reduction: "mean", "sum", "none".
+        p: 1 or 2, the power of each hinge term.
+        margin: the required gap.
+        weight: (C,) class weights or None.
+        size_average: deprecated, as in PyTorch (use ``reduction``).
+        reduce: deprecated, as in PyTorch (use ``reduction``).
+        reduction: "mean", "sum" or "none".
 
     Shapes: input (N, C) or (C,); target (N,) or ().
 
@@ -236,7 +244,9 @@ class BCELoss(_WeightedLoss):
 
     Args:
         weight: elementwise weight that broadcasts to the input, or None.
-        size_average, reduce: deprecated (PyTorch's). reduction: "mean", "sum", "none".
+        size_average: deprecated, as in PyTorch (use ``reduction``).
+        reduce: deprecated, as in PyTorch (use ``reduction``).
+        reduction: "mean", "sum" or "none".
 
     Example:
         >>> round(BCELoss()(cr.tensor([0.8]), cr.tensor([1.0])).item(), 4)
@@ -252,7 +262,9 @@ class BCEWithLogitsLoss(_WeightedLoss):
 
     Args:
         weight: elementwise weight that broadcasts to the input, or None.
-        size_average, reduce: deprecated (PyTorch's). reduction: "mean", "sum", "none".
+        size_average: deprecated, as in PyTorch (use ``reduction``).
+        reduce: deprecated, as in PyTorch (use ``reduction``).
+        reduction: "mean", "sum" or "none".
         pos_weight: weight of the positive term, broadcast along the last dimension, or None.
 
     Example:
@@ -281,7 +293,8 @@ class KLDivLoss(_Loss):
     """KL divergence from target to model as a Module; see ``kl_div`` (input: log-probabilities).
 
     Args:
-        size_average, reduce: deprecated (PyTorch's).
+        size_average: deprecated, as in PyTorch (use ``reduction``).
+        reduce: deprecated, as in PyTorch (use ``reduction``).
         reduction: "mean" (PyTorch's default: divides by every element), "batchmean" (by N: the
             KL per sample), "sum" or "none".
         log_target: whether the target holds log-probabilities.

@@ -430,7 +430,10 @@ def _formula(g: Graph, gate: Gate, edge: Edge) -> str:
         return f"1 if x > 0 else {fmt_const(args[1])}"
     if op == "Mean":
         return "1/n"
-    return _UNARY.get(op, f"d({gate.label})/dx")
+    if op in _UNARY:
+        return _UNARY[op]
+    # an op without a slide formula (a user's Function): name the input it is taken for
+    return f"d({gate.label})/d({g.values[edge.value].name})"
 
 
 def _vjp(g: Graph, gate: Gate, edge: Edge) -> str:

@@ -86,7 +86,8 @@ def spiral(
         noise: standard deviation of the angle noise (radians).
         n_classes: number of arms (classes).
         seed: seeds the points and the splits.
-        val_fraction, test_fraction: see the module docstring.
+        val_fraction: the share of the non-test points held out for validation.
+        test_fraction: the share of all points held out for testing.
 
     Returns:
         ``Splits`` with x float32 (N, 2) in [-1, 1], y int64, classes "0".."K-1".
@@ -124,7 +125,8 @@ def circles(
         n_samples: points in all, at least 4.
         noise: standard deviation of the Gaussian noise added to each coordinate.
         seed: seeds the points and the splits.
-        val_fraction, test_fraction: see the module docstring.
+        val_fraction: the share of the non-test points held out for validation.
+        test_fraction: the share of all points held out for testing.
         factor: radius of the inner circle, in (0, 1).
 
     Returns:
@@ -164,7 +166,8 @@ def xor(
         n_samples: points in all, at least 4 (two classes, balanced).
         noise: standard deviation of the Gaussian noise added to each coordinate.
         seed: seeds the points and the splits.
-        val_fraction, test_fraction: see the module docstring.
+        val_fraction: the share of the non-test points held out for validation.
+        test_fraction: the share of all points held out for testing.
 
     Returns:
         ``Splits`` with x float32 (N, 2), y int64, classes ["same sign", "opposite signs"].
@@ -205,7 +208,8 @@ def gaussians(
         noise: the standard deviation of each blob.
         n_classes: number of blobs (classes).
         seed: seeds the points and the splits.
-        val_fraction, test_fraction: see the module docstring.
+        val_fraction: the share of the non-test points held out for validation.
+        test_fraction: the share of all points held out for testing.
 
     Returns:
         ``Splits`` with x float32 (N, 2), y int64, classes "0".."K-1".
@@ -240,7 +244,8 @@ def moons(
         n_samples: points in all, at least 4.
         noise: standard deviation of the Gaussian noise added to each coordinate.
         seed: seeds the points and the splits.
-        val_fraction, test_fraction: see the module docstring.
+        val_fraction: the share of the non-test points held out for validation.
+        test_fraction: the share of all points held out for testing.
 
     Returns:
         ``Splits`` with x float32 (N, 2), y int64, classes ["upper", "lower"].
