@@ -14,7 +14,7 @@ Trains for a few seconds at most (full batch, seeded) and prints the test accura
 """
 
 import numpy as np
-from _common import output_dir, save
+from _common import accuracy, fit, output_dir, save
 
 import chainrule as cr
 import chainrule.nn.functional as F
@@ -23,20 +23,7 @@ from chainrule import nn
 
 def train_linear(x: np.ndarray, y: np.ndarray, steps: int, lr: float, lam: float) -> nn.Linear:
     """Full-batch Adam on cross-entropy + lam * R(W): a softmax classifier."""
-    model = nn.Linear(x.shape[1], int(y.max()) + 1)
-    opt = cr.optim.Adam(model.parameters(), lr=lr)
-    xt, yt = cr.tensor(x), cr.tensor(y)
-    for _ in range(steps):
-        loss = F.cross_entropy(model(xt), yt) + lam * nn.l2_penalty(model)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model
-
-
-def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
-    with cr.no_grad():
-        return float((model(cr.tensor(x)).numpy().argmax(1) == y).mean())
+    return fit(nn.Linear(x.shape[1], int(y.max()) + 1), x, y, steps, lr, lam)
 
 
 def main() -> None:

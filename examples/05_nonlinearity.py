@@ -9,29 +9,11 @@ side by side.
 """
 
 import numpy as np
-from _common import output_dir, save
+from _common import accuracy, fit, output_dir, save
 from matplotlib.figure import Figure
 
 import chainrule as cr
-import chainrule.nn.functional as F
 from chainrule import nn
-
-
-def fit(model: nn.Module, x: np.ndarray, y: np.ndarray, steps: int, lr: float) -> nn.Module:
-    """Full-batch Adam on the cross-entropy loss."""
-    opt = cr.optim.Adam(model.parameters(), lr=lr)
-    xt, yt = cr.tensor(x), cr.tensor(y)
-    for _ in range(steps):
-        loss = F.cross_entropy(model(xt), yt)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model
-
-
-def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
-    with cr.no_grad():
-        return float((model(cr.tensor(x)).numpy().argmax(1) == y).mean())
 
 
 def main() -> None:

@@ -11,32 +11,18 @@ command line, as full training runs: ``chainrule sweep --dataset spiral --hidden
 """
 
 import numpy as np
-from _common import output_dir, save
+from _common import accuracy, fit, output_dir, save
 
 import chainrule as cr
-import chainrule.nn.functional as F
 from chainrule import nn
 
 HIDDEN = (3, 6, 20)
 LAMBDAS = (0.001, 0.01, 0.1)
 
 
-def fit(hidden: int, lam: float, x: np.ndarray, y: np.ndarray, steps: int = 1000) -> nn.Module:
+def train(hidden: int, lam: float, x: np.ndarray, y: np.ndarray, steps: int = 1000) -> nn.Module:
     cr.manual_seed(0)  # every cell starts from the same kind of random weights
-    model = nn.MLP(2, [hidden], 3)
-    opt = cr.optim.Adam(model.parameters(), lr=0.03)
-    xt, yt = cr.tensor(x), cr.tensor(y)
-    for _ in range(steps):
-        loss = F.cross_entropy(model(xt), yt) + lam * nn.l2_penalty(model)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model
-
-
-def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
-    with cr.no_grad():
-        return float((model(cr.tensor(x)).numpy().argmax(1) == y).mean())
+    return fit(nn.MLP(2, [hidden], 3), x, y, steps, lr=0.03, lam=lam)
 
 
 def main() -> None:
@@ -50,7 +36,7 @@ def main() -> None:
     models = {}
     for hidden in HIDDEN:
         for lam in LAMBDAS:
-            model = fit(hidden, lam, x, y)
+            model = train(hidden, lam, x, y)
             train_acc, test_acc = accuracy(model, x, y), accuracy(model, x_test, s.y_test)
             print(
                 f"hidden {hidden:2d}, lambda {lam:<5g}: train {train_acc:.1%}, test {test_acc:.1%}"

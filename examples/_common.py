@@ -13,7 +13,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import chainrule as cr
+import chainrule.nn.functional as F
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "output"
 
@@ -63,3 +66,25 @@ def save_graph(output: Any, out: Path, stem: str, **kwargs: Any) -> list[Path]:
     if len(formats) == 1:
         print("  (Graphviz's dot is not installed: only the DOT text was written)")
     return paths
+
+
+def fit(
+    model: cr.nn.Module, x: np.ndarray, y: np.ndarray, steps: int, lr: float, lam: float = 0.0
+) -> cr.nn.Module:
+    """Full-batch Adam on the cross-entropy loss plus ``lam`` times the L2 penalty R(W)."""
+    opt = cr.optim.Adam(model.parameters(), lr=lr)
+    xt, yt = cr.tensor(x), cr.tensor(y)
+    for _ in range(steps):
+        loss = F.cross_entropy(model(xt), yt)
+        if lam:
+            loss = loss + lam * cr.nn.l2_penalty(model)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model
+
+
+def accuracy(model: cr.nn.Module, x: np.ndarray, y: np.ndarray) -> float:
+    """The fraction of ``x`` that ``model`` classifies as ``y``."""
+    with cr.no_grad():
+        return float((model(cr.tensor(x)).numpy().argmax(1) == y).mean())
