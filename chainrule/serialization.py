@@ -33,6 +33,10 @@ def _safetensors() -> Any:
     return safetensors
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read once: the mode a plainly created file would get
+
+
 @contextmanager
 def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """A binary file that replaces ``path`` only when the block ends without an error.
@@ -48,6 +52,7 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; give it a new file's mode
         os.replace(tmp, path)
     except BaseException:
         try:
