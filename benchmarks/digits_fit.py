@@ -34,7 +34,7 @@ def _standardized() -> dict[str, np.ndarray]:
     s = cr.data.datasets.digits()
     flat = s.x_train.reshape(len(s.x_train), -1).astype(np.float64)
     mean, std = flat.mean(0), flat.std(0)
-    std = np.where(std > 1e-8, std, 1.0)  # as chainrule's Preprocess does
+    std = np.where(std > 1e-8, std, 1.0)  # as chainrule's Standardize does
 
     def prep(a: np.ndarray) -> np.ndarray:
         return ((a.reshape(len(a), -1) - mean) / std).astype(np.float32)

@@ -142,6 +142,15 @@ def grad(
     return tuple(result)
 
 
+def _zeros_like(x: Tensor) -> Tensor:
+    return Tensor._make(xp.zeros_like(x._data))
+
+
+def _zeros_for_unused(grads: tuple, inputs: tuple) -> tuple:
+    """The gradients, with zeros for the inputs the function did not use."""
+    return tuple(g if g is not None else _zeros_like(x) for g, x in zip(grads, inputs))
+
+
 def _prepare(inputs: Any) -> tuple[tuple[Tensor, ...], bool]:
     single = isinstance(inputs, Tensor)
     ins = tuple(
@@ -158,9 +167,7 @@ def vjp(func: Callable[..., Tensor], inputs: Any, v: Any = None) -> tuple[Tensor
     ins, single = _prepare(inputs)
     out = func(*ins)
     gs = grad(out, ins, v, allow_unused=True)
-    gs = tuple(
-        g if g is not None else Tensor._make(xp.zeros_like(x._data)) for g, x in zip(gs, ins)
-    )
+    gs = _zeros_for_unused(gs, ins)
     return out.detach(), gs[0] if single else gs
 
 
@@ -173,9 +180,7 @@ def hvp(func: Callable[..., Tensor], inputs: Any, v: Any) -> tuple[Tensor, Any]:
     gs = grad(out, ins, create_graph=True)
     dot = sum((g * u).sum() for g, u in zip(gs, vs))
     hv = grad(dot, ins, allow_unused=True)
-    hv = tuple(
-        h if h is not None else Tensor._make(xp.zeros_like(x._data)) for h, x in zip(hv, ins)
-    )
+    hv = _zeros_for_unused(hv, ins)
     return out.detach(), hv[0] if single else hv
 
 
@@ -205,7 +210,7 @@ def jacobian(func: Callable[..., Tensor], inputs: Any, create_graph: bool = Fals
         else:
             gs = (None,) * len(ins)
         for j, (g, x) in enumerate(zip(gs, ins)):
-            rows[j].append(g if g is not None else Tensor._make(xp.zeros_like(x._data)))
+            rows[j].append(g if g is not None else _zeros_like(x))
     jac = tuple(
         reshape(stack(r), out.shape + x.shape) if r else Tensor._make(xp.zeros(out.shape + x.shape))
         for r, x in zip(rows, ins)

@@ -33,6 +33,7 @@ def _numeric(fn: Callable[..., Any], inputs: list, i: int, eps: float) -> list[n
     x = inputs[i]
     flat = x._data.reshape(-1)  # a view: perturbing it perturbs x in place
     cols: list[list[np.ndarray]] = []
+    n_out = 0
     for j in range(flat.size):  # with recording on: fn may itself differentiate (gradgradcheck)
         orig = flat[j]
         flat[j] = orig + eps
@@ -41,7 +42,7 @@ def _numeric(fn: Callable[..., Any], inputs: list, i: int, eps: float) -> list[n
         minus = [o._data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
         flat[j] = orig
         cols.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
-    n_out = len(_outputs(fn, inputs))
+        n_out = len(plus)
     return [
         np.stack([c[k] for c in cols], axis=1) if cols else np.zeros((0, 0)) for k in range(n_out)
     ]

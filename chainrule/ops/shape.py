@@ -232,12 +232,10 @@ def broadcast_to(input: Tensor, shape: Sequence[int]) -> Tensor:
     """Broadcast to ``shape`` as NumPy does (a view; the gradient sums the copies)."""
     target = shape_arg((shape,), "broadcast_to") if not isinstance(shape, int) else (shape,)
     try:
-        xp.broadcast_shapes(input._data.shape, target)
+        ok = xp.broadcast_shapes(input._data.shape, target) == target
     except ValueError:
-        raise RuntimeError(
-            f"broadcast_to: a tensor of shape {tuple(input.shape)} cannot be broadcast to {target}"
-        ) from None
-    if xp.broadcast_shapes(input._data.shape, target) != target:
+        ok = False
+    if not ok:
         raise RuntimeError(
             f"broadcast_to: a tensor of shape {tuple(input.shape)} cannot be broadcast to {target}"
         )

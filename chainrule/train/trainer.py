@@ -17,7 +17,6 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import numpy as np
 from .. import nn, optim
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
+from ..data.transforms import Standardize, flatten
 from ..nn import functional as F
 from ..random import get_rng_state, manual_seed, set_rng_state
 from ..serialization import _safetensors, load, save
@@ -49,35 +49,31 @@ class TrainingInterrupted(Exception):
 
 
 # ----- preprocessing and models, stored with the weights so a run can be reloaded -----
-@dataclass
 class Preprocess:
-    """Flatten each sample and standardize it with the training split's mean and std."""
+    """Flatten each sample, then standardize it with the training split's statistics.
 
-    mean: np.ndarray
-    std: np.ndarray
+    The two steps of ``cr.data.transforms`` (``flatten``, ``Standardize``), kept together so that
+    a run can store them next to its weights and apply them again in evaluate and predict.
+    """
+
+    def __init__(self, standardize: Standardize) -> None:
+        self.standardize = standardize
 
     @classmethod
     def fit(cls, x_train: np.ndarray) -> Preprocess:
-        flat = x_train.reshape(len(x_train), -1).astype(np.float64)
-        std = flat.std(axis=0)
-        return cls(
-            flat.mean(axis=0).astype(np.float32), np.where(std > 1e-8, std, 1.0).astype(np.float32)
-        )
+        return cls(Standardize().fit(flatten(x_train)))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        flat = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
-        if flat.shape[1] != self.mean.size:
-            raise ValueError(
-                f"expected samples of {self.mean.size} numbers each; got shape {tuple(np.shape(x))}"
-            )
-        return (flat - self.mean) / self.std
+        return self.standardize(flatten(np.asarray(x, dtype=np.float32)))
 
     def to_json(self) -> dict:
-        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+        return {k: v.tolist() for k, v in self.standardize.state_dict().items()}
 
     @classmethod
     def from_json(cls, d: dict) -> Preprocess:
-        return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
+        standardize = Standardize()
+        standardize.load_state_dict({k: np.asarray(d[k]) for k in ("mean", "std")})
+        return cls(standardize)
 
 
 def build_model(spec: dict[str, Any]) -> nn.Module:

@@ -322,3 +322,14 @@ def test_a_missing_graphviz_package_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "graphviz", None)
     with pytest.raises(ModuleNotFoundError, match=r"pip install"):
         cr.viz.draw_graph(f, format="png")
+
+
+@needs_dot
+def test_a_tensor_shows_its_graph_inline_in_jupyter():
+    w = cr.tensor(2.0, requires_grad=True, name="w0")
+    x = cr.tensor(-1.0, name="x0")
+    f = cr.sigmoid(w * x)
+    svg = f._repr_svg_()
+    assert svg.lstrip().startswith("<?xml") or "<svg" in svg
+    assert "w0" in svg and "sigmoid" in svg
+    assert w._repr_svg_() is None  # a leaf has no graph: Jupyter falls back to the text repr
