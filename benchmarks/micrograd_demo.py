@@ -7,8 +7,10 @@ noise=0.1)`` with labels -1/+1, the SVM "max-margin" loss ``mean(relu(1 - y * sc
 that, exactly as the notebook writes it for micrograd, and the same computation batched with
 tensors for the others, from micrograd's initial weights (copied):
 
-- chainrule: ``nn.MLP(2, [16, 16], 1)``, ``F.relu(1 - y * scores).mean() + alpha * sum((p * p)
-  .sum() for p in parameters)``, ``optim.SGD`` with the learning rate set per step, float32;
+- chainrule: ``nn.MLP(2, [16, 16], 1)``, ``F.relu(1 - y * scores).mean() + alpha *
+  nn.l2_penalty(parameters)`` (the library's L2 term: one op for the sum of every parameter's
+  squares, biases included as micrograd counts them), ``optim.SGD`` with the learning rate set
+  per step, float32;
 - PyTorch (for information): the same with torch ops, float32;
 - hand-written NumPy (for information, the floor): forward, backward and update by hand.
 
@@ -92,7 +94,7 @@ class Chainrule:
         import chainrule.nn.functional as F
         from chainrule import nn
 
-        self.F = F
+        self.F, self.nn = F, nn
         self.model = nn.MLP(2, [16, 16], 1)
         self.model.load_state_dict(_state(layers, cr.tensor))
         self.params = list(self.model.parameters())
@@ -104,7 +106,7 @@ class Chainrule:
     def step(self) -> float:
         scores = self.model(self.x)
         data_loss = self.F.relu(1 - self.y * scores).mean()
-        reg_loss = ALPHA * sum((p * p).sum() for p in self.params)
+        reg_loss = ALPHA * self.nn.l2_penalty(self.params)
         total_loss = data_loss + reg_loss
         self.opt.param_groups[0]["lr"] = _lr(self.k)
         self.opt.zero_grad()

@@ -12,11 +12,15 @@ of its inputs (upstream x local, as a vector-Jacobian product). The engine
    ``.grad``;
 4. frees each node's inputs and saved values once it has run, unless ``retain_graph``.
 
+A second gradient for the same place is added in place when no one else holds the first one
+(``_sum_into``), so accumulating costs no new array.
+
 State lives on the nodes themselves (``_grad``, ``_deps``) rather than in dicts.
 """
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -55,6 +59,37 @@ def sum_to(grad: Any, shape: tuple, node: Node | None = None, index: int = 0) ->
     if lead:
         grad = grad.reshape(shape)
     return grad
+
+
+def _sum_into(cur: ndarray, g: ndarray) -> ndarray:
+    """``cur + g``, written into ``cur`` when nothing but its one holder refers to it.
+
+    First order only. The caller passes the holder's attribute directly (``t._data``,
+    ``node._grad``), so the reference count is the holder's, this frame's and getrefcount's own,
+    as measured once for this interpreter by ``_alone``; any other reference (a view, another
+    .grad, a pending gradient, a user's variable) makes it higher and the sum goes to a new array.
+    """
+    if sys.getrefcount(cur) <= _ALONE and cur.flags.writeable:
+        cur += g
+        return cur
+    return cur + g
+
+
+def _alone() -> int:
+    """The reference count ``_sum_into`` sees for an array held by one attribute only."""
+
+    class Holder:
+        __slots__ = ("value",)
+
+    def count(cur: ndarray) -> int:
+        return sys.getrefcount(cur)
+
+    h = Holder()
+    h.value = xp.zeros(1)
+    return count(h.value)
+
+
+_ALONE = _alone()
 
 
 class _Run:
@@ -96,8 +131,12 @@ class _Run:
             t._grad = g if cur is None else cur + g
         elif cur is None:
             t._grad = Tensor._make(self.own(g))
-        else:
+        elif cur._requires_grad:  # a gradient recorded by create_graph: leave its graph alone
             t._grad = Tensor._make(cur._data + g)
+        else:
+            data = _sum_into(cur._data, g)
+            if data is not cur._data:
+                t._grad = Tensor._make(data)
 
 
 def _run_hooks(hooks: list, g: Any, create_graph: bool) -> Any:
@@ -196,14 +235,7 @@ def run_backward(
         ready = [n for n in root_nodes if n._deps == 0]
         while ready:
             node = ready.pop()
-            _process(node, run)
-            for a, need in zip(node.inputs, node.needs_input_grad):
-                if need:
-                    p = a.grad_fn
-                    if p is not None:
-                        p._deps -= 1
-                        if p._deps == 0:
-                            ready.append(p)
+            _process(node, run, ready)
             if not retain_graph:
                 node.inputs = None
                 node.saved = None
@@ -212,15 +244,55 @@ def run_backward(
     return run.captured
 
 
-def _process(node: Node, run: _Run) -> None:
-    """Run one node's backward and pass each input its gradient."""
+def _process(node: Node, run: _Run, ready: list) -> None:
+    """Run one node's backward, pass each input its gradient, and queue the nodes now ready."""
     grads = node._grad
     node._grad = None
+    inputs = node.inputs
+    create_graph = run.create_graph
     if grads is None:  # no gradient reached this node: nothing flows to its inputs
-        return
-    multi = node.n_outputs > 1
+        result: tuple = (None,) * len(inputs)
+    else:
+        result = _backward(node, grads, run)
+    for i, (a, need, g) in enumerate(zip(inputs, node.needs_input_grad, result)):
+        if not need:
+            continue
+        p = a.grad_fn
+        if g is not None:
+            if not create_graph:
+                if isinstance(g, Tensor):
+                    g = g._data
+                elif type(g) is not ndarray:
+                    g = xp.asarray(g)
+            elif not isinstance(g, Tensor):
+                g = Tensor._make(xp.asarray(g))
+            data = a._data
+            if g.shape != data.shape:
+                g = sum_to(g, data.shape, node, i)
+            if g.dtype is not data.dtype and g.dtype != data.dtype:
+                g = g.astype(data.dtype)
+            if p is None:
+                run.to_leaf(a, g)
+            elif p.n_outputs == 1:
+                if p._grad is None:
+                    p._grad = g
+                elif create_graph:
+                    p._grad = p._grad + g
+                else:
+                    p._grad = _sum_into(p._grad, g)
+            else:
+                _deliver(p, a._index, g)
+        if p is not None:  # one edge into p is done: p runs once all of them are
+            p._deps -= 1
+            if p._deps == 0:
+                ready.append(p)
+
+
+def _backward(node: Node, grads: Any, run: _Run) -> tuple:
+    """Call the Function's backward with the gradients of the node's outputs; one per input."""
     fn = node.function
     node._graph_mode = run.create_graph
+    multi = node.n_outputs > 1
     if multi or node._hooks is not None or node._retained is not None or run.capture is not None:
         glist = grads if multi else [grads]
         glist = _observe(node, glist, run)
@@ -239,37 +311,14 @@ def _process(node: Node, run: _Run) -> None:
         result = fn.backward(node, Tensor._make(grads))
     if type(result) is not tuple:
         result = (result,)
-    inputs = node.inputs
-    if len(result) != len(inputs):
+    if len(result) != len(node.inputs):
         raise RuntimeError(
             f"{node.name()}: backward returned {len(result)} gradient(s), but forward took "
-            f"{len(inputs)} input(s); return one per input (None where none is needed)"
+            f"{len(node.inputs)} input(s); return one per input (None where none is needed)"
         )
     if state.anomaly:
         _check_finite(node, result, "backward gradient")
-    for i, (a, need, g) in enumerate(zip(inputs, node.needs_input_grad, result)):
-        if not need or g is None:
-            continue
-        if not run.create_graph:
-            if isinstance(g, Tensor):
-                g = g._data
-            elif type(g) is not ndarray:
-                g = xp.asarray(g)
-        elif not isinstance(g, Tensor):
-            g = Tensor._make(xp.asarray(g))
-        data = a._data
-        if g.shape != data.shape:
-            g = sum_to(g, data.shape, node, i)
-        if g.dtype is not data.dtype and g.dtype != data.dtype:
-            g = g.astype(data.dtype)
-        p = a.grad_fn
-        if p is None:
-            run.to_leaf(a, g)
-        elif p.n_outputs == 1:
-            cur = p._grad
-            p._grad = g if cur is None else cur + g
-        else:
-            _deliver(p, a._index, g)
+    return result
 
 
 def _observe(node: Node, glist: list, run: _Run) -> list:

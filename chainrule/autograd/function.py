@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Sequence
 from typing import Any
 
 from ..backend import is_floating, ndarray, xp
@@ -216,21 +217,32 @@ class Function:
     @classmethod
     def apply(cls, *args: Any) -> Any:
         """Run forward on ``args`` and record the call when an input requires grad."""
-        # This is the hot path of everything: decide once whether to record, then do no more.
+        # The hot path of everything: one pass over the arguments collects their arrays and
+        # which of them need a gradient; after that, no more checks than the outputs need.
         record = False
+        data = []
         if state.grad_enabled:
+            needs = []
             for a in args:
-                if isinstance(a, Tensor) and a._requires_grad:
-                    record = True
-                    break
+                if isinstance(a, Tensor):
+                    data.append(a._data)
+                    needs.append(a._requires_grad)
+                    if a._requires_grad:
+                        record = True
+                else:
+                    data.append(a)
+                    needs.append(False)
+        else:
+            for a in args:
+                data.append(a._data if isinstance(a, Tensor) else a)
         if record:
             ctx = Node()
-            ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+            ctx.needs_input_grad = tuple(needs)
         else:
             ctx = _no_record(len(args))
         try:
             if cls.on_arrays:
-                out = cls.forward(ctx, *[a._data if isinstance(a, Tensor) else a for a in args])
+                out = cls.forward(ctx, *data)
             else:
                 prev = state.grad_enabled
                 state.grad_enabled = False
@@ -241,7 +253,7 @@ class Function:
         except ValueError as e:  # NumPy's shape errors, re-raised naming the op and the shapes
             raise RuntimeError(f"{cls.__name__}: {e}; {_describe(args)}") from None
         if type(out) is tuple:
-            return _record_outputs(cls, ctx, args, out, record)
+            return _record_outputs(cls, ctx, args, data, out, record)
         # one output, the common case, without the tuple machinery
         raw = out  # what forward returned (a user's Function returns a Tensor it may have saved)
         if type(out) is not ndarray:
@@ -251,9 +263,12 @@ class Function:
         ctx.function = cls
         ctx.inputs = args
         ctx.n_outputs = 1
-        result = Tensor._make(out, True, ctx) if is_floating(out.dtype) else Tensor._make(out)
+        if out.dtype.kind == "f":  # only floating outputs carry gradients (is_floating)
+            result = Tensor._make(out, True, ctx)
+        else:
+            result = Tensor._make(out)
         if ctx.saved:
-            _tag_saved(ctx, args, (raw,), [out], (result,))
+            _tag_saved(ctx, args, data, (raw,), (out,), (result,))
         if state.anomaly:
             ctx._trace = _user_frames()
             _check_finite(ctx, [out], "forward output")
@@ -282,7 +297,9 @@ def _as_array(value: Any, fn: type) -> ndarray:
     return arr
 
 
-def _record_outputs(cls: type, ctx: Any, args: tuple, outs: tuple, record: bool) -> tuple:
+def _record_outputs(
+    cls: type, ctx: Any, args: tuple, data: list, outs: tuple, record: bool
+) -> tuple:
     """Wrap several forward results as Tensors and, when recording, make ``ctx`` their grad_fn."""
     arrays = [_as_array(o, cls) for o in outs]
     if not record:
@@ -298,7 +315,7 @@ def _record_outputs(cls: type, ctx: Any, args: tuple, outs: tuple, record: bool)
         ]
     )
     if node.saved:
-        _tag_saved(node, args, outs, arrays, results)
+        _tag_saved(node, args, data, outs, arrays, results)
     node._out_meta = tuple([(a.shape, a.dtype) for a in arrays])
     if state.anomaly:
         node._trace = _user_frames()
@@ -306,29 +323,37 @@ def _record_outputs(cls: type, ctx: Any, args: tuple, outs: tuple, record: bool)
     return results
 
 
-def _tag_saved(node: Node, args: tuple, outs: tuple, arrays: list, results: tuple) -> None:
+def _tag_saved(
+    node: Node, args: tuple, data: list, outs: tuple, arrays: Sequence, results: tuple
+) -> None:
     """Note which saved values are inputs and which are outputs, with their version counters.
 
+    ``data`` holds each argument's array (the argument itself when it is not a Tensor); ``outs``
+    what forward returned, ``arrays`` the same as arrays and ``results`` the output Tensors.
     Each tag is (kind, index, version counter, version now). Outputs are stored as arrays, never
     as the output Tensor: the Tensor holds this node as its grad_fn, and holding it back would
     make a reference cycle; the node keeps only the output's version counter.
     """
     saved = list(node.saved)
-    src: list = [None] * len(saved)
+    src: list = []
     tagged = False
     for k, s in enumerate(saved):
-        for i, a in enumerate(args):
-            if isinstance(a, Tensor) and (s is a or s is a._data):
-                src[k] = ("in", i, a._vc, a._vc[0])
-                tagged = True
+        tag = None
+        for i, d in enumerate(data):
+            if s is d or s is args[i]:
+                a = args[i]
+                if isinstance(a, Tensor):
+                    tag = ("in", i, a._vc, a._vc[0])
                 break
         else:
             for j, o in enumerate(outs):
                 if s is o or s is arrays[j]:
                     saved[k] = arrays[j]
-                    src[k] = ("out", j, results[j]._vc, 0)
-                    tagged = True
+                    tag = ("out", j, results[j]._vc, 0)
                     break
+        if tag is not None:
+            tagged = True
+        src.append(tag)
     if tagged:
         node.saved = tuple(saved)
         node._saved_src = tuple(src)

@@ -21,6 +21,8 @@ def to_array(data: Any, dtype: Any = None, copy: bool = True) -> ndarray:
 
     Python floats become the default dtype (float32); NumPy arrays keep theirs.
     """
+    if type(data) is float and dtype is None:  # the common scalar, without the checks below
+        return xp.array(data, dtype=dtypes.get_default_dtype())
     if isinstance(data, Tensor):
         data = data._data
     want = dtypes.to_dtype(dtype) if dtype is not None else None

@@ -142,8 +142,9 @@ class Module(metaclass=_ModuleMeta):
         # only called when normal look-up fails: parameters, buffers and sub-modules live in dicts
         d = self.__dict__
         for registry in ("_parameters", "_buffers", "_modules"):
-            if registry in d and name in d[registry]:
-                return d[registry][name]
+            found = d.get(registry)
+            if found is not None and name in found:
+                return found[name]
         raise AttributeError(self._unknown(name, "has no attribute"))
 
     def __delattr__(self, name: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..autograd.tensor import Tensor
+from ..ops.reduce import SumOfSquares
 from .module import Module
 
 
@@ -40,7 +41,4 @@ def l2_penalty(params_or_module: Module | Iterable[Tensor], exclude_bias: bool =
                 raise TypeError(f"l2_penalty: item {i} is a {type(p).__name__}, not a Tensor")
     if not params:
         raise ValueError("l2_penalty: no parameters to regularise")
-    total = (params[0] * params[0]).sum()
-    for p in params[1:]:
-        total = total + (p * p).sum()
-    return total
+    return SumOfSquares.apply(*params)

@@ -25,6 +25,20 @@ def _unreduce(grad: Any, axes: tuple | None, keepdims: bool, ndim: int) -> Any:
     return xp.expand_dims(grad, axes)
 
 
+def _spread(grad: Any, shape: tuple) -> Any:
+    """A gradient with the reduced axes as size 1, copied to every element of ``shape``.
+
+    First order, a fresh array: one fill is cheaper than NumPy's ``broadcast_to`` (Python code)
+    for the small arrays where it matters, and a writable array can be stored in ``.grad``
+    without a copy. Under create_graph, a broadcast Tensor.
+    """
+    if isinstance(grad, Tensor):
+        return xp.broadcast_to(grad, shape)
+    out = xp.empty(shape, grad.dtype)
+    out[...] = grad
+    return out
+
+
 class Sum(Function):
     """z = sum of x over axes. dz/dx = 1: the gradient is copied to every summed element."""
 
@@ -37,8 +51,31 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, grad):
         x, axes, keepdims = ctx.inputs
-        g = _unreduce(grad, axes, keepdims, x.ndim)
-        return xp.broadcast_to(g, x.shape), None, None
+        return _spread(_unreduce(grad, axes, keepdims, x.ndim), x.shape), None, None
+
+
+class SumOfSquares(Function):
+    """z = sum over every input p of sum(p ** 2), one node for all. dz/dp = 2 p.
+
+    The L2 penalty of a whole model in one op, rather than a square, a sum and an add per
+    parameter.
+    """
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, *tensors):
+        ctx.save_for_backward(*tensors)
+        total = xp.vdot(tensors[0], tensors[0])  # vdot flattens: no p * p array
+        for p in tensors[1:]:
+            total = total + xp.vdot(p, p)
+        return xp.asarray(total)
+
+    @staticmethod
+    def backward(ctx, grad):
+        twice = grad * 2
+        needs = ctx.needs_input_grad
+        return tuple(twice * p if need else None for p, need in zip(ctx.saved_tensors, needs))
 
 
 class Mean(Function):
@@ -55,8 +92,7 @@ class Mean(Function):
         x, axes, keepdims = ctx.inputs
         shape = x.shape
         n = _count(shape, axes)
-        g = _unreduce(grad, axes, keepdims, len(shape))
-        return xp.broadcast_to(g / n, shape), None, None
+        return _spread(_unreduce(grad / n, axes, keepdims, len(shape)), shape), None, None
 
 
 class Var(Function):

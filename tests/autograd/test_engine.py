@@ -561,3 +561,49 @@ def test_grad_assignment_is_checked():
         x.grad = [1.0, 2.0]
     x.grad = None
     assert x.grad is None
+
+
+# ----- accumulation in place (engine._sum_into) -----
+@pytest.mark.parametrize("h_first", [True, False])
+def test_a_shared_gradient_array_is_never_added_into_in_place(h_first):
+    # Add hands the same array to the leaf a and to the node h; the gradient h gets later from
+    # its other use must not change a.grad through it (both orders of the two uses)
+    a = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    b = cr.tensor([3.0, 5.0], dtype=cr.float64, requires_grad=True)
+    h = a * b
+    parts = [(h * 10.0).sum(), (a + h).sum()]
+    loss = parts[0] + parts[1] if h_first else parts[1] + parts[0]
+    loss.backward()
+    # d/da = 1 + 11 b, d/db = 11 a
+    np.testing.assert_allclose(a.grad.numpy(), 1 + 11 * b.detach().numpy())
+    np.testing.assert_allclose(b.grad.numpy(), 11 * a.detach().numpy())
+
+
+def test_a_second_backward_accumulates_into_the_same_grad_tensor():
+    w = cr.tensor([1.0, -2.0], requires_grad=True)
+    (w * w).sum().backward()
+    first = w.grad
+    (w * 3.0).sum().backward()
+    assert w.grad is first  # as PyTorch: accumulated in place
+    np.testing.assert_allclose(first.numpy(), [5.0, -1.0])
+
+
+def test_accumulation_leaves_an_array_someone_else_holds_alone():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    (w * 2.0).sum().backward()
+    held = w.grad.numpy()  # a NumPy alias of the gradient's memory
+    kept = held.copy()
+    (w * 5.0).sum().backward()
+    np.testing.assert_array_equal(held, kept)  # the alias kept its values ...
+    np.testing.assert_allclose(w.grad.numpy(), [7.0, 7.0])  # ... the sum went to a new array
+
+
+def test_accumulation_leaves_a_saved_gradient_alone():
+    # w.grad used in a recorded op is saved by that op; accumulating must not change it
+    w = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    v = cr.tensor([3.0, 4.0], dtype=cr.float64, requires_grad=True)
+    (w * 2.0).sum().backward()
+    later = (w.grad * v).sum()  # saves w.grad's array for v's gradient
+    (w * 5.0).sum().backward()
+    later.backward()
+    np.testing.assert_allclose(v.grad.numpy(), [2.0, 2.0])

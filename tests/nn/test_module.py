@@ -339,3 +339,16 @@ def test_same_outputs_and_gradients_as_pytorch(make):
         np.testing.assert_allclose(p.grad.numpy(), tgrads[name].grad.numpy(), rtol=1e-9, atol=1e-12)
     for name, b in m_t.named_buffers():
         np.testing.assert_allclose(m_cr.state_dict()[name].numpy(), b.numpy(), rtol=1e-10)
+
+
+def test_l2_penalty_is_one_node_with_the_gradient_two_w():
+    a = cr.randn(3, 4, dtype=cr.float64, requires_grad=True)
+    b = cr.randn(5, dtype=cr.float64, requires_grad=True)
+    r = nn.l2_penalty([a, b])
+    assert r.grad_fn.next_functions == ((None, 0), (None, 0))  # one op over both leaves
+    expected = (a.detach().numpy() ** 2).sum() + (b.detach().numpy() ** 2).sum()
+    assert r.item() == pytest.approx(expected, rel=1e-12)
+    assert cr.autograd.gradcheck(lambda a, b: nn.l2_penalty([a, b]), (a, b))
+    assert cr.autograd.gradgradcheck(lambda a, b: nn.l2_penalty([a, b]), (a, b))
+    r.backward()
+    np.testing.assert_allclose(a.grad.numpy(), 2 * a.detach().numpy())
