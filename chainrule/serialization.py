@@ -38,20 +38,29 @@ os.umask(_UMASK)  # read once: the mode a plainly created file would get
 
 
 @contextmanager
-def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
+def atomic_open(path: str | os.PathLike, durable: bool = True) -> Iterator[BinaryIO]:
     """A binary file that replaces ``path`` only when the block ends without an error.
 
-    The data goes to a temporary file in the same folder, is flushed to disk, and is renamed over
-    ``path`` in one step; on an error the temporary file is removed and ``path`` is untouched, so
-    readers see the old file or the new one, never a part.
+    The data goes to a temporary file in the same folder, which is renamed over ``path`` in one
+    step; on an error the temporary file is removed and ``path`` is untouched, so readers see the
+    old file or the new one, never a part, and so does a process killed at any moment.
+
+    Args:
+        path: the file to replace.
+        durable: flush the data to disk (fsync) before the rename, so that the new file also
+            survives a crash of the machine (a power cut), where the system's cache is lost: some
+            file systems can then show a file renamed before its data reached the disk as empty.
+            False skips that wait, for a file that can be written again from another (see
+            ``sync_file`` to flush it later).
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; give it a new file's mode
         os.replace(tmp, path)
     except BaseException:
@@ -62,16 +71,27 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
         raise
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, durable: bool = True) -> None:
     """Write ``data`` to ``path`` atomically (see ``atomic_open``)."""
-    with atomic_open(path) as f:
+    with atomic_open(path, durable) as f:
         f.write(data)
+
+
+def sync_file(path: str | os.PathLike) -> None:
+    """Flush a file written with ``durable=False`` to disk (fsync), as ``durable`` would have."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def save(
     state_dict: Mapping[str, Any],
     path: str | os.PathLike,
     metadata: Mapping[str, str] | None = None,
+    *,
+    durable: bool = True,
 ) -> None:
     """Save a state dict (name -> Tensor or array) to a safetensors file, atomically.
 
@@ -79,6 +99,7 @@ def save(
         state_dict: e.g. ``model.state_dict()``; names must be strings.
         path: the file to write (conventionally ``*.safetensors``); its folder must exist.
         metadata: optional string -> string pairs stored in the header.
+        durable: flush the file to disk before it replaces ``path`` (see ``atomic_open``).
 
     Example:
         >>> cr.save(model.state_dict(), "model.safetensors", metadata={"epoch": "3"})
@@ -106,7 +127,7 @@ def save(
     parent = Path(path).parent
     if not parent.is_dir():
         raise FileNotFoundError(f"save: the folder {str(parent)!r} does not exist")
-    atomic_write_bytes(path, st.numpy.save(arrays, metadata=meta))
+    atomic_write_bytes(path, st.numpy.save(arrays, metadata=meta), durable)
 
 
 def load(path: str | os.PathLike, with_metadata: bool = False) -> Any:

@@ -7,6 +7,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
+from chainrule.serialization import sync_file
 
 pytest.importorskip("safetensors")
 
@@ -38,6 +39,25 @@ def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path):
     cr.save({"w": cr.zeros(3)}, path)
     assert os.listdir(tmp_path) == ["w.safetensors"]
     np.testing.assert_array_equal(cr.load(path)["w"].numpy(), np.zeros(3))
+
+
+def test_a_durable_save_is_flushed_to_disk_and_a_non_durable_one_is_not(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        synced.append(os.fstat(fd).st_ino)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    path = tmp_path / "w.safetensors"
+    cr.save({"w": cr.ones(3)}, path)
+    assert synced == [path.stat().st_ino]
+    cr.save({"w": cr.zeros(3)}, path, durable=False)  # still atomic, only not flushed
+    assert len(synced) == 1 and os.listdir(tmp_path) == ["w.safetensors"]
+    np.testing.assert_array_equal(cr.load(path)["w"].numpy(), np.zeros(3))
+    sync_file(path)
+    assert synced[1:] == [path.stat().st_ino]
 
 
 def test_failed_save_keeps_the_old_file(tmp_path):

@@ -7,6 +7,24 @@ checkpoint.safetensors   the last completed epoch: model, optimizer, schedule, d
                          random state, and the metrics history, for --resume
 summary.json             test accuracy, per-class accuracy and the confusion matrix
 curves.png, confusion.png, templates.png (linear models on images), boundary.png (2-D data)
+
+Crash safety. Each file goes to a temporary file that is then renamed over the old one, so a
+process killed at any moment (SIGKILL included) leaves each file old or new, never a part; what
+it wrote is in the system's cache and still reaches the disk. A crash of the machine (a power
+cut) also loses what was not yet flushed to disk (fsync), and a file renamed before its data was
+flushed can come back empty. So a file is flushed before its rename (one fsync each) unless
+--resume writes it again from the checkpoint; fit() relies on that for the two files it
+rewrites every epoch besides the checkpoint:
+
+- metrics.csv is the checkpoint's history, which --resume writes back: never flushed in training.
+- model.safetensors holds the best epoch's weights. While the best epoch is the checkpoint's own
+  (most epochs of a run that still improves), --resume writes it back from the checkpoint's
+  weights; before the first checkpoint past the best epoch, it is flushed.
+
+finish() flushes both before summary.json, which marks a finished run. That leaves one fsync per
+epoch (the checkpoint) where there were up to three. (The renames are not flushed by an fsync of
+the folder: a machine crash can undo the last ones, in order on a journaling file system, which
+leaves older whole files, and a resume repeats those epochs.)
 """
 
 from __future__ import annotations
@@ -21,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..serialization import atomic_write_bytes
+from ..serialization import atomic_write_bytes, sync_file
 
 METRIC_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 
@@ -85,13 +103,19 @@ class RunFolder:
             raise ValueError(f"could not read {str(path)!r}: {e}") from None
 
     def write_metrics(self, history: list[dict[str, Any]]) -> None:
-        """Rewrite metrics.csv with one row per epoch of ``history`` (atomically)."""
+        """Rewrite metrics.csv with one row per epoch of ``history`` (atomically, not flushed to
+        disk: see the module's crash safety)."""
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, lineterminator="\n")
         writer.writeheader()
         for row in history:
             writer.writerow({k: _fmt(row.get(k)) for k in METRIC_FIELDS})
-        atomic_write_bytes(self.metrics, buf.getvalue().encode("utf-8"))
+        atomic_write_bytes(self.metrics, buf.getvalue().encode("utf-8"), durable=False)
+
+    def sync(self) -> None:
+        """Flush the files that training writes without fsync (metrics.csv, model.safetensors)."""
+        for path in (self.metrics, self.model):
+            sync_file(path)
 
     def read_metrics(self) -> list[dict[str, float]]:
         with open(self.metrics, newline="", encoding="utf-8") as f:

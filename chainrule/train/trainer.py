@@ -28,7 +28,7 @@ from ..autograd.tensor import Tensor
 from ..data.transforms import Standardize, flatten
 from ..nn import functional as F
 from ..random import get_rng_state, manual_seed, set_rng_state
-from ..serialization import _safetensors, load, save
+from ..serialization import _safetensors, load, save, sync_file
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import FILE_DATASETS, TrainConfig
 from .metrics import accuracy, best_row, confusion_counts, per_class_accuracy
@@ -244,6 +244,9 @@ def fit(
         shuffle=True,
         seed=config.seed,
     )
+    # one metadata entry: safetensors stores several in no fixed order, and a run's files should
+    # repeat byte for byte
+    model_meta = {"chainrule.model": json.dumps({"spec": spec, "preprocess": prep.to_json()})}
     state: dict[str, Any] = {
         "epoch": 0,
         "history": [],
@@ -260,7 +263,11 @@ def fit(
         loader.load_state_dict(extra["loader"])
         set_rng_state(extra["rng"])
         state = extra["state"]
-        run.write_metrics(state["history"])  # agree with the checkpoint, whatever came after it
+        # the files that repeat the checkpoint agree with it, whatever came after it (and whatever
+        # a crash of the machine lost: see the crash safety of run.py)
+        run.write_metrics(state["history"])
+        if state["best_epoch"] == state["epoch"]:
+            save(model.state_dict(), run.model, metadata=model_meta, durable=False)
     elif not resume:
         run.write_json(
             run.config,
@@ -279,9 +286,6 @@ def fit(
                 "versions": versions(),
             },
         )
-    # one metadata entry: safetensors stores several in no fixed order, and a run's files should
-    # repeat byte for byte
-    model_meta = {"chainrule.model": json.dumps({"spec": spec, "preprocess": prep.to_json()})}
     loss_fn = F.cross_entropy if config.loss == "softmax" else F.multi_margin_loss
     y_val = splits.y_val
     with _stop_on_sigterm():
@@ -310,7 +314,10 @@ def fit(
                 better_acc = state["best"] is None or val_acc > state["best"][0]
                 if state["best"] is None or [val_acc, -val_loss] > state["best"]:
                     state.update(best=[val_acc, -val_loss], best_epoch=epoch)
-                    save(model.state_dict(), run.model, metadata=model_meta)
+                    # not flushed: the checkpoint below holds these weights (crash safety, run.py)
+                    save(model.state_dict(), run.model, metadata=model_meta, durable=False)
+                elif state["best_epoch"] == epoch - 1:
+                    sync_file(run.model)  # the checkpoint below will no longer hold these weights
                 # early stopping counts epochs without a better validation accuracy
                 state["bad_epochs"] = 0 if better_acc else state["bad_epochs"] + 1
                 if isinstance(sched, optim.lr_scheduler.ReduceLROnPlateau):
@@ -375,7 +382,7 @@ def _train_epoch(
         opt.step()
         n = len(y)
         total_loss += value * n
-        correct += int((scores._data.argmax(1) == y._data).sum())
+        correct += int(np.count_nonzero(scores._data.argmax(1) == y._data))
         seen += n
     return total_loss / seen, correct / seen
 
@@ -439,6 +446,7 @@ def finish(run: RunFolder, figures: bool = True, splits: Any = None) -> dict[str
             _draw_figures(run, model, prep, spec, splits, history, pred)
         except ImportError as e:
             log.warning("figures skipped: %s", e)
+    run.sync()
     run.write_json(run.summary, summary)
     return summary
 

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import signal
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -281,6 +282,67 @@ def test_resume_to_more_epochs_equals_training_them_at_once(tmp_path):
     summary = fit(TrainConfig(epochs=6, **options), tmp_path / "parts", resume=True, figures=False)
     assert summary["epochs_run"] == 6
     assert_same_run(tmp_path / "whole", tmp_path / "parts")
+
+
+# lr 0.05: the best epochs are 1-4, then none (BBBB....); sgd: BBBBBB.B
+CRASH_RUNS = [dict(epochs=8, lr=0.05), dict(epochs=8, optimizer="sgd")]
+
+
+@pytest.mark.skipif(not hasattr(os, "fstat"), reason="needs os.fstat")
+@pytest.mark.parametrize("options", CRASH_RUNS)
+def test_a_machine_crash_never_loses_what_a_resume_needs(tmp_path, monkeypatch, options):
+    """fit() skips the fsync of the files a resume writes back (the crash safety of run.py).
+
+    Whenever a checkpoint is renamed into place, it is flushed to disk, and so is
+    model.safetensors unless the checkpoint's own epoch is the best one (then a resume rewrites
+    it from the checkpoint); whenever summary.json is, every file of the run is flushed.
+    """
+    flushed: set = set()
+    fsyncs, renames = [], []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def content(st: os.stat_result) -> tuple:  # each write makes a new file: a new inode
+        return st.st_ino, st.st_mtime_ns
+
+    def fsync(fd):
+        real_fsync(fd)
+        flushed.add(content(os.fstat(fd)))
+        fsyncs.append(fd)
+
+    def replace(src, dst):
+        dst = Path(dst)
+        folder = dst.parent
+        if dst.name == "checkpoint.safetensors":
+            assert content(os.stat(src)) in flushed
+            state = load_checkpoint(Path(src))[2]["state"]
+            model_flushed = content(os.stat(folder / "model.safetensors")) in flushed
+            assert model_flushed or state["best_epoch"] == state["epoch"], state["epoch"]
+        if dst.name == "summary.json":
+            for name in ("config", "metrics", "model", "checkpoint"):
+                assert content(os.stat(getattr(RunFolder(folder), name))) in flushed, name
+        renames.append(dst.name)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    fit(TrainConfig(**options), tmp_path / "run", figures=False)
+    assert renames.count("checkpoint.safetensors") == 8 and renames[-1] == "summary.json"
+    # one fsync per epoch, and a few per run: config.json, model.safetensors once past its
+    # best epoch, metrics.csv and model.safetensors at the end, summary.json
+    assert len(fsyncs) == 8 + 5
+
+
+def test_resume_rewrites_the_files_a_machine_crash_can_lose(tmp_path):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    fit(TrainConfig(**CRASH_RUNS[0]), whole, figures=False)
+    fit(TrainConfig(**{**CRASH_RUNS[0], "epochs": 4}), parts, figures=False)
+    # a crash of the machine after the 4th checkpoint can lose the files written without fsync:
+    # the metrics and the best model (epoch 4's, the checkpoint's own; epochs 5-8 do not beat it)
+    (parts / "summary.json").unlink()
+    for name in ("metrics.csv", "model.safetensors"):
+        (parts / name).write_bytes(b"")
+    fit(TrainConfig(**CRASH_RUNS[0]), parts, resume=True, figures=False)
+    assert_same_run(whole, parts)
 
 
 def test_resume_with_more_epochs_records_the_new_limit(tmp_path):
