@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import ndarray, xp
-from .optimizer import Optimizer, ParamsT, check_hyperparameter
+from ..autograd import Tensor
+from ..backend import xp
+from .optimizer import Optimizer, ParamsT, as_scalars, check_hyperparameter
 
 
 class Adam(Optimizer):
@@ -85,42 +86,63 @@ class Adam(Optimizer):
         check_hyperparameter("beta2 (betas[1])", betas[1], high=1.0)
         check_hyperparameter("weight_decay", group["weight_decay"])
 
-    def _update(self, p: ndarray, grad: ndarray, state: dict[str, Any], group: dict) -> None:
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(p)
-            state["exp_avg_sq"] = xp.zeros_like(p)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = xp.zeros_like(p)
-        state["step"] += 1
-        t = state["step"]
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+    def _update_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
+        amsgrad, maximize = group["amsgrad"], group["maximize"]
+        decoupled = group["decoupled_weight_decay"]
+        state = self.state
+        made_for = None  # the (step, dtype) of the scalars below
+        for p in params:
+            w, grad, p_state = p._data, p._grad._data, state[p]
+            if not p_state:
+                p_state["step"] = 0
+                p_state["exp_avg"] = xp.zeros_like(w)
+                p_state["exp_avg_sq"] = xp.zeros_like(w)
+                if amsgrad:
+                    p_state["max_exp_avg_sq"] = xp.zeros_like(w)
+            p_state["step"] = t = p_state["step"] + 1
+            # the scalars as 0-d arrays of w's dtype (see as_scalars), made once per step unless
+            # the group's parameters differ in step count or dtype
+            if (t, w.dtype) != made_for:
+                made_for = (t, w.dtype)
+                dtype = w.dtype
+                b1, b2, one_minus_b1, one_minus_b2 = as_scalars(
+                    dtype, beta1, beta2, 1 - beta1, 1 - beta2
+                )
+                eps, decay, shrink = as_scalars(
+                    dtype, group["eps"], weight_decay, 1 - lr * weight_decay
+                )
+                bias_correction2_sqrt, step_size = as_scalars(
+                    dtype, (1 - beta2**t) ** 0.5, lr / (1 - beta1**t)
+                )
 
-        g = -grad if group["maximize"] else grad
-        weight_decay = group["weight_decay"]
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                p *= 1 - lr * weight_decay
-            else:
-                g = g + weight_decay * p
+            g = -grad if maximize else grad
+            if weight_decay != 0:
+                if decoupled:
+                    w *= shrink
+                else:
+                    g = g + decay * w
 
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m *= beta1
-        m += (1 - beta1) * g
-        v *= beta2
-        v += (1 - beta2) * (g * g)
-        if group["amsgrad"]:
-            # "max_exp_avg_sq" is missing when amsgrad was switched on after the first step
-            v_max = state.setdefault("max_exp_avg_sq", xp.zeros_like(p))
-            xp.maximum(v_max, v, out=v_max)
-            v = v_max
+            m, v = p_state["exp_avg"], p_state["exp_avg_sq"]
+            m *= b1
+            m += one_minus_b1 * g
+            v *= b2
+            g2 = g * g
+            g2 *= one_minus_b2
+            v += g2
+            if amsgrad:
+                v_max = p_state.get("max_exp_avg_sq")
+                if v_max is None:  # amsgrad was switched on after the first step
+                    v_max = p_state["max_exp_avg_sq"] = xp.zeros_like(w)
+                xp.maximum(v_max, v, out=v_max)
+                v = v_max
 
-        denom = xp.sqrt(v)
-        denom /= (1 - beta2**t) ** 0.5
-        denom += eps
-        step = xp.divide(m, denom, out=denom)  # reuse the buffer: denom is not needed again
-        step *= lr / (1 - beta1**t)
-        p -= step
+            denom = xp.sqrt(v)
+            denom /= bias_correction2_sqrt
+            denom += eps
+            step = xp.divide(m, denom, out=denom)  # reuse the buffer: denom is not needed again
+            step *= step_size
+            w -= step
 
 
 class AdamW(Adam):

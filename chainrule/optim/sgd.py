@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import ndarray, xp
-from .optimizer import Optimizer, ParamsT, check_hyperparameter
+from ..autograd import Tensor
+from ..backend import xp
+from .optimizer import Optimizer, ParamsT, as_scalars, check_hyperparameter
 
 
 class SGD(Optimizer):
@@ -85,19 +86,39 @@ class SGD(Optimizer):
                 f"momentum={group['momentum']}, dampening={group['dampening']}"
             )
 
-    def _update(self, p: ndarray, grad: ndarray, state: dict[str, Any], group: dict) -> None:
-        g = -grad if group["maximize"] else grad
-        weight_decay = group["weight_decay"]
-        if weight_decay != 0:
-            g = g + weight_decay * p  # a new array: the .grad itself is never changed
-        momentum = group["momentum"]
-        if momentum != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:  # the first step starts the buffer at g, undampened
-                buf = state["momentum_buffer"] = xp.array(g, dtype=p.dtype)
-            else:
-                buf *= momentum
-                dampening = group["dampening"]
-                buf += g if dampening == 0 else (1 - dampening) * g
-            g = g + momentum * buf if group["nesterov"] else buf
-        p -= group["lr"] * g
+    def _update_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        momentum, dampening, nesterov = group["momentum"], group["dampening"], group["nesterov"]
+        weight_decay, maximize = group["weight_decay"], group["maximize"]
+        dtype = None
+        if not (maximize or weight_decay != 0 or momentum != 0):
+            # the lecture's vanilla gradient descent, the common case: nothing but w -= lr * g
+            for p in params:
+                w = p._data
+                if w.dtype is not dtype:  # lr as a 0-d array of w's dtype (see as_scalars),
+                    dtype = w.dtype  # made once per step unless the group mixes dtypes
+                    (lr,) = as_scalars(dtype, group["lr"])
+                w -= lr * p._grad._data
+            return
+
+        state = self.state
+        for p in params:
+            w, g = p._data, p._grad._data
+            if w.dtype is not dtype:  # as above
+                dtype = w.dtype
+                lr, decay, mu, undamped = as_scalars(
+                    dtype, group["lr"], weight_decay, momentum, 1 - dampening
+                )
+            if maximize:
+                g = -g
+            if weight_decay != 0:
+                g = g + decay * w  # a new array: the .grad itself is never changed
+            if momentum != 0:
+                p_state = state[p]
+                buf = p_state.get("momentum_buffer")
+                if buf is None:  # the first step starts the buffer at g, undampened
+                    buf = p_state["momentum_buffer"] = xp.array(g, dtype=dtype)
+                else:
+                    buf *= mu
+                    buf += g if dampening == 0 else undamped * g
+                g = g + mu * buf if nesterov else buf
+            w -= lr * g

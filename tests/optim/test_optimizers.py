@@ -124,6 +124,31 @@ def test_state_matches_torch_state(name, kwargs):
             np.testing.assert_allclose(v, tv.numpy() if torch.is_tensor(tv) else tv, rtol=1e-6)
 
 
+@pytest.mark.parametrize(("name", "kwargs"), CASES[::3], ids=IDS[::3])
+def test_lr_set_between_steps_matches_torch(name, kwargs):
+    """Setting param_groups[i]["lr"] before each step, as schedulers and users do."""
+    torch = pytest.importorskip("torch")
+    params = make_params()
+    opt = getattr(optim, name)(groups(params, 0.5 * kwargs["lr"]), **kwargs)
+    tp = [torch.tensor(a, requires_grad=True) for a in (W0, B0, U0)]
+    topt = getattr(torch.optim, name)(
+        [{"params": [tp[0], tp[2]]}, {"params": [tp[1]], "lr": 0.5 * kwargs["lr"]}], **kwargs
+    )
+    x, y = torch.tensor(X), torch.tensor(Y)
+    for step in range(10):
+        for o in (opt, topt):
+            o.param_groups[0]["lr"] = kwargs["lr"] * 0.8**step
+            o.param_groups[1]["lr"] = kwargs["lr"] * (1 + step) / 10
+        opt.zero_grad()
+        loss_fn(*params[:2]).backward()
+        opt.step()
+        topt.zero_grad()
+        ((torch.tanh(x @ tp[0] + tp[1]) - y) ** 2).mean().backward()
+        topt.step()
+    for p, t in zip(params, tp):
+        np.testing.assert_allclose(p.detach().numpy(), t.detach().numpy(), rtol=1e-6, atol=1e-12)
+
+
 # ----- without PyTorch -----
 
 
@@ -186,6 +211,29 @@ def test_adamw_decay_is_decoupled():
         w.grad = cr.zeros(2, dtype=cr.float64)
         opt.step()
     np.testing.assert_allclose(w.detach().numpy(), [0.95**3, -2 * 0.95**3], rtol=1e-15)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=IDS)
+def test_a_group_may_mix_dtypes_and_step_counts(name, kwargs):
+    """A group of a float32 and a float64 parameter, the first without a gradient on some
+    steps, updates each exactly as an optimizer of its own would."""
+    opt_cls = getattr(optim, name)
+    rng = np.random.default_rng(1)
+    w, w_alone = (cr.tensor(W0, requires_grad=True) for _ in range(2))
+    b, b_alone = (cr.tensor(B0.astype(np.float32), requires_grad=True) for _ in range(2))
+    together = opt_cls([b, w], **kwargs)
+    alone = [opt_cls([w_alone], **kwargs), opt_cls([b_alone], **kwargs)]
+    for step in range(6):
+        gw = rng.standard_normal(W0.shape)
+        gb = rng.standard_normal(B0.shape).astype(np.float32)
+        w.grad, w_alone.grad = cr.tensor(gw), cr.tensor(gw)
+        b.grad, b_alone.grad = (None, None) if step % 3 == 1 else (cr.tensor(gb), cr.tensor(gb))
+        together.step()
+        for opt in alone:
+            opt.step()
+    np.testing.assert_array_equal(w.detach().numpy(), w_alone.detach().numpy())
+    np.testing.assert_array_equal(b.detach().numpy(), b_alone.detach().numpy())
+    assert b.dtype == np.float32
 
 
 @pytest.mark.parametrize(("name", "kwargs"), CASES, ids=IDS)
