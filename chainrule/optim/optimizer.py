@@ -253,8 +253,11 @@ class Optimizer:
                 if set_to_none:
                     p._grad = None
                     continue
-                if g.requires_grad:  # a gradient recorded with create_graph: cut it loose
-                    g = p._grad = g.detach()
+                if g.requires_grad or not g._data.flags.writeable:
+                    # a gradient recorded with create_graph (cut it loose), or a read-only view
+                    # such as a broadcast: a new array of zeros
+                    p._grad = Tensor._make(xp.zeros(g.shape, g.dtype))
+                    continue
                 g._data.fill(0)  # what g.zero_() does, without its checks (g needs no grad)
                 g._version += 1
 

@@ -538,3 +538,15 @@ def test_load_state_dict_casts_buffers_to_the_parameter_dtype():
     opt32.load_state_dict(sd)
     assert opt32.state[params32[0]]["exp_avg"].dtype == np.float32
     assert opt32.state[params32[0]]["step"] == 2
+
+
+def test_zero_grad_without_none_after_a_create_graph_backward_on_a_sum():
+    # the gradient of a sum is a broadcast (read-only) under create_graph: zeros replace it
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    opt = cr.optim.SGD([w], lr=0.1)
+    w.sum().backward(create_graph=True)
+    opt.zero_grad(set_to_none=False)
+    assert not w.grad.requires_grad
+    np.testing.assert_array_equal(w.grad.numpy(), [0.0, 0.0])
+    (w * 3.0).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [3.0, 3.0])
