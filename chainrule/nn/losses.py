@@ -102,8 +102,12 @@ def _warn_broadcast(t: Tensor, x: Tensor, fn: str) -> None:
         )
 
 
-def _index_target(x: Tensor, target: Any, ignore_index: int | None, fn: str) -> Any:
-    """Class indices as an integer array of x's shape without its class axis, checked in range."""
+def _index_target(x: Tensor, target: Any, ignore_index: int | None, fn: str) -> tuple:
+    """Class indices as an integer array of x's shape without its class axis, checked in range.
+
+    Returns the indices and the ignore_index to pass to the op: None when no target equals it
+    (every target is a class, and ignore_index is not one), which spares the op its masks.
+    """
     y = target._data if isinstance(target, Tensor) else xp.asarray(target)
     ax = class_axis(x)
     n_classes = x.shape[ax]
@@ -124,6 +128,13 @@ def _index_target(x: Tensor, target: Any, ignore_index: int | None, fn: str) -> 
             f"input of shape {tuple(x.shape)} (classes along dimension {ax}); got a target of "
             f"shape {tuple(y.shape)}"
         )
+    # The common case, every target a class, in one comparison: read as unsigned, a negative
+    # index is a huge number. Anything else gets the full check below, with its message.
+    unsigned = y.dtype.str.replace("i", "u")  # "<i8" -> "<u8": the same size and byte order
+    if y.size and y.view(unsigned).max() < n_classes:
+        if ignore_index is not None and 0 <= ignore_index < n_classes:
+            return y, int(ignore_index)  # a class: the op looks for it
+        return y, None
     bad = (y < 0) | (y >= n_classes)
     if ignore_index is not None:
         bad &= y != ignore_index
@@ -135,7 +146,7 @@ def _index_target(x: Tensor, target: Any, ignore_index: int | None, fn: str) -> 
             f"[0, {n_classes - 1}]{ignore} for {n_classes} classes; found {found.size} value(s) "
             f"outside, from {int(found.min())} to {int(found.max())}"
         )
-    return y
+    return y, None if ignore_index is None else int(ignore_index)
 
 
 def _class_weight(weight: Any, n_classes: int, x: Tensor, fn: str) -> Any:
@@ -248,8 +259,8 @@ def cross_entropy(
     if t.dtype.kind == "f" and t.shape == x.shape:  # class probabilities (soft labels)
         soft = target if isinstance(target, Tensor) else as_tensor(t)
         return _soft_cross_entropy(x, soft, w, label_smoothing, reduction)
-    y = _index_target(x, t, ignore_index, fn)
-    return CrossEntropy.apply(x, y, w, int(ignore_index), float(label_smoothing), reduction)
+    y, ignore = _index_target(x, t, ignore_index, fn)
+    return CrossEntropy.apply(x, y, w, ignore, float(label_smoothing), reduction)
 
 
 def _soft_cross_entropy(x: Tensor, t: Tensor, w: Any, eps: float, reduction: str) -> Tensor:
@@ -298,8 +309,8 @@ def nll_loss(
     if x.ndim == 0:
         raise ValueError(f"{fn}: expected input of shape (N, C) or (C,); got a 0-d tensor")
     w = _class_weight(weight, x.shape[class_axis(x)], x, fn)
-    y = _index_target(x, target, ignore_index, fn)
-    return _NLLLossOp.apply(x, y, w, int(ignore_index), reduction)
+    y, ignore = _index_target(x, target, ignore_index, fn)
+    return _NLLLossOp.apply(x, y, w, ignore, reduction)
 
 
 def multi_margin_loss(
@@ -342,7 +353,7 @@ def multi_margin_loss(
         raise ValueError(f"{fn}: expected p = 1 or 2 (as PyTorch); got {p!r}")
     n_classes = x.shape[-1]
     w = _class_weight(weight, n_classes, x, fn)
-    y = _index_target(x, target, None, fn).reshape(-1)
+    y = _index_target(x, target, None, fn)[0].reshape(-1)
     x2 = x if x.ndim == 2 else x.reshape(1, n_classes)
     rows = xp.arange(x2.shape[0])
     h = relu(x2 - x2[rows, y].reshape(-1, 1) + margin)  # max(0, margin - x[y] + x[i])

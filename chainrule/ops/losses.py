@@ -11,6 +11,8 @@
 The functions users call, with the argument checks, are in ``chainrule.nn.losses``; these ops
 expect validated arguments: integer targets in range (or ``ignore_index``), a weight array of
 shape (C,) in the input's dtype or None, and a reduction of "mean", "sum" or "none".
+``ignore_index`` may be None when no target equals it: the common case, in which every position
+counts with weight 1 and the ops build no masks (``_targets``).
 
 Class axis: 0 for a single sample x of shape (C,), else 1 (x of shape (N, C, d1, ...)); the target
 holds one class index per position, of x's shape without the class axis.
@@ -40,21 +42,32 @@ def class_axis(x: Any) -> int:
     return 0 if x.ndim == 1 else 1
 
 
-def _targets(x: Any, target: Any, weight: Any, ignore_index: int, ax: int) -> tuple:
+def _targets(x: Any, target: Any, weight: Any, ignore_index: int | None, ax: int) -> tuple:
     """Index arrays for a class-index target.
 
     Returns:
         key: an index with ``x[key]`` = the target class's entry at every position (target's
             shape); positions with ignore_index use class 0 (they count 0).
-        valid: float 1/0 mask of the positions that count (target != ignore_index).
-        wy: the weight of each position's target class (1 without weights), 0 where ignored.
+        valid: float 1/0 mask of the positions that count (target != ignore_index), or None
+            when every position counts (ignore_index is None, or no target equals it).
+        wy: the weight of each position's target class, 0 where ignored; None when every
+            position counts with weight 1 (no weights, nothing ignored): then the loss needs
+            neither array, and the total weight is the number of positions.
     """
-    keep = target != ignore_index
-    y = target if keep.all() else xp.where(keep, target, 0)
-    valid = keep.astype(x.dtype)
-    wy = valid if weight is None else weight[y] * valid
+    y, valid = target, None
+    if ignore_index is not None:
+        keep = target != ignore_index
+        if not keep.all():
+            y = xp.where(keep, target, 0)
+            valid = keep.astype(x.dtype)
+    if weight is None:
+        wy = valid
+    else:
+        wy = weight[y] if valid is None else weight[y] * valid
     if ax == 0:
         return (y,), valid, wy
+    if y.ndim == 1:  # (N, C), the usual batch: row n, column y[n]
+        return (xp.arange(len(y)), y), valid, wy
     shape = target.shape
     grids = []
     for k, n in enumerate(shape):  # an arange along each non-class axis, as NumPy's ogrid
@@ -78,6 +91,14 @@ def _class_vector(weight: Any, x: Any, ax: int) -> Any:
     return weight.reshape(shape)
 
 
+def _total_weight(x: Any, target: Any, wy: Any) -> Any:
+    """The denominator of "mean": the summed target weight, or the position count if wy is None.
+
+    The count is in x's dtype (with NumPy 1, float32 / a Python int would give float64).
+    """
+    return x.dtype.type(target.size) if wy is None else wy.sum()
+
+
 def _reduce(loss: Any, reduction: str, denom: Any) -> Any:
     """Sum or divide by ``denom`` (the total weight), or keep per position; NaN for 0 / 0."""
     if reduction == "none":
@@ -85,8 +106,18 @@ def _reduce(loss: Any, reduction: str, denom: Any) -> Any:
     total = loss.sum()
     if reduction == "sum":
         return total
-    with xp.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as in PyTorch
-        return total / denom
+    if not denom:  # no target counts (all ignored, or none at all): 0 / 0 = NaN, as in PyTorch
+        with xp.errstate(invalid="ignore", divide="ignore"):
+            return total / denom
+    return total / denom  # (errstate only where needed: it costs a microsecond)
+
+
+def _along_classes(v: Any, kshape: tuple) -> Any:
+    """A per-position value (target's shape) shaped to broadcast along the class axis.
+
+    A scalar (the upstream gradient of "mean" or "sum", a weight of 1) stays as it is.
+    """
+    return v.reshape(kshape) if getattr(v, "ndim", 0) else v
 
 
 def _upstream(ctx: Any, grad: Any) -> Any:
@@ -123,15 +154,19 @@ class CrossEntropy(Function):
         e = xp.exp(s)
         se = e.sum(axis=ax, keepdims=True)
         lse = xp.log(se.reshape(target.shape))
-        loss = wy * (lse - s[key])
+        loss = lse - s[key]
+        if wy is not None:
+            loss *= wy
         eps = label_smoothing
         if eps:
             if weight is None:
                 smooth = n_classes * lse - s.sum(axis=ax)
             else:
                 smooth = weight.sum() * lse - (s * _class_vector(weight, x, ax)).sum(axis=ax)
-            loss = (1 - eps) * loss + (eps / n_classes) * (smooth * valid)
-        denom = wy.sum()
+            if valid is not None:
+                smooth *= valid
+            loss = (1 - eps) * loss + (eps / n_classes) * smooth
+        denom = _total_weight(x, target, wy)
         if ctx.needs_input_grad[0]:
             e /= se  # e is now softmax(x): the first-order backward needs nothing else
             ctx.save_for_backward(x, e)
@@ -147,7 +182,10 @@ class CrossEntropy(Function):
         n_classes = x.shape[ax]
         kshape = _keep_axis(x, ax)
         g = _upstream(ctx, grad)
-        key, valid, wy = ctx.key, ctx.valid, ctx.wy
+        key = ctx.key
+        # None: every position counts with weight 1 (the masks were never built)
+        valid = 1.0 if ctx.valid is None else ctx.valid
+        wy = 1.0 if ctx.wy is None else ctx.wy
         # a = sum over classes of the smoothed target T: (1 - eps) w[y] + eps mean(w)
         a = (1 - eps) * wy
         if eps:
@@ -161,15 +199,14 @@ class CrossEntropy(Function):
             target = xp.zeros(x.shape, dtype=x.dtype)
             target[key] = (1 - eps) * wy
             if eps:
-                target += (eps / n_classes) * wc * valid.reshape(kshape)
-            if ctx.reduction == "none":
-                g = g.reshape(kshape)
-            return g * (p * a.reshape(kshape) - target), None, None, None, None, None
+                target += (eps / n_classes) * wc * _along_classes(valid, kshape)
+            g = _along_classes(g, kshape)
+            return g * (p * _along_classes(a, kshape) - target), None, None, None, None, None
         # first order: scale softmax, then subtract the target in place (no one-hot array)
-        gx = p * (g * a).reshape(kshape)
+        gx = p * _along_classes(g * a, kshape)
         gx[key] -= g * ((1 - eps) * wy)
         if eps:
-            gx -= (g * (eps / n_classes) * valid).reshape(kshape) * wc
+            gx -= _along_classes(g * (eps / n_classes) * valid, kshape) * wc
         return gx, None, None, None, None, None
 
 
@@ -186,9 +223,12 @@ class NLLLoss(Function):
     def forward(ctx, x, target, weight, ignore_index, reduction):
         ax = class_axis(x)
         key, valid, wy = _targets(x, target, weight, ignore_index, ax)
-        with xp.errstate(invalid="ignore"):  # an ignored log-probability of -inf: -inf * 0
-            loss = xp.where(valid > 0, -wy * x[key], 0).astype(x.dtype, copy=False)
-        denom = wy.sum()
+        if valid is None:  # every position counts
+            loss = -x[key] if wy is None else -wy * x[key]
+        else:
+            with xp.errstate(invalid="ignore"):  # an ignored log-probability of -inf: -inf * 0
+                loss = xp.where(valid > 0, -wy * x[key], 0).astype(x.dtype, copy=False)
+        denom = _total_weight(x, target, wy)
         if ctx.needs_input_grad[0]:
             ctx.key, ctx.wy, ctx.denom, ctx.reduction = key, wy, denom, reduction
         return _reduce(loss, reduction, denom)
@@ -198,10 +238,8 @@ class NLLLoss(Function):
         x = ctx.inputs[0]
         kshape = _keep_axis(x, class_axis(x))
         local = xp.zeros(x.shape, dtype=x.dtype)
-        local[ctx.key] = 0.0 - ctx.wy  # not -wy: no -0.0 at ignored positions
-        g = _upstream(ctx, grad)
-        if ctx.reduction == "none":
-            g = g.reshape(kshape)
+        local[ctx.key] = -1.0 if ctx.wy is None else 0.0 - ctx.wy  # not -wy: no -0.0 if ignored
+        g = _along_classes(_upstream(ctx, grad), kshape)
         return g * local, None, None, None, None
 
 

@@ -36,6 +36,7 @@ X1 = RNG.standard_normal(C)  # one sample
 Y = np.array([2, 0, 1, 1])
 Y_IGNORED = np.array([2, -100, 1, 0])  # the second sample counts nothing
 Y3 = np.array([[0, 2], [-100, 1]])
+Y3_ALL = np.array([[0, 2], [1, 1]])  # nothing ignored
 W = np.array([0.5, 2.0, 1.5])  # class weights
 P = RNG.dirichlet(np.ones(C), N)  # probability targets
 P3 = np.moveaxis(RNG.dirichlet(np.ones(C), (2, 2)), -1, 1)  # (2, C, 2), sums to 1 on dim 1
@@ -82,6 +83,11 @@ def _rows() -> list[Row]:
                 (X,),
             ),
             Row(
+                f"cross_entropy-{r}-ignored",
+                lambda F, T, x, r=r: F.cross_entropy(x, T(Y_IGNORED), reduction=r),
+                (X,),
+            ),
+            Row(
                 f"cross_entropy-{r}-ignore_index=1",
                 lambda F, T, x, r=r: F.cross_entropy(x, T(Y), T(W), ignore_index=1, reduction=r),
                 (X,),
@@ -92,6 +98,16 @@ def _rows() -> list[Row]:
                     x, T(Y3), T(W), reduction=r, label_smoothing=0.1
                 ),
                 (X3,),
+            ),
+            Row(
+                f"cross_entropy-{r}-(N,C,d)",
+                lambda F, T, x, r=r: F.cross_entropy(x, T(Y3_ALL), reduction=r),
+                (X3,),
+            ),
+            Row(
+                f"cross_entropy-{r}-(C,)",
+                lambda F, T, x, r=r: F.cross_entropy(x, T(np.array(2)), reduction=r),
+                (X1,),
             ),
             Row(
                 f"cross_entropy-{r}-(C,)-smoothing",
@@ -369,6 +385,84 @@ def test_all_targets_ignored():
     assert loss.item() == 0.0
     F.cross_entropy(x, y).backward()
     assert np.array_equal(x.grad.numpy(), np.zeros((N, C)))
+
+
+# ----- the common case: no weights, nothing ignored -----
+# Then nn.losses finds every target a class in one comparison and passes ignore_index=None, and
+# the ops build no masks (valid and wy are None). These tests hold that path to the general one.
+def _loss_and_grad(fn: Callable, x: np.ndarray, y: np.ndarray, v: Any, **kw) -> tuple:
+    """The loss and the input's gradient for the upstream gradient v (1.5 for a scalar loss)."""
+    xt = cr.tensor(x, requires_grad=True)
+    loss = fn(xt, cr.tensor(y), **kw)
+    loss.backward(cr.tensor(v if loss.ndim else 1.5))
+    return loss.detach().numpy(), xt.grad.numpy()
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize(
+    "fn, kw",
+    [(F.cross_entropy, {}), (F.cross_entropy, {"label_smoothing": 0.2}), (F.nll_loss, {})],
+    ids=["cross_entropy", "cross_entropy-smoothing", "nll_loss"],
+)
+def test_unmasked_path_matches_masked_path(fn, kw, reduction):
+    v = np.linspace(0.5, 1.5, N)
+    loss, grad = _loss_and_grad(fn, X, Y, v, reduction=reduction, **kw)
+    # the same samples and one more, ignored: the masks are built, and the loss is the same
+    x_more = np.concatenate([X, RNG.standard_normal((1, C))])
+    y_more, v_more = np.append(Y, -100), np.append(v, 2.0)
+    loss_m, grad_m = _loss_and_grad(fn, x_more, y_more, v_more, reduction=reduction, **kw)
+    if reduction == "none":
+        assert loss_m[-1] == 0.0
+        loss_m = loss_m[:-1]
+    np.testing.assert_allclose(loss, loss_m, rtol=1e-14)
+    np.testing.assert_allclose(grad, grad_m[:-1], rtol=1e-14, atol=1e-16)
+    assert not grad_m[-1].any()
+    # class weights of 1: wy is built, with nothing ignored
+    ones = cr.tensor(np.ones(C))
+    loss_w, grad_w = _loss_and_grad(fn, X, Y, v, weight=ones, reduction=reduction, **kw)
+    np.testing.assert_allclose(loss, loss_w, rtol=1e-14)
+    np.testing.assert_allclose(grad, grad_w, rtol=1e-14, atol=1e-16)
+
+
+def test_index_target_fast_check():
+    from chainrule.nn.losses import _index_target
+
+    x = cr.tensor(X)
+    y, ignore = _index_target(x, Y, -100, "cross_entropy")
+    assert y is Y and ignore is None  # every target a class: nothing for the op to mask
+    assert _index_target(x, Y, 1, "cross_entropy")[1] == 1  # ignore_index is a class: kept
+    assert _index_target(x, Y_IGNORED, -100, "cross_entropy")[1] == -100  # it occurs: kept
+    assert _index_target(x, Y, None, "multi_margin_loss")[1] is None
+    for y in (Y.astype(np.uint8), Y.astype(">i4"), np.repeat(Y, 2)[::2]):  # dtypes, a view
+        assert _index_target(x, y, -100, "cross_entropy")[1] is None
+        assert F.cross_entropy(x, cr.tensor(y)).item() == F.cross_entropy(x, cr.tensor(Y)).item()
+    # whatever fails the fast check gets the full one, with its message
+    for y, found, ignored in [
+        ([0, 1, 3, 2], 3, ""),
+        ([0, -1, 1, 2], -1, ""),
+        ([0, -100, 7, 1], 7, " or ignore_index=-100"),
+        ([0, 2**40, 1, 1], 2**40, ""),
+    ]:
+        _raises(
+            IndexError,
+            lambda y=y: F.cross_entropy(x, cr.tensor(y)),
+            f"target {found} is out of range: expected class indices in [0, 2]{ignored}",
+            "found 1 value(s)",
+        )
+    _raises(IndexError, lambda: F.cross_entropy(x, cr.tensor(np.uint8([0, 1, 200, 1]))), "200")
+    big_endian = np.array([0, 2**24, 2**25, 2**24], ">i4")  # byte-swapped: 0, 1, 2, 1
+    _raises(IndexError, lambda: F.cross_entropy(x, cr.tensor(big_endian)), "target 16777216 is")
+
+
+def test_empty_batch_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    x, y = np.zeros((0, C)), np.zeros(0, dtype=np.int64)
+    for reduction in REDUCTIONS:
+        ours = F.cross_entropy(cr.tensor(x), cr.tensor(y), reduction=reduction).numpy()
+        theirs = torch.nn.functional.cross_entropy(
+            torch.tensor(x), torch.tensor(y), reduction=reduction
+        ).numpy()
+        np.testing.assert_array_equal(ours, theirs)  # "mean": NaN (0 / 0), as in PyTorch
 
 
 # ----- modules -----
