@@ -41,6 +41,7 @@ import numpy as np
 
 from ..serialization import atomic_write_bytes, sync_file
 
+_TEMPORARY = ".*.tmp"  # serialization.atomic_open's temporary files: .NAME.RANDOM.tmp
 METRIC_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 
 
@@ -64,7 +65,8 @@ class RunFolder:
         """Make the folder; an existing non-empty one is refused unless ``overwrite``."""
         if self.path.exists() and not self.path.is_dir():
             raise FileExistsError(f"--out: {str(self.path)!r} exists and is not a folder")
-        if self.path.is_dir() and any(self.path.iterdir()):
+        # what a process killed during its first write leaves is no run: only a temporary file
+        if self.path.is_dir() and any(not p.match(_TEMPORARY) for p in self.path.iterdir()):
             if not overwrite:
                 raise FileExistsError(
                     f"--out: the folder {str(self.path)!r} already holds a run; pass --resume "
@@ -72,6 +74,7 @@ class RunFolder:
                 )
             shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
+        self.remove_stale_temporaries()
 
     def require(self) -> None:
         """Check that this is a run folder (for evaluate, predict, info, --resume)."""
@@ -87,7 +90,7 @@ class RunFolder:
         Every file of the run is written to a temporary ``.NAME.*.tmp`` first and renamed into
         place; a process killed in between leaves the temporary behind, and the real file whole.
         """
-        stale = sorted(self.path.glob(".*.tmp"))
+        stale = sorted(self.path.glob(_TEMPORARY))
         for p in stale:
             p.unlink(missing_ok=True)
         return stale

@@ -425,6 +425,16 @@ def test_an_empty_existing_folder_is_used_and_a_file_is_refused(tmp_path):
         fit(TrainConfig(epochs=1), tmp_path / "file", figures=False)
 
 
+def test_a_folder_left_by_a_run_killed_in_its_first_write_is_used(tmp_path):
+    # killed while writing config.json: only that write's temporary file is there, no run
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".config.json.k1ll3d.tmp").write_text('{"epo')
+    fit(TrainConfig(epochs=1), run, figures=False)
+    assert (run / "summary.json").is_file()
+    assert not list(run.glob(".*.tmp"))
+
+
 @pytest.mark.parametrize(
     ("options", "option"),
     [
