@@ -81,10 +81,14 @@ class Linear(Function):
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
-        g2 = grad.reshape((-1, grad.shape[-1]))
-        gx = grad @ w if need_x else None
-        gw = g2.T @ x.reshape((-1, x.shape[-1])) if need_w else None
-        gb = g2.sum(axis=0) if need_b else None
+        if grad.ndim != 2:  # a batch of more than one dimension: flatten it
+            grad, x2 = grad.reshape((-1, grad.shape[-1])), x.reshape((-1, x.shape[-1]))
+            gx = (grad @ w).reshape(x.shape) if need_x else None
+        else:
+            x2 = x
+            gx = grad @ w if need_x else None
+        gw = grad.T @ x2 if need_w else None
+        gb = grad.sum(axis=0) if need_b else None
         return gx, gw, gb
 
 
