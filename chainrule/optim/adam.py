@@ -12,6 +12,10 @@ Per parameter w with gradient g, at step t = 1, 2, ... (PyTorch's rule):
 The two bias corrections undo the pull of m and v towards their zero start; eps is added after
 the square root and its bias correction, as in PyTorch.
 
+A small model's parameters (``FLAT_LIMIT`` numbers in all, at most) are updated as one flat array:
+each parameter's ``exp_avg`` and ``exp_avg_sq`` are then views of two flat arrays, and a step is a
+dozen NumPy calls for the whole group rather than a dozen per parameter. The numbers are the same.
+
 Coupled weight decay is L2 regularization (``weight_decay = 2 * lambda`` for the term
 ``lambda * (W**2).sum()``), but Adam then divides it by sqrt(v) like the rest of the gradient, so
 weights with large gradients are barely decayed. AdamW decays every weight by the same fraction
@@ -20,10 +24,10 @@ weights with large gradients are barely decayed. AdamW decays every weight by th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..autograd import Tensor
-from ..backend import xp
+from ..backend import ndarray, xp
 from .optimizer import Optimizer, ParamsT, as_scalars, check_hyperparameter
 
 
@@ -75,6 +79,7 @@ class Adam(Optimizer):
             "decoupled_weight_decay": decoupled_weight_decay,
         }
         super().__init__(params, defaults)
+        self._flats: dict[int, _FlatMoments] = {}  # id(group) -> its flat moments (see _flat)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         check_hyperparameter("lr", group["lr"])
@@ -87,9 +92,12 @@ class Adam(Optimizer):
         check_hyperparameter("weight_decay", group["weight_decay"])
 
     def _update_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
-        lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
+        flat = self._flat(group, params)
+        if flat is not None:
+            self._update_flat(group, params, flat)
+            return
         amsgrad, maximize = group["amsgrad"], group["maximize"]
-        decoupled = group["decoupled_weight_decay"]
+        weight_decay, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
         state = self.state
         made_for = None  # the (step, dtype) of the scalars below
         for p in params:
@@ -101,48 +109,162 @@ class Adam(Optimizer):
                 if amsgrad:
                     p_state["max_exp_avg_sq"] = xp.zeros_like(w)
             p_state["step"] = t = p_state["step"] + 1
-            # the scalars as 0-d arrays of w's dtype (see as_scalars), made once per step unless
-            # the group's parameters differ in step count or dtype
-            if (t, w.dtype) != made_for:
+            if (t, w.dtype) != made_for:  # made once per step, unless step counts or dtypes differ
                 made_for = (t, w.dtype)
-                dtype = w.dtype
-                b1, b2, one_minus_b1, one_minus_b2 = as_scalars(
-                    dtype, beta1, beta2, 1 - beta1, 1 - beta2
-                )
-                eps, decay, shrink = as_scalars(
-                    dtype, group["eps"], weight_decay, 1 - lr * weight_decay
-                )
-                bias_correction2_sqrt, step_size = as_scalars(
-                    dtype, (1 - beta2**t) ** 0.5, lr / (1 - beta1**t)
-                )
+                sc = _Scalars.make(group, w.dtype, t)
 
             g = -grad if maximize else grad
             if weight_decay != 0:
                 if decoupled:
-                    w *= shrink
+                    w *= sc.shrink
                 else:
-                    g = g + decay * w
-
+                    g = g + sc.decay * w
             m, v = p_state["exp_avg"], p_state["exp_avg_sq"]
-            m *= b1
-            m += one_minus_b1 * g
-            v *= b2
-            g2 = g * g
-            g2 *= one_minus_b2
-            v += g2
+            _moments(g, m, v, sc)
             if amsgrad:
                 v_max = p_state.get("max_exp_avg_sq")
                 if v_max is None:  # amsgrad was switched on after the first step
                     v_max = p_state["max_exp_avg_sq"] = xp.zeros_like(w)
                 xp.maximum(v_max, v, out=v_max)
                 v = v_max
+            w -= _step(m, v, sc)
 
-            denom = xp.sqrt(v)
-            denom /= bias_correction2_sqrt
-            denom += eps
-            step = xp.divide(m, denom, out=denom)  # reuse the buffer: denom is not needed again
-            step *= step_size
-            w -= step
+    # ----- small models: a group's moments as two flat arrays -----
+    def _flat(self, group: dict[str, Any], params: list[Tensor]) -> _FlatMoments | None:
+        """The group's moments as flat arrays, when the group can take one flat update.
+
+        That needs parameters of one dtype, all at the same step, at most ``FLAT_LIMIT`` numbers
+        in all, and an update that never needs the weights as one array (no amsgrad, no coupled
+        weight decay). The flat arrays are made on the first such step (or when something, such
+        as ``load_state_dict``, replaced a parameter's moments): each parameter's ``exp_avg`` and
+        ``exp_avg_sq`` in ``state`` become views of them, so the state reads as before.
+        """
+        if group["amsgrad"] or (group["weight_decay"] != 0 and not group["decoupled_weight_decay"]):
+            return None
+        if not params:
+            return None
+        state = self.state
+        step = state[params[0]].get("step", 0)
+        flat = self._flats.get(id(group))
+        if flat is not None and flat.group is group and len(flat.views) == len(params):
+            for p, (mv, vv) in zip(params, flat.views):  # still this group's, all at one step?
+                p_state = state[p]
+                if p_state.get("exp_avg") is not mv or p_state.get("exp_avg_sq") is not vv:
+                    break
+                if p_state["step"] != step:
+                    return None
+            else:
+                return flat
+        if sum(p._data.size for p in params) > FLAT_LIMIT:
+            return None
+        dtype = params[0]._data.dtype
+        for p in params:
+            if p._data.dtype != dtype or state[p].get("step", 0) != step:
+                return None
+        flat = self._flats[id(group)] = _FlatMoments(group, params, state)
+        return flat
+
+    def _update_flat(self, group: dict[str, Any], params: list[Tensor], flat: _FlatMoments) -> None:
+        """The same update as ``_update_group``'s loop, on all of the group's numbers at once."""
+        state = self.state
+        t = state[params[0]]["step"] + 1
+        for p in params:
+            state[p]["step"] = t
+        sc = _Scalars.make(group, flat.m.dtype, t)
+        g = xp.concatenate([p._grad._data.ravel() for p in params])  # a copy: ours to change
+        if group["maximize"]:
+            xp.negative(g, out=g)
+        if group["weight_decay"] != 0:  # decoupled (_flat rules out the coupled kind)
+            for p in params:
+                p._data *= sc.shrink
+        _moments(g, flat.m, flat.v, sc)
+        _step(flat.m, flat.v, sc, out=flat.step)
+        for p, step in zip(params, flat.steps):
+            p._data -= step
+
+
+#: A group whose parameters hold at most this many numbers in all is updated as one flat array:
+#: for small arrays NumPy's cost per call, not per number, sets the time of a step.
+FLAT_LIMIT = 1 << 16
+
+
+class _Scalars(NamedTuple):
+    """A step's constants as 0-d arrays of the parameters' dtype (see ``as_scalars``)."""
+
+    b1: ndarray
+    b2: ndarray
+    one_minus_b1: ndarray
+    one_minus_b2: ndarray
+    eps: ndarray
+    decay: ndarray
+    shrink: ndarray
+    bias_correction2_sqrt: ndarray
+    step_size: ndarray
+
+    @classmethod
+    def make(cls, group: dict[str, Any], dtype: Any, t: int) -> _Scalars:
+        lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
+        return cls(
+            *as_scalars(
+                dtype,
+                beta1,
+                beta2,
+                1 - beta1,
+                1 - beta2,
+                group["eps"],
+                wd,
+                1 - lr * wd,
+                (1 - beta2**t) ** 0.5,
+                lr / (1 - beta1**t),
+            )
+        )
+
+
+def _moments(g: ndarray, m: ndarray, v: ndarray, sc: _Scalars) -> None:
+    """m = beta1 m + (1 - beta1) g and v = beta2 v + (1 - beta2) g^2, in place."""
+    m *= sc.b1
+    m += sc.one_minus_b1 * g
+    v *= sc.b2
+    g2 = g * g
+    g2 *= sc.one_minus_b2
+    v += g2
+
+
+def _step(m: ndarray, v: ndarray, sc: _Scalars, out: ndarray | None = None) -> ndarray:
+    """lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps), to subtract from w."""
+    denom = xp.sqrt(v, out=out)
+    denom /= sc.bias_correction2_sqrt
+    denom += sc.eps
+    step = xp.divide(m, denom, out=denom)  # reuse the buffer: denom is not needed again
+    step *= sc.step_size
+    return step
+
+
+class _FlatMoments:
+    """A group's exp_avg and exp_avg_sq as two flat arrays; each parameter's state holds views.
+
+    Made from the parameters' current moments (zeros for a parameter's first step). ``step`` is
+    the buffer the update is computed in, ``steps`` its view for each parameter.
+    """
+
+    def __init__(self, group: dict[str, Any], params: list[Tensor], state: dict) -> None:
+        self.group = group
+        dtype = params[0]._data.dtype
+        total = sum(p._data.size for p in params)
+        self.m, self.v, self.step = (xp.empty(total, dtype) for _ in range(3))
+        self.views, self.steps = [], []
+        start = 0
+        for p in params:
+            shape, stop = p._data.shape, start + p._data.size
+            p_state = state[p]
+            mv, vv = self.m[start:stop].reshape(shape), self.v[start:stop].reshape(shape)
+            mv[...] = p_state.get("exp_avg", 0)
+            vv[...] = p_state.get("exp_avg_sq", 0)
+            p_state.setdefault("step", 0)
+            p_state["exp_avg"], p_state["exp_avg_sq"] = mv, vv
+            self.views.append((mv, vv))
+            self.steps.append(self.step[start:stop].reshape(shape))
+            start = stop
 
 
 class AdamW(Adam):

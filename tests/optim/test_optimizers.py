@@ -550,3 +550,63 @@ def test_zero_grad_without_none_after_a_create_graph_backward_on_a_sum():
     np.testing.assert_array_equal(w.grad.numpy(), [0.0, 0.0])
     (w * 3.0).sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), [3.0, 3.0])
+
+
+# ----- Adam's flat update for small groups (optim.adam._flat) -----
+def _adam_run(make_opt, steps, skip=None, reload_at=None):
+    """A tiny 2-layer net trained for ``steps`` steps; returns its weights and the state dict."""
+    rng = np.random.default_rng(0)
+    params = [
+        cr.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True)
+        for s in [(5, 3), (5,), (2, 5), (2,)]
+    ]
+    x = cr.tensor(rng.standard_normal((8, 3)).astype(np.float32))
+    opt = make_opt(params)
+    for k in range(steps):
+        h = (x @ params[0].T + params[1]).relu()
+        loss = ((h @ params[2].T + params[3]) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        if skip is not None and k == skip:
+            params[1].grad = None  # this parameter sits out one step
+        opt.step()
+        if reload_at is not None and k == reload_at:
+            saved = opt.state_dict()
+            opt = make_opt(params)
+            opt.load_state_dict(saved)
+    return [p.detach().numpy().copy() for p in params], opt.state_dict()
+
+
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda ps: optim.Adam(ps, lr=0.05),
+        lambda ps: optim.AdamW(ps, lr=0.05, weight_decay=0.1, maximize=True),
+    ],
+)
+@pytest.mark.parametrize("variant", [{}, {"skip": 2}, {"reload_at": 3}])
+def test_adam_flat_update_equals_the_per_parameter_one(monkeypatch, make_opt, variant):
+    import chainrule.optim.adam as adam
+
+    flat_w, flat_state = _adam_run(make_opt, 6, **variant)
+    monkeypatch.setattr(adam, "FLAT_LIMIT", 0)  # every group takes the per-parameter loop
+    loop_w, loop_state = _adam_run(make_opt, 6, **variant)
+    for a, b in zip(flat_w, loop_w):
+        np.testing.assert_array_equal(a, b)
+    for i, s in loop_state["state"].items():
+        assert flat_state["state"][i]["step"] == s["step"]
+        for key in ("exp_avg", "exp_avg_sq"):
+            np.testing.assert_array_equal(flat_state["state"][i][key], s[key])
+
+
+def test_adam_flat_state_reads_per_parameter_and_is_copied_out():
+    w = cr.randn(4, 3, requires_grad=True)
+    b = cr.randn(4, requires_grad=True)
+    opt = optim.Adam([w, b], lr=0.1)
+    (w.sum() + (b * b).sum()).backward()
+    opt.step()
+    assert opt.state[w]["exp_avg"].shape == (4, 3) and opt.state[b]["exp_avg_sq"].shape == (4,)
+    saved = opt.state_dict()
+    before = saved["state"][0]["exp_avg"].copy()
+    opt.step()
+    np.testing.assert_array_equal(saved["state"][0]["exp_avg"], before)  # a copy, not a view
