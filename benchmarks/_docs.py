@@ -127,6 +127,12 @@ def why(key: str, w: dict, t: dict, results: dict) -> str:
                 f"{fmt_time(cr.get('median', math.nan))}, hand-written NumPy's "
                 f"{fmt_time(comps.get('numpy', {}).get('median', math.nan))}"
             )
+        if key == "b":
+            parts.append(
+                "in the update, NumPy by hand scales its gradient buffer in place (dw *= lr; "
+                "w -= dw), while chainrule leaves .grad as it is, as PyTorch does, and makes a "
+                "temporary lr * g: one more pass over each weight matrix's memory"
+            )
         if key == "c":
             parts.append(
                 "at this size NumPy's arithmetic is a few microseconds: the rest is per-op Python "
