@@ -90,21 +90,11 @@ class SGD(Optimizer):
         momentum, dampening, nesterov = group["momentum"], group["dampening"], group["nesterov"]
         weight_decay, maximize = group["weight_decay"], group["maximize"]
         dtype = None
-        if not (maximize or weight_decay != 0 or momentum != 0):
-            # the lecture's vanilla gradient descent, the common case: nothing but w -= lr * g
-            for p in params:
-                w = p._data
-                if w.dtype is not dtype:  # lr as a 0-d array of w's dtype (see as_scalars),
-                    dtype = w.dtype  # made once per step unless the group mixes dtypes
-                    (lr,) = as_scalars(dtype, group["lr"])
-                w -= lr * p._grad._data
-            return
-
         state = self.state
         for p in params:
             w, g = p._data, p._grad._data
-            if w.dtype is not dtype:  # as above
-                dtype = w.dtype
+            if w.dtype is not dtype:  # the scalars as 0-d arrays of w's dtype (see as_scalars),
+                dtype = w.dtype  # made once per step unless the group mixes dtypes
                 lr, decay, mu, undamped = as_scalars(
                     dtype, group["lr"], weight_decay, momentum, 1 - dampening
                 )
