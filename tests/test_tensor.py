@@ -428,3 +428,39 @@ def test_promotion_keeps_the_gradient_dtype():
     (x * cr.tensor(2.0, dtype=cr.float64) + cr.arange(3)).sum().backward()
     assert x.grad.dtype == cr.float32
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
+
+
+# ----- PyTorch's semantics where NumPy's differ (issue 11) -----
+@pytest.mark.parametrize("scalar", [np.float64(2.5), np.float32(2.5), np.int64(2)])
+def test_a_numpy_scalar_does_not_widen_a_float32_tensor(scalar):
+    x = cr.tensor([1.0, 2.0])
+    for z in (x * scalar, scalar * x, x + scalar, x - scalar, x / scalar, cr.maximum(x, scalar)):
+        assert z.dtype == cr.float32
+    assert cr.clamp(x, min=np.float64(1.5)).dtype == cr.float32
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda x: x.reshape(2, 3),
+        lambda x: x.view(2, 3),
+        lambda x: x.permute(0, 1),
+        lambda x: x.expand(2, 3),
+        lambda x: cr.broadcast_to(x, (2, 3)),
+        lambda x: x.squeeze(),
+    ],
+)
+def test_a_shape_op_that_changes_nothing_returns_a_new_tensor(op):
+    x = cr.ones(2, 3, requires_grad=True)
+    y = op(x)
+    assert y is not x and y.grad_fn is not None  # a view in the graph, as in PyTorch
+    y.retain_grad()
+    (y * 2.0).sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), np.full((2, 3), 2.0))
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 2.0))
+
+
+def test_flatten_with_nothing_to_merge_returns_the_tensor_itself_as_pytorch():
+    x = cr.ones(3, 4)
+    assert x.flatten(1) is x
+    assert x.flatten() is not x

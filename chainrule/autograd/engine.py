@@ -13,7 +13,18 @@ of its inputs (upstream x local, as a vector-Jacobian product). The engine
 4. frees each node's inputs and saved values once it has run, unless ``retain_graph``.
 
 A second gradient for the same place is added in place when no one else holds the first one
-(``_sum_into``), so accumulating costs no new array.
+(``_sum_into``), so accumulating costs no new array. "No one else" must hold for the memory, not
+just the array object: backward rules hand out views (reshape, permute, cat, stack), and a view
+shares its base's memory with whoever holds the base. The rule, and what keeps it true:
+
+* ``_sum_into`` writes only into an array that owns its memory (``base is None``), is writeable,
+  and has no reference but its holder's. A view of it holds it as its base, so the count sees
+  every view too.
+* A ``.grad`` (leaf or retained) never stores an array someone else holds: the caller's gradient,
+  an array another ``.grad`` already holds, a view, a read-only broadcast, or anything a user's
+  Function or hook returned (the user may keep it) is copied first (``_Run.own``).
+* With ``create_graph`` every stored ``.grad`` is a clone (a differentiable copy), as PyTorch does:
+  two leaves fed by one add must not share one tensor.
 
 State lives on the nodes themselves (``_grad``, ``_deps``) rather than in dicts.
 """
@@ -62,14 +73,16 @@ def sum_to(grad: Any, shape: tuple, node: Node | None = None, index: int = 0) ->
 
 
 def _sum_into(cur: ndarray, g: ndarray) -> ndarray:
-    """``cur + g``, written into ``cur`` when nothing but its one holder refers to it.
+    """``cur + g``, written into ``cur`` when nothing but its one holder refers to its memory.
 
     First order only. The caller passes the holder's attribute directly (``t._data``,
     ``node._grad``), so the reference count is the holder's, this frame's and getrefcount's own,
-    as measured once for this interpreter by ``_alone``; any other reference (a view, another
-    .grad, a pending gradient, a user's variable) makes it higher and the sum goes to a new array.
+    as measured once for this interpreter by ``_alone``; any other reference (another .grad, a
+    pending gradient, a user's variable, a view of it, which holds it as its base) makes it
+    higher and the sum goes to a new array. A view itself (``base`` set) shares memory with its
+    base, whoever holds that: never written into.
     """
-    if sys.getrefcount(cur) <= _ALONE and cur.flags.writeable:
+    if cur.base is None and sys.getrefcount(cur) <= _ALONE and cur.flags.writeable:
         cur += g
         return cur
     return cur + g
@@ -101,16 +114,22 @@ class _Run:
         self.create_graph = create_graph
         self.capture = capture  # id(tensor) or (node, index) -> slot, for autograd.grad
         self.captured: list = [None] * (len(capture) if capture else 0)
-        self.given: set[int] = set()  # ids of arrays that already sit in some .grad
+        # ids of arrays a .grad must not take as they are: already in some .grad, the caller's,
+        # or returned by a user's Function or hook (first order)
+        self.given: set[int] = set()
 
     def own(self, g: Any) -> Any:
-        """``g`` itself the first time it is stored, a copy if another .grad already holds it."""
+        """What a ``.grad`` may store for gradient ``g``: a Tensor with memory of its own.
+
+        First order: ``g`` itself when nobody else holds it, else a copy. With ``create_graph``:
+        a differentiable clone, as PyTorch stores, so no two ``.grad`` share one tensor.
+        """
         if self.create_graph:
-            return g
+            return g.clone()
         if id(g) in self.given or g.base is not None or not g.flags.writeable:
             g = g.copy()  # shared, a view of another array, or a read-only broadcast
         self.given.add(id(g))
-        return g
+        return Tensor._make(g)
 
     def keep(self, slot: int, g: Any) -> None:
         cur = self.captured[slot]
@@ -120,17 +139,17 @@ class _Run:
         """Deliver gradient ``g`` to leaf ``t``: run its hooks, then accumulate into ``t.grad``."""
         extra = t._extra
         if extra is not None and "hooks" in extra:
-            g = _run_hooks(extra["hooks"], g, self.create_graph)
+            g = _run_hooks(extra["hooks"], g, self)
         if self.capture is not None:
             slot = self.capture.get(id(t))
             if slot is not None:
                 self.keep(slot, g)
             return
         cur = t._grad
-        if self.create_graph:
-            t._grad = g if cur is None else cur + g
-        elif cur is None:
-            t._grad = Tensor._make(self.own(g))
+        if cur is None:
+            t._grad = self.own(g)
+        elif self.create_graph:
+            t._grad = cur + g
         elif cur._requires_grad:  # a gradient recorded by create_graph: leave its graph alone
             t._grad = Tensor._make(cur._data + g)
         else:
@@ -139,7 +158,8 @@ class _Run:
                 t._grad = Tensor._make(data)
 
 
-def _run_hooks(hooks: list, g: Any, create_graph: bool) -> Any:
+def _run_hooks(hooks: list, g: Any, run: _Run) -> Any:
+    create_graph = run.create_graph
     for hook in hooks:
         gt = g if create_graph else Tensor._make(g)
         out = hook(gt)
@@ -150,7 +170,11 @@ def _run_hooks(hooks: list, g: Any, create_graph: bool) -> Any:
                     f"shape {tuple(gt.shape)}; got {type(out).__name__}"
                     + (f" of shape {tuple(out.shape)}" if isinstance(out, Tensor) else "")
                 )
-            g = out if create_graph else out._data
+            if create_graph:
+                g = out
+            else:
+                g = out._data
+                run.given.add(id(g))  # the hook's own tensor: the user may keep it
     return g
 
 
@@ -311,6 +335,8 @@ def _backward(node: Node, grads: Any, run: _Run) -> tuple:
         result = fn.backward(node, Tensor._make(grads))
     if type(result) is not tuple:
         result = (result,)
+    if not fn.on_arrays and not run.create_graph:
+        _foreign(result, run)
     if len(result) != len(node.inputs):
         raise RuntimeError(
             f"{node.name()}: backward returned {len(result)} gradient(s), but forward took "
@@ -321,6 +347,15 @@ def _backward(node: Node, grads: Any, run: _Run) -> tuple:
     return result
 
 
+def _foreign(result: tuple, run: _Run) -> None:
+    """Mark the arrays a user's Function returned: a .grad stores a copy (the user may keep them)."""
+    for g in result:
+        if isinstance(g, Tensor):
+            run.given.add(id(g._data))
+        elif isinstance(g, ndarray):
+            run.given.add(id(g))
+
+
 def _observe(node: Node, glist: list, run: _Run) -> list:
     """Tensor hooks, retain_grad and autograd.grad captures on a node's outputs."""
     glist = list(glist)
@@ -328,15 +363,17 @@ def _observe(node: Node, glist: list, run: _Run) -> list:
         if g is None:
             continue
         if node._hooks is not None and i in node._hooks:
-            g = glist[i] = _run_hooks(node._hooks[i], g, run.create_graph)
+            g = glist[i] = _run_hooks(node._hooks[i], g, run)
         if node._retained is not None and i in node._retained:
             t = node._retained[i]()
             if t is not None:
                 cur = t._grad
-                if run.create_graph:
-                    t._grad = g if cur is None else cur + g
+                if cur is None:
+                    t._grad = run.own(g)
+                elif run.create_graph:
+                    t._grad = cur + g
                 else:
-                    t._grad = Tensor._make(run.own(g) if cur is None else cur._data + g)
+                    t._grad = Tensor._make(cur._data + g)
         if run.capture is not None:
             slot = run.capture.get((node, i))
             if slot is not None:

@@ -238,6 +238,8 @@ class Function:
         if record:
             ctx = Node()
             ctx.needs_input_grad = tuple(needs)
+            if len(data) > 1:
+                _distinct_arrays(args, data)
         else:
             ctx = _no_record(len(args))
         try:
@@ -273,6 +275,24 @@ class Function:
             ctx._trace = _user_frames()
             _check_finite(ctx, [out], "forward output")
         return result
+
+
+def _distinct_arrays(args: tuple, data: list) -> None:
+    """Give each argument its own array object, so a saved array names one argument.
+
+    Saved values are matched to the arguments by identity (``_tag_saved``). Two different
+    tensors can hold the same array (``x`` and ``x.detach()``, two ``from_numpy`` of one array):
+    the later one gets a view, the same memory under another identity, or the detached copy
+    would be taken for the live input in a second-order backward. The same tensor twice
+    (``x * x``) keeps one array: either match is right.
+    """
+    for i in range(1, len(data)):
+        d = data[i]
+        if type(d) is ndarray:
+            for j in range(i):
+                if data[j] is d and args[j] is not args[i]:
+                    data[i] = d.view()
+                    break
 
 
 def _describe(args: tuple) -> str:

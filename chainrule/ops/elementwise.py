@@ -179,25 +179,39 @@ class Sqrt(Function):
 
 
 class Clamp(Function):
-    """z = min(max(x, lo), hi). The gradient passes where lo <= x <= hi, and is 0 elsewhere."""
+    """z = min(max(x, lo), hi); either bound may be None, a number or a tensor (broadcasting).
+
+    Each place's gradient goes to whichever of x, lo, hi z took its value from, by PyTorch's
+    rules: x where lo <= x <= hi; lo where x < lo (and lo < hi when both bounds are given);
+    hi where x > hi, or everywhere lo > hi (crossed bounds: z is hi). At a tie (x equal to a
+    bound) x gets it; where lo == hi and x is outside, nobody does, as in PyTorch.
+    """
 
     on_arrays = True
 
     @staticmethod
     def forward(ctx, x, lo, hi):
-        if ctx.needs_input_grad[0]:
-            inside = xp.ones(x.shape, bool)
-            if lo is not None:
-                inside &= x >= lo
-            if hi is not None:
-                inside &= x <= hi
-            ctx.save_for_backward(inside)
+        need_x, need_lo, need_hi = ctx.needs_input_grad
+        if need_x or need_lo or need_hi:
+            both = lo is not None and hi is not None
+            masks = [None, None, None]
+            if need_x:
+                inside = True
+                if lo is not None:
+                    inside = x >= lo
+                if hi is not None:
+                    inside = inside & (x <= hi)
+                masks[0] = inside
+            if need_lo:
+                masks[1] = (x < lo) & (lo < hi) if both else x < lo
+            if need_hi:
+                masks[2] = (x > hi) | (hi < lo) if both else x > hi
+            ctx.save_for_backward(*masks)
         return xp.clip(x, lo, hi)
 
     @staticmethod
     def backward(ctx, grad):
-        (inside,) = ctx.saved_tensors
-        return xp.where(inside, grad, 0), None, None
+        return tuple(None if m is None else xp.where(m, grad, 0) for m in ctx.saved_tensors)
 
 
 class Maximum(Function):
@@ -353,7 +367,7 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A
     """
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    return Clamp.apply(input, _const(min), _const(max))
+    return Clamp.apply(input, _scalar(min), _scalar(max))
 
 
 clip = clamp
@@ -401,9 +415,15 @@ def _promote(a: Any, b: Any) -> tuple[Any, Any]:
 
     An integer or bool tensor meeting a float (tensor or Python float) becomes float of that
     tensor's dtype (or the default dtype), and a 0-d float tensor does not widen a float tensor
-    with dimensions: float32 + float64 scalar stays float32. Otherwise NumPy's rules apply.
+    with dimensions: float32 + float64 scalar stays float32. A NumPy scalar (``np.float64(2)``)
+    counts as the Python number it holds, as in PyTorch: float32 * np.float64 stays float32
+    (NumPy itself would widen it). Otherwise NumPy's rules apply.
     """
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if not tb:
+        b = _scalar(b)
+    if not ta:
+        a = _scalar(a)
     if ta and tb:
         da, db = a._data.dtype, b._data.dtype
         if da is db or da == db:
@@ -422,6 +442,11 @@ def _promote(a: Any, b: Any) -> tuple[Any, Any]:
     if tb and isinstance(a, float) and b._data.dtype.kind != "f":
         return a, cast(b, dtypes.get_default_dtype())
     return a, b
+
+
+def _scalar(x: Any) -> Any:
+    """A NumPy scalar as the Python number it holds (weakly typed, as PyTorch reads it)."""
+    return x.item() if isinstance(x, xp.generic) else x
 
 
 def _const(x: Any) -> Any:

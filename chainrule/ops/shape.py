@@ -133,16 +133,18 @@ def reshape(input: Tensor, *shape: Any) -> Tensor:
         )
     if -1 in target:
         target = tuple(n // known if s == -1 else s for s in target)
-    if target == input._data.shape:
-        return input
-    return Reshape.apply(input, target)
+    return Reshape.apply(input, target)  # a new tensor even for the same shape, as in PyTorch
 
 
 view = reshape
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge dimensions start_dim..end_dim into one (all of them by default)."""
+    """Merge dimensions start_dim..end_dim into one (all of them by default).
+
+    As PyTorch's flatten, it returns ``input`` itself when there is nothing to merge
+    (start_dim == end_dim); the other shape ops always return a new tensor.
+    """
     shape = input._data.shape
     if not shape:
         return reshape(input, (1,))
@@ -150,6 +152,8 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     e = normalize_dim(end_dim, len(shape), "flatten")
     if s > e:
         raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    if s == e:
+        return input
     merged = 1
     for k in shape[s : e + 1]:
         merged *= k
@@ -166,8 +170,6 @@ def permute(input: Tensor, *dims: Any) -> Tensor:
             f"permute: dims {order} are not a permutation of the {n} dims of a tensor of shape "
             f"{tuple(input.shape)}"
         )
-    if axes == tuple(range(n)):
-        return input
     return Permute.apply(input, axes)
 
 
@@ -176,7 +178,7 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     n = input.ndim
     a, b = normalize_dim(dim0, n, "transpose"), normalize_dim(dim1, n, "transpose")
     if n == 0:
-        return input
+        return Permute.apply(input, ())
     axes = list(range(n))
     axes[a], axes[b] = axes[b], axes[a]
     return permute(input, axes)
@@ -195,8 +197,8 @@ def t(input: Tensor) -> Tensor:
 def squeeze(input: Tensor, dim: Any = None) -> Tensor:
     """Remove dimensions of size 1 (all of them, or those in ``dim`` that have size 1)."""
     shape = input._data.shape
-    if not shape:
-        return input
+    if not shape:  # any dim (0 or -1) names the one place a 0-d tensor has
+        return reshape(input, ())
     if dim is None:
         drop = {k for k, s in enumerate(shape) if s == 1}
     else:
@@ -239,8 +241,6 @@ def broadcast_to(input: Tensor, shape: Sequence[int]) -> Tensor:
         raise RuntimeError(
             f"broadcast_to: a tensor of shape {tuple(input.shape)} cannot be broadcast to {target}"
         )
-    if target == input._data.shape:
-        return input
     return Expand.apply(input, target)
 
 
