@@ -85,7 +85,13 @@ def _sum_into(cur: ndarray, g: ndarray) -> ndarray:
     if cur.base is None and sys.getrefcount(cur) <= _ALONE and cur.flags.writeable:
         cur += g
         return cur
-    return cur + g
+    return _plus(cur, g)
+
+
+def _plus(a: Any, b: Any) -> Any:
+    """``a + b`` as an array: NumPy returns a scalar for two 0-d arrays (Tensors pass through)."""
+    s = a + b
+    return xp.asarray(s) if isinstance(s, xp.generic) else s
 
 
 def _alone() -> int:
@@ -133,7 +139,7 @@ class _Run:
 
     def keep(self, slot: int, g: Any) -> None:
         cur = self.captured[slot]
-        self.captured[slot] = g if cur is None else cur + g
+        self.captured[slot] = g if cur is None else _plus(cur, g)
 
     def to_leaf(self, t: Tensor, g: Any) -> None:
         """Deliver gradient ``g`` to leaf ``t``: run its hooks, then accumulate into ``t.grad``."""
@@ -151,7 +157,7 @@ class _Run:
         elif self.create_graph:
             t._grad = cur + g
         elif cur._requires_grad:  # a gradient recorded by create_graph: leave its graph alone
-            t._grad = Tensor._make(cur._data + g)
+            t._grad = Tensor._make(_plus(cur._data, g))
         else:
             data = _sum_into(cur._data, g)
             if data is not cur._data:
@@ -182,13 +188,13 @@ def _deliver(node: Node, index: int, g: Any) -> None:
     """Add gradient ``g`` to the gradient buffer of output ``index`` of ``node``."""
     if node.n_outputs == 1:
         cur = node._grad
-        node._grad = g if cur is None else cur + g
+        node._grad = g if cur is None else _plus(cur, g)
     else:
         buf = node._grad
         if buf is None:
             buf = node._grad = [None] * node.n_outputs
         cur = buf[index]
-        buf[index] = g if cur is None else cur + g
+        buf[index] = g if cur is None else _plus(cur, g)
 
 
 def _collect(roots: list[Node]) -> None:
@@ -373,7 +379,7 @@ def _observe(node: Node, glist: list, run: _Run) -> list:
                 elif run.create_graph:
                     t._grad = cur + g
                 else:
-                    t._grad = Tensor._make(cur._data + g)
+                    t._grad = Tensor._make(_plus(cur._data, g))
         if run.capture is not None:
             slot = run.capture.get((node, i))
             if slot is not None:

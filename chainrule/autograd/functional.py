@@ -119,7 +119,7 @@ def grad(
                 "can be differentiated with respect to"
             )
         key = id(t) if t.grad_fn is None else (t.grad_fn, t._index)
-        capture.setdefault(key, i)
+        capture.setdefault(key, len(capture))  # one slot per tensor, even if given twice
     if retain_graph is None:
         retain_graph = create_graph
     roots = [_root_grad(t, g, create_graph, i) for i, (t, g) in enumerate(zip(outs, gos))]

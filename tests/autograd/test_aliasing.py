@@ -255,3 +255,27 @@ def test_clamp_tensor_bounds_gradcheck():
     lo = t64([0.0, -1.0, 1.0, -0.3])
     hi = t64([1.0, 1.0, 2.0, 0.9])
     assert cr.autograd.gradcheck(lambda a, b, c: cr.clamp(a, b, c), (x, lo, hi))
+
+
+# ----- found by the differential test (tests/autograd/test_differential.py) -----
+def test_a_retained_0d_gradient_stays_a_tensor_of_an_array_when_accumulated():
+    # NumPy returns a scalar, not a 0-d array, for the sum of two 0-d arrays
+    x = t64([1.0, 2.0])
+    s = x.sum()
+    s.retain_grad()
+    loss = s * 2.0
+    loss.backward(create_graph=True)
+    loss.backward()
+    assert isinstance(s.grad.detach().numpy(), np.ndarray)
+    assert s.grad.item() == 4.0
+    with cr.no_grad():
+        s.grad.zero_()
+    assert s.grad.item() == 0.0
+
+
+def test_autograd_grad_with_the_same_tensor_twice():
+    x = t64([1.0, 2.0])
+    y = x * 1.0
+    gy, gx, gy2 = cr.autograd.grad((y * 3.0).sum(), [y, x, y])
+    for g in (gy, gx, gy2):
+        np.testing.assert_array_equal(g.numpy(), [3.0, 3.0])
