@@ -354,7 +354,7 @@ def _backward(node: Node, grads: Any, run: _Run) -> tuple:
 
 
 def _foreign(result: tuple, run: _Run) -> None:
-    """Mark the arrays a user's Function returned: a .grad stores a copy (the user may keep them)."""
+    """Note what a user's Function returned: a .grad stores copies (the user may keep them)."""
     for g in result:
         if isinstance(g, Tensor):
             run.given.add(id(g._data))
