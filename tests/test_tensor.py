@@ -464,3 +464,28 @@ def test_flatten_with_nothing_to_merge_returns_the_tensor_itself_as_pytorch():
     x = cr.ones(3, 4)
     assert x.flatten(1) is x
     assert x.flatten() is not x
+
+
+def test_comparisons_have_pytorchs_names():
+    x, y = cr.tensor([1.0, 2.0, 3.0]), cr.tensor([1.0, 3.0, 2.0])
+    expected = {
+        "eq": [True, False, False],
+        "ne": [False, True, True],
+        "lt": [False, True, False],
+        "le": [True, True, False],
+        "gt": [False, False, True],
+        "ge": [True, False, True],
+    }
+    for name, values in expected.items():
+        assert getattr(x, name)(y).tolist() == values
+        assert getattr(cr, name)(x, y).tolist() == values
+    # PyTorch's long aliases mean the same
+    assert x.less(y).tolist() == expected["lt"] and x.greater_equal(y).tolist() == expected["ge"]
+    assert x.not_equal(y).tolist() == expected["ne"]
+
+
+def test_equal_is_whole_tensor_equality_as_in_pytorch():
+    x = cr.tensor([1.0, 2.0])
+    assert x.equal(cr.tensor([1.0, 2.0])) is True
+    assert x.equal(cr.tensor([1.0, 2.5])) is False
+    assert cr.equal(x, cr.tensor([[1.0, 2.0]])) is False  # another shape: not equal

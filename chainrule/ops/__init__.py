@@ -18,6 +18,7 @@ from .elementwise import (
     clone,
     div,
     eq,
+    equal,
     exp,
     ge,
     gt,
@@ -177,6 +178,12 @@ _METHODS.update(
         "view_as": lambda self, other: reshape(self, other.shape),
         "reshape_as": lambda self, other: reshape(self, other.shape),
         "where": lambda self, condition, other: where(condition, self, other),
+        "equal": equal,
+        "not_equal": ne,
+        "less": lt,
+        "less_equal": le,
+        "greater": gt,
+        "greater_equal": ge,
     }
 )
 

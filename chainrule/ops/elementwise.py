@@ -453,20 +453,33 @@ def _const(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
 
-def _compare(ufunc: Any) -> Any:
+def _compare(ufunc: Any, name: str) -> Any:
     def compare(input: Any, other: Any) -> Tensor:
         return Tensor._make(xp.asarray(ufunc(_const(input), _const(other))))
 
-    compare.__name__ = ufunc.__name__
+    compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{ufunc.__name__}`` as a bool tensor (no gradient)."
     return compare
 
 
-eq, ne = _compare(xp.equal), _compare(xp.not_equal)
-lt, le = _compare(xp.less), _compare(xp.less_equal)
-gt, ge = _compare(xp.greater), _compare(xp.greater_equal)
-logical_and, logical_or = _compare(xp.logical_and), _compare(xp.logical_or)
-logical_xor = _compare(xp.logical_xor)
+# PyTorch's names (x.eq(y), cr.lt(x, y)); its long aliases (not_equal, less, ...) are bound too
+eq, ne = _compare(xp.equal, "eq"), _compare(xp.not_equal, "ne")
+lt, le = _compare(xp.less, "lt"), _compare(xp.less_equal, "le")
+gt, ge = _compare(xp.greater, "gt"), _compare(xp.greater_equal, "ge")
+logical_and = _compare(xp.logical_and, "logical_and")
+logical_or = _compare(xp.logical_or, "logical_or")
+logical_xor = _compare(xp.logical_xor, "logical_xor")
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    """True when both have the same shape and the same values, as ``torch.equal`` (one bool).
+
+    Example:
+        >>> cr.equal(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 2.0]))
+        True
+    """
+    a, b = _const(input), _const(other)
+    return bool(a.shape == b.shape and xp.array_equal(a, b))
 
 
 def logical_not(input: Tensor) -> Tensor:
