@@ -30,7 +30,7 @@ import numpy as np
 
 import chainrule as cr
 
-LIMIT = 1e4  # a value past this, or not finite, makes a step invalid (nothing to compare)
+LIMIT = 1e4  # a value past this, not finite, or empty makes a step invalid (nothing to compare)
 
 
 # ----- the ops a step can be -----
@@ -765,9 +765,12 @@ class Program:
             lines.append(f"if {g}.grad is not None:")
             lines.append("    with lib.no_grad():")
             lines.append(f"        {g}.grad.zero_()")
-            lines += [
-                f"R[{h + '.grad' + AFTER + g + '.grad'!r}] = {h}.grad" for h in grads_of if h != g
-            ]
+            # (unless h is g itself: flatten with nothing to merge returns its input, as in
+            # PyTorch, and then both names hold one tensor and one .grad)
+            for h in grads_of:
+                if h != g:
+                    lines.append(f"if {h} is not {g}:")
+                    lines.append(f"    R[{h + '.grad' + AFTER + g + '.grad'!r}] = {h}.grad")
         lines.append(
             "R['values'] = [" + ", ".join(self.name(i) for i in range(self.n_values)) + "]"
         )
@@ -861,7 +864,7 @@ def values(program: Program) -> list[np.ndarray] | None:
         if not isinstance(out, torch.Tensor) or out.dtype != torch.float64:
             return None
         arr = out.detach().numpy()
-        if not np.all(np.isfinite(arr)) or np.any(np.abs(arr) > LIMIT):
+        if not arr.size or not np.all(np.isfinite(arr)) or np.any(np.abs(arr) > LIMIT):
             return None
         vals.append(arr)
         ns[program.name(len(program.leaves) + k)] = out
@@ -1006,26 +1009,28 @@ def compare(program: Program, rtol: float = 1e-9) -> str | None:
                     return f"the value of {program.name(i)}: {problem}"
             continue
         if AFTER in key:
-            expected = ours[key.split(AFTER)[0]]
+            before = ours[key.split(AFTER)[0]]
+            if problem := _differs(got, before, rtol, "before"):
+                return f"{key}: {problem}"
         elif key == "given gradients":
-            expected = np.concatenate([w.reshape(-1) for w in program.weights])
-        if problem := _differs(got, expected, rtol):
+            given = np.concatenate([w.reshape(-1) for w in program.weights])
+            if problem := _differs(got, given, rtol, "what the caller gave"):
+                return f"{key}: {problem}"
+        elif problem := _differs(got, expected, rtol):
             return f"{key}: {problem}"
     return None
 
 
-def _differs(got: Any, expected: Any, rtol: float) -> str | None:
+def _differs(got: Any, expected: Any, rtol: float, against: str = "PyTorch") -> str | None:
+    """What differs between chainrule's ``got`` and ``expected`` (PyTorch's, or ``against``)."""
+    says = f"chainrule gives {_show(got)}, {against} {_show(expected)}"
     if got is None or expected is None:
         present = expected if got is None else got
-        if present is None or not np.any(present):
-            return None
-        return f"chainrule gives {_show(got)}, PyTorch {_show(expected)}"
+        return None if present is None or not np.any(present) else says
     if got.shape != expected.shape:
-        return f"shape {got.shape} in chainrule, {expected.shape} in PyTorch"
+        return f"shape {got.shape} in chainrule, {expected.shape} in {against}"
     scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    if not np.allclose(got, expected, rtol=rtol, atol=rtol * scale):
-        return f"chainrule gives {_show(got)}, PyTorch {_show(expected)}"
-    return None
+    return None if np.allclose(got, expected, rtol=rtol, atol=rtol * scale) else says
 
 
 def _show(a: Any) -> str:
