@@ -13,6 +13,14 @@ def fail(command: str, message: str) -> int:
     return 2
 
 
+def discard_if_empty(made: Path | None) -> None:
+    """Remove a default output folder this command made, if nothing was written into it."""
+    if made is not None:
+        from ..train import RunFolder
+
+        RunFolder(made).remove_if_empty()
+
+
 def print_summary(summary: dict[str, Any], run: Path | None = None) -> None:
     """Test accuracy, then a per-class table and the confusion matrix."""
     print(

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._common import fail, print_summary
+from ._common import discard_if_empty, fail, print_summary
 
 EXAMPLES = """examples:
   chainrule train                                   an MLP on the embedded 8x8 digits (~98%)
@@ -142,8 +142,10 @@ def resolve_config(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from ..train import RunFolder, TrainingInterrupted, fit
+    from ..train.run import new_folder
 
     quiet = getattr(args, "quiet", False)
+    made = None  # the default folder, made here: removed again if no run starts in it
     try:
         resume = getattr(args, "resume", None)
         if resume:
@@ -166,7 +168,10 @@ def run(args: argparse.Namespace) -> int:
             RunFolder(out).require()
         else:
             config = resolve_config(args)
-            out = Path(getattr(args, "out", None) or _default_out(config))
+            if getattr(args, "out", None):
+                out = Path(args.out)
+            else:  # a new folder, never another run's, even one started in the same second
+                out = made = new_folder(_default_out(config))
         if not quiet:
             what = f"resuming {out}" if resume else f"training {config.model} on {config.dataset}"
             print(f"chainrule train: {what} -> {out}", flush=True)
@@ -179,12 +184,24 @@ def run(args: argparse.Namespace) -> int:
             report=None if quiet else _print_epoch,
         )
     except TrainingInterrupted as e:
+        discard_if_empty(made)
         print(f"chainrule train: {e}", file=sys.stderr)
         return 143 if e.signal_name == "SIGTERM" else 130
-    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError, ImportError) as e:
+    except (ValueError, FileExistsError, FloatingPointError, ImportError) as e:
+        discard_if_empty(made)
         return fail("train", str(e))
+    except OSError as e:  # FileNotFoundError, a folder that cannot be made or written, a full disk
+        discard_if_empty(made)
+        return fail("train", str(e) if str(e).startswith("--out") else _os_error(e))
     print_summary(summary, out)
     return 0
+
+
+def _os_error(e: OSError) -> str:
+    """An OSError in one line: what failed, on which file."""
+    if e.filename and e.strerror:
+        return f"{e.strerror}: {e.filename!s}"
+    return str(e)
 
 
 def _default_out(config: Any) -> Path:

@@ -168,6 +168,41 @@ def test_overwrite_replaces_a_run(tmp_path, capsys):
     assert len(RunFolder(out).read_metrics()) == 1
 
 
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]], ids=["plain", "overwrite"])
+def test_a_folder_that_is_no_run_is_refused_and_never_deleted(tmp_path, capsys, overwrite):
+    proj = tmp_path / "proj"
+    (proj / "src").mkdir(parents=True)
+    (proj / "README.md").write_text("x")
+    assert run_cli(["train", "--epochs", "1", *overwrite, "--out", proj]) == 2
+    err = capsys.readouterr().err
+    assert "not a chainrule run folder" in err and "--overwrite" not in err
+    assert (proj / "README.md").read_text() == "x" and (proj / "src").is_dir()
+
+
+def test_resume_of_a_folder_with_a_foreign_config_json_is_a_clean_error(tmp_path, capsys):
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "config.json").write_text("{}")
+    (tmp_path / "f" / ".mine.tmp").write_text("x")
+    assert run_cli(["train", "--resume", tmp_path / "f"]) == 2
+    assert "is not a chainrule run folder" in capsys.readouterr().err
+    assert (tmp_path / "f" / ".mine.tmp").exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux paths")
+@pytest.mark.parametrize("out", ["/dev/null/x", "/sys/x"])
+def test_an_out_that_cannot_be_made_is_a_one_line_error_in_a_subprocess(out):
+    result = subprocess.run(
+        [sys.executable, "-m", "chainrule", "train", "--quiet", "--epochs", "1", "--out", out],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chainrule train: error: --out: cannot make")
+
+
 def test_resume_with_more_epochs_continues_the_run(tmp_path, capsys):
     out = tmp_path / "run"
     assert run_cli(["train", "--epochs", "1", "--quiet", "--out", out]) == 0
@@ -205,6 +240,17 @@ def test_ctrl_c_exits_130_with_the_resume_command(tmp_path, capsys, monkeypatch)
     err = capsys.readouterr().err
     assert f"chainrule train --resume {out}" in err
     assert len(RunFolder(out).read_metrics()) == 1
+
+
+def test_ctrl_c_in_any_command_exits_130_without_a_traceback(trained, capsys, monkeypatch):
+    import chainrule.train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(chainrule.train, "evaluate", interrupted)
+    assert run_cli(["evaluate", trained.out]) == 130
+    assert capsys.readouterr().err == "chainrule evaluate: interrupted\n"
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")

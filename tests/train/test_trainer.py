@@ -63,7 +63,7 @@ def interrupt_in_epoch(monkeypatch, epoch: int, after_steps: int = 5) -> None:
     """Make Ctrl-C arrive in ``epoch``, after ``after_steps`` optimizer steps of it."""
     original = trainer._train_epoch
 
-    def patched(model, opt, loader, loss_fn, config, e, progress):
+    def patched(model, opt, loader, loss_fn, config, e, *rest):
         if e == epoch:
             calls = 0
             real_step = opt.step
@@ -76,7 +76,7 @@ def interrupt_in_epoch(monkeypatch, epoch: int, after_steps: int = 5) -> None:
                 real_step()
 
             opt.step = step
-        return original(model, opt, loader, loss_fn, config, e, progress)
+        return original(model, opt, loader, loss_fn, config, e, *rest)
 
     monkeypatch.setattr(trainer, "_train_epoch", patched)
 
@@ -410,10 +410,10 @@ def test_an_existing_run_folder_is_refused_unless_overwrite(digits_run, tmp_path
 
     run = tmp_path / "run"
     fit(TrainConfig(epochs=2), run, figures=False)
-    (run / "stray.txt").write_text("old")
+    (run / "notes.txt").write_text("mine")  # a user's file in a run folder
     fit(TrainConfig(epochs=1), run, overwrite=True, figures=False)
     assert len(RunFolder(run).read_metrics()) == 1
-    assert not (run / "stray.txt").exists()
+    assert (run / "notes.txt").read_text() == "mine"  # replaced the run, not the user's file
 
 
 def test_an_empty_existing_folder_is_used_and_a_file_is_refused(tmp_path):
@@ -429,7 +429,7 @@ def test_a_folder_left_by_a_run_killed_in_its_first_write_is_used(tmp_path):
     # killed while writing config.json: only that write's temporary file is there, no run
     run = tmp_path / "run"
     run.mkdir()
-    (run / ".config.json.k1ll3d.tmp").write_text('{"epo')
+    (run / ".config.json.k1ll3d_x.tmp").write_text('{"epo')  # mkstemp: 8 random characters
     fit(TrainConfig(epochs=1), run, figures=False)
     assert (run / "summary.json").is_file()
     assert not list(run.glob(".*.tmp"))
