@@ -168,7 +168,8 @@ def fit(
             (only the files chainrule wrote are deleted), or continued with ``resume``. It is
             locked while training: a second process writing it is refused.
         resume: continue the run in ``out`` from its last checkpoint; ``config.epochs`` may be
-            raised to train longer, the other options are the run's own.
+            raised to train longer, the other options are the run's own. A run that stopped
+            early stays stopped.
         progress: show a progress bar per epoch (tqdm, when installed).
         report: called with each epoch's metrics row.
         figures: draw the figures at the end (needs matplotlib).
@@ -307,6 +308,10 @@ def _fit(
     y_val = splits.y_val
     stage.name = "training"
     for epoch in range(state["epoch"] + 1, config.epochs + 1):
+        # checked before each epoch, so that a resumed run that had stopped stays stopped
+        if config.early_stopping and state["bad_epochs"] >= config.early_stopping:
+            log.info("early stopping after epoch %d", epoch - 1)
+            break
         start = time.perf_counter()
         train_loss, train_acc = _train_epoch(model, opt, loader, loss_fn, config, epoch, progress)
         val_scores = predict_scores(model, x_val)
@@ -351,9 +356,6 @@ def _fit(
             stage.epoch = epoch
         if report is not None:
             report(row)
-        if config.early_stopping and state["bad_epochs"] >= config.early_stopping:
-            log.info("early stopping after epoch %d", epoch)
-            break
     stage.name = "finishing"
     return finish(run, figures=figures, splits=splits)
 

@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import signal
 from pathlib import Path
 from types import SimpleNamespace
@@ -491,6 +492,54 @@ def test_early_stopping_counts_epochs_without_a_better_val_accuracy(tmp_path):
     rows = RunFolder(tmp_path / "run").read_metrics()
     assert len({r["val_acc"] for r in rows}) == 1  # the accuracy never improved
     assert len(rows) == 2
+
+
+# ----- early stopping and resume -----
+# stops after epoch 8 (best epoch 5); the issue's example
+EARLY = dict(model="linear", loss="svm", optimizer="nesterov", early_stopping=3, epochs=40)
+EARLY["batch_size"] = 16
+
+
+@pytest.fixture(scope="module")
+def early_run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("early") / "run"
+    fit(TrainConfig(**EARLY), path, figures=False)
+    return path
+
+
+def test_resuming_a_run_that_stopped_early_trains_no_more_and_changes_nothing(early_run, tmp_path):
+    epochs = len(RunFolder(early_run).read_metrics())
+    assert 3 < epochs < 40  # it did stop early
+    for i, config in enumerate([None, TrainConfig(epochs=60)]):  # a longer run stays stopped
+        copy = tmp_path / f"copy{i}"
+        shutil.copytree(early_run, copy)
+        summary = fit(config, copy, resume=True, figures=False)
+        assert summary["epochs_run"] == epochs
+        assert_same_run(early_run, copy)
+        assert summary == json.loads((early_run / "summary.json").read_text())
+        for name in ("checkpoint.safetensors", "model.safetensors", "metrics.csv"):
+            assert (copy / name).read_bytes() == (early_run / name).read_bytes(), name
+
+
+class Killed(BaseException):
+    """A process killed at this point: nothing after it runs, no handler sees it."""
+
+
+def test_a_run_stopped_early_and_killed_before_its_summary_resumes_to_the_same_end(
+    early_run, tmp_path, monkeypatch
+):
+    def killed(*args, **kwargs):
+        raise Killed
+
+    parts = tmp_path / "parts"
+    monkeypatch.setattr(trainer, "finish", killed)  # after the last checkpoint, before summary
+    with pytest.raises(Killed):
+        fit(TrainConfig(**EARLY), parts, figures=False)
+    monkeypatch.undo()
+    assert not (parts / "summary.json").exists()
+    summary = fit(None, parts, resume=True, figures=False)
+    assert summary == json.loads((early_run / "summary.json").read_text())
+    assert_same_run(early_run, parts)
 
 
 # ----- the options reach the loop -----
