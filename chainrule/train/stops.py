@@ -1,19 +1,29 @@
-"""How a training run stops when asked (Ctrl-C, SIGTERM): at a safe point, saying what it saved.
+"""How a training run stops: at a safe point when asked (Ctrl-C, SIGTERM), and when it diverges.
 
 A stop that is asked for is honoured where it leaves whole files behind: the files of one epoch
 (best model, checkpoint, metrics.csv) are written with Ctrl-C and SIGTERM held
 (``interrupts_held``), so a stop never leaves the checkpoint an epoch ahead of metrics.csv, and
 ``TrainingInterrupted`` says exactly what was saved and how to go on: before the first epoch,
 during training, or while the figures are drawn.
+
+Divergence is judged the same way for every optimizer (``check_loss``, ``check_finite``): a
+loss or a weight that is NaN or inf, or a loss over ``DIVERGED`` times its first value. Adam's
+steps are lr-sized whatever the gradient, so at a huge lr its loss explodes (to 1e14 and beyond)
+while staying finite; plain SGD's becomes inf. Both stop with the same message.
 """
 
 from __future__ import annotations
 
+import math
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from .. import nn
 
 
 class TrainingInterrupted(Exception):
@@ -116,3 +126,46 @@ class Stage:
 
     def __init__(self, name: str) -> None:
         self.name, self.epoch = name, 0
+
+
+#: A loss this many times its first value (or 1, if that is smaller) means training diverged.
+DIVERGED = 1e4
+
+
+_REMEDY = "Try a smaller --lr (now {lr:g}) or --clip-grad 1.0"
+
+
+def check_loss(value: float, state: dict[str, Any], epoch: int, batch: int, opt: Any) -> None:
+    """Stop a diverging run, whatever its optimizer: a loss that is NaN or inf, or that grew
+    over DIVERGED times its first value (state["first_loss"], kept in the checkpoint)."""
+    first = state.get("first_loss")
+    if first is None and math.isfinite(value):
+        state["first_loss"] = first = value
+    if math.isfinite(value) and value <= DIVERGED * max(first, 1.0):
+        return
+    where = f"at epoch {epoch}, batch {batch}"
+    remedy = _REMEDY.format(lr=opt.param_groups[0]["lr"])
+    if not math.isfinite(value):
+        raise FloatingPointError(
+            f"training diverged: the loss became {value} {where}. {remedy}, or find the op "
+            "that produced it with cr.autograd.set_detect_anomaly(True)"
+        )
+    raise FloatingPointError(
+        f"training diverged: the loss reached {value:.3g} {where}, more than {DIVERGED:.0f} "
+        f"times its first value ({first:.3g}). {remedy}"
+    )
+
+
+def check_finite(model: nn.Module, val_loss: float, epoch: int, opt: Any) -> None:
+    """After an epoch: every weight and the validation loss are finite, or training diverged."""
+    remedy = _REMEDY.format(lr=opt.param_groups[0]["lr"])
+    for name, p in model.named_parameters():
+        if not np.isfinite(p._data).all():
+            raise FloatingPointError(
+                f"training diverged: the weight {name} holds NaN or inf after epoch {epoch}. "
+                f"{remedy}"
+            )
+    if not math.isfinite(val_loss):
+        raise FloatingPointError(
+            f"training diverged: the validation loss became {val_loss} at epoch {epoch}. {remedy}"
+        )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +33,8 @@ from .run import RunFolder, versions
 from .stops import (
     Stage,
     TrainingInterrupted,
+    check_finite,
+    check_loss,
     interrupts_held,
     stop_on_sigterm,
 )
@@ -179,7 +180,8 @@ def fit(
 
     Raises:
         TrainingInterrupted: after Ctrl-C or SIGTERM, once what was done is saved.
-        FloatingPointError: the loss became NaN or inf.
+        FloatingPointError: training diverged: the loss or a weight became NaN or inf, or the
+            loss grew over ``stops.DIVERGED`` times its first value.
         FileExistsError: ``out`` holds a run (and neither ``resume`` nor ``overwrite``) or
             files that chainrule did not write; ``RunFolderBusy`` (a FileExistsError) when another
             process is writing it.
@@ -270,6 +272,7 @@ def _fit(
         "best": None,
         "best_epoch": 0,
         "bad_epochs": 0,
+        "first_loss": None,  # the loss of the first batch: divergence is measured against it
     }
     if resume and run.checkpoint.is_file():
         model_state, opt_state, extra = load_checkpoint(run.checkpoint)
@@ -313,10 +316,13 @@ def _fit(
             log.info("early stopping after epoch %d", epoch - 1)
             break
         start = time.perf_counter()
-        train_loss, train_acc = _train_epoch(model, opt, loader, loss_fn, config, epoch, progress)
+        train_loss, train_acc = _train_epoch(
+            model, opt, loader, loss_fn, config, epoch, progress, state
+        )
         val_scores = predict_scores(model, x_val)
         with no_grad():
             val_loss = loss_fn(Tensor._make(val_scores), Tensor._make(y_val)).item()
+        check_finite(model, val_loss, epoch, opt)
         val_acc = accuracy(y_val, val_scores.argmax(1))
         row = {
             "epoch": epoch,
@@ -368,6 +374,7 @@ def _train_epoch(
     config: TrainConfig,
     epoch: int,
     progress: bool,
+    state: dict[str, Any],
 ) -> tuple[float, float]:
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
@@ -385,12 +392,7 @@ def _train_epoch(
         if config.reg:
             loss = loss + config.reg * nn.l2_penalty(model)
         value = loss.item()
-        if not math.isfinite(value):
-            raise FloatingPointError(
-                f"the loss became {value} at epoch {epoch}, batch {b}. Try a smaller --lr "
-                f"(now {opt.param_groups[0]['lr']:g}), --clip-grad 1.0, or find the op that "
-                "produced it with cr.autograd.set_detect_anomaly(True)"
-            )
+        check_loss(value, state, epoch, b, opt)
         opt.zero_grad()
         loss.backward()
         if config.clip_grad:

@@ -260,6 +260,13 @@ def test_a_diverging_run_exits_2_suggesting_a_smaller_lr(tmp_path, capsys):
     assert "epoch 1, batch" in err and "smaller --lr" in err
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_diverging_adam_run_exits_2_too(tmp_path, capsys):
+    assert run_cli(["train", "--lr", "1e6", "--quiet", "--out", tmp_path / "r"]) == 2
+    err = capsys.readouterr().err
+    assert "training diverged" in err and "epoch 1, batch" in err and "smaller --lr" in err
+
+
 def test_train_in_a_subprocess(tmp_path):
     out = tmp_path / "run"
     result = subprocess.run(

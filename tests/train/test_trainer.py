@@ -24,6 +24,7 @@ from chainrule.train import (
     fit,
     load_model,
     predict_scores,
+    stops,
     trainer,
 )
 from chainrule.train.checkpoint import load_checkpoint
@@ -540,6 +541,44 @@ def test_a_run_stopped_early_and_killed_before_its_summary_resumes_to_the_same_e
     summary = fit(None, parts, resume=True, figures=False)
     assert summary == json.loads((early_run / "summary.json").read_text())
     assert_same_run(early_run, parts)
+
+
+# ----- divergence -----
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"])
+def test_a_huge_lr_stops_every_optimizer_with_a_clear_message(tmp_path, optimizer):
+    # Adam's steps are lr-sized whatever the gradient: its loss explodes (1e14) but stays finite
+    with pytest.raises(FloatingPointError) as info:
+        fit(TrainConfig(optimizer=optimizer, lr=1e6, epochs=3), tmp_path / "run", figures=False)
+    message = str(info.value)
+    assert message.startswith("training diverged")
+    assert "at epoch 1, batch" in message and "smaller --lr (now 1e+06)" in message
+
+
+def test_the_loss_may_grow_up_to_the_limit_but_not_beyond(tmp_path):
+    state = {"first_loss": None}
+    opt = SimpleNamespace(param_groups=[{"lr": 0.1}])
+    stops.check_loss(0.5, state, 1, 1, opt)  # the first loss; the limit is 1e4 * max(0.5, 1)
+    assert state["first_loss"] == 0.5
+    stops.check_loss(stops.DIVERGED * 1.0, state, 1, 2, opt)
+    with pytest.raises(FloatingPointError, match="loss reached 1.01e\\+04 at epoch 3, batch 7"):
+        stops.check_loss(stops.DIVERGED * 1.01, state, 3, 7, opt)
+    with pytest.raises(FloatingPointError, match="loss became nan"):
+        stops.check_loss(float("nan"), {"first_loss": None}, 1, 1, opt)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_weight_that_became_inf_stops_the_run(tmp_path, monkeypatch):
+    original = trainer._train_epoch
+
+    def patched(model, *args):
+        result = original(model, *args)
+        next(iter(model.parameters()))._data[0, 0] = np.inf  # the epoch's last step did this
+        return result
+
+    monkeypatch.setattr(trainer, "_train_epoch", patched)
+    with pytest.raises(FloatingPointError, match="weight 0.weight holds NaN or inf after epoch 1"):
+        fit(TrainConfig(epochs=2), tmp_path / "run", figures=False)
 
 
 # ----- the options reach the loop -----
