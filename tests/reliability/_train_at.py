@@ -1,4 +1,4 @@
-"""`chainrule train ARGS` in this process, made to wait or to stop at one exact, named point.
+"""`chainrule train ARGS` in this process, made to wait or to die at one exact, named point.
 
 The reliability tests run it as a real process and act on it from outside (a signal, a second
 run) once it shows that it reached the point: synchronized by what it did, never by time.
@@ -12,6 +12,10 @@ Points (any number):
                                 start of epoch N, after N-1 checkpoints) or figures.
     --sigint-in-metrics N       send this process a real SIGINT while metrics.csv of epoch N is
                                 being written (the checkpoint of epoch N is already saved).
+    --kill-step K               SIGKILL this process before its K-th optimizer step.
+    --kill-write N:before|after SIGKILL this process just before or just after its N-th file
+                                rename (each file of a run is written to a temporary file, then
+                                renamed into place).
     --stamp STAMP               the time stamp of default folder names (two processes started
                                 "in the same second").
 """
@@ -37,6 +41,8 @@ def main() -> int:
     p.add_argument("--wait")
     p.add_argument("--marker")
     p.add_argument("--sigint-in-metrics", type=int)
+    p.add_argument("--kill-step", type=int)
+    p.add_argument("--kill-write")
     p.add_argument("--stamp")
     opts = p.parse_args(argv[:split])
 
@@ -80,6 +86,42 @@ def main() -> int:
             return original_metrics(self, history)
 
         run_module.RunFolder.write_metrics = write_metrics
+
+    if opts.kill_step:
+        original_make = trainer.make_optimizer
+        steps = 0
+
+        def make_optimizer(config, model):
+            opt = original_make(config, model)
+            real_step = opt.step
+
+            def step(*args, **kwargs):
+                nonlocal steps
+                steps += 1
+                if steps == opts.kill_step:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return real_step(*args, **kwargs)
+
+            opt.step = step
+            return opt
+
+        trainer.make_optimizer = make_optimizer
+
+    if opts.kill_write:
+        n, when = opts.kill_write.split(":")
+        real_replace = os.replace
+        renames = 0
+
+        def replace(src, dst, **kwargs):
+            nonlocal renames
+            renames += 1
+            if renames == int(n) and when == "before":
+                os.kill(os.getpid(), signal.SIGKILL)
+            real_replace(src, dst, **kwargs)
+            if renames == int(n):
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        os.replace = replace
 
     if opts.stamp:
         import time
