@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _SUBCOMMANDS:
         module.register(sub)
+    for command in sub.choices.values():  # each module's docstring, read as plain text
+        if command.description:
+            command.description = command.description.replace("``", "")
     return parser
 
 

@@ -61,7 +61,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--activation", type=_values(str), metavar="A[,A...]", help="activations")
     p.add_argument("--workers", type=int, help="parallel runs (default: the number of cores)")
     p.add_argument("--out", metavar="DIR", help="sweep folder (default: runs/sweep-DATASET-TIME)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the sweep in --out (deletes only the files a sweep writes there)",
+    )
     p.set_defaults(run_command=run)
 
 

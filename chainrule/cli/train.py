@@ -11,7 +11,9 @@ from typing import Any
 from ._common import discard_if_empty, fail, print_summary
 
 EXAMPLES = """examples:
-  chainrule train                                   an MLP on the embedded 8x8 digits (~98%)
+  chainrule train                                   an MLP on the embedded 8x8 digits (~98%),
+                                                    into runs/digits-mlp-YYYYmmdd-HHMMSS
+  chainrule train --out runs/digits-mlp             the same, into a folder of your choice
   chainrule train --model linear                    the softmax classifier on digits (~96%)
   chainrule train --model linear --loss svm         the multiclass SVM
   chainrule train --dataset spiral --hidden 100     the lecture's case for non-linearity
@@ -22,7 +24,9 @@ EXAMPLES = """examples:
 
 Every run writes a folder (--out): config.json, metrics.csv, model.safetensors,
 checkpoint.safetensors, summary.json and figures (curves.png, confusion.png, and
-templates.png for linear models, boundary.png for 2-D data sets).
+templates.png for linear models, boundary.png for 2-D data sets). --out takes a new
+or empty folder, or a run folder (--overwrite replaces the run, deleting only the
+files chainrule wrote); one run at a time writes a folder.
 """
 
 
@@ -38,12 +42,21 @@ def _hidden(text: str) -> list[int]:
     return sizes
 
 
+def _dataset_name(text: str) -> str:
+    return text.replace("_", "-")  # fashion_mnist, as Python spells it, is fashion-mnist
+
+
 def add_options(p: argparse.ArgumentParser) -> None:
     """The training options, shared by ``train`` and ``sweep``."""
     from ..train.config import ACTIVATIONS, DATASETS, LOSSES, MODELS, OPTIMIZERS, SCHEDULES
 
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", choices=DATASETS + ("fashion_mnist",), help="default: digits")
+    g.add_argument(
+        "--dataset",
+        type=_dataset_name,
+        choices=DATASETS,
+        help="default: digits (fashion_mnist is accepted for fashion-mnist)",
+    )
     g.add_argument(
         "--data-dir",
         dest="data_dir",
@@ -124,7 +137,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_options(p)
     p.add_argument("--out", metavar="DIR", help="run folder (default: runs/DATASET-MODEL-TIME)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run in --out (deletes only the files a run writes there)",
+    )
     p.set_defaults(run_command=run)
 
 

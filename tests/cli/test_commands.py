@@ -300,6 +300,7 @@ def test_evaluate_prints_the_accuracy_and_table(trained, capsys):
     assert run_cli(["evaluate", trained.out, "--split", "val"]) == 0
     out = capsys.readouterr().out
     assert "val split" in out
+    assert "val accuracy" in out and "test accuracy" not in out  # the split it was asked for
     assert accuracy_in(out) == pytest.approx(trained.summary["best_val_accuracy"], abs=5e-5)
 
 
@@ -460,6 +461,33 @@ def test_help_of_every_command_shows_examples(command, capsys):
     assert out.startswith(f"usage: chainrule {command}")
     assert "examples:" in out
     assert f"chainrule {command}" in out.split("examples:", 1)[1]
+
+
+@pytest.mark.parametrize("command", [*COMMANDS, "graph"])
+def test_help_shows_plain_text_not_docstring_markup(command, capsys):
+    assert run_cli([command, "--help"]) == 0
+    assert "``" not in capsys.readouterr().out
+
+
+def test_the_data_sets_are_listed_once_and_both_fashion_spellings_work(capsys):
+    assert run_cli(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "fashion-mnist" in out and "fashion_mnist," not in out and "fashion_mnist}" not in out
+    for name in ("fashion_mnist", "fashion-mnist"):
+        args = cli.build_parser().parse_args(["train", "--dataset", name])
+        assert args.dataset == "fashion-mnist"
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "info"])
+def test_the_examples_name_folders_that_train_makes(command, capsys):
+    """A run folder in an example is a default one (runs/DATASET-MODEL-STAMP) or one that
+    train's examples make with --out."""
+    assert run_cli(["train", "--help"]) == 0
+    made = set(re.findall(r"--out (runs/\S+)", capsys.readouterr().out))
+    assert run_cli([command, "--help"]) == 0
+    examples = capsys.readouterr().out.split("examples:", 1)[1]
+    for folder in re.findall(r"chainrule \w+ .*?(runs/\S+)", examples):
+        assert folder in made or re.fullmatch(r"runs/[a-z0-9-]+-\d{8}-\d{6}", folder), folder
 
 
 def test_no_command_prints_help_and_exits_2(capsys):
