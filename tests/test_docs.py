@@ -149,3 +149,14 @@ def test_the_api_reference_documents_the_public_names(site):
                 f"{package}.{name} is missing from the API reference (docs/api/*.md)"
             )
     assert "Examples:" in html and "&gt;&gt;&gt;" in html  # docstring examples render as code
+
+
+def test_the_readme_shows_every_command_and_what_drawings_and_tests_need():
+    from chainrule.cli import _SUBCOMMANDS
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    for module in _SUBCOMMANDS:
+        command = module.__name__.rsplit(".", 1)[1]
+        assert f"chainrule {command}" in text, f"the README never shows `chainrule {command}`"
+    assert "Graphviz's `dot`" in text  # the graph extra is the Python package alone
+    assert re.search(r"run the tests \(about \d+ minutes", text)  # how long to expect

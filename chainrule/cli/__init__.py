@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _SUBCOMMANDS:
         module.register(sub)
+    for command in sub.choices.values():  # each module's docstring, read as plain text
+        if command.description:
+            command.description = command.description.replace("``", "")
     return parser
 
 
@@ -36,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.run_command(args) or 0)
+    except KeyboardInterrupt:  # Ctrl-C outside training (which says itself what it saved)
+        print(f"chainrule {args.command}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

@@ -13,11 +13,20 @@ def fail(command: str, message: str) -> int:
     return 2
 
 
-def print_summary(summary: dict[str, Any], run: Path | None = None) -> None:
-    """Test accuracy, then a per-class table and the confusion matrix."""
+def discard_if_empty(made: Path | None) -> None:
+    """Remove a default output folder this command made, if nothing was written into it."""
+    if made is not None:
+        from ..train import RunFolder
+
+        RunFolder(made).remove_if_empty()
+
+
+def print_summary(summary: dict[str, Any], run: Path | None = None, split: str = "test") -> None:
+    """The accuracy on ``split`` (test, val or train), then a per-class table and the confusion
+    matrix."""
     print(
-        f"\ntest accuracy {summary['test_accuracy']:.2%} on {summary['test_samples']} samples"
-        + (f" (best epoch {summary['best_epoch']})" if summary.get("best_epoch") else "")
+        f"\n{split} accuracy {summary[f'{split}_accuracy']:.2%} on {summary[f'{split}_samples']} "
+        "samples" + (f" (best epoch {summary['best_epoch']})" if summary.get("best_epoch") else "")
     )
     classes = summary["classes"]
     width = max(5, *(len(str(c)) for c in classes))

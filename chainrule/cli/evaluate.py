@@ -7,8 +7,10 @@ import argparse
 from ._common import fail, print_summary
 
 EXAMPLES = """examples:
-  chainrule evaluate runs/digits-mlp              the best model on the test split
-  chainrule evaluate runs/digits-mlp --split val  on the validation split
+  chainrule evaluate runs/digits-mlp-20250101-120000              the best model on the test split
+  chainrule evaluate runs/digits-mlp-20250101-120000 --split val  on the validation split
+
+RUN is the folder `chainrule train` wrote (runs/DATASET-MODEL-TIME, or its --out).
 """
 
 
@@ -30,10 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         summary = evaluate(args.run, args.split)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:
         return fail("evaluate", str(e))
-    summary["test_accuracy"] = summary.pop(f"{args.split}_accuracy")
-    summary["test_samples"] = summary.pop(f"{args.split}_samples")
     print(f"{args.split} split of {args.run}", end="")
-    print_summary(summary)
+    print_summary(summary, split=args.split)
     return 0

@@ -7,7 +7,9 @@ import argparse
 from ._common import fail
 
 EXAMPLES = """examples:
-  chainrule info runs/digits-mlp
+  chainrule info runs/digits-mlp-20250101-120000
+
+RUN is the folder `chainrule train` wrote (runs/DATASET-MODEL-TIME, or its --out).
 """
 
 
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         config = folder.read_json(folder.config)
         history = folder.read_metrics() if folder.metrics.is_file() else []
         summary = folder.read_json(folder.summary) if folder.summary.is_file() else None
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:
         return fail("info", str(e))
     opts, resolved, data = config["options"], config.get("resolved", {}), config.get("data", {})
     model = (

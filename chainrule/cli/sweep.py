@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._common import fail
+from ._common import discard_if_empty, fail
 from .train import add_options, resolve_config
 
 EXAMPLES = """examples:
@@ -61,11 +61,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--activation", type=_values(str), metavar="A[,A...]", help="activations")
     p.add_argument("--workers", type=int, help="parallel runs (default: the number of cores)")
     p.add_argument("--out", metavar="DIR", help="sweep folder (default: runs/sweep-DATASET-TIME)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the sweep in --out (deletes only the files a sweep writes there)",
+    )
     p.set_defaults(run_command=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..train.run import new_folder
     from ..train.sweep import AXES, boundary_figure, run_sweep
 
     values = {a: vars(args).pop(a) for a in AXES if a in vars(args)}
@@ -73,9 +78,13 @@ def run(args: argparse.Namespace) -> int:
     out_arg = vars(args).pop("out", None)
     overwrite = vars(args).pop("overwrite", False)
     quiet = getattr(args, "quiet", False)
+    made = None  # the default folder, made here: removed again if the sweep never starts
     try:
         base = resolve_config(args)
-        out = Path(out_arg or f"runs/sweep-{base.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
+        if out_arg:
+            out = Path(out_arg)
+        else:  # a new folder, even for two sweeps started in the same second
+            out = made = new_folder(f"runs/sweep-{base.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
         if not quiet:
             n = 1
             for v in values.values():
@@ -84,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
                 f"chainrule sweep: {n} runs of {base.model} on {base.dataset} -> {out}", flush=True
             )
         result = run_sweep(base, values, out, workers, overwrite, None if quiet else _row)
-    except (ValueError, FileNotFoundError, FileExistsError) as e:
+    except (ValueError, OSError) as e:
+        discard_if_empty(made)
         return fail("sweep", str(e))
     axes = result["axes"]
     print("\n" + "  ".join(f"{a:>10}" for a in axes) + "   val acc")

@@ -8,10 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._common import fail, print_summary
+from ._common import discard_if_empty, fail, print_summary
 
 EXAMPLES = """examples:
-  chainrule train                                   an MLP on the embedded 8x8 digits (~98%)
+  chainrule train                                   an MLP on the embedded 8x8 digits (~98%),
+                                                    into runs/digits-mlp-YYYYmmdd-HHMMSS
+  chainrule train --out runs/digits-mlp             the same, into a folder of your choice
   chainrule train --model linear                    the softmax classifier on digits (~96%)
   chainrule train --model linear --loss svm         the multiclass SVM
   chainrule train --dataset spiral --hidden 100     the lecture's case for non-linearity
@@ -22,7 +24,9 @@ EXAMPLES = """examples:
 
 Every run writes a folder (--out): config.json, metrics.csv, model.safetensors,
 checkpoint.safetensors, summary.json and figures (curves.png, confusion.png, and
-templates.png for linear models, boundary.png for 2-D data sets).
+templates.png for linear models, boundary.png for 2-D data sets). --out takes a new
+or empty folder, or a run folder (--overwrite replaces the run, deleting only the
+files chainrule wrote); one run at a time writes a folder.
 """
 
 
@@ -38,12 +42,21 @@ def _hidden(text: str) -> list[int]:
     return sizes
 
 
+def _dataset_name(text: str) -> str:
+    return text.replace("_", "-")  # fashion_mnist, as Python spells it, is fashion-mnist
+
+
 def add_options(p: argparse.ArgumentParser) -> None:
     """The training options, shared by ``train`` and ``sweep``."""
     from ..train.config import ACTIVATIONS, DATASETS, LOSSES, MODELS, OPTIMIZERS, SCHEDULES
 
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", choices=DATASETS + ("fashion_mnist",), help="default: digits")
+    g.add_argument(
+        "--dataset",
+        type=_dataset_name,
+        choices=DATASETS,
+        help="default: digits (fashion_mnist is accepted for fashion-mnist)",
+    )
     g.add_argument(
         "--data-dir",
         dest="data_dir",
@@ -124,7 +137,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_options(p)
     p.add_argument("--out", metavar="DIR", help="run folder (default: runs/DATASET-MODEL-TIME)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run in --out (deletes only the files a run writes there)",
+    )
     p.set_defaults(run_command=run)
 
 
@@ -142,8 +159,10 @@ def resolve_config(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from ..train import RunFolder, TrainingInterrupted, fit
+    from ..train.run import new_folder
 
     quiet = getattr(args, "quiet", False)
+    made = None  # the default folder, made here: removed again if no run starts in it
     try:
         resume = getattr(args, "resume", None)
         if resume:
@@ -166,7 +185,10 @@ def run(args: argparse.Namespace) -> int:
             RunFolder(out).require()
         else:
             config = resolve_config(args)
-            out = Path(getattr(args, "out", None) or _default_out(config))
+            if getattr(args, "out", None):
+                out = Path(args.out)
+            else:  # a new folder, never another run's, even one started in the same second
+                out = made = new_folder(_default_out(config))
         if not quiet:
             what = f"resuming {out}" if resume else f"training {config.model} on {config.dataset}"
             print(f"chainrule train: {what} -> {out}", flush=True)
@@ -179,12 +201,24 @@ def run(args: argparse.Namespace) -> int:
             report=None if quiet else _print_epoch,
         )
     except TrainingInterrupted as e:
+        discard_if_empty(made)
         print(f"chainrule train: {e}", file=sys.stderr)
         return 143 if e.signal_name == "SIGTERM" else 130
-    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError, ImportError) as e:
+    except (ValueError, FileExistsError, FloatingPointError, ImportError) as e:
+        discard_if_empty(made)
         return fail("train", str(e))
+    except OSError as e:  # FileNotFoundError, a folder that cannot be made or written, a full disk
+        discard_if_empty(made)
+        return fail("train", str(e) if str(e).startswith("--out") else _os_error(e))
     print_summary(summary, out)
     return 0
+
+
+def _os_error(e: OSError) -> str:
+    """An OSError in one line: what failed, on which file."""
+    if e.filename and e.strerror:
+        return f"{e.strerror}: {e.filename!s}"
+    return str(e)
 
 
 def _default_out(config: Any) -> Path:

@@ -76,7 +76,7 @@ def run_sweep(
             "reg": [0.001, 0.01, 0.1]}.
         out: the sweep folder; each run is a sub-folder named by its values.
         workers: parallel processes (default: the number of cores).
-        overwrite: replace an existing sweep folder.
+        overwrite: replace an existing sweep (only the files chainrule wrote are deleted).
         report: called with each finished run's row.
 
     Returns:
@@ -86,7 +86,21 @@ def run_sweep(
     configs = grid(base, values)
     axes = [a for a in AXES if values.get(a)]
     folder = RunFolder(out)
-    folder.create(overwrite)
+    folder.create(overwrite, sweep=True)  # locked until the sweep ends
+    try:
+        return _run_all(folder, base, configs, axes, workers, report)
+    finally:
+        folder.unlock()
+
+
+def _run_all(
+    folder: RunFolder,
+    base: TrainConfig,
+    configs: list[TrainConfig],
+    axes: list[str],
+    workers: int | None,
+    report: Callable[[dict[str, Any]], None] | None,
+) -> dict[str, Any]:
     jobs = [(c.to_dict(), str(folder.path / run_name(c, axes))) for c in configs]
     workers = max(1, min(len(jobs), workers or os.cpu_count() or 1))
     rows = []

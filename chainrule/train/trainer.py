@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +30,16 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import FILE_DATASETS, TrainConfig
 from .metrics import accuracy, best_row, confusion_counts, per_class_accuracy
 from .run import RunFolder, versions
+from .stops import (
+    Stage,
+    TrainingInterrupted,
+    check_finite,
+    check_loss,
+    interrupts_held,
+    stop_on_sigterm,
+)
 
 log = logging.getLogger(__name__)
-
-
-class TrainingInterrupted(Exception):
-    """Raised when a run is stopped by Ctrl-C or SIGTERM; the last checkpoint is intact."""
-
-    def __init__(self, run: Path, epoch: int, signal_name: str) -> None:
-        self.run, self.epoch, self.signal_name = run, epoch, signal_name
-        super().__init__(
-            f"{signal_name}: training stopped during epoch {epoch + 1}; the checkpoint of epoch "
-            f"{epoch} is saved in {str(run)!r}. Continue with: chainrule train --resume {run}"
-        )
 
 
 # ----- preprocessing and models, stored with the weights so a run can be reloaded -----
@@ -155,24 +149,6 @@ def load_data(config: TrainConfig) -> Any:
     return datasets.load(config.dataset, **kwargs)
 
 
-@contextmanager
-def _stop_on_sigterm() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt, so both stop training the same clean way."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt("SIGTERM")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 # ----- the loop -----
 def fit(
     config: TrainConfig | None,
@@ -189,10 +165,12 @@ def fit(
     Args:
         config: the options (validated here, before any work); with ``resume``, None or a config
             whose ``epochs`` extends the run.
-        out: the run folder: created (refused if it holds a run, unless ``overwrite``), or
-            continued with ``resume``.
+        out: the run folder: made (or an empty one used), or a run replaced with ``overwrite``
+            (only the files chainrule wrote are deleted), or continued with ``resume``. It is
+            locked while training: a second process writing it is refused.
         resume: continue the run in ``out`` from its last checkpoint; ``config.epochs`` may be
-            raised to train longer, the other options are the run's own.
+            raised to train longer, the other options are the run's own. A run that stopped
+            early stays stopped.
         progress: show a progress bar per epoch (tqdm, when installed).
         report: called with each epoch's metrics row.
         figures: draw the figures at the end (needs matplotlib).
@@ -201,26 +179,67 @@ def fit(
         The summary written to summary.json (test accuracy, per-class accuracy, confusion).
 
     Raises:
-        TrainingInterrupted: after Ctrl-C or SIGTERM, once the last checkpoint is safe.
-        FloatingPointError: the loss became NaN or inf.
+        TrainingInterrupted: after Ctrl-C or SIGTERM, once what was done is saved.
+        FloatingPointError: training diverged: the loss or a weight became NaN or inf, or the
+            loss grew over ``stops.DIVERGED`` times its first value.
+        FileExistsError: ``out`` holds a run (and neither ``resume`` nor ``overwrite``) or
+            files that chainrule did not write; ``RunFolderBusy`` (a FileExistsError) when another
+            process is writing it.
+
+    Example:
+        >>> summary = fit(TrainConfig(epochs=5), "runs/digits")
+        >>> summary["test_accuracy"] > 0.9
+        True
     """
     _safetensors()  # the weights are saved as safetensors: fail before any work if it is missing
     run = RunFolder(out)
-    if resume:
-        run.require()
-        run.remove_stale_temporaries()
-        recorded = run.read_json(run.config)
-        saved = TrainConfig.from_dict(recorded["options"], str(run.config))
-        if config is not None and config.epochs > saved.epochs:  # extend the run, and record it
-            saved.epochs = config.epochs
-            recorded["options"]["epochs"] = config.epochs
-            run.write_json(run.config, recorded)
-        config = saved
-    config.validate()
-    manual_seed(config.seed)
-    splits = load_data(config)  # before touching the folder: a data error leaves nothing behind
-    if not resume:
-        run.create(overwrite)
+    stage = Stage("resuming" if resume else "setup")
+    made = None  # after run.create(): whether it made the folder; any config.json is then ours
+    with stop_on_sigterm():
+        try:
+            if resume:
+                run.require()  # read only: a folder that is no run is left as it is
+                run.lock()
+                run.require()  # again, under the lock
+                run.remove_stale_temporaries()
+                recorded = run.read_json(run.config)
+                saved = TrainConfig.from_dict(recorded["options"], str(run.config))
+                if config is not None and config.epochs > saved.epochs:  # extend, and record it
+                    saved.epochs = config.epochs
+                    recorded["options"]["epochs"] = config.epochs
+                    run.write_json(run.config, recorded)
+                config = saved
+            config.validate()
+            manual_seed(config.seed)
+            splits = load_data(config)  # before touching the folder: a data error leaves nothing
+            if not resume:
+                made = run.create(overwrite)
+            return _fit(config, run, splits, resume, progress, report, figures, stage)
+        except KeyboardInterrupt as e:
+            name = "SIGTERM" if str(e) == "SIGTERM" else "interrupted (Ctrl-C)"
+            resumable = resume or (made is not None and run.is_run())
+            if made and not resumable:  # stopped before its first file: leave no folder
+                run.remove_if_empty()
+            raise TrainingInterrupted(run.path, stage.epoch, name, stage.name, resumable) from None
+        except BaseException:
+            if made and not run.is_run():
+                run.remove_if_empty()
+            raise
+        finally:
+            run.unlock()
+
+
+def _fit(
+    config: TrainConfig,
+    run: RunFolder,
+    splits: Any,
+    resume: bool,
+    progress: bool,
+    report: Callable[[dict[str, Any]], None] | None,
+    figures: bool,
+    stage: Stage,
+) -> dict[str, Any]:
+    """fit()'s work, once the folder is ready and locked."""
     prep = Preprocess.fit(splits.x_train)
     x_train, x_val, x_test = prep(splits.x_train), prep(splits.x_val), prep(splits.x_test)
     spec = {
@@ -253,6 +272,7 @@ def fit(
         "best": None,
         "best_epoch": 0,
         "bad_epochs": 0,
+        "first_loss": None,  # the loss of the first batch: divergence is measured against it
     }
     if resume and run.checkpoint.is_file():
         model_state, opt_state, extra = load_checkpoint(run.checkpoint)
@@ -262,7 +282,8 @@ def fit(
             sched.load_state_dict(extra["scheduler"])
         loader.load_state_dict(extra["loader"])
         set_rng_state(extra["rng"])
-        state = extra["state"]
+        state.update(extra["state"])
+        stage.epoch = state["epoch"]
         # the files that repeat the checkpoint agree with it, whatever came after it (and whatever
         # a crash of the machine lost: see the crash safety of run.py)
         run.write_metrics(state["history"])
@@ -288,59 +309,60 @@ def fit(
         )
     loss_fn = F.cross_entropy if config.loss == "softmax" else F.multi_margin_loss
     y_val = splits.y_val
-    with _stop_on_sigterm():
-        try:
-            for epoch in range(state["epoch"] + 1, config.epochs + 1):
-                start = time.perf_counter()
-                train_loss, train_acc = _train_epoch(
-                    model, opt, loader, loss_fn, config, epoch, progress
-                )
-                val_scores = predict_scores(model, x_val)
-                with no_grad():
-                    val_loss = loss_fn(Tensor._make(val_scores), Tensor._make(y_val)).item()
-                val_acc = accuracy(y_val, val_scores.argmax(1))
-                row = {
-                    "epoch": epoch,
-                    "train_loss": train_loss,
-                    "train_acc": train_acc,
-                    "val_loss": val_loss,
-                    "val_acc": val_acc,
-                    "lr": opt.param_groups[0]["lr"],
-                    "seconds": round(time.perf_counter() - start, 4),
-                }
-                state["history"].append(row)
-                # the best epoch: highest validation accuracy, ties broken by the lower loss (a
-                # small validation set ties often, and the first tie is often under-trained)
-                better_acc = state["best"] is None or val_acc > state["best"][0]
-                if state["best"] is None or [val_acc, -val_loss] > state["best"]:
-                    state.update(best=[val_acc, -val_loss], best_epoch=epoch)
-                    # not flushed: the checkpoint below holds these weights (crash safety, run.py)
-                    save(model.state_dict(), run.model, metadata=model_meta, durable=False)
-                elif state["best_epoch"] == epoch - 1:
-                    sync_file(run.model)  # the checkpoint below will no longer hold these weights
-                # early stopping counts epochs without a better validation accuracy
-                state["bad_epochs"] = 0 if better_acc else state["bad_epochs"] + 1
-                if isinstance(sched, optim.lr_scheduler.ReduceLROnPlateau):
-                    sched.step(val_acc)
-                elif sched is not None:
-                    sched.step()
-                state["epoch"] = epoch
-                extra = {
-                    "state": state,
-                    "scheduler": sched.state_dict() if sched is not None else None,
-                    "loader": loader.state_dict(),
-                    "rng": get_rng_state(),
-                }
-                save_checkpoint(run.checkpoint, model.state_dict(), opt.state_dict(), extra)
-                run.write_metrics(state["history"])
-                if report is not None:
-                    report(row)
-                if config.early_stopping and state["bad_epochs"] >= config.early_stopping:
-                    log.info("early stopping after epoch %d", epoch)
-                    break
-        except KeyboardInterrupt as e:
-            name = "SIGTERM" if str(e) == "SIGTERM" else "interrupted (Ctrl-C)"
-            raise TrainingInterrupted(run.path, state["epoch"], name) from None
+    stage.name = "training"
+    for epoch in range(state["epoch"] + 1, config.epochs + 1):
+        # checked before each epoch, so that a resumed run that had stopped stays stopped
+        if config.early_stopping and state["bad_epochs"] >= config.early_stopping:
+            log.info("early stopping after epoch %d", epoch - 1)
+            break
+        start = time.perf_counter()
+        train_loss, train_acc = _train_epoch(
+            model, opt, loader, loss_fn, config, epoch, progress, state
+        )
+        val_scores = predict_scores(model, x_val)
+        with no_grad():
+            val_loss = loss_fn(Tensor._make(val_scores), Tensor._make(y_val)).item()
+        check_finite(model, val_loss, epoch, opt)
+        val_acc = accuracy(y_val, val_scores.argmax(1))
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "train_acc": train_acc,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "lr": opt.param_groups[0]["lr"],
+            "seconds": round(time.perf_counter() - start, 4),
+        }
+        with interrupts_held():  # the epoch's files are saved together, or not at all
+            state["history"].append(row)
+            # the best epoch: highest validation accuracy, ties broken by the lower loss (a
+            # small validation set ties often, and the first tie is often under-trained)
+            better_acc = state["best"] is None or val_acc > state["best"][0]
+            if state["best"] is None or [val_acc, -val_loss] > state["best"]:
+                state.update(best=[val_acc, -val_loss], best_epoch=epoch)
+                # not flushed: the checkpoint below holds these weights (crash safety, run.py)
+                save(model.state_dict(), run.model, metadata=model_meta, durable=False)
+            elif state["best_epoch"] == epoch - 1:
+                sync_file(run.model)  # the checkpoint below will no longer hold these weights
+            # early stopping counts epochs without a better validation accuracy
+            state["bad_epochs"] = 0 if better_acc else state["bad_epochs"] + 1
+            if isinstance(sched, optim.lr_scheduler.ReduceLROnPlateau):
+                sched.step(val_acc)
+            elif sched is not None:
+                sched.step()
+            state["epoch"] = epoch
+            extra = {
+                "state": state,
+                "scheduler": sched.state_dict() if sched is not None else None,
+                "loader": loader.state_dict(),
+                "rng": get_rng_state(),
+            }
+            save_checkpoint(run.checkpoint, model.state_dict(), opt.state_dict(), extra)
+            run.write_metrics(state["history"])
+            stage.epoch = epoch
+        if report is not None:
+            report(row)
+    stage.name = "finishing"
     return finish(run, figures=figures, splits=splits)
 
 
@@ -352,6 +374,7 @@ def _train_epoch(
     config: TrainConfig,
     epoch: int,
     progress: bool,
+    state: dict[str, Any],
 ) -> tuple[float, float]:
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
@@ -369,12 +392,7 @@ def _train_epoch(
         if config.reg:
             loss = loss + config.reg * nn.l2_penalty(model)
         value = loss.item()
-        if not math.isfinite(value):
-            raise FloatingPointError(
-                f"the loss became {value} at epoch {epoch}, batch {b}. Try a smaller --lr "
-                f"(now {opt.param_groups[0]['lr']:g}), --clip-grad 1.0, or find the op that "
-                "produced it with cr.autograd.set_detect_anomaly(True)"
-            )
+        check_loss(value, state, epoch, b, opt)
         opt.zero_grad()
         loss.backward()
         if config.clip_grad:

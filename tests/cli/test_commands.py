@@ -168,6 +168,41 @@ def test_overwrite_replaces_a_run(tmp_path, capsys):
     assert len(RunFolder(out).read_metrics()) == 1
 
 
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]], ids=["plain", "overwrite"])
+def test_a_folder_that_is_no_run_is_refused_and_never_deleted(tmp_path, capsys, overwrite):
+    proj = tmp_path / "proj"
+    (proj / "src").mkdir(parents=True)
+    (proj / "README.md").write_text("x")
+    assert run_cli(["train", "--epochs", "1", *overwrite, "--out", proj]) == 2
+    err = capsys.readouterr().err
+    assert "not a chainrule run folder" in err and "--overwrite" not in err
+    assert (proj / "README.md").read_text() == "x" and (proj / "src").is_dir()
+
+
+def test_resume_of_a_folder_with_a_foreign_config_json_is_a_clean_error(tmp_path, capsys):
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "config.json").write_text("{}")
+    (tmp_path / "f" / ".mine.tmp").write_text("x")
+    assert run_cli(["train", "--resume", tmp_path / "f"]) == 2
+    assert "is not a chainrule run folder" in capsys.readouterr().err
+    assert (tmp_path / "f" / ".mine.tmp").exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux paths")
+@pytest.mark.parametrize("out", ["/dev/null/x", "/sys/x"])
+def test_an_out_that_cannot_be_made_is_a_one_line_error_in_a_subprocess(out):
+    result = subprocess.run(
+        [sys.executable, "-m", "chainrule", "train", "--quiet", "--epochs", "1", "--out", out],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chainrule train: error: --out: cannot make")
+
+
 def test_resume_with_more_epochs_continues_the_run(tmp_path, capsys):
     out = tmp_path / "run"
     assert run_cli(["train", "--epochs", "1", "--quiet", "--out", out]) == 0
@@ -207,11 +242,29 @@ def test_ctrl_c_exits_130_with_the_resume_command(tmp_path, capsys, monkeypatch)
     assert len(RunFolder(out).read_metrics()) == 1
 
 
+def test_ctrl_c_in_any_command_exits_130_without_a_traceback(trained, capsys, monkeypatch):
+    import chainrule.train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(chainrule.train, "evaluate", interrupted)
+    assert run_cli(["evaluate", trained.out]) == 130
+    assert capsys.readouterr().err == "chainrule evaluate: interrupted\n"
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_a_diverging_run_exits_2_suggesting_a_smaller_lr(tmp_path, capsys):
     assert run_cli(["train", "--optimizer", "sgd", "--lr", "1e6", "--out", tmp_path / "r"]) == 2
     err = capsys.readouterr().err
     assert "epoch 1, batch" in err and "smaller --lr" in err
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_diverging_adam_run_exits_2_too(tmp_path, capsys):
+    assert run_cli(["train", "--lr", "1e6", "--quiet", "--out", tmp_path / "r"]) == 2
+    err = capsys.readouterr().err
+    assert "training diverged" in err and "epoch 1, batch" in err and "smaller --lr" in err
 
 
 def test_train_in_a_subprocess(tmp_path):
@@ -247,6 +300,7 @@ def test_evaluate_prints_the_accuracy_and_table(trained, capsys):
     assert run_cli(["evaluate", trained.out, "--split", "val"]) == 0
     out = capsys.readouterr().out
     assert "val split" in out
+    assert "val accuracy" in out and "test accuracy" not in out  # the split it was asked for
     assert accuracy_in(out) == pytest.approx(trained.summary["best_val_accuracy"], abs=5e-5)
 
 
@@ -407,6 +461,33 @@ def test_help_of_every_command_shows_examples(command, capsys):
     assert out.startswith(f"usage: chainrule {command}")
     assert "examples:" in out
     assert f"chainrule {command}" in out.split("examples:", 1)[1]
+
+
+@pytest.mark.parametrize("command", [*COMMANDS, "graph"])
+def test_help_shows_plain_text_not_docstring_markup(command, capsys):
+    assert run_cli([command, "--help"]) == 0
+    assert "``" not in capsys.readouterr().out
+
+
+def test_the_data_sets_are_listed_once_and_both_fashion_spellings_work(capsys):
+    assert run_cli(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "fashion-mnist" in out and "fashion_mnist," not in out and "fashion_mnist}" not in out
+    for name in ("fashion_mnist", "fashion-mnist"):
+        args = cli.build_parser().parse_args(["train", "--dataset", name])
+        assert args.dataset == "fashion-mnist"
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "info"])
+def test_the_examples_name_folders_that_train_makes(command, capsys):
+    """A run folder in an example is a default one (runs/DATASET-MODEL-STAMP) or one that
+    train's examples make with --out."""
+    assert run_cli(["train", "--help"]) == 0
+    made = set(re.findall(r"--out (runs/\S+)", capsys.readouterr().out))
+    assert run_cli([command, "--help"]) == 0
+    examples = capsys.readouterr().out.split("examples:", 1)[1]
+    for folder in re.findall(r"chainrule \w+ .*?(runs/\S+)", examples):
+        assert folder in made or re.fullmatch(r"runs/[a-z0-9-]+-\d{8}-\d{6}", folder), folder
 
 
 def test_no_command_prints_help_and_exits_2(capsys):

@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import signal
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,6 +24,7 @@ from chainrule.train import (
     fit,
     load_model,
     predict_scores,
+    stops,
     trainer,
 )
 from chainrule.train.checkpoint import load_checkpoint
@@ -63,7 +65,7 @@ def interrupt_in_epoch(monkeypatch, epoch: int, after_steps: int = 5) -> None:
     """Make Ctrl-C arrive in ``epoch``, after ``after_steps`` optimizer steps of it."""
     original = trainer._train_epoch
 
-    def patched(model, opt, loader, loss_fn, config, e, progress):
+    def patched(model, opt, loader, loss_fn, config, e, *rest):
         if e == epoch:
             calls = 0
             real_step = opt.step
@@ -76,7 +78,7 @@ def interrupt_in_epoch(monkeypatch, epoch: int, after_steps: int = 5) -> None:
                 real_step()
 
             opt.step = step
-        return original(model, opt, loader, loss_fn, config, e, progress)
+        return original(model, opt, loader, loss_fn, config, e, *rest)
 
     monkeypatch.setattr(trainer, "_train_epoch", patched)
 
@@ -410,10 +412,10 @@ def test_an_existing_run_folder_is_refused_unless_overwrite(digits_run, tmp_path
 
     run = tmp_path / "run"
     fit(TrainConfig(epochs=2), run, figures=False)
-    (run / "stray.txt").write_text("old")
+    (run / "notes.txt").write_text("mine")  # a user's file in a run folder
     fit(TrainConfig(epochs=1), run, overwrite=True, figures=False)
     assert len(RunFolder(run).read_metrics()) == 1
-    assert not (run / "stray.txt").exists()
+    assert (run / "notes.txt").read_text() == "mine"  # replaced the run, not the user's file
 
 
 def test_an_empty_existing_folder_is_used_and_a_file_is_refused(tmp_path):
@@ -429,7 +431,7 @@ def test_a_folder_left_by_a_run_killed_in_its_first_write_is_used(tmp_path):
     # killed while writing config.json: only that write's temporary file is there, no run
     run = tmp_path / "run"
     run.mkdir()
-    (run / ".config.json.k1ll3d.tmp").write_text('{"epo')
+    (run / ".config.json.k1ll3d_x.tmp").write_text('{"epo')  # mkstemp: 8 random characters
     fit(TrainConfig(epochs=1), run, figures=False)
     assert (run / "summary.json").is_file()
     assert not list(run.glob(".*.tmp"))
@@ -491,6 +493,92 @@ def test_early_stopping_counts_epochs_without_a_better_val_accuracy(tmp_path):
     rows = RunFolder(tmp_path / "run").read_metrics()
     assert len({r["val_acc"] for r in rows}) == 1  # the accuracy never improved
     assert len(rows) == 2
+
+
+# ----- early stopping and resume -----
+# stops after epoch 8 (best epoch 5); the issue's example
+EARLY = dict(model="linear", loss="svm", optimizer="nesterov", early_stopping=3, epochs=40)
+EARLY["batch_size"] = 16
+
+
+@pytest.fixture(scope="module")
+def early_run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("early") / "run"
+    fit(TrainConfig(**EARLY), path, figures=False)
+    return path
+
+
+def test_resuming_a_run_that_stopped_early_trains_no_more_and_changes_nothing(early_run, tmp_path):
+    epochs = len(RunFolder(early_run).read_metrics())
+    assert 3 < epochs < 40  # it did stop early
+    for i, config in enumerate([None, TrainConfig(epochs=60)]):  # a longer run stays stopped
+        copy = tmp_path / f"copy{i}"
+        shutil.copytree(early_run, copy)
+        summary = fit(config, copy, resume=True, figures=False)
+        assert summary["epochs_run"] == epochs
+        assert_same_run(early_run, copy)
+        assert summary == json.loads((early_run / "summary.json").read_text())
+        for name in ("checkpoint.safetensors", "model.safetensors", "metrics.csv"):
+            assert (copy / name).read_bytes() == (early_run / name).read_bytes(), name
+
+
+class Killed(BaseException):
+    """A process killed at this point: nothing after it runs, no handler sees it."""
+
+
+def test_a_run_stopped_early_and_killed_before_its_summary_resumes_to_the_same_end(
+    early_run, tmp_path, monkeypatch
+):
+    def killed(*args, **kwargs):
+        raise Killed
+
+    parts = tmp_path / "parts"
+    monkeypatch.setattr(trainer, "finish", killed)  # after the last checkpoint, before summary
+    with pytest.raises(Killed):
+        fit(TrainConfig(**EARLY), parts, figures=False)
+    monkeypatch.undo()
+    assert not (parts / "summary.json").exists()
+    summary = fit(None, parts, resume=True, figures=False)
+    assert summary == json.loads((early_run / "summary.json").read_text())
+    assert_same_run(early_run, parts)
+
+
+# ----- divergence -----
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"])
+def test_a_huge_lr_stops_every_optimizer_with_a_clear_message(tmp_path, optimizer):
+    # Adam's steps are lr-sized whatever the gradient: its loss explodes (1e14) but stays finite
+    with pytest.raises(FloatingPointError) as info:
+        fit(TrainConfig(optimizer=optimizer, lr=1e6, epochs=3), tmp_path / "run", figures=False)
+    message = str(info.value)
+    assert message.startswith("training diverged")
+    assert "at epoch 1, batch" in message and "smaller --lr (now 1e+06)" in message
+
+
+def test_the_loss_may_grow_up_to_the_limit_but_not_beyond(tmp_path):
+    state = {"first_loss": None}
+    opt = SimpleNamespace(param_groups=[{"lr": 0.1}])
+    stops.check_loss(0.5, state, 1, 1, opt)  # the first loss; the limit is 1e4 * max(0.5, 1)
+    assert state["first_loss"] == 0.5
+    stops.check_loss(stops.DIVERGED * 1.0, state, 1, 2, opt)
+    with pytest.raises(FloatingPointError, match="loss reached 1.01e\\+04 at epoch 3, batch 7"):
+        stops.check_loss(stops.DIVERGED * 1.01, state, 3, 7, opt)
+    with pytest.raises(FloatingPointError, match="loss became nan"):
+        stops.check_loss(float("nan"), {"first_loss": None}, 1, 1, opt)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_weight_that_became_inf_stops_the_run(tmp_path, monkeypatch):
+    original = trainer._train_epoch
+
+    def patched(model, *args):
+        result = original(model, *args)
+        next(iter(model.parameters()))._data[0, 0] = np.inf  # the epoch's last step did this
+        return result
+
+    monkeypatch.setattr(trainer, "_train_epoch", patched)
+    with pytest.raises(FloatingPointError, match="weight 0.weight holds NaN or inf after epoch 1"):
+        fit(TrainConfig(epochs=2), tmp_path / "run", figures=False)
 
 
 # ----- the options reach the loop -----
