@@ -262,6 +262,7 @@ def mnist(
 
     Raises:
         FileNotFoundError: files missing and download=False (the message says what to put where).
+        DownloadError: files missing and no mirror could be reached (a FileNotFoundError too).
         DataFormatError: a file is truncated, corrupt or fails its checksum.
 
     Example:
