@@ -8,8 +8,12 @@ Memory is measured with tracemalloc, never time.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
+import json
 import pickle
+import shutil
 import struct
 import tarfile
 import tracemalloc
@@ -17,11 +21,13 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from chainrule import cli
 from chainrule.data import DataFormatError
 from chainrule.data.archive import MAX_MEMBERS, safe_extract_tar
 from chainrule.data.datasets.cifar10 import read_batch
 from chainrule.data.datasets.mnist import read_idx
 from chainrule.data.safe_pickle import load_pickle
+from chainrule.train.checkpoint import load_checkpoint
 
 CRAFTED = "fuzz|crafted hostile files (bombs, huge headers, tampered checkpoints)|"
 
@@ -214,3 +220,156 @@ def test_an_idx_file_of_zero_images_still_reads(tmp_path):
     path.write_bytes(struct.pack(">BBBBIII", 0, 0, 0x08, 3, 0, 28, 28))
     assert read_idx(path).shape == (0, 28, 28)
     np.testing.assert_array_equal(read_idx(path), np.zeros((0, 28, 28), np.uint8))
+
+
+# ----- tampered checkpoints -----
+@pytest.fixture(scope="module")
+def checkpoint_run(tmp_path_factory):
+    """A 2-epoch digits run through the command: its folder holds checkpoint.safetensors."""
+    out = tmp_path_factory.mktemp("tamper") / "run"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main(["train", "--epochs", "2", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def split_safetensors(data: bytes) -> tuple[dict, bytes]:
+    n = int.from_bytes(data[:8], "little")
+    return json.loads(data[8 : 8 + n]), data[8 + n :]
+
+
+def join_safetensors(header: dict, body: bytes) -> bytes:
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + body
+
+
+def tensor_change(change):
+    """A change of the header's entry for the tensor model.0.weight."""
+
+    def tamper(data: bytes) -> bytes:
+        header, body = split_safetensors(data)
+        change(header["model.0.weight"], header)
+        return join_safetensors(header, body)
+
+    return tamper
+
+
+def description_change(change, keep_digest: bool = True):
+    """A change of the checkpoint's JSON description (the digest kept, or removed as well)."""
+
+    def tamper(data: bytes) -> bytes:
+        header, body = split_safetensors(data)
+        described = json.loads(header["__metadata__"]["chainrule.checkpoint"])
+        if not keep_digest:
+            del described["sha256"]
+        change(described)
+        header["__metadata__"]["chainrule.checkpoint"] = json.dumps(described)
+        return join_safetensors(header, body)
+
+    return tamper
+
+
+def metadata_text(text: str | None):
+    def tamper(data: bytes) -> bytes:
+        header, body = split_safetensors(data)
+        if text is None:
+            header["__metadata__"] = {"format": "pt"}
+        else:
+            header["__metadata__"]["chainrule.checkpoint"] = text
+        return join_safetensors(header, body)
+
+    return tamper
+
+
+def flip_last_bit(data: bytes) -> bytes:
+    return data[:-1] + bytes([data[-1] ^ 1])
+
+
+def zero_a_weight(data: bytes) -> bytes:
+    header, body = split_safetensors(data)
+    start = header["model.2.weight"]["data_offsets"][0]
+    body = body[:start] + bytes(4) + body[start + 4 :]
+    return join_safetensors(header, body)
+
+
+def rename_tensor(data: bytes) -> bytes:
+    header, body = split_safetensors(data)
+    header["optim.x.exp_avg"] = header.pop("optim.0.exp_avg")
+    described = json.loads(header["__metadata__"]["chainrule.checkpoint"])
+    del described["sha256"]
+    header["__metadata__"]["chainrule.checkpoint"] = json.dumps(described)
+    return join_safetensors(header, body)
+
+
+def set_key(path: str, value):
+    def change(d):
+        *parents, last = path.split(".")
+        for p in parents:
+            d = d[int(p)] if isinstance(d, list) else d[p]
+        if value is KeyError:
+            del d[last]
+        else:
+            d[last] = value
+
+    return change
+
+
+TAMPERED = [
+    ("cut in half", lambda d: d[: len(d) // 2]),
+    ("cut inside the length field", lambda d: d[:5]),
+    ("header length 2^63", lambda d: (2**63).to_bytes(8, "little") + d[8:]),
+    ("header length past the end", lambda d: len(d).to_bytes(8, "little") + d[8:]),
+    ("header not JSON", lambda d: d[:8] + b"x" + d[9:]),
+    ("header a JSON list", lambda d: join_safetensors([], b"")[:8] + b"[]" + b" " * 6),
+    ("F32 weights relabelled I32", tensor_change(lambda t, h: t.update(dtype="I32"))),
+    ("shape swapped", tensor_change(lambda t, h: t.update(shape=t["shape"][::-1]))),
+    ("offsets past the data", tensor_change(lambda t, h: t["data_offsets"].__setitem__(1, 10**9))),
+    ("one bit of the last weight flipped", flip_last_bit),
+    ("a weight zeroed", zero_a_weight),
+    ("description removed", metadata_text(None)),
+    ("description not JSON", metadata_text("{epoch:")),
+    ("description a JSON list", metadata_text("[]")),
+    ("description nested 10,000 deep", metadata_text("[" * 10_000 + "]" * 10_000)),
+    ("epoch edited", description_change(set_key("extra.state.epoch", 1))),
+    ("learning rate edited", description_change(set_key("optimizer.param_groups.0.lr", 10.0))),
+    ("no digest, epoch a string", description_change(set_key("extra.state.epoch", "x"), False)),
+    ("no digest, rng garbled", description_change(set_key("extra.rng.state", 3), False)),
+    ("no digest, no rng", description_change(set_key("extra.rng", KeyError), False)),
+    (
+        "no digest, history of numbers",
+        description_change(set_key("extra.state.history", [1]), False),
+    ),
+    ("no digest, optimizer a list", description_change(set_key("optimizer", []), False)),
+    ("no digest, a tensor renamed optim.x.exp_avg", rename_tensor),
+]
+
+
+@pytest.mark.parametrize("tamper", [t[1] for t in TAMPERED], ids=[t[0] for t in TAMPERED])
+def test_a_tampered_checkpoint_is_refused_by_its_reader(
+    checkpoint_run, tmp_path, capsys, counts, tamper
+):
+    run = tmp_path / "run"
+    shutil.copytree(checkpoint_run, run)
+    path = run / "checkpoint.safetensors"
+    load_checkpoint(path)  # intact before
+    path.write_bytes(tamper(path.read_bytes()))
+    with pytest.raises(ValueError) as e:
+        load_checkpoint(path)
+    assert str(path) in str(e.value)
+    # and the command that reads it: one line, exit 2, no traceback
+    assert cli.main(["train", "--resume", str(run), "--epochs", "3", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chainrule train: error:") and str(path) in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    counts[CRAFTED + "refused with its own error"] += 1
+
+
+def test_sixteen_ways_at_least():
+    assert len(TAMPERED) >= 16
+
+
+def test_an_intact_checkpoint_resumes(checkpoint_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(checkpoint_run, run)
+    assert cli.main(["train", "--resume", str(run), "--epochs", "3", "--quiet"]) == 0
+    assert load_checkpoint(run / "checkpoint.safetensors")[2]["state"]["epoch"] == 3
