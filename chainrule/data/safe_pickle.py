@@ -71,9 +71,6 @@ class _StandIn:
     def __setstate__(self, state: Any) -> None:
         raise _Refused(f"state given to {type(self).__name__.lstrip('_')}")
 
-    def __reduce__(self) -> Any:  # pragma: no cover - never pickled
-        raise TypeError("stand-ins are not picklable")
-
 
 class _NDArrayType(_StandIn):
     """Stands in for ``numpy.ndarray`` as the first argument of ``_reconstruct``."""

@@ -168,6 +168,16 @@ def test_memo_indices_as_python_2_and_3_write_them_are_accepted(tmp_path):
     assert load_pickle(path) == {b"a": [b"x", b"y"]}
 
 
+def test_state_for_the_stand_ins_is_refused_and_sets_nothing(tmp_path):
+    from chainrule.data import safe_pickle
+
+    path = tmp_path / "p"
+    path.write_bytes(PROTO + b"cnumpy\nndarray\n}(U\x01aK\x01ub.")  # ndarray.__dict__["a"] = 1
+    with pytest.raises(DataFormatError, match="state given to NDArrayType"):
+        load_pickle(path)
+    assert not hasattr(safe_pickle._NDARRAY, "a")
+
+
 def test_a_list_that_holds_itself_is_refused(tmp_path):
     path = tmp_path / "p"
     path.write_bytes(PROTO + b"]q\x00h\x00a.")  # x = []; x.append(x)
