@@ -121,9 +121,11 @@ def nested(n: int, axis: int) -> str:
 )
 def test_functions_cannot_build_tensors_past_the_limit(expression, values, size, capsys):
     tracemalloc.start()
-    status = cli.main(["graph", expression, "--set", *values])
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    try:
+        status = cli.main(["graph", expression, "--set", *values])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     err = capsys.readouterr().err
     assert status == 2 and err.startswith("chainrule graph: error:")
     assert f"would make a tensor of {size} values" in err and "Traceback" not in err
