@@ -22,11 +22,12 @@ from . import datasets, transforms
 from .dataloader import DataLoader, default_collate
 from .dataset import Dataset, Subset, TensorDataset, random_split
 from .download import data_dir, download_url
-from .errors import DataFormatError
+from .errors import DataFormatError, DownloadError
 from .splits import stratified_split
 
 __all__ = [
     "DataFormatError",
+    "DownloadError",
     "DataLoader",
     "Dataset",
     "Subset",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +86,8 @@ class TrainConfig:
 
         Returns self, with ``dataset`` normalised ("fashion_mnist" -> "fashion-mnist").
         """
-        self.dataset = str(self.dataset).replace("_", "-")
+        if isinstance(self.dataset, str):
+            self.dataset = self.dataset.replace("_", "-")
         for name, allowed in (
             ("dataset", DATASETS),
             ("model", MODELS),
@@ -95,15 +97,30 @@ class TrainConfig:
             ("schedule", SCHEDULES),
         ):
             value = getattr(self, name)
-            if value not in allowed:
-                raise ValueError(f"--{name}: {value!r} is not one of {', '.join(allowed)}")
+            if not isinstance(value, str) or value not in allowed:
+                raise ValueError(f"--{name}: {_show(value)} is not one of {', '.join(allowed)}")
+        for name in ("data_dir", "out"):
+            value = getattr(self, name)
+            if isinstance(value, os.PathLike):
+                setattr(self, name, os.fspath(value))
+            elif value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ValueError(
+                    f"--{name.replace('_', '-')}: expected a folder name (a string); got "
+                    f"{_show(value)}"
+                )
+        if not isinstance(self.download, bool):  # "no" or 0 would read as true
+            raise ValueError(
+                f"--download: expected true or false (a boolean, not a string or a number); "
+                f"got {_show(self.download)}"
+            )
         if isinstance(self.hidden, int):
             self.hidden = [self.hidden]
         if not self.hidden or any(
             not isinstance(h, int) or isinstance(h, bool) or h <= 0 for h in self.hidden
         ):
             raise ValueError(
-                f"--hidden: expected positive layer widths such as 100,100; got {self.hidden!r}"
+                f"--hidden: expected positive layer widths such as 100,100; got "
+                f"{_show(self.hidden)}"
             )
         _number("lr", self.lr, low=0, strict=True, optional=True)
         _number("reg", self.reg, low=0)
@@ -171,6 +188,11 @@ class TrainConfig:
                 )
         except (ValueError, UnicodeDecodeError) as e:
             raise ValueError(f"--config {str(path)!r}: {e}") from None
+        except RecursionError:  # the parsers recurse once per level of [ or {
+            raise ValueError(
+                f"--config {str(path)!r}: expected a flat table of options; found lists or "
+                "tables nested too deep to read"
+            ) from None
         if not isinstance(values, dict):
             raise ValueError(
                 f"--config {str(path)!r}: expected a table of options at the top level"
@@ -199,11 +221,22 @@ def _number(
         lo = "" if low is None else (f"> {low}" if strict else f">= {low}")
         hi = "" if high is None else (f"< {high}" if high_open else f"<= {high}")
         rng = " and ".join(p for p in (lo, hi) if p)
-        raise ValueError(f"--{name.replace('_', '-')}: expected a number {rng}; got {value!r}")
+        raise ValueError(f"--{name.replace('_', '-')}: expected a number {rng}; got {_show(value)}")
 
 
 def _integer(name: str, value: Any, low: int, optional: bool = False) -> None:
     if value is None and optional:
         return
     if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"--{name.replace('_', '-')}: expected an integer >= {low}; got {value!r}")
+        raise ValueError(
+            f"--{name.replace('_', '-')}: expected an integer >= {low}; got {_show(value)}"
+        )
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    """A value as it appears in an error: its repr, cut short (a config file can hold anything)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"a {type(value).__name__} nested too deep to show"
+    return text if len(text) <= limit else text[: limit - 4] + " ..."

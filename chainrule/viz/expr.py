@@ -14,7 +14,9 @@ Names are variables, given values when the expression is evaluated; the function
 list (``FUNCTIONS``) of chainrule's operations. Anything else (attribute access, indexing,
 keywords, names that start with ``_``, calls of other functions, strings) is refused with an
 ``ExpressionError`` that says where and why. Nesting, length and the size of the tensors the
-expression builds are bounded, so no input makes the parser or the evaluation run away.
+expression builds are bounded, so no input makes the parser or the evaluation run away: the
+size of every result (an operator's broadcast shape, a matrix product's shape and work, a
+function's, a list's) is checked before it is computed.
 
 Example:
     >>> e = parse("1/(1+exp(-(w*x)))")
@@ -79,7 +81,9 @@ def _extreme(reduce_all: Callable, binary: Callable) -> Callable:
     return apply
 
 
-# name -> (fewest arguments, most arguments, function, what it does)
+# name -> (fewest arguments, most arguments, function, what it does). A function's result is
+# never larger than its arguments broadcast together (the evaluator checks that size before
+# calling it, and tests/viz hold every function to it); matmul, the exception, has its own check.
 FUNCTIONS: dict[str, tuple[int, int, Callable, str]] = {
     "exp": (1, 1, ops.exp, "e^x"),
     "log": (1, 1, ops.log, "natural logarithm"),
@@ -537,28 +541,28 @@ class _Evaluator:
         if isinstance(node, Call):
             args = [self.value_of(a) for a in node.args]
             self.pos = node.pos
-            return self.call(node.func, args)
+            return self.call(node.func, args, node.pos)
         if isinstance(node, List):
             return self.list(node)
         raise ExpressionError(f"unknown syntax node {type(node).__name__}")  # pragma: no cover
 
     def binary(self, op: str, a: Any, b: Any, pos: int) -> Any:
         if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-            return float(_BINARY[op](np.float64(a), np.float64(b))) if op != "@" else _no_matmul()
-        sa, sb = np.shape(_data(a)), np.shape(_data(b))
+            if op == "@":
+                _no_matmul("'@'", a, b, pos)
+            return float(_BINARY[op](np.float64(a), np.float64(b)))
         if op == "@":
-            if not isinstance(a, Tensor) or not isinstance(b, Tensor):
-                return _no_matmul()
-            if sa and sb:  # bound the work: batch x rows x columns x inner
-                batch = _broadcast(sa[:-2], sb[:-2], op, pos)
-                rows, cols = (sa[-2] if len(sa) > 1 else 1), (sb[-1] if len(sb) > 1 else 1)
-                _check_size(math.prod(batch) * rows * cols * sa[-1], pos)
+            _check_matmul("'@'", a, b, pos)
             return ops.matmul(a, b)
-        _check_size(math.prod(_broadcast(sa, sb, op, pos)), pos)
+        _check_size(math.prod(_broadcast([a, b], repr(op), pos)), pos)
         return _BINARY[op](a, b)
 
-    def call(self, name: str, args: list) -> Any:
+    def call(self, name: str, args: list, pos: int) -> Any:
         fn = FUNCTIONS[name][2]
+        if name == "matmul":
+            _check_matmul("matmul()", *args, pos)
+        else:  # no function's result is larger than its arguments broadcast together
+            _check_size(math.prod(_broadcast(args, f"{name}()", pos)), pos)
         if any(isinstance(a, Tensor) for a in args):
             return fn(*args)
         # constants only: compute on float64 tensors, hand back plain numbers or arrays
@@ -572,6 +576,7 @@ class _Evaluator:
         if not items:
             raise ExpressionError(f"the list at position {node.pos} is empty", node.pos)
         if any(isinstance(x, Tensor) for x in items):
+            _check_size(len(items) * max(math.prod(np.shape(_data(x))) for x in items), node.pos)
             return ops.stack([x if isinstance(x, Tensor) else Tensor(x, "float64") for x in items])
         shapes = {np.shape(x) for x in items}
         if len(shapes) > 1:
@@ -601,12 +606,18 @@ def _data(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
 
-def _broadcast(sa: tuple, sb: tuple, op: str, pos: int) -> tuple:
+def _broadcast(values: list, what: str, pos: int) -> tuple:
+    """The shape the values broadcast to (numbers are shape ()), or an ExpressionError."""
+    return _broadcast_shapes([np.shape(_data(v)) for v in values], what, pos)
+
+
+def _broadcast_shapes(shapes: list, what: str, pos: int) -> tuple:
     try:
-        return np.broadcast_shapes(sa, sb)
+        return np.broadcast_shapes(*shapes)
     except ValueError:
+        listed = " and ".join(str(s) for s in shapes)
         raise ExpressionError(
-            f"{op!r} at position {pos}: the shapes {sa} and {sb} do not broadcast", pos
+            f"{what} at position {pos}: the shapes {listed} do not broadcast", pos
         ) from None
 
 
@@ -619,5 +630,26 @@ def _check_size(n: int, pos: int) -> None:
         )
 
 
-def _no_matmul() -> Any:
-    raise ExpressionError("'@' multiplies tensors (lists or variables), not plain numbers")
+def _check_matmul(what: str, a: Any, b: Any, pos: int) -> None:
+    """Both operands tensors, and the product's work (batch x rows x columns x inner) bounded."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        _no_matmul(what, a, b, pos)
+    sa, sb = a.shape, b.shape
+    if sa and sb:  # 0-d operands: matmul's own error says so
+        batch = _broadcast_shapes([sa[:-2], sb[:-2]], what, pos)
+        rows, cols = (sa[-2] if len(sa) > 1 else 1), (sb[-1] if len(sb) > 1 else 1)
+        _check_size(math.prod(batch) * rows * cols * max(sa[-1], 1), pos)
+
+
+def _no_matmul(what: str, a: Any, b: Any, pos: int) -> Any:
+    number = "first" if not isinstance(a, Tensor) else "second"
+    value = a if not isinstance(a, Tensor) else b
+    raise ExpressionError(
+        f"{what} at position {pos} multiplies tensors (lists or variables), not plain numbers; "
+        f"its {number} operand is the number {_text(value)}. Use * to multiply by a number",
+        pos,
+    )
+
+
+def _text(v: Any) -> str:
+    return f"{float(v):g}" if np.ndim(v) == 0 else f"of shape {np.shape(v)}"

@@ -403,7 +403,7 @@ def _write_bad(path: Path) -> None:
         ("nine.npy", "found shape (9, 9)"),
         ("notes.txt", ".png, .jpg, .jpeg or .npy"),
         ("pickled.npy", "object"),
-        ("fake.png", "not a readable"),
+        ("fake.png", "expected a png or jpeg image"),
         ("missing.png", "no such file"),
     ],
 )

@@ -1,9 +1,12 @@
 """`chainrule graph`: an expression drawn, its gradients printed and its backward pass explained."""
 
 import html
+import json
 import re
 import shutil
+import tracemalloc
 
+import numpy as np
 import pytest
 
 from chainrule import cli
@@ -83,12 +86,50 @@ def test_a_missing_dot_exits_2_with_how_to_install_it(tmp_path, capsys, monkeypa
         (["x*2", "--set", "x=[1,2]", "--explain"], "grad_output"),
         (["2*3", "--explain"], "no name given with --set"),
         (["x", "--set", "x=1", "--out", "f.bmp"], "cannot tell the format"),
+        (["matmul(x,2)", "--set", "x=[1,2]"], "operand is the number 2"),
+        (["matmul(2,x)", "--set", "x=[1,2]"], "operand is the number 2"),
     ],
 )
 def test_bad_input_exits_2_with_the_parsers_message(args, message, capsys):
     assert cli.main(["graph", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("chainrule graph: error:") and message in err
+
+
+def nested(n: int, axis: int) -> str:
+    """A --set value of n numbers along ``axis`` of a 3-d tensor (the others of size 1)."""
+    shape = [1, 1, 1]
+    shape[axis] = n
+    return json.dumps((np.arange(n) % 7).reshape(shape).tolist()).replace(" ", "")
+
+
+@pytest.mark.parametrize(
+    "expression, values, size",
+    [
+        (
+            "sum(max(max(a,b),c))",
+            [f"a={nested(300, 2)}", f"b={nested(300, 1)}", f"c={nested(300, 0)}"],
+            300**3,
+        ),
+        (
+            "matmul(a,b)",
+            ["a=[" + ",".join(["[1]"] * 2000) + "]", "b=[[" + ",".join(["1"] * 2000) + "]]"],
+            2000**2,
+        ),
+    ],
+    ids=["27M values by broadcasting", "2000x1 by 1x2000"],
+)
+def test_functions_cannot_build_tensors_past_the_limit(expression, values, size, capsys):
+    tracemalloc.start()
+    try:
+        status = cli.main(["graph", expression, "--set", *values])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("chainrule graph: error:")
+    assert f"would make a tensor of {size} values" in err and "Traceback" not in err
+    assert peak < 50_000_000
 
 
 def test_the_error_points_at_the_fault(capsys):

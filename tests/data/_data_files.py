@@ -72,59 +72,64 @@ def write_mnist(folder: Path, gz: bool = True, **kw) -> tuple:
 # ----- Python 2 (cPickle, protocol 2) pickles, as the official CIFAR-10 files are -----
 
 
-def _py2_str(b: bytes) -> bytes:
-    if len(b) < 256:
-        return b"U" + bytes([len(b)]) + b
-    return b"T" + struct.pack("<i", len(b)) + b
+class _Py2Pickler:
+    """Python 2's cPickle at protocol 2: strings, lists, dicts and arrays memoized (BINPUT) with
+    indices counted from 1, as cPickle numbered them (pickle.py starts at 0)."""
 
+    def __init__(self) -> None:
+        self.memo = 0
 
-def _py2_int(v: int) -> bytes:
-    if 0 <= v < 256:
-        return b"K" + bytes([v])
-    if 0 <= v < 65536:
-        return b"M" + struct.pack("<H", v)
-    return b"J" + struct.pack("<i", v)
+    def put(self) -> bytes:
+        self.memo += 1
+        return b"q" + bytes([self.memo]) if self.memo < 256 else b"r" + struct.pack("<I", self.memo)
 
+    def str(self, b: bytes) -> bytes:
+        if len(b) < 256:
+            return b"U" + bytes([len(b)]) + b + self.put()
+        return b"T" + struct.pack("<i", len(b)) + b + self.put()
 
-def _py2(obj) -> bytes:
-    if isinstance(obj, bool):
-        return b"\x88" if obj else b"\x89"
-    if obj is None:
-        return b"N"
-    if isinstance(obj, int):
-        return _py2_int(obj)
-    if isinstance(obj, str):
-        return _py2_str(obj.encode("latin1"))
-    if isinstance(obj, bytes):
-        return _py2_str(obj)
-    if isinstance(obj, list):
-        return b"](" + b"".join(_py2(v) for v in obj) + b"e"
-    if isinstance(obj, tuple):
-        return b"(" + b"".join(_py2(v) for v in obj) + b"t"
-    if isinstance(obj, dict):
-        return b"}(" + b"".join(_py2(k) + _py2(v) for k, v in obj.items()) + b"u"
-    if isinstance(obj, np.ndarray):
-        name = {np.dtype("u1"): "u1", np.dtype("<i8"): "i8", np.dtype("<f4"): "f4"}[obj.dtype]
-        order = "|" if obj.dtype.itemsize == 1 else "<"
-        dtype = (
-            b"cnumpy\ndtype\n" + _py2((name, 0, 1))[1:-1] + b"\x87R"  # dtype('u1', 0, 1)
-            b"(K\x03" + _py2(order) + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
-        )
-        return (
-            b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85U\x01b\x87R"
-            b"(K\x01"
-            + _py2(tuple(obj.shape))
-            + dtype
-            + b"\x89"
-            + _py2_str(np.ascontiguousarray(obj).tobytes())
-            + b"tb"
-        )
-    raise TypeError(type(obj))
+    @staticmethod
+    def int(v: int) -> bytes:
+        if 0 <= v < 256:
+            return b"K" + bytes([v])
+        if 0 <= v < 65536:
+            return b"M" + struct.pack("<H", v)
+        return b"J" + struct.pack("<i", v)
+
+    def dump(self, obj) -> bytes:
+        if isinstance(obj, bool):
+            return b"\x88" if obj else b"\x89"
+        if obj is None:
+            return b"N"
+        if isinstance(obj, int):
+            return self.int(obj)
+        if isinstance(obj, str):
+            return self.str(obj.encode("latin1"))
+        if isinstance(obj, bytes):
+            return self.str(obj)
+        if isinstance(obj, list):
+            return b"]" + self.put() + b"(" + b"".join(self.dump(v) for v in obj) + b"e"
+        if isinstance(obj, tuple):
+            return b"(" + b"".join(self.dump(v) for v in obj) + b"t"
+        if isinstance(obj, dict):
+            start = b"}" + self.put() + b"("
+            return start + b"".join(self.dump(k) + self.dump(v) for k, v in obj.items()) + b"u"
+        if isinstance(obj, np.ndarray):
+            name = {np.dtype("u1"): "u1", np.dtype("<i8"): "i8", np.dtype("<f4"): "f4"}[obj.dtype]
+            order = b"|" if obj.dtype.itemsize == 1 else b"<"
+            out = b"cnumpy.core.multiarray\n_reconstruct\n" + self.put()
+            out += b"cnumpy\nndarray\n" + self.put() + b"K\x00\x85U\x01b\x87R" + self.put()
+            out += b"(K\x01" + self.dump(tuple(obj.shape))
+            out += b"cnumpy\ndtype\n" + self.put() + b"U\x02" + name.encode()
+            out += b"K\x00K\x01\x87R" + self.put()  # dtype('u1', 0, 1)
+            out += b"(K\x03U\x01" + order + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+            return out + b"\x89" + self.str(np.ascontiguousarray(obj).tobytes()) + b"tb"
+        raise TypeError(type(obj))
 
 
 def py2_pickle(obj) -> bytes:
     """``obj`` pickled as Python 2's ``cPickle.dump(obj, f, 2)`` would (strs are py2 strs)."""
-    return b"\x80\x02" + _py2(obj) + b"."
+    return b"\x80\x02" + _Py2Pickler().dump(obj) + b"."
 
 
 CIFAR_CLASSES = [

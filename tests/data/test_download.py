@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from _data_files import MNIST_NAMES, idx_bytes, mnist_arrays, write_cifar_tar
 
-from chainrule.data import DataFormatError, data_dir, datasets, download_url
+from chainrule import cli
+from chainrule.data import DataFormatError, DownloadError, data_dir, datasets, download_url
 from chainrule.data.datasets import MIRRORS, RESOURCES
 from chainrule.data.datasets.base import Resource
 
@@ -121,18 +122,37 @@ def test_mnist_download_checksum_failure(server, monkeypatch, tmp_path):
     assert not [n for n in leftovers(tmp_path) if n.startswith(".")]
 
 
-def test_offline_message(monkeypatch, tmp_path):
+def dead_mirror() -> str:
     with socket.socket() as s:  # a port on which nobody listens: connection refused
         s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}/"
-    monkeypatch.setitem(MIRRORS, "mnist", [dead])
+        return f"http://127.0.0.1:{s.getsockname()[1]}/"
+
+
+def test_offline_message(monkeypatch, tmp_path):
+    monkeypatch.setitem(MIRRORS, "mnist", [dead_mirror()])
     with pytest.raises(ConnectionError) as e:
         datasets.mnist(tmp_path, download=True, progress=False)
+    assert isinstance(e.value, DownloadError) and isinstance(e.value, FileNotFoundError)
+    assert isinstance(e.value.__cause__, ConnectionError)  # the last try's own error
     msg = str(e.value)
     assert "Offline?" in msg and str(tmp_path) in msg
     for name in MNIST_NAMES:
         assert name + ".gz" in msg
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
+def test_download_without_a_network_is_one_clear_message_on_the_command_line(
+    monkeypatch, tmp_path, capsys, dataset
+):
+    monkeypatch.setitem(MIRRORS, dataset, [dead_mirror(), dead_mirror()])
+    argv = ["train", "--dataset", dataset, "--download", "--data-dir", tmp_path / "data"]
+    status = cli.main([str(a) for a in [*argv, "--out", tmp_path / "run", "--quiet"]])
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("chainrule train: error: download failed")
+    assert "Offline?" in err and str(tmp_path / "data") in err and "Traceback" not in err
+    assert len(err.splitlines()) <= 10
+    assert not (tmp_path / "run").exists()
 
 
 def test_cifar10_download_verify_extract(server, monkeypatch, tmp_path):

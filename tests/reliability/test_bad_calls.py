@@ -1,6 +1,7 @@
 """Wrong calls across the public API: each raises a clear error naming what was expected and what
 was found (table-driven: one row per wrong call)."""
 
+import math
 import re
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 import chainrule as cr
 import chainrule.nn.functional as F
-from chainrule import data, nn, optim
+from chainrule import cli, data, nn, optim
 from chainrule.train import TrainConfig
 
 
@@ -289,4 +290,84 @@ def test_wrong_call_gives_a_clear_error(description, call, error, fragments, cou
     message = str(info.value)
     for fragment in fragments:
         assert re.search(fragment, message), f"{fragment!r} not in: {message}"
+    counts["calls|wrong calls answered with a clear error"] += 1
+
+
+# ----- the command line: wrong calls and bad files end in one line, exit 2, no traceback -----
+def _toml(text: str):
+    def make(tmp_path):
+        (tmp_path / "run.toml").write_text(text)
+        return ["train", "--config", tmp_path / "run.toml", "--out", tmp_path / "run"]
+
+    return make
+
+
+def _npy(array):
+    """An .npy of ``array``, or of a bare header declaring that shape (NumPy could not make it)."""
+
+    def make(tmp_path):
+        if isinstance(array, tuple):
+            header = repr({"descr": "<f4", "fortran_order": False, "shape": array}).encode()
+            header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
+            data = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+            (tmp_path / "x.npy").write_bytes(data + bytes(4 * math.prod(array)))
+        else:
+            np.save(tmp_path / "x.npy", array)
+        return ["predict", "RUN", tmp_path / "x.npy"]
+
+    return make
+
+
+# (description, argv or a function of tmp_path giving it ("RUN": a trained digits run), fragments)
+CLI_ROWS = [
+    ("config data_dir a list", _toml('data_dir = ["a", "b"]\n'), ["--data-dir", "['a', 'b']"]),
+    ("config data_dir a number", _toml("data_dir = 3\n"), ["--data-dir", "string", "3"]),
+    ("config download 'no'", _toml('download = "no"\n'), ["--download", "boolean", "'no'"]),
+    ("config nested 10,000 deep", _toml("hidden = " + "[" * 10_000 + "]" * 10_000), ["deep"]),
+    ("graph matmul(x,2)", ["graph", "matmul(x,2)", "--set", "x=[1,2]"], ["number 2"]),
+    ("graph 2 @ x", ["graph", "2 @ x", "--set", "x=[1,2]"], ["number 2"]),
+    (
+        "graph 27M values through functions",
+        ["graph", "sum(max(max(a,b),c))", "--set"]
+        + ["a=" + str([[list(range(300))]]).replace(" ", "")]
+        + ["b=" + str([[[i] for i in range(300)]]).replace(" ", "")]
+        + ["c=" + str([[[i]] for i in range(300)]).replace(" ", "")],
+        ["27000000 values"],
+    ),
+    ("predict NaN array", _npy(np.full((8, 8), np.nan)), ["finite", "64 NaN"]),
+    ("predict empty batch", _npy(np.zeros((0, 8, 8))), ["empty batch"]),
+    ("predict array of 70 dimensions", _npy((1,) * 70), ["70 dimensions"]),
+    ("predict array of shape (0, 2^62, 2^62)", _npy((0, 2**62, 2**62)), ["(0, 46116860184"]),
+    ("predict nothing to classify", ["predict", "RUN"], ["--samples"]),
+    ("predict a folder that is no run", lambda p: ["predict", p, "--samples"], ["not a run"]),
+]
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    import contextlib
+    import io
+
+    out = tmp_path_factory.mktemp("bad_calls") / "run"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main(["train", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+@pytest.mark.parametrize("description, argv, fragments", CLI_ROWS, ids=[r[0] for r in CLI_ROWS])
+def test_wrong_command_gives_one_clear_line(
+    description, argv, fragments, tmp_path, capsys, counts, request
+):
+    argv = argv(tmp_path) if callable(argv) else argv
+    if "RUN" in argv:
+        argv = [request.getfixturevalue("digits_run") if a == "RUN" else a for a in argv]
+    try:
+        status = cli.main([str(a) for a in argv])
+    except SystemExit as e:
+        status = e.code
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith(f"chainrule {argv[0]}: error:"), err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    for fragment in fragments:
+        assert fragment in err, f"{fragment!r} not in: {err}"
     counts["calls|wrong calls answered with a clear error"] += 1

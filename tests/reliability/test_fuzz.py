@@ -25,6 +25,8 @@ from chainrule.data import DataFormatError
 from chainrule.data.datasets.cifar10 import read_batch
 from chainrule.data.datasets.mnist import read_idx
 from chainrule.train import TrainConfig
+from chainrule.train.checkpoint import load_checkpoint
+from chainrule.train.model_file import read_model_file
 
 pytest.importorskip("safetensors")
 
@@ -53,6 +55,43 @@ def _weights() -> bytes:
 
     buf.write(safetensors.numpy.save({"w": np.ones((3, 2), np.float32)}))
     return buf.getvalue()
+
+
+def _model_file() -> bytes:
+    """A run's model.safetensors as `chainrule train` writes it: a linear model, 4 -> 3."""
+    import safetensors.numpy
+
+    spec = {"model": "linear", "in_features": 4, "num_classes": 3, "classes": ["a", "b", "c"]}
+    spec.update(hidden=[5], activation="relu", image_shape=[2, 2], dataset="digits")
+    prep = {"mean": [0.0, 0.5, 0.25, 1.0], "std": [1.0, 2.0, 0.5, 1.0]}
+    weights = {"weight": np.ones((3, 4), np.float32), "bias": np.zeros(3, np.float32)}
+    meta = {"chainrule.model": json.dumps({"spec": spec, "preprocess": prep})}
+    return safetensors.numpy.save(weights, metadata=meta)
+
+
+def _checkpoint() -> bytes:
+    """A checkpoint as fit() writes it, of a linear model 4 -> 3 after one Adam step."""
+    import tempfile
+    from pathlib import Path
+
+    from chainrule.random import get_rng_state
+    from chainrule.train.checkpoint import save_checkpoint
+
+    model = cr.nn.Linear(4, 3)
+    opt = cr.optim.Adam(model.parameters())
+    model(cr.ones(2, 4)).sum().backward()
+    opt.step()
+    extra = {
+        "state": {"epoch": 1, "history": [{"epoch": 1, "val_acc": 0.5}], "best": [0.5, -1.0]},
+        "scheduler": None,
+        "loader": {"epoch": 1},
+        "rng": get_rng_state(),
+    }
+    extra["state"].update(best_epoch=1, bad_epochs=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "checkpoint.safetensors"
+        save_checkpoint(path, model.state_dict(), opt.state_dict(), extra)
+        return path.read_bytes()
 
 
 def _png() -> bytes:
@@ -147,6 +186,40 @@ def test_weight_file_reader(tmp_path, counts, blob):
         "weight file (safetensors)",
         cr.load,
         tmp_path / "w.safetensors",
+        blob,
+        (ValueError,),
+    )
+
+
+def test_the_valid_model_file_and_checkpoint_read(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(_model_file())
+    assert read_model_file(tmp_path / "model.safetensors").spec["num_classes"] == 3
+    (tmp_path / "checkpoint.safetensors").write_bytes(_checkpoint())
+    model_state, _, extra = load_checkpoint(tmp_path / "checkpoint.safetensors")
+    assert set(model_state) == {"weight", "bias"} and extra["state"]["epoch"] == 1
+
+
+@FUZZ
+@given(blob=mutated(_model_file()))
+def test_model_file_reader(tmp_path, counts, blob):
+    _check(
+        counts,
+        "model file (predict, evaluate)",
+        read_model_file,
+        tmp_path / "model.safetensors",
+        blob,
+        (ValueError,),
+    )
+
+
+@FUZZ
+@given(blob=mutated(_checkpoint()))
+def test_checkpoint_reader(tmp_path, counts, blob):
+    _check(
+        counts,
+        "checkpoint (train --resume)",
+        load_checkpoint,
+        tmp_path / "checkpoint.safetensors",
         blob,
         (ValueError,),
     )

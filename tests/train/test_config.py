@@ -55,6 +55,14 @@ INVALID = [
     ("clip_grad", -1.0),
     ("seed", -1),
     ("seed", 1.5),
+    ("dataset", ["digits"]),
+    ("data_dir", ["data", "more"]),
+    ("data_dir", 3),
+    ("data_dir", ""),
+    ("out", 7),
+    ("download", "no"),
+    ("download", "false"),
+    ("download", 1),
 ]
 
 
@@ -213,6 +221,9 @@ def test_from_file_missing(tmp_path):
         ("run.json", b"[1, 2, 3]", "table of options"),
         ("run.json", b'"digits"', "table of options"),
         ("run.toml", b'dataset = "\xff\xfe"\n', "run.toml"),
+        ("run.toml", b"hidden = " + b"[" * 10_000 + b"]" * 10_000 + b"\n", "nested too deep"),
+        ("run.toml", b"seed = " + b"{a = " * 10_000 + b"1" + b"}" * 10_000, "nested too deep"),
+        ("run.json", b'{"hidden": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deep"),
     ],
     ids=[
         "yaml",
@@ -223,6 +234,9 @@ def test_from_file_missing(tmp_path):
         "json-list",
         "json-string",
         "not-utf8",
+        "toml-10000-deep-list",
+        "toml-10000-deep-table",
+        "json-100000-deep",
     ],
 )
 def test_from_file_bad_files_are_value_errors_naming_the_file(tmp_path, name, content, expected):
@@ -232,6 +246,18 @@ def test_from_file_bad_files_are_value_errors_naming_the_file(tmp_path, name, co
         TrainConfig.from_file(path)
     assert expected in str(info.value)
     assert "--config" in str(info.value)
+
+
+def test_a_long_bad_value_is_shown_cut_short():
+    with pytest.raises(ValueError) as info:
+        TrainConfig(hidden=[[1] * 10_000]).validate()
+    assert "--hidden" in str(info.value) and len(str(info.value)) < 200
+
+
+def test_a_path_is_accepted_as_a_folder_name(tmp_path):
+    config = TrainConfig(data_dir=tmp_path, out=tmp_path / "run").validate()
+    assert config.data_dir == str(tmp_path) and config.out == str(tmp_path / "run")
+    json.dumps(config.to_dict())  # still writable to config.json
 
 
 def test_a_file_with_an_unknown_key_or_a_bad_value(tmp_path):

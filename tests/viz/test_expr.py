@@ -138,6 +138,58 @@ def test_evaluation_errors_are_expression_errors(text, message):
         parse(text).evaluate({"x": 1.0})
 
 
+SPLIT = 1000  # a and b below: 1000 values along different axes, 10^6 together
+
+
+@pytest.mark.parametrize(
+    "text, size",
+    [
+        ("max(a, b) + c", 2 * SPLIT**2),
+        ("sum(max(max(a, b), c))", 2 * SPLIT**2),
+        ("min(a, b + 0) * 2 - exp(c)", 2 * SPLIT**2),
+        ("matmul(col, row)", 2000 * 2000),
+        ("col @ row", 2000 * 2000),
+        ("[max(a, b), max(a, b)]", 2 * SPLIT**2),
+        ("[a * b, 1, 2, 3]", 4 * SPLIT**2),
+    ],
+)
+def test_every_result_is_sized_before_it_is_computed(text, size):
+    values = {
+        "a": np.ones(SPLIT),
+        "b": np.ones((SPLIT, 1)),
+        "c": np.ones((2, 1, 1)),
+        "col": np.ones((2000, 1)),
+        "row": np.ones((1, 2000)),
+    }
+    with pytest.raises(ExpressionError, match=f"would make a tensor of {size} values"):
+        parse(text).evaluate(values)
+
+
+def test_no_function_returns_more_than_its_arguments_broadcast_together():
+    """The evaluator's size check relies on it; matmul, the exception, is checked apart."""
+    x, y = cr.ones(2, 3, dtype=cr.float64), cr.ones(4, 1, 3, dtype=cr.float64)
+    second = {"max": y, "min": y, "sum": 1.0, "mean": 1.0, "logsumexp": 1.0, "softmax": 1.0}
+    second.update(log_softmax=1.0, leaky_relu=0.1, elu=1.0)
+    tried = set()
+    for name, (lo, hi, fn, _) in expr.FUNCTIONS.items():
+        if name == "matmul":
+            continue
+        for n in range(lo, hi + 1):
+            args = [x, second.get(name)][:n]
+            bound = math.prod(
+                np.broadcast_shapes(*(np.shape(getattr(a, "_data", a)) for a in args))
+            )
+            assert fn(*args).numel() <= bound, name
+            tried.add(name)
+    assert tried == set(expr.FUNCTIONS) - {"matmul"}
+
+
+@pytest.mark.parametrize("text", ["matmul(x, 2)", "matmul(2, x)", "x @ 2", "2 @ x"])
+def test_a_matrix_product_with_a_number_is_refused_clearly(text):
+    with pytest.raises(ExpressionError, match=r"multiplies tensors .* operand is the number 2"):
+        parse(text).evaluate({"x": cr.ones(2)})
+
+
 def test_set_values_must_be_constants():
     with pytest.raises(ExpressionError, match="constant"):
         parse_value("x")

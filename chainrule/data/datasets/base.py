@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..download import data_dir, download_url
-from ..errors import DataFormatError
+from ..errors import DataFormatError, DownloadError
 from ..splits import stratified_split
 
 logger = logging.getLogger(__name__)
@@ -173,8 +173,9 @@ def fetch_all(
 
     Raises:
         DataFormatError: every mirror that answered served a file of the wrong size or checksum.
-        ConnectionError: no mirror could be reached (offline): the message lists every file
-            still missing, where to put it and where to get it.
+        DownloadError: no mirror could be reached (offline): the message lists every file
+            still missing, where to put it and where to get it (a ConnectionError and a
+            FileNotFoundError, so the command line shows it as one message).
     """
     for i, resource in enumerate(resources):
         target = folder / resource.filename
@@ -195,6 +196,6 @@ def fetch_all(
             still = [r.filename for r in resources[i:]]
             reason = errors[-1] if errors else "no mirror configured"
             text = str(missing_files_error(dataset, folder, still, mirrors, offline=True))
-            raise ConnectionError(f"download failed ({reason}). Offline? {text}") from (
+            raise DownloadError(f"download failed ({reason}). Offline? {text}") from (
                 errors[-1] if errors else None
             )

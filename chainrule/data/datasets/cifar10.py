@@ -171,6 +171,7 @@ def cifar10(
 
     Raises:
         FileNotFoundError: nothing found and download=False (the message says what to put where).
+        DownloadError: nothing found and no mirror could be reached (a FileNotFoundError too).
         DataFormatError: a file is truncated, corrupt, unsafe, or fails its checksum.
 
     Example:

@@ -17,6 +17,7 @@ from ..splits import stratified_split
 from .base import Splits, make_splits
 
 PATH = Path(__file__).with_name("digits.npz")  # stored uncompressed: 117 kB, read 7x faster
+SAMPLES = Path(__file__).with_name("samples")  # digit-0.png .. digit-9.png (tools/make_samples.py)
 TEST_FRACTION = 0.2
 TEST_SEED = 1797  # fixed forever: the test split must not change between runs or versions
 CLASSES = [str(d) for d in range(10)]
@@ -62,3 +63,30 @@ def digits(val_fraction: float = 0.1, seed: int = 0) -> Splits:
     return make_splits(
         "digits", x[rest], labels[rest], x[test], labels[test], CLASSES, (8, 8), val_fraction, seed
     )
+
+
+def sample_pixels() -> np.ndarray:
+    """The pixels of the sample images: the first test image of each class, (10, 8, 8) uint8.
+
+    The 0..16 values are scaled to 0..255 (rounded), as an 8-bit grey PNG stores them; predict
+    scales 8-bit pixels back to [0, 1], the training scale.
+    """
+    images, labels = _load()
+    _, test = stratified_split(labels, TEST_FRACTION, seed=TEST_SEED)
+    first = [test[labels[test] == d][0] for d in range(len(CLASSES))]
+    return np.round(images[first].astype(np.float64) * (255 / 16)).astype(np.uint8)
+
+
+def sample_images() -> list[Path]:
+    """The ten sample images shipped with chainrule, something to try ``chainrule predict`` on.
+
+    Returns:
+        The paths of ``digit-0.png`` .. ``digit-9.png``: 8x8 grey PNGs of ``sample_pixels()``,
+        one test-split digit of each class (never seen in training).
+
+    Example:
+        >>> from chainrule.data.datasets.digits import sample_images
+        >>> sample_images()[3].name   # what `chainrule predict RUN --samples` classifies
+        'digit-3.png'
+    """
+    return [SAMPLES / f"digit-{d}.png" for d in range(len(CLASSES))]

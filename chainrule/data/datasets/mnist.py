@@ -13,6 +13,7 @@ import gzip
 import math
 import os
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -79,7 +80,16 @@ def _parse_header(head: bytes, path: Path) -> tuple[np.dtype, tuple[int, ...], i
     if len(head) < header_len:
         raise _bad(path, f"a {header_len}-byte header for {ndim} dimensions", f"{len(head)} bytes")
     dims = struct.unpack(f">{ndim}I", head[4:header_len])
-    return IDX_DTYPES[code], dims, header_len
+    dtype = IDX_DTYPES[code]
+    # a zero dimension makes the size 0 whatever the others are, yet NumPy still refuses an
+    # array whose other dimensions multiply past its index range
+    if math.prod(d or 1 for d in dims) * dtype.itemsize > sys.maxsize:
+        raise _bad(
+            path,
+            "dimensions whose product fits in memory's address range",
+            f"the dimensions {'x'.join(map(str, dims))}",
+        )
+    return dtype, dims, header_len
 
 
 def _describe(dims: tuple[int, ...], dtype: np.dtype) -> str:
@@ -252,6 +262,7 @@ def mnist(
 
     Raises:
         FileNotFoundError: files missing and download=False (the message says what to put where).
+        DownloadError: files missing and no mirror could be reached (a FileNotFoundError too).
         DataFormatError: a file is truncated, corrupt or fails its checksum.
 
     Example:
