@@ -29,11 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..train import evaluate
-    from ..train.model_file import read_run_model
 
     try:
-        read_run_model(args.run)  # every part of the model file checked: a clear error if not
-        summary = evaluate(args.run, args.split)
+        summary = evaluate(args.run, args.split)  # the model file checked in full first
     except (ValueError, OSError) as e:
         return fail("evaluate", str(e))
     print(f"{args.split} split of {args.run}", end="")

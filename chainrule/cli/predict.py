@@ -12,10 +12,12 @@ import numpy as np
 from ._common import fail
 
 EXAMPLES = """examples:
-  chainrule predict runs/digits-mlp --samples          the ten sample digits shipped with chainrule
-  chainrule predict runs/digits-mlp digit.png         one image: its class and top probabilities
-  chainrule predict runs/digits-mlp a.png b.png x.npy  several files; an .npy may hold a batch
-  chainrule predict runs/spiral-mlp points.npy --top 2 2-D points, shape (N, 2)
+  chainrule predict RUN --samples          the ten sample digits shipped with chainrule
+  chainrule predict RUN digit.png          one image: its class and top probabilities
+  chainrule predict RUN a.png b.png x.npy  several files; an .npy may hold a batch
+  chainrule predict RUN points.npy --top 2 2-D points (a spiral run), shape (N, 2)
+
+RUN is a run folder, as train writes it: runs/digits-mlp-20250101-120000, say.
 
 Images are PNG or JPEG files (no other format is opened) of the training images' size (8x8 for
 digits, 28x28 for MNIST, 32x32 RGB for CIFAR-10); 8-bit pixels are scaled to [0, 1] as in
@@ -223,7 +225,6 @@ def run(args: argparse.Namespace) -> int:
     from ..data.datasets.digits import sample_images
     from ..ops import softmax
     from ..train import load_model, predict_scores
-    from ..train.model_file import read_run_model
 
     if args.top < 1:
         return fail("predict", f"--top must be at least 1; got {args.top}")
@@ -231,8 +232,7 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         return fail("predict", "give the files to classify (FILE ...), or --samples")
     try:
-        read_run_model(args.run)  # every part of the model file checked: a clear error if not
-        model, prep, spec = load_model(args.run)
+        model, prep, spec = load_model(args.run)  # the model file checked in full first
     except (ValueError, FileNotFoundError) as e:
         return fail("predict", str(e))
     sample_shape = tuple(spec["image_shape"] or (spec["in_features"],))

@@ -68,7 +68,7 @@ def read_model_file(path: str | os.PathLike) -> ModelFile:
             other shapes, other dtypes, NaN or infinite values).
 
     Example:
-        >>> spec = read_model_file("runs/digits-mlp/model.safetensors").spec
+        >>> spec = read_model_file("runs/digits-mlp-20250101-120000/model.safetensors").spec
         >>> spec["model"], spec["in_features"], spec["num_classes"]
         ('mlp', 64, 10)
     """

@@ -25,10 +25,11 @@ from ..autograd.tensor import Tensor
 from ..data.transforms import Standardize, flatten
 from ..nn import functional as F
 from ..random import get_rng_state, manual_seed, set_rng_state
-from ..serialization import _safetensors, load, save, sync_file
+from ..serialization import _safetensors, save, sync_file
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import FILE_DATASETS, TrainConfig
 from .metrics import accuracy, best_row, confusion_counts, per_class_accuracy
+from .model_file import read_run_model
 from .run import RunFolder, versions
 from .stops import (
     Stage,
@@ -79,25 +80,16 @@ def build_model(spec: dict[str, Any]) -> nn.Module:
 
 
 def load_model(run: str | Path) -> tuple[nn.Module, Preprocess, dict[str, Any]]:
-    """The best model of a run folder, its preprocessing and its spec (with class names)."""
-    folder = RunFolder(run)
-    folder.require()
-    if not folder.model.is_file():
-        raise FileNotFoundError(
-            f"{str(folder.path)!r} has no model.safetensors yet (no epoch ended)"
-        )
-    state, meta = load(folder.model, with_metadata=True)
-    try:
-        described = json.loads(meta["chainrule.model"])
-        spec, prep = described["spec"], Preprocess.from_json(described["preprocess"])
-    except (KeyError, ValueError) as e:
-        raise ValueError(
-            f"{str(folder.model)!r} lacks chainrule's model description ({e})"
-        ) from None
-    model = build_model(spec)
-    model.load_state_dict(state)
+    """The best model of a run folder, its preprocessing and its spec (with class names).
+
+    The model file is checked in full first (``model_file.read_run_model``): a damaged or
+    foreign file is a ``ValueError`` that names it, never a model with garbage weights.
+    """
+    checked = read_run_model(run)
+    model = build_model(checked.spec)
+    model.load_state_dict(checked.state)
     model.eval()
-    return model, prep, spec
+    return model, Preprocess.from_json(checked.preprocess), checked.spec
 
 
 def predict_scores(model: nn.Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
@@ -276,13 +268,21 @@ def _fit(
     }
     if resume and run.checkpoint.is_file():
         model_state, opt_state, extra = load_checkpoint(run.checkpoint)
-        model.load_state_dict(model_state)
-        opt.load_state_dict(opt_state)
-        if sched is not None:
-            sched.load_state_dict(extra["scheduler"])
-        loader.load_state_dict(extra["loader"])
-        set_rng_state(extra["rng"])
-        state.update(extra["state"])
+        try:
+            model.load_state_dict(model_state)
+            opt.load_state_dict(opt_state)
+            if sched is not None:
+                sched.load_state_dict(extra["scheduler"])
+            loader.load_state_dict(extra["loader"])
+            set_rng_state(extra["rng"])
+            state.update(extra["state"])
+        except (RuntimeError, KeyError, TypeError, ValueError) as e:
+            # a checkpoint from before the digest, changed by hand: it does not fit this run
+            why = " ".join(str(e).split())  # load_state_dict's message has several lines
+            raise ValueError(
+                f"{str(run.checkpoint)!r} does not fit the run in {str(run.path)!r} ({why}); "
+                "start the run again with --overwrite"
+            ) from None
         stage.epoch = state["epoch"]
         # the files that repeat the checkpoint agree with it, whatever came after it (and whatever
         # a crash of the machine lost: see the crash safety of run.py)

@@ -311,6 +311,13 @@ def rename_tensor(data: bytes) -> bytes:
     return join_safetensors(header, body)
 
 
+def without_digest(data: bytes) -> bytes:
+    return description_change(lambda described: None, keep_digest=False)(data)
+
+
+swap_shape = tensor_change(lambda t, h: t.update(shape=t["shape"][::-1]))
+
+
 def set_key(path: str, value):
     def change(d):
         *parents, last = path.split(".")
@@ -332,7 +339,7 @@ TAMPERED = [
     ("header not JSON", lambda d: d[:8] + b"x" + d[9:]),
     ("header a JSON list", lambda d: join_safetensors([], b"")[:8] + b"[]" + b" " * 6),
     ("F32 weights relabelled I32", tensor_change(lambda t, h: t.update(dtype="I32"))),
-    ("shape swapped", tensor_change(lambda t, h: t.update(shape=t["shape"][::-1]))),
+    ("shape swapped", swap_shape),
     ("offsets past the data", tensor_change(lambda t, h: t["data_offsets"].__setitem__(1, 10**9))),
     ("one bit of the last weight flipped", flip_last_bit),
     ("a weight zeroed", zero_a_weight),
@@ -372,6 +379,21 @@ def test_a_tampered_checkpoint_is_refused_by_its_reader(
     assert err.startswith("chainrule train: error:") and str(path) in err, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     counts[CRAFTED + "refused with its own error"] += 1
+
+
+def test_a_checkpoint_without_digest_that_does_not_fit_the_model_is_a_clear_error(
+    checkpoint_run, tmp_path, capsys
+):
+    # without a digest the reader cannot tell; the model it is loaded into can
+    run = tmp_path / "run"
+    shutil.copytree(checkpoint_run, run)
+    path = run / "checkpoint.safetensors"
+    path.write_bytes(without_digest(swap_shape(path.read_bytes())))
+    load_checkpoint(path)  # a well-formed file ...
+    assert cli.main(["train", "--resume", str(run), "--epochs", "3", "--quiet"]) == 2
+    err = capsys.readouterr().err  # ... that the run refuses in one line
+    assert err.startswith("chainrule train: error:") and "does not fit the run" in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_sixteen_ways_at_least():
