@@ -145,11 +145,11 @@ def test_damaged_weight_files_are_clear_errors(damaged, capsys, change, fragment
     assert_clear_error(capsys, "evaluate", "model.safetensors", *fragments)
 
 
-def test_the_damage_is_real_without_the_checks(damaged):
-    """I32 weights load without complaint through the trainer's own loader: values, not bytes."""
+def test_the_library_loader_refuses_the_damage_too(damaged):
+    """I32 weights are refused by cr.train.load_model itself, not only by the commands."""
     run = damaged(as_i32)
-    model, _, _ = load_model(run)
-    assert np.abs(model.state_dict()["0.weight"].numpy()).max() > 1e6
+    with pytest.raises(ValueError, match="I32"):
+        load_model(run)
 
 
 # ----- arrays -----
