@@ -50,6 +50,7 @@ class Entry:
     reflected: tuple[str, ...]  # operators that swap the operands: __radd__ is add(other, self)
     expression: Expression | None
     export: bool  # a public function (cr.exp); False for a method's own spelling
+    functional: bool  # part of chainrule.nn.functional too (F.relu), as in PyTorch
 
 
 #: Every registered function, in the order the op modules define them.
@@ -62,6 +63,7 @@ def register(
     reflected: tuple[str, ...] = (),
     expression: Expression | None = None,
     export: bool = True,
+    functional: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the function below an op's class; returns it unchanged.
 
@@ -71,10 +73,12 @@ def register(
         reflected: operators that call it with the operands swapped (``"__radd__"``).
         expression: its entry in the ``chainrule graph`` language, if it has one.
         export: False for a function that only spells a method (``x.where(cond, y)``).
+        functional: also a function of ``chainrule.nn.functional`` (``F.relu``).
     """
 
     def add(fn: Callable[..., Any]) -> Callable[..., Any]:
-        ENTRIES.append(Entry(fn, classes, tuple(methods), tuple(reflected), expression, export))
+        entry = Entry(fn, classes, tuple(methods), tuple(reflected), expression, export, functional)
+        ENTRIES.append(entry)
         for cls in classes:
             cls.functions = (*cls.__dict__.get("functions", ()), fn.__name__)
         return fn
@@ -116,6 +120,11 @@ def public_functions() -> dict[str, Callable[..., Any]]:
     out = {e.function.__name__: e.function for e in ENTRIES if e.export}
     out.update(ALIASES)
     return out
+
+
+def functional() -> dict[str, Callable[..., Any]]:
+    """The functions that ``chainrule.nn.functional`` holds too, by name."""
+    return {e.function.__name__: e.function for e in ENTRIES if e.functional}
 
 
 def expressions() -> dict[str, list[tuple[Expression, Callable[..., Any]]]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..autograd.function import Function
+from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._registry import Expression, register
@@ -28,7 +28,12 @@ class Tanh(Function):
         return grad * (1 - z * z)
 
 
-@register(Tanh, methods=("tanh",), expression=Expression("tanh", 1, 1, "hyperbolic tangent"))
+@register(
+    Tanh,
+    methods=("tanh",),
+    expression=Expression("tanh", 1, 1, "hyperbolic tangent"),
+    functional=True,
+)
 def tanh(input: Tensor) -> Tensor:
     """Hyperbolic tangent, squashing to (-1, 1)."""
     return Tanh.apply(input)
@@ -58,7 +63,12 @@ class Sigmoid(Function):
         return grad * (1 - z) * z
 
 
-@register(Sigmoid, methods=("sigmoid",), expression=Expression("sigmoid", 1, 1, "1 / (1 + e^-x)"))
+@register(
+    Sigmoid,
+    methods=("sigmoid",),
+    expression=Expression("sigmoid", 1, 1, "1 / (1 + e^-x)"),
+    functional=True,
+)
 def sigmoid(input: Tensor) -> Tensor:
     """Logistic sigmoid 1 / (1 + e^-x), squashing to (0, 1)."""
     return Sigmoid.apply(input)
@@ -88,7 +98,9 @@ class ReLU(Function):
         return grad * (z > 0)
 
 
-@register(ReLU, methods=("relu",), expression=Expression("relu", 1, 1, "max(0, x)"))
+@register(
+    ReLU, methods=("relu",), expression=Expression("relu", 1, 1, "max(0, x)"), functional=True
+)
 def relu(input: Tensor) -> Tensor:
     """max(0, x), the default activation of modern networks."""
     return ReLU.apply(input)
@@ -119,7 +131,10 @@ class LeakyReLU(Function):
 
 
 @register(
-    LeakyReLU, methods=("leaky_relu",), expression=Expression("leaky_relu", 1, 2, "max(slope x, x)")
+    LeakyReLU,
+    methods=("leaky_relu",),
+    expression=Expression("leaky_relu", 1, 2, "max(slope x, x)"),
+    functional=True,
 )
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     """max(slope * x, x); the lecture uses slope 0.1. PyTorch's default is 0.01."""
@@ -148,8 +163,53 @@ class ELU(Function):
 
 
 @register(
-    ELU, methods=("elu",), expression=Expression("elu", 1, 2, "x if x > 0 else alpha (e^x - 1)")
+    ELU,
+    methods=("elu",),
+    expression=Expression("elu", 1, 2, "x if x > 0 else alpha (e^x - 1)"),
+    functional=True,
 )
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
     """x where x > 0, else alpha (e^x - 1)."""
     return ELU.apply(input, float(alpha))
+
+
+class Softplus(Function):
+    """z = log(1 + e^(beta x)) / beta, a smooth ReLU. dz/dx = sigmoid(beta x).
+
+    As PyTorch's, it is linear (z = x, dz/dx = 1) where beta x > threshold. Computed as
+    max(t, 0) + log(1 + e^-|t|) with t = beta x, so no exponential overflows.
+    """
+
+    symbol = "softplus"
+    local_grad = "sigmoid(x)"
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        t = x * beta
+        smooth = (xp.maximum(t, 0) + xp.log1p(xp.exp(-xp.abs(t)))) / beta
+        ctx.save_for_backward(x)
+        ctx.beta, ctx.threshold = beta, threshold
+        return xp.where(t > threshold, x, smooth)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        t = x * ctx.beta
+        return xp.where(t > ctx.threshold, grad, grad * call(Sigmoid, t)), None, None
+
+
+@register(
+    Softplus,
+    functional=True,
+    expression=Expression("softplus", 1, 1, "log(1 + e^x), a smooth relu"),
+)
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(beta x)) / beta, linear above ``threshold``; as PyTorch's ``F.softplus``.
+
+    Example:
+        >>> cr.nn.functional.softplus(cr.tensor([-1.0, 0.0, 30.0]))
+        tensor([ 0.3133,  0.6931, 30.    ], dtype=float32)
+    """
+    return Softplus.apply(input, float(beta), float(threshold))

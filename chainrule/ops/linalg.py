@@ -105,7 +105,7 @@ class Linear(Function):
         return gx, gw, gb
 
 
-@register(Linear)
+@register(Linear, functional=True)
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` in one op, as PyTorch's ``F.linear``.
 

@@ -390,6 +390,7 @@ class Softmax(Function):
     Softmax,
     methods=("softmax",),
     expression=Expression("softmax", 1, 2, "softmax(x) or softmax(x, dim)", dims=(1,)),
+    functional=True,
 )
 def softmax(input: Tensor, dim: int = -1) -> Tensor:
     """Softmax along ``dim``: non-negative values that sum to 1 (stable for large scores)."""
@@ -423,6 +424,7 @@ class LogSoftmax(Function):
     LogSoftmax,
     methods=("log_softmax",),
     expression=Expression("log_softmax", 1, 2, "log(softmax(x))", dims=(1,)),
+    functional=True,
 )
 def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
     """Logarithm of the softmax along ``dim``, computed stably (no log of 0 for large scores)."""

@@ -318,6 +318,7 @@ SPECS: list[Spec] = [
         valid=lambda p, x: _away(x, 0.0),
         draw=lambda rng, x: {"alpha": [1.0, 0.5][int(rng.integers(2))]},
     ),
+    unary("softplus", "F.softplus({0})", ("Softplus",)),
     unary("pow_int", "{0} ** {p}", ("Pow",), draw=lambda rng, x: {"p": int(rng.integers(2, 4))}),
     unary(
         "pow_real",
@@ -1169,7 +1170,8 @@ def repro(program: Program, problem: str) -> str:
             text = f"cr.from_numpy({text})"
         lines.append(f"{name} = {text}")
     lines.append(program.source("cr"))
-    return "\n".join(lines) + f"\n# differs from PyTorch: {problem}"
+    said = "\n# ".join(problem.splitlines())
+    return "\n".join(lines) + f"\n# differs from PyTorch: {said}"
 
 
 def with_mode(program: Program, mode: str) -> Program:

@@ -638,6 +638,15 @@ def build(small: bool = False) -> list[Op]:
             lambda t, x, a: t.nn.functional.elu(x, **_kw("alpha", a)),
             unary(nonzero, _slope_params),
         ),
+        Op(
+            "softplus", cr.nn.functional.softplus, lambda t, x: t.nn.functional.softplus(x), unary()
+        ),
+        Op(
+            "softplus_linear_part",  # beta x > threshold (at x > 1) is linear, as in PyTorch
+            lambda x: cr.nn.functional.softplus(x, beta=2.0, threshold=2.0),
+            lambda t, x: t.nn.functional.softplus(x, beta=2.0, threshold=2.0),
+            unary(away_from((1.0,))),
+        ),
         # ----- matmul -----
         Op(
             "matmul",
