@@ -206,6 +206,41 @@ class Function:
     #: True for ops that compute on raw arrays (all built-in ops); see the module docstring.
     on_arrays: bool = False
 
+    # What the rest of the package knows about the op lives here, on its class, and nowhere
+    # else: drawings (viz.snapshot), the step-by-step explanation (viz.explain), the expression
+    # language (viz.expr) and the Tensor methods (ops) read these. A user's Function may set them
+    # too; without them it is drawn with its class name and explained as d(out)/d(in).
+
+    #: The gate's label in drawings: "+", "exp", "[ ]". None: the class name.
+    symbol: str | None = None
+    #: The local gradient d(out)/d(input) on single numbers, as the lecture writes it (x is the
+    #: input, z the output): one string for every input, or a tuple with one per input. Ops
+    #: whose formula depends on the call (a constant operand) define ``describe_local`` instead.
+    local_grad: str | tuple[str, ...] | None = None
+    #: How backward applies the local gradient to tensors without forming the Jacobian, one
+    #: string per input (the last one serves the rest): "upstream @ w^T".
+    vjp: tuple[str, ...] | None = None
+    #: The lecture's name for the gate's pattern ("add gate distributes"), if it has one.
+    pattern: str | None = None
+    #: The functions (``cr.exp``) that run this op, filled in when they are registered.
+    functions: tuple[str, ...] = ()
+
+    @staticmethod
+    def describe_call(args: tuple) -> str | None:
+        """The gate's label for a call with arguments ``args`` (tensors replaced by None), where
+        the call shows in it (``sum(dim=1)``); None: ``symbol``."""
+        return None
+
+    @staticmethod
+    def describe_local(position: int, args: tuple, other: str, const: Any) -> str | None:
+        """The local gradient for input ``position`` of a call with arguments ``args``.
+
+        ``other`` names the other operand of a binary gate and ``const(c)`` formats a number as
+        the drawings do. None: ``local_grad`` says it. Ops override this where the formula
+        depends on a constant operand (``x ** 2`` has local gradient 2x).
+        """
+        return None
+
     @staticmethod
     def forward(ctx: Node, *args: Any) -> Any:
         raise NotImplementedError("a Function subclass must define forward(ctx, *args)")

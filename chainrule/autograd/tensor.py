@@ -438,6 +438,9 @@ class Tensor:
             return fn(self, other)
         return self._inplace(op, fn(self, other)._data)
 
+    def __pos__(self) -> Tensor:
+        return self  # +x is x, as in PyTorch
+
     def __iadd__(self, other: Any) -> Tensor:
         return self._iop("+=", _ops.add, other)
 

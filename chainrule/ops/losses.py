@@ -142,6 +142,9 @@ class CrossEntropy(Function):
     (C,) or None; ignore_index; label_smoothing; reduction.
     """
 
+    symbol = "cross_entropy"
+    vjp = ("upstream * (softmax(x) - one_hot(target)), averaged",)
+
     on_arrays = True
 
     @staticmethod
@@ -217,6 +220,9 @@ class NLLLoss(Function):
     target class and 0 elsewhere. Args of forward: x, target, weight, ignore_index, reduction.
     """
 
+    symbol = "nll_loss"
+    vjp = ("-upstream at the target class, 0 elsewhere, averaged",)
+
     on_arrays = True
 
     @staticmethod
@@ -268,6 +274,9 @@ class BinaryCrossEntropy(Function):
     reduction.
     """
 
+    symbol = "bce"
+    vjp = ("upstream * (p - y) / (p (1 - p)), averaged",)
+
     on_arrays = True
 
     @staticmethod
@@ -316,6 +325,9 @@ class BinaryCrossEntropyWithLogits(Function):
     Args of forward: x, t (x's shape), w and pw (constant arrays that broadcast to x) or None,
     reduction.
     """
+
+    symbol = "bce"
+    vjp = ("upstream * (sigmoid(x) - y), averaged",)
 
     on_arrays = True
 
