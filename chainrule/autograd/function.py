@@ -137,6 +137,17 @@ class Node:
             return Tensor._make(value)
         return value
 
+    @property
+    def xp(self) -> Any:
+        """The array functions a backward rule calls: ``ctx.xp.where(mask, grad, 0)``.
+
+        In an ordinary backward, the array module itself (the rule gets arrays). Under
+        ``create_graph=True``, their differentiable twins: chainrule ops on Tensors with the
+        array module's names and arguments (``chainrule.ops.graph_functions``), so the same rule
+        is recorded and can be differentiated again, whatever array module the tensors live on.
+        """
+        return GRAPH_FUNCTIONS[0] if self._graph_mode else xp
+
     def name(self) -> str:
         """The op's name as shown in errors and in ``grad_fn`` reprs, e.g. ``MulBackward``."""
         return f"{self.function.__name__}Backward"
@@ -328,6 +339,10 @@ def _distinct_arrays(args: tuple, data: list) -> None:
                 if data[j] is d and args[j] is not args[i]:
                     data[i] = d.view()
                     break
+
+
+#: ``Node.xp`` under create_graph; set by ``chainrule.ops`` (the ops sit above the engine).
+GRAPH_FUNCTIONS: list[Any] = [None]
 
 
 def _describe(args: tuple) -> str:

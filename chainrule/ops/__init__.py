@@ -8,8 +8,10 @@ methods and operators to Tensor.
 
 from __future__ import annotations
 
+from ..autograd import function as _function
 from . import activations, elementwise, indexing, linalg, losses, reduce, shape
 from ._registry import ENTRIES, public_functions, tensor_methods
+from .graph_functions import GRAPH_FUNCTIONS
 from .indexing import index_key
 from .reduce import ValuesIndices
 
@@ -18,6 +20,9 @@ globals().update(_FUNCTIONS)
 
 #: name on Tensor -> function, operators included (derived from the registrations)
 _METHODS = tensor_methods()
+
+# what a backward rule's ctx.xp is under create_graph (the engine sits below the ops)
+_function.GRAPH_FUNCTIONS[0] = GRAPH_FUNCTIONS
 
 
 def bind_methods(cls: type) -> None:

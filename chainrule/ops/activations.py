@@ -127,7 +127,7 @@ class LeakyReLU(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return xp.where(x > 0, grad, grad * ctx.negative_slope), None
+        return ctx.xp.where(x > 0, grad, grad * ctx.negative_slope), None
 
 
 @register(
@@ -159,7 +159,7 @@ class ELU(Function):
     @staticmethod
     def backward(ctx, grad):
         x, z = ctx.saved_tensors
-        return xp.where(x > 0, grad, grad * (z + ctx.alpha)), None
+        return ctx.xp.where(x > 0, grad, grad * (z + ctx.alpha)), None
 
 
 @register(
@@ -197,7 +197,7 @@ class Softplus(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         t = x * ctx.beta
-        return xp.where(t > ctx.threshold, grad, grad * call(Sigmoid, t)), None, None
+        return ctx.xp.where(t > ctx.threshold, grad, grad * call(Sigmoid, t)), None, None
 
 
 @register(

@@ -178,7 +178,7 @@ class Pow(Function):
         need_x, need_p = ctx.needs_input_grad
         gx = grad * p * x ** (p - 1) if need_x else None
         # where x = 0, x^p is flat in p (0 for p > 0): take log(1) = 0 rather than -inf
-        gp = grad * z * xp.log(xp.where(x == 0, 1, x)) if need_p else None
+        gp = grad * z * ctx.xp.log(ctx.xp.where(x == 0, 1, x)) if need_p else None
         return gx, gp
 
 
@@ -204,7 +204,7 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * xp.sign(x)
+        return grad * ctx.xp.sign(x)
 
 
 @register(Abs, methods=("abs", "__abs__"), expression=Expression("abs", 1, 1, "|x|"))
@@ -330,7 +330,7 @@ class Clamp(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return tuple(None if m is None else xp.where(m, grad, 0) for m in ctx.saved_tensors)
+        return tuple(None if m is None else ctx.xp.where(m, grad, 0) for m in ctx.saved_tensors)
 
 
 @register(Clamp, methods=("clamp", "clip"))
@@ -437,8 +437,8 @@ class Where(Function):
     def backward(ctx, grad):
         (cond,) = ctx.saved_tensors
         need_x, need_y = ctx.needs_input_grad[1:]
-        gx = xp.where(cond, grad, 0) if need_x else None
-        gy = xp.where(cond, 0, grad) if need_y else None
+        gx = ctx.xp.where(cond, grad, 0) if need_x else None
+        gy = ctx.xp.where(cond, 0, grad) if need_y else None
         return None, gx, gy
 
 

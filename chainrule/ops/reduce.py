@@ -25,8 +25,11 @@ def _with_dims(symbol: str, args: tuple) -> str:
     return f"{symbol}(dim={dims})"
 
 
-def _unreduce(grad: Any, axes: tuple | None, keepdims: bool, ndim: int) -> Any:
-    """Give a reduced gradient back its reduced axes (as size 1), ready to broadcast."""
+def _unreduce(grad: Any, axes: tuple | None, keepdims: bool, ndim: int, xp: Any) -> Any:
+    """Give a reduced gradient back its reduced axes (as size 1), ready to broadcast.
+
+    ``xp`` is the backward's ``ctx.xp`` (arrays, or Tensors under create_graph).
+    """
     if keepdims:
         return grad
     if axes is None:
@@ -34,7 +37,7 @@ def _unreduce(grad: Any, axes: tuple | None, keepdims: bool, ndim: int) -> Any:
     return xp.expand_dims(grad, axes)
 
 
-def _spread(grad: Any, shape: tuple) -> Any:
+def _spread(grad: Any, shape: tuple, xp: Any) -> Any:
     """A gradient with the reduced axes as size 1, copied to every element of ``shape``.
 
     First order, a fresh array: one fill is cheaper than NumPy's ``broadcast_to`` (Python code)
@@ -43,7 +46,7 @@ def _spread(grad: Any, shape: tuple) -> Any:
     """
     if isinstance(grad, Tensor):
         return xp.broadcast_to(grad, shape)
-    out = xp.empty(shape, grad.dtype)
+    out = xp.empty(shape, dtype=grad.dtype)
     out[...] = grad
     return out
 
@@ -69,7 +72,7 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, grad):
         x, axes, keepdims = ctx.inputs
-        return _spread(_unreduce(grad, axes, keepdims, x.ndim), x.shape), None, None
+        return _spread(_unreduce(grad, axes, keepdims, x.ndim, ctx.xp), x.shape, ctx.xp), None, None
 
 
 @register(
@@ -140,7 +143,11 @@ class Mean(Function):
         x, axes, keepdims = ctx.inputs
         shape = x.shape
         n = _count(shape, axes)
-        return _spread(_unreduce(grad / n, axes, keepdims, len(shape)), shape), None, None
+        return (
+            _spread(_unreduce(grad / n, axes, keepdims, len(shape), ctx.xp), shape, ctx.xp),
+            None,
+            None,
+        )
 
 
 @register(
@@ -178,7 +185,7 @@ class Var(Function):
         (x,) = ctx.saved_tensors
         _, axes, correction, keepdims = ctx.inputs
         dof = _count(x.shape, axes) - correction
-        g = _unreduce(grad, axes, keepdims, x.ndim)
+        g = _unreduce(grad, axes, keepdims, x.ndim, ctx.xp)
         centered = x - x.mean(axis=axes, keepdims=True)
         scale = 2.0 / dof if dof > 0 else math.inf  # as PyTorch: x - mean over 0 dof
         return g * centered * scale, None, None, None
@@ -267,7 +274,7 @@ class Amax(Function):
     def backward(ctx, grad):
         (share,) = ctx.saved_tensors
         _, axes, keepdims = ctx.inputs
-        return _unreduce(grad, axes, keepdims, share.ndim) * share, None, None
+        return _unreduce(grad, axes, keepdims, share.ndim, ctx.xp) * share, None, None
 
 
 @register(Amax, methods=("amax",), expression=Expression("max", 1, 1, "max(x): the largest value"))
@@ -346,9 +353,9 @@ class LogSumExp(Function):
     def backward(ctx, grad):
         x, z = ctx.saved_tensors
         _, axes, keepdims = ctx.inputs
-        g = _unreduce(grad, axes, keepdims, x.ndim)
-        zk = _unreduce(z, axes, keepdims, x.ndim)
-        return g * xp.exp(x - zk), None, None
+        g = _unreduce(grad, axes, keepdims, x.ndim, ctx.xp)
+        zk = _unreduce(z, axes, keepdims, x.ndim, ctx.xp)
+        return g * ctx.xp.exp(x - zk), None, None
 
 
 @register(
@@ -417,7 +424,7 @@ class LogSoftmax(Function):
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
         axis = ctx.inputs[1]
-        return grad - xp.exp(y) * grad.sum(axis=axis, keepdims=True), None
+        return grad - ctx.xp.exp(y) * grad.sum(axis=axis, keepdims=True), None
 
 
 @register(

@@ -134,7 +134,7 @@ class Permute(Function):
         inverse = [0] * len(axes)
         for i, a in enumerate(axes):
             inverse[a] = i
-        return xp.transpose(grad, inverse), None
+        return ctx.xp.transpose(grad, inverse), None
 
 
 @register(Permute, methods=("permute",))
@@ -247,7 +247,7 @@ class Cat(Function):
         for x in xs[:-1]:
             at += x.shape[axis]
             bounds.append(at)
-        return (None, *xp.split(grad, bounds, axis=axis))
+        return (None, *ctx.xp.split(grad, bounds, axis=axis))
 
 
 @register(Cat)
@@ -317,7 +317,7 @@ class Split(Function):
 
     @staticmethod
     def backward(ctx, *grads):
-        return xp.concatenate(grads, axis=ctx.inputs[2]), None, None
+        return ctx.xp.concatenate(grads, axis=ctx.inputs[2]), None, None
 
 
 @register(Split, methods=("split",))
