@@ -51,7 +51,10 @@ WORKLOADS = {
 
 def count(tree: Path, setup: str, steps: int) -> int:
     """Instructions callgrind counts for ``steps`` steps of the workload (set-up included)."""
-    script = f"import sys\nsys.path.insert(0, {str(ROOT / 'benchmarks')!r})\n{setup}"
+    # the cycle collector runs when allocations cross a threshold, not once per step: off, so
+    # both sides count the step's own work (chainrule's graphs hold no cycles to collect)
+    script = f"import gc, sys\ngc.disable()\nsys.path.insert(0, {str(ROOT / 'benchmarks')!r})\n"
+    script += setup
     script += f"for _ in range({steps}):\n    step()\n"
     env = dict(os.environ, PYTHONPATH=str(tree), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     out = subprocess.run(
