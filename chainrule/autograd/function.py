@@ -284,7 +284,11 @@ class Function:
         if record:
             ctx = Node()
             ctx.needs_input_grad = tuple(needs)
-            if len(data) > 1:
+            n = len(data)
+            if n == 2:  # the common binary op, inline: one identity test
+                if data[0] is data[1] and args[0] is not args[1] and type(data[1]) is ndarray:
+                    data[1] = data[1].view()
+            elif n > 2:
                 _distinct_arrays(args, data)
         else:
             ctx = _no_record(len(args))
@@ -332,6 +336,8 @@ def _distinct_arrays(args: tuple, data: list) -> None:
     would be taken for the live input in a second-order backward. The same tensor twice
     (``x * x``) keeps one array: either match is right.
     """
+    if len({id(d) for d in data}) == len(data):
+        return  # every argument has its own object already: the common case
     for i in range(1, len(data)):
         d = data[i]
         if type(d) is ndarray:

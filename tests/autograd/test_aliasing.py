@@ -279,3 +279,13 @@ def test_autograd_grad_with_the_same_tensor_twice():
     gy, gx, gy2 = cr.autograd.grad((y * 3.0).sum(), [y, x, y])
     for g in (gy, gx, gy2):
         np.testing.assert_array_equal(g.numpy(), [3.0, 3.0])
+
+
+def test_a_detached_copy_among_many_arguments_is_a_constant_in_second_order():
+    # ops of three or more arguments take the general path of Function.apply: linear(x, w, b)
+    # with w = x.detach(); dL/dx = upstream @ w is constant in x, so d2L/dx2 = 0
+    x = t64([[1.0, 2.0], [3.0, -4.0]])
+    out = cr.nn.functional.linear(x, x.detach(), t64([0.5, -0.5], requires_grad=False))
+    (g,) = cr.autograd.grad(out.sum(), x, create_graph=True)
+    np.testing.assert_array_equal(g.detach().numpy(), [[4.0, -2.0], [4.0, -2.0]])
+    assert not g.requires_grad
