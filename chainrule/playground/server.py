@@ -65,7 +65,7 @@ STATIC = Path(__file__).parent / "static"
 #: Frames sent but not yet drawn by the page before training waits for it.
 MAX_UNACKED = 2
 #: Training time between two frames, in seconds (the rest of a frame is drawing and sending).
-FRAME_SECONDS = 0.03
+FRAME_SECONDS = 0.025
 #: Steps at most between two frames, whatever the speed.
 MAX_STEPS_PER_FRAME = 2000
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]

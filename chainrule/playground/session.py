@@ -68,14 +68,24 @@ def _quiet(method):
 
 
 def _b64(a: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(a, dtype=np.uint8).tobytes()).decode("ascii")
+    return base64.b64encode(np.asarray(a, dtype=np.uint8).tobytes()).decode("ascii")
 
 
 def _round(a: np.ndarray, digits: int = 5) -> list:
-    """Floats for JSON, rounded to ``digits`` significant digits (NaN and inf become None)."""
-    out = np.asarray(a, dtype=np.float64)
-    flat = [float(f"{v:.{digits}g}") if math.isfinite(v) else None for v in out.ravel()]
-    return np.array(flat, dtype=object).reshape(out.shape).tolist()
+    """Floats for JSON, rounded to ``digits`` significant digits (NaN and inf become None).
+
+    Vectorised: n / 10^k is the double nearest the decimal, whose repr is short.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    finite = np.isfinite(a)
+    safe = np.where(finite & (a != 0), np.abs(a), 1.0)
+    k = (digits - 1 - np.floor(np.log10(safe))).clip(-300, 300)
+    up = k >= 0
+    p = 10.0 ** np.abs(k)
+    r = np.where(up, np.round(a * p) / p, np.round(a / p) * p)
+    if finite.all():
+        return r.tolist()
+    return np.where(finite, r, None).tolist()
 
 
 class Session:
@@ -311,11 +321,13 @@ class Session:
             test_loss = float(self._data_loss(test_scores, from_numpy(self.y_test)).item())
             test_acc = float((test_scores.numpy().argmax(1) == self.y_test).mean())
             grid_hidden, grid_scores = self._forward(self._grid)
-        s = grid_scores.numpy().astype(np.float64)
-        p = np.exp(s - s.max(1, keepdims=True))
-        p /= p.sum(1, keepdims=True)
+        s = grid_scores.numpy()
+        # the winner's softmax probability is 1 / sum(exp(s - max s)): no need for all of them
+        top = 1.0 / np.exp(s - s.max(1, keepdims=True)).sum(1)
         k = c.num_classes
-        conf = np.nan_to_num((p.max(1) - 1 / k) / (1 - 1 / k))  # NaN: a diverged network
+        conf = (top - 1 / k) / (1 - 1 / k)
+        if not np.isfinite(conf).all():  # a diverged network
+            conf = np.nan_to_num(conf)
         layers = []
         for i, m in enumerate(self.layers):
             pieces = getattr(m, "pieces", 1)
@@ -336,15 +348,13 @@ class Session:
         rows = self._unit_rows
         for a in grid_hidden:
             a = a.numpy().reshape(GRID, GRID, -1)[np.ix_(rows, rows)]  # (UNIT_GRID, UNIT_GRID, h)
-            a = np.nan_to_num(a.astype(np.float64), posinf=1e300, neginf=-1e300)
-            scale = np.abs(a).max(axis=(0, 1))
-            q = np.round(a / np.where(scale > 0, scale, 1) * 127 + 128).clip(0, 255)
-            units.append(
-                {
-                    "scale": _round(scale),
-                    "images": [_b64(q[:, :, j]) for j in range(a.shape[2])],
-                }
-            )
+            a = a.astype(np.float64).transpose(2, 0, 1)  # one image per unit
+            if not np.isfinite(a).all():  # a diverged network
+                a = np.nan_to_num(a, posinf=1e300, neginf=-1e300)
+            scale = np.abs(a).max(axis=(1, 2))
+            q = np.round(a / np.where(scale > 0, scale, 1)[:, None, None] * 127 + 128)
+            q = np.ascontiguousarray(q.clip(0, 255).astype(np.uint8))
+            units.append({"scale": _round(scale), "images": [_b64(image) for image in q]})
         return {
             "type": "frame",
             "data_version": self.data_version,
@@ -359,7 +369,7 @@ class Session:
             "test_acc": test_acc,
             "grid": {
                 "size": GRID,
-                "cls": _b64(p.argmax(1)),
+                "cls": _b64(s.argmax(1)),
                 "conf": _b64(np.round(conf * 255)),
             },
             "unit_grid": UNIT_GRID,
