@@ -128,9 +128,13 @@ def test_config_changes_answer_with_config_points_and_frame(client):
 def test_presets_and_added_points(client):
     with client.websocket_connect("/ws") as ws:
         opening(ws)
-        ws.send_json({"type": "preset", "name": "6 hidden units"})
+        ws.send_json({"type": "preset", "name": "6 hidden units"})  # the same points
         msgs = receive_until(ws, "frame")
-        assert msgs[0]["config"]["hidden"] == [6] and msgs[0]["config"]["classes"] == 2
+        assert [m["type"] for m in msgs] == ["config", "frame"]
+        assert msgs[0]["config"]["hidden"] == [6] and msgs[0]["config"]["dataset"] == "spiral"
+        ws.send_json({"type": "preset", "name": "lambda = 0.01"})  # new points: the moons
+        msgs = receive_until(ws, "frame")
+        assert msgs[0]["config"]["l2"] == 0.01 and msgs[0]["config"]["dataset"] == "moons"
         n = len(msgs[1]["train"])
         ws.send_json({"type": "add_point", "x": 0.1, "y": 0.2, "label": 1})
         msgs = receive_until(ws, "frame")
