@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
+import threading
 import webbrowser
 
 from ._common import fail
@@ -79,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
     def ready(url: str) -> None:
         print(f"chainrule playground: serving on {url}  (Ctrl-C stops it)", flush=True)
-        if not args.no_browser:
-            webbrowser.open(url)
+        if not args.no_browser:  # in a thread: a console browser would block the server
+            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
     try:
         serve(args.host, args.port, limits=limits, on_ready=ready, allow_any_host=not loopback)

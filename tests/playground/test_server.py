@@ -57,6 +57,15 @@ def test_other_host_names_are_refused():
     with TestClient(create_app()) as c:  # loopback names only: no DNS rebinding
         assert c.get("/", headers={"host": "evil.example"}).status_code == 400
         assert c.get("/", headers={"host": "127.0.0.1:8000"}).status_code == 200
+        assert c.get("/", headers={"host": "[::1]:8000"}).status_code == 200
+        assert c.get("/", headers={"host": "localhost"}).status_code == 200
+        assert (
+            c.get("/static/app.js", headers={"host": "127.0.0.1.evil.example"}).status_code == 400
+        )
+        with pytest.raises(WebSocketDisconnect) as e:
+            with c.websocket_connect("/ws", headers={"host": "evil.example"}) as ws:
+                ws.receive_json()
+        assert e.value.code == 1008
 
 
 def test_opening_messages(client):
