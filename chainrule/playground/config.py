@@ -280,8 +280,8 @@ _CHECKS = {
     "optimizer": _choice("optimizer", OPTIMIZERS),
 }
 
-#: Which changes rebuild what: data changes regenerate the points and the network, model
-#: changes the network; training changes keep the weights and go on.
+#: Which changes rebuild what: data changes regenerate the points and the network (added points
+#: only the points), model changes the network; training changes keep the weights and go on.
 DATA_FIELDS = frozenset({"dataset", "classes", "noise", "points", "test_fraction", "seed", "added"})
 MODEL_FIELDS = frozenset({"hidden", "activation"})
 TRAINING_FIELDS = frozenset({"loss", "l2", "lr", "batch_size", "optimizer"})

@@ -113,8 +113,8 @@ class Session:
     # ----- settings -----
     def update(self, changes: Any) -> set[str]:
         """Apply the page's changes: data changes regenerate the points and the network, model
-        changes the network, training changes (loss, l2, lr, batch size, optimizer) keep the
-        weights and go on.
+        changes the network; added points, and training changes (loss, l2, lr, batch size,
+        optimizer), keep the weights and go on.
 
         Returns:
             The names of the fields whose value changed.
@@ -128,9 +128,12 @@ class Session:
         self.config = new
         if changed & DATA_FIELDS:
             self._build_data()
-        if changed & (DATA_FIELDS | MODEL_FIELDS):
+        if changed & (DATA_FIELDS | MODEL_FIELDS) - {"added"}:
             self._build_model()
         else:
+            if "added" in changed:  # the same network trains on, on the new points
+                self._order = np.empty(0, dtype=np.int64)
+                self._pos = 0
             if "optimizer" in changed:
                 self._build_optimizer()
             if "lr" in changed:

@@ -161,6 +161,16 @@ def test_explain_one_step_and_the_gradient_of_a_clicked_weight(open_page):
     page = open_page()
     page.click("#step")
     wait_for_step_past(page, 0)
+    # first the clicks in the network (explaining scrolls the page, smoothly, to its drawing);
+    # a real mouse click at the middle of a line: where lines cross, the one on top takes it
+    page.locator(".edge-hit").nth(3).click(force=True)
+    page.wait_for_function("document.querySelector('#details').textContent.includes('∂L/∂w')")
+    assert "weight: layer 1" in page.text_content("#details")
+    page.locator("canvas.unit[data-layer='0']").first.click()
+    page.wait_for_function(
+        "document.querySelector('#details').textContent.includes('summed over the training')"
+    )
+
     page.click("#explain")
     page.wait_for_selector("#explain-panel:not([hidden])")
     page.wait_for_function(
@@ -170,15 +180,6 @@ def test_explain_one_step_and_the_gradient_of_a_clicked_weight(open_page):
         page.wait_for_selector("#explain-svg svg")
     else:
         assert "digraph" in page.text_content("#explain-dot")
-
-    # a real mouse click at the middle of a line; where lines cross, the one on top takes it
-    page.locator(".edge-hit").nth(3).click(force=True)
-    page.wait_for_function("document.querySelector('#details').textContent.includes('∂L/∂w')")
-    assert "weight: layer 1" in page.text_content("#details")
-    page.locator("canvas.unit[data-layer='0']").first.click()
-    page.wait_for_function(
-        "document.querySelector('#details').textContent.includes('summed over the training')"
-    )
 
 
 def test_the_address_holds_the_settings(open_page):

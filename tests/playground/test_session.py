@@ -106,9 +106,12 @@ def test_a_refused_change_changes_nothing():
 
 def test_added_points_join_the_training_set():
     s = Session()
-    n = len(s.y_train)
+    s.train(5)
+    n, w = len(s.y_train), s.model[0].weight.detach().numpy().copy()
     s.add_point(0.5, -0.25, 2)
     assert len(s.y_train) == n + 1 and s.y_train[-1] == 2
+    assert s.step == 5 and np.array_equal(s.model[0].weight.detach().numpy(), w)  # trains on
+    assert s.train(30) == 30  # batches now draw from all n + 1 points
     assert s.points()["added_from"] == n
     with pytest.raises(SettingError, match="class"):
         s.add_point(0.0, 0.0, 3)  # the spiral has classes 0 to 2
