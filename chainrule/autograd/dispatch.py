@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..ops.graph_functions import expand_dims_like_numpy, split_like_numpy, transpose_like_numpy
 from .grad_mode import state
 from .tensor import Tensor
 
@@ -49,40 +50,17 @@ _UFUNCS: dict[Any, Any] = {
 }
 
 
-def _np_split(a: Any, indices_or_sections: Any, axis: int = 0) -> list:
-    """NumPy's split (n equal sections, or cut points) on a Tensor."""
-    n = a.shape[axis]
-    if isinstance(indices_or_sections, int):
-        if n % indices_or_sections:
-            raise ValueError("array split does not result in an equal division")
-        return list(ops.split(a, n // indices_or_sections, axis))
-    cuts = [0, *indices_or_sections, n]
-    return list(ops.split(a, [hi - lo for lo, hi in zip(cuts, cuts[1:])], axis))
-
-
-def _np_transpose(a: Any, axes: Any = None) -> Tensor:
-    return ops.permute(a, tuple(range(a.ndim - 1, -1, -1)) if axes is None else tuple(axes))
-
-
-def _np_expand_dims(a: Any, axis: Any) -> Tensor:
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    n = a.ndim + len(axes)
-    for d in sorted(k % n for k in axes):
-        a = ops.unsqueeze(a, d)
-    return a
-
-
 _FUNCTIONS: dict[Any, Any] = {
     np.where: ops.where,
     np.broadcast_to: lambda a, shape: ops.broadcast_to(a, shape),
     np.reshape: lambda a, shape: ops.reshape(a, shape),
-    np.transpose: _np_transpose,
+    np.transpose: transpose_like_numpy,
     np.swapaxes: ops.transpose,
-    np.expand_dims: _np_expand_dims,
+    np.expand_dims: expand_dims_like_numpy,
     np.squeeze: lambda a, axis=None: ops.squeeze(a, axis),
     np.concatenate: lambda arrays, axis=0: ops.cat(arrays, axis),
     np.stack: lambda arrays, axis=0: ops.stack(arrays, axis),
-    np.split: _np_split,
+    np.split: split_like_numpy,
     np.sum: lambda a, axis=None, keepdims=False: ops.sum(a, axis, keepdims),
     np.mean: lambda a, axis=None, keepdims=False: ops.mean(a, axis, keepdims),
     np.clip: lambda a, a_min=None, a_max=None: ops.clamp(a, a_min, a_max),

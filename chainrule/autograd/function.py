@@ -137,6 +137,17 @@ class Node:
             return Tensor._make(value)
         return value
 
+    @property
+    def xp(self) -> Any:
+        """The array functions a backward rule calls: ``ctx.xp.where(mask, grad, 0)``.
+
+        In an ordinary backward, the array module itself (the rule gets arrays). Under
+        ``create_graph=True``, their differentiable twins: chainrule ops on Tensors with the
+        array module's names and arguments (``chainrule.ops.graph_functions``), so the same rule
+        is recorded and can be differentiated again, whatever array module the tensors live on.
+        """
+        return GRAPH_FUNCTIONS[0] if self._graph_mode else xp
+
     def name(self) -> str:
         """The op's name as shown in errors and in ``grad_fn`` reprs, e.g. ``MulBackward``."""
         return f"{self.function.__name__}Backward"
@@ -205,6 +216,41 @@ class Function:
 
     #: True for ops that compute on raw arrays (all built-in ops); see the module docstring.
     on_arrays: bool = False
+
+    # What the rest of the package knows about the op lives here, on its class, and nowhere
+    # else: drawings (viz.snapshot), the step-by-step explanation (viz.explain), the expression
+    # language (viz.expr) and the Tensor methods (ops) read these. A user's Function may set them
+    # too; without them it is drawn with its class name and explained as d(out)/d(in).
+
+    #: The gate's label in drawings: "+", "exp", "[ ]". None: the class name.
+    symbol: str | None = None
+    #: The local gradient d(out)/d(input) on single numbers, as the lecture writes it (x is the
+    #: input, z the output): one string for every input, or a tuple with one per input. Ops
+    #: whose formula depends on the call (a constant operand) define ``describe_local`` instead.
+    local_grad: str | tuple[str, ...] | None = None
+    #: How backward applies the local gradient to tensors without forming the Jacobian, one
+    #: string per input (the last one serves the rest): "upstream @ w^T".
+    vjp: tuple[str, ...] | None = None
+    #: The lecture's name for the gate's pattern ("add gate distributes"), if it has one.
+    pattern: str | None = None
+    #: The functions (``cr.exp``) that run this op, filled in when they are registered.
+    functions: tuple[str, ...] = ()
+
+    @staticmethod
+    def describe_call(args: tuple) -> str | None:
+        """The gate's label for a call with arguments ``args`` (tensors replaced by None), where
+        the call shows in it (``sum(dim=1)``); None: ``symbol``."""
+        return None
+
+    @staticmethod
+    def describe_local(position: int, args: tuple, other: str, const: Any) -> str | None:
+        """The local gradient for input ``position`` of a call with arguments ``args``.
+
+        ``other`` names the other operand of a binary gate and ``const(c)`` formats a number as
+        the drawings do. None: ``local_grad`` says it. Ops override this where the formula
+        depends on a constant operand (``x ** 2`` has local gradient 2x).
+        """
+        return None
 
     @staticmethod
     def forward(ctx: Node, *args: Any) -> Any:
@@ -293,6 +339,10 @@ def _distinct_arrays(args: tuple, data: list) -> None:
                 if data[j] is d and args[j] is not args[i]:
                     data[i] = d.view()
                     break
+
+
+#: ``Node.xp`` under create_graph; set by ``chainrule.ops`` (the ops sit above the engine).
+GRAPH_FUNCTIONS: list[Any] = [None]
 
 
 def _describe(args: tuple) -> str:

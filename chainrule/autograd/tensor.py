@@ -438,6 +438,9 @@ class Tensor:
             return fn(self, other)
         return self._inplace(op, fn(self, other)._data)
 
+    def __pos__(self) -> Tensor:
+        return self  # +x is x, as in PyTorch
+
     def __iadd__(self, other: Any) -> Tensor:
         return self._iop("+=", _ops.add, other)
 
@@ -458,12 +461,8 @@ class Tensor:
         return _dispatch.array_function(func, args, kwargs)
 
     # ----- display -----
-    def _repr_svg_(self) -> str | None:
-        """Jupyter: the graph that made this tensor (None for a leaf, so the text repr shows)."""
-        from ..viz.graph import repr_svg  # viz sits above autograd: imported only when asked
-
-        return repr_svg(self)
-
+    # (Jupyter's picture of a tensor, the graph that made it, is Tensor._repr_svg_: the engine
+    # draws nothing, so chainrule.viz installs it when imported; see viz/graph.py)
     def __repr__(self) -> str:
         body = xp.array2string(
             self._data, separator=", ", prefix="tensor(", precision=4, threshold=200, edgeitems=3

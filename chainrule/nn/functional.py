@@ -10,27 +10,17 @@ from collections.abc import Sequence
 
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ..ops import elu, leaky_relu, linear, log_softmax, relu, sigmoid, softmax, tanh
+from ..ops import linear
+from ..ops._registry import functional as _ops_in_functional
 from ..random import default_generator
 from .losses import *  # noqa: F403  (cross_entropy, nll_loss, ... are part of F)
 from .losses import __all__ as _losses_all
 
-__all__ = [
-    "batch_norm",
-    "dropout",
-    "elu",
-    "layer_norm",
-    "leaky_relu",
-    "linear",
-    "log_softmax",
-    "maxout",
-    "one_hot",
-    "relu",
-    "sigmoid",
-    "softmax",
-    "tanh",
-    *_losses_all,
-]
+# the ops that are part of F (relu, softmax, linear, ...): those registered with functional=True
+_OPS = _ops_in_functional()
+globals().update(_OPS)
+
+__all__ = ["batch_norm", "dropout", "layer_norm", "maxout", "one_hot", *_OPS, *_losses_all]
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from ..autograd.function import Function
+from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
 from ..backend import xp
+from ._registry import Expression, register
 
 
 class Tanh(Function):
     """z = tanh(x). dz/dx = 1 - z^2."""
+
+    symbol = "tanh"
+    local_grad = "1 - tanh(x)^2"
 
     on_arrays = True
 
@@ -24,11 +28,25 @@ class Tanh(Function):
         return grad * (1 - z * z)
 
 
+@register(
+    Tanh,
+    methods=("tanh",),
+    expression=Expression("tanh", 1, 1, "hyperbolic tangent"),
+    functional=True,
+)
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent, squashing to (-1, 1)."""
+    return Tanh.apply(input)
+
+
 class Sigmoid(Function):
     """z = 1 / (1 + e^-x). dz/dx = (1 - z) z: the lecture's sigmoid gate.
 
     Computed from e^-|x| <= 1, so no exponential overflows for scores of +-1e4.
     """
+
+    symbol = "sigmoid"
+    local_grad = "(1 - s) s"
 
     on_arrays = True
 
@@ -45,11 +63,26 @@ class Sigmoid(Function):
         return grad * (1 - z) * z
 
 
+@register(
+    Sigmoid,
+    methods=("sigmoid",),
+    expression=Expression("sigmoid", 1, 1, "1 / (1 + e^-x)"),
+    functional=True,
+)
+def sigmoid(input: Tensor) -> Tensor:
+    """Logistic sigmoid 1 / (1 + e^-x), squashing to (0, 1)."""
+    return Sigmoid.apply(input)
+
+
 class ReLU(Function):
     """z = max(0, x). dz/dx = 1 where x > 0, else 0: a gate that passes or blocks.
 
     The Jacobian is diagonal, so backward multiplies by the 0/1 mask instead of forming it.
     """
+
+    symbol = "relu"
+    local_grad = "1 if x > 0 else 0"
+    pattern = "max gate routes"
 
     on_arrays = True
 
@@ -65,8 +98,23 @@ class ReLU(Function):
         return grad * (z > 0)
 
 
+@register(
+    ReLU, methods=("relu",), expression=Expression("relu", 1, 1, "max(0, x)"), functional=True
+)
+def relu(input: Tensor) -> Tensor:
+    """max(0, x), the default activation of modern networks."""
+    return ReLU.apply(input)
+
+
 class LeakyReLU(Function):
     """z = x where x > 0, else slope * x. dz/dx = 1 or slope."""
+
+    symbol = "leaky_relu"
+    vjp = ("upstream routed elementwise: the Jacobian is diagonal{bcast}",)
+
+    @staticmethod
+    def describe_local(position, args, other, const):
+        return f"1 if x > 0 else {const(args[1])}"
 
     on_arrays = True
 
@@ -79,11 +127,25 @@ class LeakyReLU(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return xp.where(x > 0, grad, grad * ctx.negative_slope), None
+        return ctx.xp.where(x > 0, grad, grad * ctx.negative_slope), None
+
+
+@register(
+    LeakyReLU,
+    methods=("leaky_relu",),
+    expression=Expression("leaky_relu", 1, 2, "max(slope x, x)"),
+    functional=True,
+)
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """max(slope * x, x); the lecture uses slope 0.1. PyTorch's default is 0.01."""
+    return LeakyReLU.apply(input, float(negative_slope))
 
 
 class ELU(Function):
     """z = x where x > 0, else alpha (e^x - 1). dz/dx = 1, or alpha e^x = z + alpha."""
+
+    symbol = "elu"
+    local_grad = "1 if x > 0 else s + alpha"
 
     on_arrays = True
 
@@ -97,29 +159,57 @@ class ELU(Function):
     @staticmethod
     def backward(ctx, grad):
         x, z = ctx.saved_tensors
-        return xp.where(x > 0, grad, grad * (z + ctx.alpha)), None
+        return ctx.xp.where(x > 0, grad, grad * (z + ctx.alpha)), None
 
 
-def tanh(input: Tensor) -> Tensor:
-    """Hyperbolic tangent, squashing to (-1, 1)."""
-    return Tanh.apply(input)
-
-
-def sigmoid(input: Tensor) -> Tensor:
-    """Logistic sigmoid 1 / (1 + e^-x), squashing to (0, 1)."""
-    return Sigmoid.apply(input)
-
-
-def relu(input: Tensor) -> Tensor:
-    """max(0, x), the default activation of modern networks."""
-    return ReLU.apply(input)
-
-
-def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """max(slope * x, x); the lecture uses slope 0.1. PyTorch's default is 0.01."""
-    return LeakyReLU.apply(input, float(negative_slope))
-
-
+@register(
+    ELU,
+    methods=("elu",),
+    expression=Expression("elu", 1, 2, "x if x > 0 else alpha (e^x - 1)"),
+    functional=True,
+)
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
     """x where x > 0, else alpha (e^x - 1)."""
     return ELU.apply(input, float(alpha))
+
+
+class Softplus(Function):
+    """z = log(1 + e^(beta x)) / beta, a smooth ReLU. dz/dx = sigmoid(beta x).
+
+    As PyTorch's, it is linear (z = x, dz/dx = 1) where beta x > threshold. Computed as
+    max(t, 0) + log(1 + e^-|t|) with t = beta x, so no exponential overflows.
+    """
+
+    symbol = "softplus"
+    local_grad = "sigmoid(x)"
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        t = x * beta
+        smooth = (xp.maximum(t, 0) + xp.log1p(xp.exp(-xp.abs(t)))) / beta
+        ctx.save_for_backward(x)
+        ctx.beta, ctx.threshold = beta, threshold
+        return xp.where(t > threshold, x, smooth)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        t = x * ctx.beta
+        return ctx.xp.where(t > ctx.threshold, grad, grad * call(Sigmoid, t)), None, None
+
+
+@register(
+    Softplus,
+    functional=True,
+    expression=Expression("softplus", 1, 1, "log(1 + e^x), a smooth relu"),
+)
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(beta x)) / beta, linear above ``threshold``; as PyTorch's ``F.softplus``.
+
+    Example:
+        >>> cr.nn.functional.softplus(cr.tensor([-1.0, 0.0, 30.0]))
+        tensor([ 0.3133,  0.6931, 30.    ], dtype=float32)
+    """
+    return Softplus.apply(input, float(beta), float(threshold))

@@ -11,6 +11,7 @@ from typing import Any
 from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
 from ..backend import ndarray, xp
+from ._registry import register
 
 
 def _is_basic(key: Any) -> bool:
@@ -21,6 +22,10 @@ def _is_basic(key: Any) -> bool:
 
 class Index(Function):
     """z = x[key]. Backward: scatter-add the gradient into zeros shaped like x."""
+
+    symbol = "[ ]"
+    local_grad = "1"
+    vjp = ("upstream scattered back to the indexed positions",)
 
     on_arrays = True
 
@@ -36,6 +41,10 @@ class Index(Function):
 
 class IndexAdd(Function):
     """z = zeros(shape) with g added at ``key`` (repeats add up). Its backward is indexing."""
+
+    symbol = "scatter-add"
+    local_grad = "1"
+    vjp = ("upstream gathered at the indexed positions",)
 
     on_arrays = True
 
@@ -80,6 +89,7 @@ def _key_part(k: Any) -> Any:
     )
 
 
+@register(Index, methods=("__getitem__",))
 def getitem(input: Tensor, key: Any) -> Tensor:
     """``input[key]`` as NumPy indexes, with a scatter-add backward for repeated indices."""
     key = index_key(key)

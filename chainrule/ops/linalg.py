@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from ._registry import Expression, register
 
 
 class MatMul(Function):
@@ -13,6 +14,9 @@ class MatMul(Function):
     A 1-d operand is treated as a row (left) or a column (right) vector, then that axis is dropped;
     batch dimensions broadcast and the engine sums their gradients.
     """
+
+    symbol = "matmul"
+    vjp = ("upstream @ w^T", "x^T @ upstream")
 
     on_arrays = True
 
@@ -40,6 +44,12 @@ class MatMul(Function):
         return gx, gw
 
 
+@register(
+    MatMul,
+    methods=("matmul", "__matmul__"),
+    reflected=("__rmatmul__",),
+    expression=Expression("matmul", 2, 2, "matrix product, as x @ w"),
+)
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Matrix product, as NumPy's ``@``: vectors, matrices and broadcast batches of matrices."""
     a, b = input.shape, other.shape
@@ -67,6 +77,9 @@ class Linear(Function):
     flattened so that each gradient is one matrix product.
     """
 
+    symbol = "linear"
+    vjp = ("upstream @ W", "upstream^T @ x", "upstream summed over the batch")
+
     on_arrays = True
 
     @staticmethod
@@ -92,6 +105,7 @@ class Linear(Function):
         return gx, gw, gb
 
 
+@register(Linear, functional=True)
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` in one op, as PyTorch's ``F.linear``.
 

@@ -142,6 +142,9 @@ class CrossEntropy(Function):
     (C,) or None; ignore_index; label_smoothing; reduction.
     """
 
+    symbol = "cross_entropy"
+    vjp = ("upstream * (softmax(x) - one_hot(target)), averaged",)
+
     on_arrays = True
 
     @staticmethod
@@ -194,9 +197,9 @@ class CrossEntropy(Function):
         wc = 1.0 if weight is None else _class_vector(weight, x, ax)
         if isinstance(x, Tensor):
             # create_graph: softmax again, from the input itself, so that it is differentiated
-            e = xp.exp(x - ctx.shift)
+            e = ctx.xp.exp(x - ctx.shift)
             p = e / e.sum(axis=ax, keepdims=True)
-            target = xp.zeros(x.shape, dtype=x.dtype)
+            target = ctx.xp.zeros(x.shape, dtype=x.dtype)
             target[key] = (1 - eps) * wy
             if eps:
                 target += (eps / n_classes) * wc * _along_classes(valid, kshape)
@@ -216,6 +219,9 @@ class NLLLoss(Function):
     "mean" divides the sum by the total target weight, as ``CrossEntropy``. dL/dx is -w[y] at the
     target class and 0 elsewhere. Args of forward: x, target, weight, ignore_index, reduction.
     """
+
+    symbol = "nll_loss"
+    vjp = ("-upstream at the target class, 0 elsewhere, averaged",)
 
     on_arrays = True
 
@@ -237,7 +243,7 @@ class NLLLoss(Function):
     def backward(ctx, grad):
         x = ctx.inputs[0]
         kshape = _keep_axis(x, class_axis(x))
-        local = xp.zeros(x.shape, dtype=x.dtype)
+        local = ctx.xp.zeros(x.shape, dtype=x.dtype)
         local[ctx.key] = -1.0 if ctx.wy is None else 0.0 - ctx.wy  # not -wy: no -0.0 if ignored
         g = _along_classes(_upstream(ctx, grad), kshape)
         return g * local, None, None, None, None
@@ -268,6 +274,9 @@ class BinaryCrossEntropy(Function):
     reduction.
     """
 
+    symbol = "bce"
+    vjp = ("upstream * (p - y) / (p (1 - p)), averaged",)
+
     on_arrays = True
 
     @staticmethod
@@ -293,17 +302,18 @@ class BinaryCrossEntropy(Function):
             g = g * w
         gx = gt = None
         if need_x:
-            gx = g * (x - t) / xp.maximum(x * (1 - x), BCE_EPSILON)
+            gx = g * (x - t) / ctx.xp.maximum(x * (1 - x), BCE_EPSILON)
         if need_t:
-            with xp.errstate(divide="ignore"):
-                gt = g * (xp.log(1 - x) - xp.log(x))
+            with ctx.xp.errstate(divide="ignore"):
+                gt = g * (ctx.xp.log(1 - x) - ctx.xp.log(x))
         return gx, gt, None, None
 
 
-def _softplus_neg(x: Any) -> Any:
-    """log(1 + e^-x) = max(-x, 0) + log(1 + e^-|x|): no overflow for any x."""
-    if isinstance(x, Tensor):  # create_graph: ops that chainrule can differentiate
-        return xp.maximum(-x, 0) + xp.log(1 + xp.exp(-xp.abs(x)))
+def _softplus_neg(x: Any, xp: Any = xp) -> Any:
+    """log(1 + e^-x) = max(-x, 0) + log(1 + e^-|x|): no overflow for any x.
+
+    ``xp``: the backward's ``ctx.xp`` (arrays, or Tensors under create_graph).
+    """
     return xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
@@ -316,6 +326,9 @@ class BinaryCrossEntropyWithLogits(Function):
     Args of forward: x, t (x's shape), w and pw (constant arrays that broadcast to x) or None,
     reduction.
     """
+
+    symbol = "bce"
+    vjp = ("upstream * (sigmoid(x) - y), averaged",)
 
     on_arrays = True
 
@@ -343,5 +356,5 @@ class BinaryCrossEntropyWithLogits(Function):
             lw = 1 if pw is None else 1 + (pw - 1) * t
             gx = g * ((1 - t) - lw * call(Sigmoid, -x))
         if need_t:
-            gt = g * (-x if pw is None else (pw - 1) * _softplus_neg(x) - x)
+            gt = g * (-x if pw is None else (pw - 1) * _softplus_neg(x, ctx.xp) - x)
         return gx, gt, None, None, None

@@ -12,12 +12,24 @@ from typing import Any
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
+from ._registry import Expression, register
 from ._util import keep, reduce_axes
-from .elementwise import maximum, minimum
+from .elementwise import Maximum, Minimum, maximum, minimum
 
 
-def _unreduce(grad: Any, axes: tuple | None, keepdims: bool, ndim: int) -> Any:
-    """Give a reduced gradient back its reduced axes (as size 1), ready to broadcast."""
+def _with_dims(symbol: str, args: tuple) -> str:
+    """A reduction's label: ``sum``, or ``sum(dim=1)`` when it reduces some axes only."""
+    if len(args) < 2 or args[1] is None:
+        return symbol
+    dims = args[1] if len(args[1]) != 1 else args[1][0]
+    return f"{symbol}(dim={dims})"
+
+
+def _unreduce(grad: Any, axes: tuple | None, keepdims: bool, ndim: int, xp: Any) -> Any:
+    """Give a reduced gradient back its reduced axes (as size 1), ready to broadcast.
+
+    ``xp`` is the backward's ``ctx.xp`` (arrays, or Tensors under create_graph).
+    """
     if keepdims:
         return grad
     if axes is None:
@@ -25,7 +37,7 @@ def _unreduce(grad: Any, axes: tuple | None, keepdims: bool, ndim: int) -> Any:
     return xp.expand_dims(grad, axes)
 
 
-def _spread(grad: Any, shape: tuple) -> Any:
+def _spread(grad: Any, shape: tuple, xp: Any) -> Any:
     """A gradient with the reduced axes as size 1, copied to every element of ``shape``.
 
     First order, a fresh array: one fill is cheaper than NumPy's ``broadcast_to`` (Python code)
@@ -34,13 +46,22 @@ def _spread(grad: Any, shape: tuple) -> Any:
     """
     if isinstance(grad, Tensor):
         return xp.broadcast_to(grad, shape)
-    out = xp.empty(shape, grad.dtype)
+    out = xp.empty(shape, dtype=grad.dtype)
     out[...] = grad
     return out
 
 
 class Sum(Function):
     """z = sum of x over axes. dz/dx = 1: the gradient is copied to every summed element."""
+
+    symbol = "sum"
+    local_grad = "1"
+    vjp = ("upstream copied to every summed element",)
+    pattern = "add gate distributes"
+
+    @staticmethod
+    def describe_call(args):
+        return _with_dims("sum", args)
 
     on_arrays = True
 
@@ -51,7 +72,25 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, grad):
         x, axes, keepdims = ctx.inputs
-        return _spread(_unreduce(grad, axes, keepdims, x.ndim), x.shape), None, None
+        return _spread(_unreduce(grad, axes, keepdims, x.ndim, ctx.xp), x.shape, ctx.xp), None, None
+
+
+@register(
+    Sum, methods=("sum",), expression=Expression("sum", 1, 2, "sum(x) or sum(x, dim)", dims=(1,))
+)
+def sum(  # noqa: A001
+    input: Tensor,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Any = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """Sum over ``dim`` (an int, a tuple, or None for all), keeping them as size 1 if asked.
+
+    ``axis``/``keepdims`` (NumPy's names) are accepted too.
+    """
+    return Sum.apply(input, reduce_axes(dim, axis, input.ndim, "sum"), keep(keepdim, keepdims))
 
 
 class SumOfSquares(Function):
@@ -60,6 +99,10 @@ class SumOfSquares(Function):
     The L2 penalty of a whole model in one op, rather than a square, a sum and an add per
     parameter.
     """
+
+    symbol = "sum of squares"
+    local_grad = "2w"
+    vjp = ("upstream * 2 w",)
 
     on_arrays = True
 
@@ -81,6 +124,14 @@ class SumOfSquares(Function):
 class Mean(Function):
     """z = mean of x over axes. dz/dx = 1/n for each of the n averaged elements."""
 
+    symbol = "mean"
+    local_grad = "1/n"
+    vjp = ("upstream / n, copied to every averaged element",)
+
+    @staticmethod
+    def describe_call(args):
+        return _with_dims("mean", args)
+
     on_arrays = True
 
     @staticmethod
@@ -92,11 +143,35 @@ class Mean(Function):
         x, axes, keepdims = ctx.inputs
         shape = x.shape
         n = _count(shape, axes)
-        return _spread(_unreduce(grad / n, axes, keepdims, len(shape)), shape), None, None
+        return (
+            _spread(_unreduce(grad / n, axes, keepdims, len(shape), ctx.xp), shape, ctx.xp),
+            None,
+            None,
+        )
+
+
+@register(
+    Mean,
+    methods=("mean",),
+    expression=Expression("mean", 1, 2, "mean(x) or mean(x, dim)", dims=(1,)),
+)
+def mean(
+    input: Tensor,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Any = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """Mean over ``dim`` (all axes by default)."""
+    return Mean.apply(input, reduce_axes(dim, axis, input.ndim, "mean"), keep(keepdim, keepdims))
 
 
 class Var(Function):
     """z = sum((x - mean)^2) / (n - correction). dz/dx = 2 (x - mean) / (n - correction)."""
+
+    symbol = "var"
+    vjp = ("upstream * 2 (x - mean) / (n - correction)",)
 
     on_arrays = True
 
@@ -110,152 +185,13 @@ class Var(Function):
         (x,) = ctx.saved_tensors
         _, axes, correction, keepdims = ctx.inputs
         dof = _count(x.shape, axes) - correction
-        g = _unreduce(grad, axes, keepdims, x.ndim)
+        g = _unreduce(grad, axes, keepdims, x.ndim, ctx.xp)
         centered = x - x.mean(axis=axes, keepdims=True)
         scale = 2.0 / dof if dof > 0 else math.inf  # as PyTorch: x - mean over 0 dof
         return g * centered * scale, None, None, None
 
 
-def _count(shape: tuple, axes: tuple | None) -> int:
-    n = 1
-    for k, s in enumerate(shape):
-        if axes is None or k in axes:
-            n *= s
-    return n
-
-
-class Amax(Function):
-    """z = max of x over axes: the max gate routes the gradient to the winner.
-
-    Ties split it evenly between the winners (the weights are 1/count at the maxima, else 0).
-    """
-
-    on_arrays = True
-    reduce = staticmethod(xp.max)
-
-    @classmethod
-    def forward(cls, ctx, x, axes, keepdims):
-        z = cls.reduce(x, axis=axes, keepdims=True)
-        if ctx.needs_input_grad[0]:
-            wins = (x == z).astype(x.dtype)
-            ctx.save_for_backward(wins / wins.sum(axis=axes, keepdims=True))
-        return z if keepdims else z.reshape(_reduced_shape(x.shape, axes))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (share,) = ctx.saved_tensors
-        _, axes, keepdims = ctx.inputs
-        return _unreduce(grad, axes, keepdims, share.ndim) * share, None, None
-
-
-class Amin(Amax):
-    """z = min of x over axes; routes the gradient to the minima, ties split evenly."""
-
-    reduce = staticmethod(xp.min)
-
-
-def _reduced_shape(shape: tuple, axes: tuple | None) -> tuple:
-    if axes is None:
-        return ()
-    return tuple(s for k, s in enumerate(shape) if k not in axes)
-
-
-class LogSumExp(Function):
-    """z = log(sum(e^x)) over axes, computed as m + log(sum(e^(x - m))) with m = max(x).
-
-    dz/dx = e^(x - z), the softmax of x.
-    """
-
-    on_arrays = True
-
-    @staticmethod
-    def forward(ctx, x, axes, keepdims):
-        m = x.max(axis=axes, keepdims=True, initial=-xp.inf)  # -inf over an empty axis
-        m = xp.where(xp.isfinite(m), m, 0)  # all -inf: keep x - m finite
-        z = m + xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True))
-        if not keepdims:
-            z = z.reshape(_reduced_shape(x.shape, axes))
-        ctx.save_for_backward(x, z)
-        return z
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, z = ctx.saved_tensors
-        _, axes, keepdims = ctx.inputs
-        g = _unreduce(grad, axes, keepdims, x.ndim)
-        zk = _unreduce(z, axes, keepdims, x.ndim)
-        return g * xp.exp(x - zk), None, None
-
-
-class Softmax(Function):
-    """p = e^x / sum(e^x) along one axis (shifted by the max: stable for scores of 1e4).
-
-    The vector-Jacobian product is p * (g - sum(g * p)), never the Jacobian diag(p) - p p^T.
-    """
-
-    on_arrays = True
-
-    @staticmethod
-    def forward(ctx, x, axis):
-        e = xp.exp(x - x.max(axis=axis, keepdims=True))
-        p = e / e.sum(axis=axis, keepdims=True)
-        ctx.save_for_backward(p)
-        return p
-
-    @staticmethod
-    def backward(ctx, grad):
-        (p,) = ctx.saved_tensors
-        axis = ctx.inputs[1]
-        return p * (grad - (grad * p).sum(axis=axis, keepdims=True)), None
-
-
-class LogSoftmax(Function):
-    """y = x - logsumexp(x) along one axis. dy/dx applied to g: g - softmax(x) * sum(g)."""
-
-    on_arrays = True
-
-    @staticmethod
-    def forward(ctx, x, axis):
-        s = x - x.max(axis=axis, keepdims=True)
-        y = s - xp.log(xp.exp(s).sum(axis=axis, keepdims=True))
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        axis = ctx.inputs[1]
-        return grad - xp.exp(y) * grad.sum(axis=axis, keepdims=True), None
-
-
-# ----- the functions users call -----
-def sum(  # noqa: A001
-    input: Tensor,
-    dim: Any = None,
-    keepdim: bool = False,
-    *,
-    axis: Any = None,
-    keepdims: bool | None = None,
-) -> Tensor:
-    """Sum over ``dim`` (an int, a tuple, or None for all), keeping them as size 1 if asked.
-
-    ``axis``/``keepdims`` (NumPy's names) are accepted too.
-    """
-    return Sum.apply(input, reduce_axes(dim, axis, input.ndim, "sum"), keep(keepdim, keepdims))
-
-
-def mean(
-    input: Tensor,
-    dim: Any = None,
-    keepdim: bool = False,
-    *,
-    axis: Any = None,
-    keepdims: bool | None = None,
-) -> Tensor:
-    """Mean over ``dim`` (all axes by default)."""
-    return Mean.apply(input, reduce_axes(dim, axis, input.ndim, "mean"), keep(keepdim, keepdims))
-
-
+@register(Var, methods=("var",))
 def var(
     input: Tensor,
     dim: Any = None,
@@ -276,6 +212,7 @@ def var(
     return Var.apply(input, axes, correction, keep(keepdim, keepdims))
 
 
+@register(Var, methods=("std",))
 def std(
     input: Tensor,
     dim: Any = None,
@@ -299,6 +236,48 @@ def std(
     return v.sqrt()
 
 
+def _count(shape: tuple, axes: tuple | None) -> int:
+    n = 1
+    for k, s in enumerate(shape):
+        if axes is None or k in axes:
+            n *= s
+    return n
+
+
+class Amax(Function):
+    """z = max of x over axes: the max gate routes the gradient to the winner.
+
+    Ties split it evenly between the winners (the weights are 1/count at the maxima, else 0).
+    """
+
+    symbol = "max"
+    local_grad = "1 if it is the larger, else 0 (ties: 1/2)"
+    vjp = ("upstream routed to the maxima (ties split it evenly)",)
+    pattern = "max gate routes"
+
+    @staticmethod
+    def describe_call(args):
+        return _with_dims("max", args)
+
+    on_arrays = True
+    reduce = staticmethod(xp.max)
+
+    @classmethod
+    def forward(cls, ctx, x, axes, keepdims):
+        z = cls.reduce(x, axis=axes, keepdims=True)
+        if ctx.needs_input_grad[0]:
+            wins = (x == z).astype(x.dtype)
+            ctx.save_for_backward(wins / wins.sum(axis=axes, keepdims=True))
+        return z if keepdims else z.reshape(_reduced_shape(x.shape, axes))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (share,) = ctx.saved_tensors
+        _, axes, keepdims = ctx.inputs
+        return _unreduce(grad, axes, keepdims, share.ndim, ctx.xp) * share, None, None
+
+
+@register(Amax, methods=("amax",), expression=Expression("max", 1, 1, "max(x): the largest value"))
 def amax(
     input: Tensor,
     dim: Any = None,
@@ -311,6 +290,22 @@ def amax(
     return Amax.apply(input, reduce_axes(dim, axis, input.ndim, "amax"), keep(keepdim, keepdims))
 
 
+class Amin(Amax):
+    """z = min of x over axes; routes the gradient to the minima, ties split evenly."""
+
+    symbol = "min"
+    local_grad = "1 if it is the smaller, else 0 (ties: 1/2)"
+    vjp = ("upstream routed to the minima (ties split it evenly)",)
+    pattern = "min gate routes"
+
+    @staticmethod
+    def describe_call(args):
+        return _with_dims("min", args)
+
+    reduce = staticmethod(xp.min)
+
+
+@register(Amin, methods=("amin",), expression=Expression("min", 1, 1, "min(x): the smallest value"))
 def amin(
     input: Tensor,
     dim: Any = None,
@@ -321,6 +316,127 @@ def amin(
 ) -> Tensor:
     """Minimum over ``dim``; the gradient goes to the minima, split evenly between ties."""
     return Amin.apply(input, reduce_axes(dim, axis, input.ndim, "amin"), keep(keepdim, keepdims))
+
+
+def _reduced_shape(shape: tuple, axes: tuple | None) -> tuple:
+    if axes is None:
+        return ()
+    return tuple(s for k, s in enumerate(shape) if k not in axes)
+
+
+class LogSumExp(Function):
+    """z = log(sum(e^x)) over axes, computed as m + log(sum(e^(x - m))) with m = max(x).
+
+    dz/dx = e^(x - z), the softmax of x.
+    """
+
+    symbol = "logsumexp"
+    vjp = ("upstream * softmax(x)",)
+
+    @staticmethod
+    def describe_call(args):
+        return _with_dims("logsumexp", args)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        m = x.max(axis=axes, keepdims=True, initial=-xp.inf)  # -inf over an empty axis
+        m = xp.where(xp.isfinite(m), m, 0)  # all -inf: keep x - m finite
+        z = m + xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True))
+        if not keepdims:
+            z = z.reshape(_reduced_shape(x.shape, axes))
+        ctx.save_for_backward(x, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, z = ctx.saved_tensors
+        _, axes, keepdims = ctx.inputs
+        g = _unreduce(grad, axes, keepdims, x.ndim, ctx.xp)
+        zk = _unreduce(z, axes, keepdims, x.ndim, ctx.xp)
+        return g * ctx.xp.exp(x - zk), None, None
+
+
+@register(
+    LogSumExp,
+    methods=("logsumexp",),
+    expression=Expression("logsumexp", 1, 2, "log(sum(exp(x)))", dims=(1,)),
+)
+def logsumexp(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(input))) over ``dim``, without overflow for large scores."""
+    return LogSumExp.apply(input, reduce_axes(dim, None, input.ndim, "logsumexp"), keepdim)
+
+
+class Softmax(Function):
+    """p = e^x / sum(e^x) along one axis (shifted by the max: stable for scores of 1e4).
+
+    The vector-Jacobian product is p * (g - sum(g * p)), never the Jacobian diag(p) - p p^T.
+    """
+
+    symbol = "softmax"
+    vjp = ("p * (upstream - sum(upstream * p))",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        e = xp.exp(x - x.max(axis=axis, keepdims=True))
+        p = e / e.sum(axis=axis, keepdims=True)
+        ctx.save_for_backward(p)
+        return p
+
+    @staticmethod
+    def backward(ctx, grad):
+        (p,) = ctx.saved_tensors
+        axis = ctx.inputs[1]
+        return p * (grad - (grad * p).sum(axis=axis, keepdims=True)), None
+
+
+@register(
+    Softmax,
+    methods=("softmax",),
+    expression=Expression("softmax", 1, 2, "softmax(x) or softmax(x, dim)", dims=(1,)),
+    functional=True,
+)
+def softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """Softmax along ``dim``: non-negative values that sum to 1 (stable for large scores)."""
+    (d,) = reduce_axes(dim, None, input.ndim, "softmax") or (0,)
+    return Softmax.apply(input, d)
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x) along one axis. dy/dx applied to g: g - softmax(x) * sum(g)."""
+
+    symbol = "log_softmax"
+    vjp = ("upstream - softmax(x) * sum(upstream)",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        s = x - x.max(axis=axis, keepdims=True)
+        y = s - xp.log(xp.exp(s).sum(axis=axis, keepdims=True))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        axis = ctx.inputs[1]
+        return grad - ctx.xp.exp(y) * grad.sum(axis=axis, keepdims=True), None
+
+
+@register(
+    LogSoftmax,
+    methods=("log_softmax",),
+    expression=Expression("log_softmax", 1, 2, "log(softmax(x))", dims=(1,)),
+    functional=True,
+)
+def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """Logarithm of the softmax along ``dim``, computed stably (no log of 0 for large scores)."""
+    (d,) = reduce_axes(dim, None, input.ndim, "log_softmax") or (0,)
+    return LogSoftmax.apply(input, d)
 
 
 #: What ``max(x, dim)`` and ``min(x, dim)`` return, as in PyTorch.
@@ -355,11 +471,13 @@ def _extreme(name: str, reduce: Any, arg: Any, binary: Any) -> Any:
     return extreme
 
 
+@register(methods=("argmax",))
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the maximum (of the flattened tensor when ``dim`` is None); no gradient."""
     return _arg(xp.argmax, input, dim, keepdim)
 
 
+@register(methods=("argmin",))
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the minimum; no gradient."""
     return _arg(xp.argmin, input, dim, keepdim)
@@ -379,22 +497,5 @@ def _arg(fn: Any, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
     return Tensor._make(fn(data, axis=d, keepdims=keepdim).astype(xp.int64, copy=False))
 
 
-max = _extreme("max", amax, argmax, maximum)  # noqa: A001
-min = _extreme("min", amin, argmin, minimum)  # noqa: A001
-
-
-def logsumexp(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """log(sum(exp(input))) over ``dim``, without overflow for large scores."""
-    return LogSumExp.apply(input, reduce_axes(dim, None, input.ndim, "logsumexp"), keepdim)
-
-
-def softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """Softmax along ``dim``: non-negative values that sum to 1 (stable for large scores)."""
-    (d,) = reduce_axes(dim, None, input.ndim, "softmax") or (0,)
-    return Softmax.apply(input, d)
-
-
-def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """Logarithm of the softmax along ``dim``, computed stably (no log of 0 for large scores)."""
-    (d,) = reduce_axes(dim, None, input.ndim, "log_softmax") or (0,)
-    return LogSoftmax.apply(input, d)
+max = register(Amax, Maximum, methods=("max",))(_extreme("max", amax, argmax, maximum))  # noqa: A001
+min = register(Amin, Minimum, methods=("min",))(_extreme("min", amin, argmin, minimum))  # noqa: A001

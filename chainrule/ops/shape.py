@@ -12,11 +12,16 @@ from typing import Any
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
+from ._registry import alias, register
 from ._util import normalize_dim, shape_arg
 
 
 class Reshape(Function):
     """z = x with a new shape (same values, same order). Backward reshapes the gradient back."""
+
+    symbol = "reshape"
+    local_grad = "1"
+    vjp = ("upstream reshaped back",)
 
     on_arrays = True
 
@@ -29,88 +34,7 @@ class Reshape(Function):
         return grad.reshape(ctx.inputs[0].shape), None
 
 
-class Permute(Function):
-    """z = x with its axes reordered. Backward applies the inverse order."""
-
-    on_arrays = True
-
-    @staticmethod
-    def forward(ctx, x, axes):
-        return x.transpose(axes)
-
-    @staticmethod
-    def backward(ctx, grad):
-        axes = ctx.inputs[1]
-        inverse = [0] * len(axes)
-        for i, a in enumerate(axes):
-            inverse[a] = i
-        return xp.transpose(grad, inverse), None
-
-
-class Expand(Function):
-    """z = x broadcast to a larger shape (a view). Backward: the engine sums the copies."""
-
-    on_arrays = True
-
-    @staticmethod
-    def forward(ctx, x, shape):
-        return xp.broadcast_to(x, shape)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad, None  # the engine reduces it to x's shape
-
-
-class Cat(Function):
-    """z = the inputs joined along an axis. Backward splits the gradient at the same places."""
-
-    on_arrays = True
-
-    @staticmethod
-    def forward(ctx, axis, *xs):
-        return xp.concatenate(xs, axis=axis)
-
-    @staticmethod
-    def backward(ctx, grad):
-        axis, *xs = ctx.inputs
-        bounds, at = [], 0
-        for x in xs[:-1]:
-            at += x.shape[axis]
-            bounds.append(at)
-        return (None, *xp.split(grad, bounds, axis=axis))
-
-
-class Stack(Function):
-    """z = the inputs stacked along a new axis. Backward takes each slice of the gradient."""
-
-    on_arrays = True
-
-    @staticmethod
-    def forward(ctx, axis, *xs):
-        return xp.stack(xs, axis=axis)
-
-    @staticmethod
-    def backward(ctx, grad):
-        axis = ctx.inputs[0]
-        lead = (slice(None),) * axis
-        return (None, *[grad[(*lead, i)] for i in range(grad.shape[axis])])
-
-
-class Split(Function):
-    """The input cut into pieces along an axis (several outputs). Backward joins the gradients."""
-
-    on_arrays = True
-
-    @staticmethod
-    def forward(ctx, x, bounds, axis):
-        return tuple(xp.split(x, bounds, axis=axis))
-
-    @staticmethod
-    def backward(ctx, *grads):
-        return xp.concatenate(grads, axis=ctx.inputs[2]), None, None
-
-
-# ----- the functions users call -----
+@register(Reshape, methods=("reshape", "view"))
 def reshape(input: Tensor, *shape: Any) -> Tensor:
     """The same values in a new shape; one size may be -1 (inferred).
 
@@ -136,9 +60,16 @@ def reshape(input: Tensor, *shape: Any) -> Tensor:
     return Reshape.apply(input, target)  # a new tensor even for the same shape, as in PyTorch
 
 
-view = reshape
+view = alias(reshape, "view")
 
 
+@register(Reshape, methods=("view_as", "reshape_as"), export=False)
+def reshape_as(input: Tensor, other: Tensor) -> Tensor:
+    """``x.reshape_as(y)`` (and ``view_as``): x in y's shape."""
+    return reshape(input, other.shape)
+
+
+@register(Reshape, methods=("flatten",))
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dimensions start_dim..end_dim into one (all of them by default).
 
@@ -160,40 +91,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(input, shape[:s] + (merged,) + shape[e + 1 :])
 
 
-def permute(input: Tensor, *dims: Any) -> Tensor:
-    """Reorder the axes: ``x.permute(2, 0, 1)`` or ``x.permute((2, 0, 1))``."""
-    order = shape_arg(dims, "permute")
-    n = input.ndim
-    axes = tuple(normalize_dim(d, n, "permute") for d in order)
-    if sorted(axes) != list(range(n)):
-        raise RuntimeError(
-            f"permute: dims {order} are not a permutation of the {n} dims of a tensor of shape "
-            f"{tuple(input.shape)}"
-        )
-    return Permute.apply(input, axes)
-
-
-def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
-    """Swap two dimensions (PyTorch's transpose; for all axes reversed use ``.T``)."""
-    n = input.ndim
-    a, b = normalize_dim(dim0, n, "transpose"), normalize_dim(dim1, n, "transpose")
-    if n == 0:
-        return Permute.apply(input, ())
-    axes = list(range(n))
-    axes[a], axes[b] = axes[b], axes[a]
-    return permute(input, axes)
-
-
-swapaxes = transpose
-
-
-def t(input: Tensor) -> Tensor:
-    """Transpose of a matrix (a 0-d or 1-d tensor is returned as it is)."""
-    if input.ndim > 2:
-        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions; got {input.ndim}")
-    return input.T
-
-
+@register(Reshape, methods=("squeeze",))
 def squeeze(input: Tensor, dim: Any = None) -> Tensor:
     """Remove dimensions of size 1 (all of them, or those in ``dim`` that have size 1)."""
     shape = input._data.shape
@@ -208,6 +106,7 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
     return reshape(input, tuple(s for k, s in enumerate(shape) if k not in drop))
 
 
+@register(Reshape, methods=("unsqueeze",))
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Insert a dimension of size 1 at ``dim`` (negative counts from the end of the result)."""
     shape = list(input._data.shape)
@@ -216,6 +115,84 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
     return reshape(input, tuple(shape))
 
 
+class Permute(Function):
+    """z = x with its axes reordered. Backward applies the inverse order."""
+
+    symbol = "permute"
+    local_grad = "1"
+    vjp = ("upstream with the axes permuted back",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, axes):
+        return x.transpose(axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        axes = ctx.inputs[1]
+        inverse = [0] * len(axes)
+        for i, a in enumerate(axes):
+            inverse[a] = i
+        return ctx.xp.transpose(grad, inverse), None
+
+
+@register(Permute, methods=("permute",))
+def permute(input: Tensor, *dims: Any) -> Tensor:
+    """Reorder the axes: ``x.permute(2, 0, 1)`` or ``x.permute((2, 0, 1))``."""
+    order = shape_arg(dims, "permute")
+    n = input.ndim
+    axes = tuple(normalize_dim(d, n, "permute") for d in order)
+    if sorted(axes) != list(range(n)):
+        raise RuntimeError(
+            f"permute: dims {order} are not a permutation of the {n} dims of a tensor of shape "
+            f"{tuple(input.shape)}"
+        )
+    return Permute.apply(input, axes)
+
+
+@register(Permute, methods=("transpose", "swapaxes"))
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dimensions (PyTorch's transpose; for all axes reversed use ``.T``)."""
+    n = input.ndim
+    a, b = normalize_dim(dim0, n, "transpose"), normalize_dim(dim1, n, "transpose")
+    if n == 0:
+        return Permute.apply(input, ())
+    axes = list(range(n))
+    axes[a], axes[b] = axes[b], axes[a]
+    return permute(input, axes)
+
+
+swapaxes = alias(transpose, "swapaxes")
+
+
+@register(Permute, methods=("t",))
+def t(input: Tensor) -> Tensor:
+    """Transpose of a matrix (a 0-d or 1-d tensor is returned as it is)."""
+    if input.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions; got {input.ndim}")
+    return input.T
+
+
+class Expand(Function):
+    """z = x broadcast to a larger shape (a view). Backward: the engine sums the copies."""
+
+    symbol = "expand"
+    local_grad = "1"
+    vjp = ("upstream summed over the expanded axes",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return xp.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None  # the engine reduces it to x's shape
+
+
+@register(Expand, methods=("expand",))
 def expand(input: Tensor, *sizes: Any) -> Tensor:
     """Broadcast to a larger shape without copying; -1 keeps a dimension's size."""
     target = shape_arg(sizes, "expand")
@@ -230,6 +207,7 @@ def expand(input: Tensor, *sizes: Any) -> Tensor:
     return broadcast_to(input, full)
 
 
+@register(Expand, methods=("broadcast_to",))
 def broadcast_to(input: Tensor, shape: Sequence[int]) -> Tensor:
     """Broadcast to ``shape`` as NumPy does (a view; the gradient sums the copies)."""
     target = shape_arg((shape,), "broadcast_to") if not isinstance(shape, int) else (shape,)
@@ -244,12 +222,35 @@ def broadcast_to(input: Tensor, shape: Sequence[int]) -> Tensor:
     return Expand.apply(input, target)
 
 
-def _tensors(tensors: Any, op: str) -> list:
-    if isinstance(tensors, Tensor) or not hasattr(tensors, "__len__") or not len(tensors):
-        raise TypeError(f"{op}: expected a non-empty list or tuple of tensors")
-    return [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+@register(Expand, methods=("expand_as",), export=False)
+def expand_as(input: Tensor, other: Tensor) -> Tensor:
+    """``x.expand_as(y)``: x broadcast to y's shape."""
+    return expand(input, other.shape)
 
 
+class Cat(Function):
+    """z = the inputs joined along an axis. Backward splits the gradient at the same places."""
+
+    symbol = "cat"
+    vjp = ("upstream cut back into the concatenated pieces",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        return xp.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        axis, *xs = ctx.inputs
+        bounds, at = [], 0
+        for x in xs[:-1]:
+            at += x.shape[axis]
+            bounds.append(at)
+        return (None, *ctx.xp.split(grad, bounds, axis=axis))
+
+
+@register(Cat)
 def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
     """Join tensors along an existing dimension; all other dimensions must match."""
     ts = _tensors(tensors, "cat")
@@ -266,9 +267,29 @@ def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> 
     return Cat.apply(d, *ts)
 
 
-concatenate = cat
+concatenate = alias(cat, "concatenate")
 
 
+class Stack(Function):
+    """z = the inputs stacked along a new axis. Backward takes each slice of the gradient."""
+
+    symbol = "stack"
+    vjp = ("upstream split back into the stacked pieces",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        return xp.stack(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        axis = ctx.inputs[0]
+        lead = (slice(None),) * axis
+        return (None, *[grad[(*lead, i)] for i in range(grad.shape[axis])])
+
+
+@register(Stack)
 def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
     """Join tensors of equal shape along a new dimension."""
     ts = _tensors(tensors, "stack")
@@ -282,6 +303,24 @@ def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -
     return Stack.apply(d, *ts)
 
 
+class Split(Function):
+    """The input cut into pieces along an axis (several outputs). Backward joins the gradients."""
+
+    symbol = "split"
+    vjp = ("the pieces' upstream gradients concatenated",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, bounds, axis):
+        return tuple(xp.split(x, bounds, axis=axis))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return ctx.xp.concatenate(grads, axis=ctx.inputs[2]), None, None
+
+
+@register(Split, methods=("split",))
 def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """Cut into pieces along ``dim``: of ``split_size`` each (the last may be smaller), or of the
     listed sizes, which must add up to the dimension's size (PyTorch's semantics)."""
@@ -306,7 +345,14 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Te
     return Split.apply(tensor, bounds, d)
 
 
+@register(Split, methods=("chunk",))
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """Cut into ``chunks`` pieces of (nearly) equal size along ``dim``."""
     n = input.shape[normalize_dim(dim, input.ndim, "chunk")]
     return split(input, max(1, -(-n // chunks)), dim)
+
+
+def _tensors(tensors: Any, op: str) -> list:
+    if isinstance(tensors, Tensor) or not hasattr(tensors, "__len__") or not len(tensors):
+        raise TypeError(f"{op}: expected a non-empty list or tuple of tensors")
+    return [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]

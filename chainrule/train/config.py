@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .models import MODELS  # the registry of model families: --model names one of them
+
 DATASETS = (
     "digits",
     "mnist",
@@ -29,7 +31,6 @@ DATASETS = (
 )
 POINT_DATASETS = ("spiral", "circles", "xor", "gaussians", "moons")
 FILE_DATASETS = ("mnist", "fashion-mnist", "cifar10")
-MODELS = ("linear", "mlp")
 LOSSES = ("softmax", "svm")
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "elu", "maxout")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")

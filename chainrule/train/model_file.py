@@ -25,6 +25,7 @@ from ..autograd.tensor import Tensor
 from ..random import get_rng_state, set_rng_state
 from ..serialization import load
 from .config import ACTIVATIONS, MODELS
+from .models import build_model
 from .run import RunFolder
 
 # the names safetensors gives NumPy's dtypes, for messages
@@ -219,8 +220,6 @@ def _check_size(state: dict[str, Tensor], spec: dict[str, Any], where: str) -> N
 
 
 def _check_tensors(state: dict[str, Tensor], spec: dict[str, Any], where: str) -> None:
-    from .trainer import build_model
-
     rng = get_rng_state()  # building draws initial weights: leave the caller's stream alone
     try:
         own = build_model(spec).state_dict()

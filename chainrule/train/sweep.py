@@ -130,7 +130,8 @@ def _run_all(
 def boundary_figure(result: dict[str, Any]) -> Any:
     """For a 2-D data set swept over hidden x reg: the grid of decision boundaries."""
     from ..viz import plots
-    from .trainer import load_data, load_model
+    from .batches import load_data
+    from .evaluation import load_model
 
     if result["dataset"] not in POINT_DATASETS:
         raise ValueError("boundary_figure: only for the 2-D data sets")

@@ -1,6 +1,6 @@
 """Seeing what a network does. ``chainrule.viz.plots``: figures, with matplotlib."""
 
-from . import plots
+from . import graph, plots  # graph installs Tensor._repr_svg_, Jupyter's picture of a tensor
 from .explain import Explanation, Graph, draw_graph, explain, trace
 from .plots import (
     activation_functions,

@@ -34,47 +34,6 @@ from .snapshot import Edge, Gate, Graph, fmt, fmt_const, trace
 
 __all__ = ["EdgeStep", "Explanation", "Graph", "Step", "draw_graph", "explain", "trace"]
 
-# the derivative of each elementwise op, in the lecture's notation (x: the input, s: the output)
-_UNARY = {
-    "Neg": "-1", "Exp": "e^x", "Log": "1/x", "Sqrt": "1/(2 sqrt(x))", "Abs": "sign(x)",
-    "Tanh": "1 - tanh(x)^2", "Sigmoid": "(1 - s) s", "ReLU": "1 if x > 0 else 0",
-    "ELU": "1 if x > 0 else s + alpha", "Clamp": "1 inside the bounds, else 0", "Clone": "1",
-    "Cast": "1", "Sum": "1", "Reshape": "1", "Permute": "1", "Expand": "1", "Index": "1",
-}  # fmt: skip
-
-# how each tensor op applies its local gradient without forming the Jacobian
-_VJP = {
-    "MatMul": ("upstream @ w^T", "x^T @ upstream"),
-    "Linear": ("upstream @ W", "upstream^T @ x", "upstream summed over the batch"),
-    "Sum": ("upstream copied to every summed element",),
-    "Mean": ("upstream / n, copied to every averaged element",),
-    "Var": ("upstream * 2 (x - mean) / (n - correction)",),
-    "Amax": ("upstream routed to the maxima (ties split it evenly)",),
-    "Amin": ("upstream routed to the minima (ties split it evenly)",),
-    "LogSumExp": ("upstream * softmax(x)",),
-    "Softmax": ("p * (upstream - sum(upstream * p))",),
-    "LogSoftmax": ("upstream - softmax(x) * sum(upstream)",),
-    "Reshape": ("upstream reshaped back",),
-    "Permute": ("upstream with the axes permuted back",),
-    "Expand": ("upstream summed over the expanded axes",),
-    "Index": ("upstream scattered back to the indexed positions",),
-    "Cat": ("upstream cut back into the concatenated pieces",),
-    "Stack": ("upstream split back into the stacked pieces",),
-    "Split": ("the pieces' upstream gradients concatenated",),
-    "CrossEntropy": ("upstream * (softmax(x) - one_hot(target)), averaged",),
-}
-
-_PATTERNS = {
-    "Add": "add gate distributes",
-    "Sum": "add gate distributes",
-    "Mul": "mul gate swaps",
-    "Maximum": "max gate routes",
-    "Amax": "max gate routes",
-    "ReLU": "max gate routes",
-    "Minimum": "min gate routes",
-    "Amin": "min gate routes",
-}
-
 
 @dataclass(frozen=True)
 class EdgeStep:
@@ -358,9 +317,10 @@ def _steps(g: Graph) -> list[Step]:
 
 
 def _pattern(g: Graph, gate: Gate) -> str | None:
-    if gate.op == "Mul" and len(gate.edges) < 2:
+    pattern = getattr(gate.function, "pattern", None)
+    if pattern == "mul gate swaps" and len(gate.edges) < 2:
         return None  # times a constant: a scale, not a swap
-    return _PATTERNS.get(gate.op)
+    return pattern
 
 
 def _edge_step(g: Graph, gate: Gate, edge: Edge) -> EdgeStep:
@@ -398,49 +358,38 @@ def _other(g: Graph, gate: Gate, edge: Edge) -> str:
 
 
 def _formula(g: Graph, gate: Gate, edge: Edge) -> str:
-    """The local gradient d(out)/d(input) of a gate on single numbers, as on the slides."""
-    op, pos, args = gate.op, edge.position, gate.args
-    if op == "Add":
-        return "1"
-    if op == "Sub":
-        return "1" if pos == 0 else "-1"
-    if op == "Mul":
-        return _other(g, gate, edge)
-    if op == "Div":
-        if pos == 0:
-            return f"1/{_other(g, gate, edge)}"
-        if args[0] is not None:
-            c = float(args[0])
-            return "-1/x^2" if c == 1 else f"-{fmt_const(c)}/x^2"
-        return f"-{_other(g, gate, edge)}/x^2"
-    if op == "Pow":
-        if pos == 1:
-            return "x^p ln(x)"
-        if args[1] is None:
-            return "p x^(p-1)"
-        p = float(args[1])
-        return {-1.0: "-1/x^2", 2.0: "2x", 0.5: "1/(2 sqrt(x))"}.get(
-            p, f"{fmt_const(p)} x^{fmt_const(p - 1)}"
-        )
-    if op in ("Maximum", "Amax"):
-        return "1 if it is the larger, else 0 (ties: 1/2)"
-    if op in ("Minimum", "Amin"):
-        return "1 if it is the smaller, else 0 (ties: 1/2)"
-    if op == "LeakyReLU":
-        return f"1 if x > 0 else {fmt_const(args[1])}"
-    if op == "Mean":
-        return "1/n"
-    if op in _UNARY:
-        return _UNARY[op]
-    # an op without a slide formula (a user's Function): name the input it is taken for
+    """The local gradient d(out)/d(input) of a gate on single numbers, as on the slides.
+
+    The op says it (``Function.describe_local`` or ``local_grad``); for an op that does not (a
+    user's Function), the formula names the input it is taken for.
+    """
+    local = _local_rule(g, gate, edge)
+    if local is not None:
+        return local
     return f"d({gate.label})/d({g.values[edge.value].name})"
 
 
+def _local_rule(g: Graph, gate: Gate, edge: Edge) -> str | None:
+    """What the op says its local gradient for this input is (None: it says nothing)."""
+    fn = gate.function
+    if fn is None:
+        return None
+    other = _other(g, gate, edge) if len(gate.args) == 2 else ""
+    said = fn.describe_local(edge.position, gate.args, other, fmt_const)
+    if said is not None:
+        return said
+    rule = fn.local_grad
+    if isinstance(rule, tuple):
+        return rule[min(edge.position, len(rule) - 1)]
+    return rule
+
+
 def _vjp(g: Graph, gate: Gate, edge: Edge) -> str:
-    """How a gate on tensors applies its local gradient: the vector-Jacobian product."""
-    rules = _VJP.get(gate.op)
-    if rules is not None:
-        return rules[min(edge.position, len(rules) - 1)]
+    """How a gate on tensors applies its local gradient: the vector-Jacobian product.
+
+    The op's own description (``Function.vjp``) if it has one; else, for an elementwise op, its
+    local gradient times the upstream gradient (a diagonal Jacobian).
+    """
     shapes_differ = any(
         np.shape(g.values[g.edges[e].value].data) != np.shape(g.values[o].data)
         for e in gate.edges
@@ -448,16 +397,17 @@ def _vjp(g: Graph, gate: Gate, edge: Edge) -> str:
         if o is not None
     )
     bcast = ", summed over the broadcast axes" if shapes_differ else ""
-    if gate.op in ("Add", "Sub") or gate.op in _UNARY or gate.op in ("Mul", "Div", "Pow"):
-        local = _formula(g, gate, edge)
-        if local == "1":
-            return f"upstream{bcast}"
-        if local == "-1":
-            return f"-upstream{bcast}"
-        return f"upstream * ({local}) elementwise: the Jacobian is diagonal{bcast}"
-    if gate.op in ("Maximum", "Minimum", "LeakyReLU", "Where"):
-        return f"upstream routed elementwise: the Jacobian is diagonal{bcast}"
-    return "the op's backward: a vector-Jacobian product"
+    rules = getattr(gate.function, "vjp", None)
+    if rules:
+        return rules[min(edge.position, len(rules) - 1)].format(bcast=bcast)
+    local = _local_rule(g, gate, edge)
+    if local is None:
+        return "the op's backward: a vector-Jacobian product"
+    if local == "1":
+        return f"upstream{bcast}"
+    if local == "-1":
+        return f"-upstream{bcast}"
+    return f"upstream * ({local}) elementwise: the Jacobian is diagonal{bcast}"
 
 
 def format_bytes(n: int | None) -> str:

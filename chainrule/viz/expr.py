@@ -39,6 +39,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd.tensor import Tensor
+from ..ops._registry import expressions
 
 MAX_LENGTH = 10_000  # characters
 MAX_DEPTH = 60  # nesting of parentheses, calls, lists, unary signs and powers
@@ -66,42 +67,28 @@ def _dim(x: Any) -> int:
     raise ExpressionError(f"a dimension must be a whole number; got {x!r}")
 
 
-def _reduce(fn: Callable, name: str) -> Callable:
-    def apply(x: Any, dim: Any = None) -> Any:
-        return fn(x) if dim is None else fn(x, _dim(dim))
+def _overloads(entries: list) -> tuple[int, int, Callable, str]:
+    """One language function from the ops registered under its name (told apart by arity)."""
+    lo = min(e.min_args for e, _ in entries)
+    hi = max(e.max_args for e, _ in entries)
 
-    apply.__name__ = name
-    return apply
+    def apply(*args: Any) -> Any:
+        for e, fn in entries:
+            if e.min_args <= len(args) <= e.max_args:
+                return fn(*[_dim(a) if i in e.dims else a for i, a in enumerate(args)])
+        raise ExpressionError(f"no {entries[0][0].name} takes {len(args)} arguments")
+
+    apply.__name__ = entries[0][0].name
+    return lo, hi, apply, "; ".join(e.doc for e, _ in entries)
 
 
-def _extreme(reduce_all: Callable, binary: Callable) -> Callable:
-    def apply(x: Any, y: Any = None) -> Any:  # max(x): the largest value; max(x, y): elementwise
-        return reduce_all(x) if y is None else binary(x, y)
-
-    return apply
-
-
-# name -> (fewest arguments, most arguments, function, what it does). A function's result is
+# name -> (fewest arguments, most arguments, function, what it does), derived from the ops that
+# name themselves in the language (``Expression`` in ops/_registry.py). A function's result is
 # never larger than its arguments broadcast together (the evaluator checks that size before
 # calling it, and tests/viz hold every function to it); matmul, the exception, has its own check.
 FUNCTIONS: dict[str, tuple[int, int, Callable, str]] = {
-    "exp": (1, 1, ops.exp, "e^x"),
-    "log": (1, 1, ops.log, "natural logarithm"),
-    "sqrt": (1, 1, ops.sqrt, "square root"),
-    "abs": (1, 1, ops.abs, "|x|"),
-    "tanh": (1, 1, ops.tanh, "hyperbolic tangent"),
-    "sigmoid": (1, 1, ops.sigmoid, "1 / (1 + e^-x)"),
-    "relu": (1, 1, ops.relu, "max(0, x)"),
-    "leaky_relu": (1, 2, lambda x, s=0.01: ops.leaky_relu(x, s), "max(slope x, x)"),
-    "elu": (1, 2, lambda x, a=1.0: ops.elu(x, a), "x if x > 0 else alpha (e^x - 1)"),
-    "sum": (1, 2, _reduce(ops.sum, "sum"), "sum(x) or sum(x, dim)"),
-    "mean": (1, 2, _reduce(ops.mean, "mean"), "mean(x) or mean(x, dim)"),
-    "max": (1, 2, _extreme(ops.amax, ops.maximum), "max(x): the largest; max(x, y): elementwise"),
-    "min": (1, 2, _extreme(ops.amin, ops.minimum), "min(x): the smallest; min(x, y): elementwise"),
-    "logsumexp": (1, 2, _reduce(ops.logsumexp, "logsumexp"), "log(sum(exp(x)))"),
-    "softmax": (1, 2, _reduce(ops.softmax, "softmax"), "softmax(x) or softmax(x, dim)"),
-    "log_softmax": (1, 2, _reduce(ops.log_softmax, "log_softmax"), "log(softmax(x))"),
-    "matmul": (2, 2, ops.matmul, "matrix product, as x @ w"),
+    name: _overloads(sorted(entries, key=lambda e: e[0].min_args))
+    for name, entries in sorted(expressions().items())
 }
 
 _TOKEN = re.compile(

@@ -282,7 +282,12 @@ def draw_graph(
 
 def repr_svg(t: Tensor, max_gates: int = 300) -> str | None:
     """SVG of the graph that made ``t``, for ``Tensor._repr_svg_`` in Jupyter; None for a leaf,
-    a graph already freed, a graph of more than ``max_gates`` gates, or without Graphviz."""
+    a graph already freed, a graph of more than ``max_gates`` gates, or without Graphviz.
+
+    Installed on Tensor as ``_repr_svg_`` when this module is imported (``import chainrule``
+    imports ``chainrule.viz``): the engine draws nothing and imports nothing from viz, so the
+    layer that draws registers the picture.
+    """
     if t.grad_fn is None:
         return None
     try:
@@ -291,3 +296,8 @@ def repr_svg(t: Tensor, max_gates: int = 300) -> str | None:
         return trace(t)._repr_svg_()
     except RuntimeError:
         return None
+
+
+# Jupyter looks up _repr_svg_ on the class: installed here, from above, so that autograd needs
+# no import of viz (the layering test checks that it has none)
+Tensor._repr_svg_ = repr_svg  # type: ignore[attr-defined]

@@ -33,19 +33,6 @@ from ..autograd.tensor import Tensor
 
 logger = logging.getLogger(__name__)
 
-# the lecture's symbol for each op; scalar constants are folded in by gate_label (+1, *(-1), 1/x)
-SYMBOLS = {
-    "Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Neg": "*(-1)", "Pow": "**", "Exp": "exp",
-    "Log": "log", "Sqrt": "sqrt", "Abs": "abs", "Tanh": "tanh", "Sigmoid": "sigmoid",
-    "ReLU": "relu", "LeakyReLU": "leaky_relu", "ELU": "elu", "Clamp": "clamp", "Maximum": "max",
-    "Minimum": "min", "Where": "where", "MatMul": "matmul", "Linear": "linear", "Sum": "sum",
-    "Mean": "mean", "Var": "var", "Amax": "max", "Amin": "min", "LogSumExp": "logsumexp",
-    "Softmax": "softmax", "LogSoftmax": "log_softmax", "Reshape": "reshape",
-    "Permute": "permute", "Expand": "expand", "Cat": "cat", "Stack": "stack", "Split": "split",
-    "Index": "[ ]", "Cast": "cast", "Clone": "copy", "CrossEntropy": "cross_entropy",
-    "NLLLoss": "nll_loss", "BinaryCrossEntropy": "bce", "BinaryCrossEntropyWithLogits": "bce",
-}  # fmt: skip
-
 
 @dataclass(eq=False)
 class Value:
@@ -91,6 +78,7 @@ class Gate:
     local: dict = field(default_factory=dict)  # position -> local gradient (all-scalar gates)
     module: str | None = None
     name: str = ""  # the label, made unique ("*#1", "*#2") where labels repeat
+    function: Any = None  # the Function class: what the op says of itself (symbol, local_grad)
 
 
 class Graph:
@@ -355,8 +343,9 @@ class _Builder:
     def add_gate(self, node: Node) -> None:
         g = self.graph
         args = tuple(None if isinstance(a, Tensor) else a for a in node.inputs)
-        op = node.function.__name__
-        gate = Gate(len(g.gates), op, node.name(), gate_label(op, node.inputs), args)
+        fn = node.function
+        gate = Gate(len(g.gates), fn.__name__, node.name(), gate_label(fn, node.inputs), args)
+        gate.function = fn
         gate.needs = tuple(node.needs_input_grad)
         gate.outputs = [None] * node.n_outputs
         g.gates.append(gate)
@@ -473,15 +462,20 @@ def fmt_const(c: Any) -> str:
     return f"({s})" if s.startswith("-") else s
 
 
-def gate_label(op: str, args: tuple) -> str:
-    """The slide's symbol for an op, with a scalar constant folded in: ``+1``, ``*(-1)``, ``1/x``.
+def gate_label(fn: type, args: tuple) -> str:
+    """The slide's symbol for a call of Function ``fn``, with a scalar constant folded in:
+    ``+1``, ``*(-1)``, ``1/x``; a reduction over some axes shows them, ``sum(dim=1)``.
+
+    The symbol is the op's own (``Function.symbol``, else its class name).
 
     Example:
-        >>> gate_label("Div", (1, x))
+        >>> gate_label(Div, (1, x))
         '1/x'
     """
-    sym = SYMBOLS.get(op, op)
+    op = fn.__name__
+    sym = getattr(fn, "symbol", None) or op
     if op in ("Add", "Sub", "Mul", "Div", "Pow", "Maximum", "Minimum") and len(args) == 2:
+        # the infix operators' own ways of showing a constant operand
         first, second = is_scalar_const(args[0]), is_scalar_const(args[1])
         if first != second:
             c = fmt_const(args[0] if first else args[1])
@@ -494,11 +488,10 @@ def gate_label(op: str, args: tuple) -> str:
             if op in ("Add", "Mul"):
                 return f"{sym}{c}"
             return f"{c}{sym}x" if first else f"{sym}{c}"
-    if op in ("Sum", "Mean", "Amax", "Amin", "LogSumExp") and len(args) > 1:
-        if args[1] is not None:
-            dims = args[1] if len(args[1]) != 1 else args[1][0]
-            return f"{sym}(dim={dims})"
-    return sym
+    describe = getattr(fn, "describe_call", None)
+    if describe is None:  # a class that is not a Function
+        return sym
+    return describe(tuple(None if isinstance(a, Tensor) else a for a in args)) or sym
 
 
 def fmt(x: float, digits: int = 4) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 import chainrule as cr
+from chainrule.ops._registry import op_classes
 
 LIMIT = 1e4  # a value past this, not finite, or empty makes a step invalid (nothing to compare)
 
@@ -317,6 +318,7 @@ SPECS: list[Spec] = [
         valid=lambda p, x: _away(x, 0.0),
         draw=lambda rng, x: {"alpha": [1.0, 0.5][int(rng.integers(2))]},
     ),
+    unary("softplus", "F.softplus({0})", ("Softplus",)),
     unary("pow_int", "{0} ** {p}", ("Pow",), draw=lambda rng, x: {"p": int(rng.integers(2, 4))}),
     unary(
         "pow_real",
@@ -1168,7 +1170,8 @@ def repro(program: Program, problem: str) -> str:
             text = f"cr.from_numpy({text})"
         lines.append(f"{name} = {text}")
     lines.append(program.source("cr"))
-    return "\n".join(lines) + f"\n# differs from PyTorch: {problem}"
+    said = "\n# ".join(problem.splitlines())
+    return "\n".join(lines) + f"\n# differs from PyTorch: {said}"
 
 
 def with_mode(program: Program, mode: str) -> Program:
@@ -1202,10 +1205,4 @@ def covered_functions() -> set[str]:
 
 def function_classes() -> set[str]:
     """Every Function subclass chainrule defines (its op set)."""
-    seen, stack = set(), [cr.autograd.Function]
-    while stack:
-        for sub in stack.pop().__subclasses__():
-            if sub.__module__.startswith("chainrule.") and sub.__name__ not in seen:
-                seen.add(sub.__name__)
-                stack.append(sub)
-    return seen
+    return set(op_classes())

@@ -16,7 +16,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import cli
-from chainrule.train import RunFolder, load_model, predict_scores, trainer
+from chainrule.train import RunFolder, load_model, loop, predict_scores
 
 EPOCH_LINE = re.compile(r"^epoch\s+\d+\s+train loss", re.MULTILINE)
 COMMANDS = ["train", "evaluate", "predict", "info", "sweep", "demo"]
@@ -227,14 +227,14 @@ def test_resume_errors(tmp_path, trained, capsys):
 
 
 def test_ctrl_c_exits_130_with_the_resume_command(tmp_path, capsys, monkeypatch):
-    original = trainer._train_epoch
+    original = loop.train_epoch
 
-    def patched(*args):
-        if args[5] == 2:
+    def patched(t, epoch, *rest):
+        if epoch == 2:
             raise KeyboardInterrupt
-        return original(*args)
+        return original(t, epoch, *rest)
 
-    monkeypatch.setattr(trainer, "_train_epoch", patched)
+    monkeypatch.setattr(loop, "train_epoch", patched)
     out = tmp_path / "run"
     assert run_cli(["train", "--epochs", "3", "--out", out]) == 130
     err = capsys.readouterr().err

@@ -510,6 +510,43 @@ def _reduce_dim_params(draw, shapes, rng):
     return {"dim": draw(st.integers(-nd, nd - 1)), "method": draw(st.booleans())}
 
 
+# ----- losses -----
+@st.composite
+def _class_scores_example(draw, small: bool = False, binary: bool = False) -> Example:
+    """Scores (N, C) or (C,) with class targets, or probabilities with 0/1-ish targets."""
+    n, c = draw(st.integers(1, 3 if small else 5)), draw(st.integers(2, 3 if small else 5))
+    batched = draw(st.booleans())
+    rng = np.random.default_rng(draw(SEEDS))
+    shape = (n, c) if batched else (c,)
+    params = {"reduction": draw(st.sampled_from(["mean", "sum", "none"]))}
+    if binary:
+        params["target"] = np.round(rng.uniform(0.0, 1.0, shape), 2)
+        fill = np.asarray(rng.uniform(0.05, 0.95, shape), dtype=np.float64)
+        return Example((fill,), params)
+    params["target"] = np.asarray(rng.integers(0, c, shape[:-1]), dtype=np.int64)
+    return Example((normal(rng, shape),), params)
+
+
+def _loss(name: str, **extra: Any) -> tuple[Callable, Callable]:
+    """The loss in chainrule's and PyTorch's ``nn.functional`` (targets as tensors)."""
+
+    def ours(x, target, reduction):
+        return getattr(cr.nn.functional, name)(x, cr.tensor(target), reduction=reduction, **extra)
+
+    def theirs(torch, x, target, reduction):
+        fn = getattr(torch.nn.functional, name)
+        return fn(x, torch.from_numpy(np.array(target)), reduction=reduction, **extra)
+
+    return ours, theirs
+
+
+def _clamp_tensor_example(small: bool):
+    """x, lo, hi pairwise apart (no ties), crossed bounds included; the bounds broadcast to x
+    (PyTorch's clamp does not grow x to the bounds' shape in every case)."""
+    shapes = shapes_of(3, small=small).map(lambda s: (np.broadcast_shapes(*s), s[1], s[2]))
+    return example(shapes, distinct)
+
+
 def build(small: bool = False) -> list[Op]:
     """The table; ``small`` keeps every shape small enough for second-order checks."""
 
@@ -573,6 +610,18 @@ def build(small: bool = False) -> list[Op]:
             _where_example(small),
         ),
         Op("clamp", _cr_clamp, _torch_clamp, unary(away_from((-0.5, 0.5)), _clamp_params)),
+        Op(
+            "clamp_tensor_bounds",
+            lambda x, lo, hi: cr.clamp(x, lo, hi),
+            lambda t, x, lo, hi: t.clamp(x, lo, hi),
+            _clamp_tensor_example(small),
+        ),
+        Op(
+            "clamp_tensor_min",
+            lambda x, lo: x.clamp(min=lo),
+            lambda t, x, lo: x.clamp(min=lo),
+            example(S(2), distinct),
+        ),
         # ----- activations -----
         Op("tanh", cr.tanh, lambda t, x: t.tanh(x), unary()),
         Op("sigmoid", cr.sigmoid, lambda t, x: t.sigmoid(x), unary()),
@@ -588,6 +637,15 @@ def build(small: bool = False) -> list[Op]:
             lambda x, a: cr.elu(x, **_kw("alpha", a)),
             lambda t, x, a: t.nn.functional.elu(x, **_kw("alpha", a)),
             unary(nonzero, _slope_params),
+        ),
+        Op(
+            "softplus", cr.nn.functional.softplus, lambda t, x: t.nn.functional.softplus(x), unary()
+        ),
+        Op(
+            "softplus_linear_part",  # beta x > threshold (at x > 1) is linear, as in PyTorch
+            lambda x: cr.nn.functional.softplus(x, beta=2.0, threshold=2.0),
+            lambda t, x: t.nn.functional.softplus(x, beta=2.0, threshold=2.0),
+            unary(away_from((1.0,))),
         ),
         # ----- matmul -----
         Op(
@@ -609,6 +667,18 @@ def build(small: bool = False) -> list[Op]:
             )
             for a, b in MATMUL_SHAPES
         ],
+        Op(
+            "linear",
+            lambda x, w: cr.nn.functional.linear(x, w),
+            lambda t, x, w: t.nn.functional.linear(x, w),
+            example(fixed((4, 3), (2, 3))),
+        ),
+        Op(
+            "linear_bias",
+            cr.nn.functional.linear,
+            lambda t, x, w, b: t.nn.functional.linear(x, w, b),
+            example(st.sampled_from([((4, 3), (2, 3), (2,)), ((3,), (2, 3), (2,))])),
+        ),
         # ----- reductions -----
         Op(
             "sum",
@@ -730,6 +800,8 @@ def build(small: bool = False) -> list[Op]:
             lambda t, x, dims, as_tuple: x.permute(dims),
             unary(params=_permute_params, min_dims=1),
         ),
+        Op("clone", lambda x: x.clone() * x, lambda t, x: x.clone() * x, unary()),
+        Op("t", lambda x: x.t(), lambda t, x: x.t(), unary(max_dims=2)),
         Op("T", lambda x: x.T, lambda t, x: x.permute(tuple(range(x.ndim - 1, -1, -1))), unary()),
         Op("mT", lambda x: x.mT, lambda t, x: x.mT, unary(min_dims=2)),
         Op(
@@ -798,6 +870,30 @@ def build(small: bool = False) -> list[Op]:
         Op("index_pick", _cr_index, _torch_index, _pick_example(small=small)),
         Op("index_mask", _cr_index, _torch_index, _mask_example(small=small)),
         Op("index_mixed", _cr_index, _torch_numpy_index, _mixed_index_example(small=small)),
+        # ----- losses and the L2 penalty -----
+        Op("cross_entropy", *_loss("cross_entropy"), _class_scores_example(small)),
+        Op(
+            "cross_entropy_smoothed",
+            *_loss("cross_entropy", label_smoothing=0.1),
+            _class_scores_example(small),
+        ),
+        Op("nll_loss", *_loss("nll_loss"), _class_scores_example(small)),
+        Op(
+            "binary_cross_entropy",
+            *_loss("binary_cross_entropy"),
+            _class_scores_example(small, True),
+        ),
+        Op(
+            "binary_cross_entropy_with_logits",
+            *_loss("binary_cross_entropy_with_logits"),
+            _class_scores_example(small, True),
+        ),
+        Op(
+            "l2_penalty",
+            lambda x, y: cr.nn.l2_penalty([x, y]),
+            lambda t, x, y: (x**2).sum() + (y**2).sum(),
+            binary(),
+        ),
         # ----- dtype conversion -----
         Op(
             "astype_float32",

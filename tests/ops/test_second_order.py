@@ -311,3 +311,24 @@ def test_grad_of_grad_matches_torch(name, fn, tfn) -> None:
     (gg,) = cr.autograd.grad((g * t64(v, False)).sum(), cx)
     (tgg,) = torch.autograd.grad((tg * torch.tensor(v)).sum(), tx)
     np.testing.assert_allclose(gg.numpy(), tgg.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# ----- backward rules reach the array module through ctx.xp, never through NumPy's dispatch -----
+@pytest.fixture
+def no_numpy_dispatch(monkeypatch):
+    """NumPy functions on Tensors fail, as they do with CuPy (which has no such protocol)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a backward rule called a NumPy function on a Tensor")
+
+    monkeypatch.setattr(cr.Tensor, "__array_ufunc__", refuse)
+    monkeypatch.setattr(cr.Tensor, "__array_function__", refuse)
+
+
+@pytest.mark.parametrize("op", SECOND_ORDER, ids=lambda op: op.name)
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_second_order_needs_no_numpy_dispatch(no_numpy_dispatch, op: Op, data) -> None:
+    ex = data.draw(op.example, label="example")
+    inputs = [cr.tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in ex.arrays]
+    assert cr.autograd.gradgradcheck(lambda *xs: op.cr(*xs, **ex.params), inputs, **op.gradcheck)

@@ -47,8 +47,8 @@ def main() -> int:
     opts = p.parse_args(argv[:split])
 
     from chainrule import cli
+    from chainrule.train import evaluation, loop, trainer, training
     from chainrule.train import run as run_module
-    from chainrule.train import trainer
 
     if opts.wait == "load_data":
         original_load = trainer.load_data
@@ -60,22 +60,22 @@ def main() -> int:
         trainer.load_data = load_data
     elif opts.wait and opts.wait.startswith("epoch:"):
         at = int(opts.wait.split(":")[1])
-        original_epoch = trainer._train_epoch
+        original_epoch = loop.train_epoch
 
-        def train_epoch(*args):
-            if args[5] == at:
+        def train_epoch(t, epoch, *rest):
+            if epoch == at:
                 _wait(opts.marker)
-            return original_epoch(*args)
+            return original_epoch(t, epoch, *rest)
 
-        trainer._train_epoch = train_epoch
+        loop.train_epoch = train_epoch
     elif opts.wait == "figures":
-        original_draw = trainer._draw_figures
+        original_draw = evaluation.draw_figures
 
         def draw_figures(*args):
             _wait(opts.marker)
             return original_draw(*args)
 
-        trainer._draw_figures = draw_figures
+        evaluation.draw_figures = draw_figures
 
     if opts.sigint_in_metrics:
         original_metrics = run_module.RunFolder.write_metrics
@@ -88,7 +88,7 @@ def main() -> int:
         run_module.RunFolder.write_metrics = write_metrics
 
     if opts.kill_step:
-        original_make = trainer.make_optimizer
+        original_make = training.make_optimizer
         steps = 0
 
         def make_optimizer(config, model):
@@ -105,7 +105,7 @@ def main() -> int:
             opt.step = step
             return opt
 
-        trainer.make_optimizer = make_optimizer
+        training.make_optimizer = make_optimizer
 
     if opts.kill_write:
         n, when = opts.kill_write.split(":")

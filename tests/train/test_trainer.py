@@ -23,6 +23,7 @@ from chainrule.train import (
     evaluate,
     fit,
     load_model,
+    loop,
     predict_scores,
     stops,
     trainer,
@@ -63,11 +64,12 @@ def assert_same_run(a, b) -> None:
 
 def interrupt_in_epoch(monkeypatch, epoch: int, after_steps: int = 5) -> None:
     """Make Ctrl-C arrive in ``epoch``, after ``after_steps`` optimizer steps of it."""
-    original = trainer._train_epoch
+    original = loop.train_epoch
 
-    def patched(model, opt, loader, loss_fn, config, e, *rest):
+    def patched(t, e, *rest):
         if e == epoch:
             calls = 0
+            opt = t.opt
             real_step = opt.step
 
             def step():
@@ -78,9 +80,9 @@ def interrupt_in_epoch(monkeypatch, epoch: int, after_steps: int = 5) -> None:
                 real_step()
 
             opt.step = step
-        return original(model, opt, loader, loss_fn, config, e, *rest)
+        return original(t, e, *rest)
 
-    monkeypatch.setattr(trainer, "_train_epoch", patched)
+    monkeypatch.setattr(loop, "train_epoch", patched)
 
 
 # ----- one digits run, shared -----
@@ -385,15 +387,15 @@ def test_resume_of_a_folder_that_is_no_run(tmp_path):
 
 
 def test_sigterm_stops_like_ctrl_c_and_restores_the_handler(tmp_path, monkeypatch):
-    original = trainer._train_epoch
+    original = loop.train_epoch
     before = signal.getsignal(signal.SIGTERM)
 
-    def patched(*args):
-        if args[5] == 2:
+    def patched(t, epoch, *rest):
+        if epoch == 2:
             os.kill(os.getpid(), signal.SIGTERM)
-        return original(*args)
+        return original(t, epoch, *rest)
 
-    monkeypatch.setattr(trainer, "_train_epoch", patched)
+    monkeypatch.setattr(loop, "train_epoch", patched)
     with pytest.raises(TrainingInterrupted) as info:
         fit(TrainConfig(epochs=4), tmp_path / "run", figures=False)
     assert info.value.signal_name == "SIGTERM"
@@ -569,14 +571,14 @@ def test_the_loss_may_grow_up_to_the_limit_but_not_beyond(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_a_weight_that_became_inf_stops_the_run(tmp_path, monkeypatch):
-    original = trainer._train_epoch
+    original = loop.train_epoch
 
-    def patched(model, *args):
-        result = original(model, *args)
-        next(iter(model.parameters()))._data[0, 0] = np.inf  # the epoch's last step did this
+    def patched(t, *args):
+        result = original(t, *args)
+        next(iter(t.model.parameters()))._data[0, 0] = np.inf  # the epoch's last step did this
         return result
 
-    monkeypatch.setattr(trainer, "_train_epoch", patched)
+    monkeypatch.setattr(loop, "train_epoch", patched)
     with pytest.raises(FloatingPointError, match="weight 0.weight holds NaN or inf after epoch 1"):
         fit(TrainConfig(epochs=2), tmp_path / "run", figures=False)
 

@@ -10,8 +10,8 @@ import numpy as np
 from ...autograd.grad_mode import no_grad
 from ...creation import tensor
 from ...dtypes import float32
+from ...metrics import as_labels
 from ...nn.module import Module
-from ...train.metrics import as_labels
 from ._common import class_names, new_figure, to_numpy
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...train.metrics import confusion_counts, label_pair
+from ...metrics import confusion_counts, label_pair
 from ._common import class_names, new_figure
 
 if TYPE_CHECKING:

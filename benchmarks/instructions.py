@@ -1,0 +1,119 @@
+"""Instructions per training step, this tree against another commit: a comparison noise cannot move.
+
+Wall-clock figures on a shared machine swing by tens of percent from one run to the next; the
+number of instructions a step executes does not. This runs the small, Python-bound workloads
+((c) the 2-16-16-2 MLP step, (d) the lecture's neuron, (e) micrograd's demo step) under
+Valgrind's callgrind, once with ``--steps`` steps and once with twice as many, for this tree and
+for ``--base`` (checked out into a temporary folder), and reports the instructions of one step
+(the difference of the two runs over the extra steps, so imports and set-up cancel) and the
+ratio new / base. The workload code is this tree's ``benchmarks/`` for both sides, so only the
+library differs.
+
+    python benchmarks/instructions.py --base HEAD~3
+    python benchmarks/instructions.py --base 2afdcc4 --only d --steps 200
+
+Instructions are not time (a cache miss costs more than an add), but for the per-op Python
+overhead these workloads measure they track time closely, and a change that adds work shows.
+Needs ``valgrind`` (Debian's package).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# One step of each workload, set up once; argv[1] is the number of steps to run.
+WORKLOADS = {
+    "c": (
+        "2-16-16-2 MLP, batch 32: forward, loss, backward, SGD step",
+        "from mlp_step import ChainruleMLP, make_problem\n"
+        "m = ChainruleMLP(make_problem('c'))\nstep = m.step\n",
+    ),
+    "d": (
+        "the lecture's sigmoid neuron on 0-d tensors, forward and backward",
+        "from neuron import chainrule_neuron\nstep, _ = chainrule_neuron()\n",
+    ),
+    "e": (
+        "micrograd's demo step (2-16-16-1 on 100 moons, SVM loss, L2)",
+        "from micrograd_demo import Chainrule, Micrograd, moons\nx, y = moons()\n"
+        "step = Chainrule(x, y, Micrograd(x, y).layers()).step\n",
+    ),
+}
+
+
+def count(tree: Path, setup: str, steps: int) -> int:
+    """Instructions callgrind counts for ``steps`` steps of the workload (set-up included)."""
+    # the cycle collector runs when allocations cross a threshold, not once per step: off, so
+    # both sides count the step's own work (chainrule's graphs hold no cycles to collect)
+    script = f"import gc, sys\ngc.disable()\nsys.path.insert(0, {str(ROOT / 'benchmarks')!r})\n"
+    script += setup
+    script += f"for _ in range({steps}):\n    step()\n"
+    env = dict(os.environ, PYTHONPATH=str(tree), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    out = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            "-c",
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    found = re.search(r"Collected : (\d+)", out.stderr)
+    if out.returncode != 0 or found is None:
+        raise RuntimeError(f"callgrind failed ({out.returncode}):\n{out.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def per_step(tree: Path, setup: str, steps: int) -> float:
+    return (count(tree, setup, 2 * steps) - count(tree, setup, steps)) / steps
+
+
+def checkout(rev: str, into: Path) -> Path:
+    """The library of commit ``rev`` in a folder of its own (``git archive``: no work tree)."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "chainrule"], capture_output=True, check=True
+    ).stdout
+    into.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--base", default="HEAD", help="the commit to compare with (default HEAD)")
+    parser.add_argument("--new", help="a commit to measure instead of this tree")
+    parser.add_argument("--only", default="c,d,e", help="workloads, e.g. d or c,d (default c,d,e)")
+    parser.add_argument("--steps", type=int, default=100, help="steps in the shorter run")
+    args = parser.parse_args(argv)
+    if shutil.which("valgrind") is None:
+        print(
+            "benchmarks/instructions.py needs valgrind (apt-get install valgrind)", file=sys.stderr
+        )
+        return 2
+    print(f"| workload | {args.base} | {args.new or 'this tree'} | new / base |")
+    print("|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        base = checkout(args.base, Path(tmp) / "base")
+        tree = checkout(args.new, Path(tmp) / "new") if args.new else ROOT
+        for key in args.only.split(","):
+            name, setup = WORKLOADS[key]
+            old, new = per_step(base, setup, args.steps), per_step(tree, setup, args.steps)
+            print(f"| ({key}) {name} | {old:,.0f} | {new:,.0f} | {new / old:.3f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
