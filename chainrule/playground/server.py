@@ -224,6 +224,8 @@ class Connection:
         except TrainingStopped as e:
             await self.error(str(e))
             await self.send(self._state())
+        except WebSocketDisconnect:  # the tab went away while we answered: nothing to log
+            raise
         except Exception as e:  # the server keeps serving whatever one message did
             logger.exception("playground: message %r failed", kind)
             await self.error(f"internal error on {kind!r}: {type(e).__name__}: {e}")
