@@ -191,6 +191,9 @@ def test_the_address_holds_the_settings(open_page):
     page.select_option("#optimizer", "sgd")
     page.wait_for_function("location.hash.includes('optimizer=sgd')")
     assert "activation=tanh" in page.evaluate("location.hash")
+    page.evaluate("location.hash = '#hidden=5,4&dataset=xor'")  # an address pasted in the tab
+    page.wait_for_function("document.querySelector('#layer-count').textContent === '2'")
+    assert page.input_value("#dataset") == "xor"
 
 
 def test_clicking_adds_a_point_and_presets_apply(open_page):

@@ -400,6 +400,11 @@ function readHash() {
   return out;
 }
 
+window.addEventListener("hashchange", () => {  // an address typed or pasted into this tab
+  const changes = readHash();
+  if (Object.keys(changes).length) send({ type: "config", config: changes });
+});
+
 $("copy-link").addEventListener("click", async () => {
   $("link").select();
   try {
