@@ -11,13 +11,14 @@ The sweep executors (local, Ray, Dask) are in ``chainrule.train.sweep``.
 
 from .buckets import Buckets
 from .comm import Comm, DistributedError, use_local_gpu
-from .data_parallel import DataParallel, ShardedLoader, shard
+from .data_parallel import DataParallel, DataParallelStep, ShardedLoader, shard
 from .fit import fit_distributed
 
 __all__ = [
     "Buckets",
     "Comm",
     "DataParallel",
+    "DataParallelStep",
     "DistributedError",
     "ShardedLoader",
     "fit_distributed",

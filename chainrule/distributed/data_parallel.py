@@ -61,7 +61,8 @@ class ShardedLoader:
 
     Args:
         loader: the run's training loader (the same seed on every rank, so the same batches).
-        rank, size: this rank and the number of ranks.
+        rank: this rank.
+        size: the number of ranks.
 
     Example:
         >>> loader = ShardedLoader(DataLoader(ds, batch_size=32, shuffle=True, seed=0), 1, 2)

@@ -59,15 +59,21 @@ def fit_distributed(
         config: the options (rank 0's are used on every rank; the others may pass None).
         out: the run folder, as ``fit`` takes it (rank 0's; the others may pass None).
         comm: the ranks (``Comm``).
-        resume, overwrite, progress, report, figures: as ``fit`` takes them (rank 0's).
+        resume: continue the run in ``out`` (as ``fit``; rank 0's).
+        overwrite: replace the run in ``out`` (as ``fit``; rank 0's).
+        progress: a progress bar per epoch (rank 0's).
+        report: called with each epoch's metrics row (rank 0's).
+        figures: draw the figures at the end (rank 0's).
 
     Returns:
         The summary (test accuracy...), on every rank.
 
     Raises:
-        What ``fit`` raises, on rank 0; on the other ranks, DistributedError when rank 0
-        stopped before the training began (its message included), and the failures that every
-        rank meets (a diverged loss). See the module's note on failures of one rank.
+        DistributedError: on the ranks other than 0, when rank 0 stopped before the training
+            began (its message included); on every rank, when the ranks' weights differ.
+        FloatingPointError: on every rank at the same step, when the training diverged.
+        Exception: on rank 0, whatever ``fit`` raises; see the module's note on the failures
+            of one rank.
 
     Example:
         >>> # mpiexec -n 2 python train.py, where train.py holds:

@@ -32,8 +32,8 @@ def train_point(job: dict[str, Any]) -> dict[str, Any]:
         ``"files": {name: bytes}`` of the run folder when ``out`` was None.
 
     Raises:
-        Whatever the run raises (FloatingPointError for a run that diverged, ValueError...):
-        the executor reports it as that point's error.
+        Exception: whatever the run raises (FloatingPointError for a run that diverged,
+            ValueError...): the executor reports it as that point's error.
 
     Example:
         >>> train_point({"options": TrainConfig(dataset="xor", epochs=2).to_dict(), "out": None})
