@@ -56,7 +56,8 @@ def _env(threads: int) -> dict[str, str]:
 
 
 def _mpirun(n: int, args: list[str], threads: int) -> dict:
-    mpiexec = shutil.which("mpiexec")
+    beside = Path(sys.executable).parent / "mpiexec"  # where the mpich wheel puts it
+    mpiexec = str(beside) if beside.is_file() else shutil.which("mpiexec")
     if mpiexec is None:
         raise SystemExit("scaling.py: mpiexec not found: pip install 'chainrule[mpi]' mpich")
     with tempfile.TemporaryDirectory() as tmp:

@@ -29,7 +29,10 @@ from chainrule.train import RunFolder, TrainConfig, fit
 from chainrule.train.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
-MPIEXEC = shutil.which("mpiexec")
+# beside this Python first: the mpich wheel installs it there, which need not be on PATH (a
+# pyenv shim appears only after a rehash)
+_BESIDE = Path(sys.executable).parent / "mpiexec"
+MPIEXEC = str(_BESIDE) if _BESIDE.is_file() else shutil.which("mpiexec")
 pytestmark = pytest.mark.skipif(
     MPIEXEC is None or importlib.util.find_spec("mpi4py") is None,
     reason="needs mpi4py and an MPI with mpiexec: pip install 'chainrule[mpi]' mpich",
