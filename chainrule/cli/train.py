@@ -194,25 +194,32 @@ def _run_mpi(args: argparse.Namespace) -> int:
         comm = Comm(getattr(args, "dist_timeout", None) or DEFAULT_TIMEOUT)
     except (ImportError, ValueError) as e:
         return fail("train", str(e))
+    from ..distributed.fit import cancel_start
+
     if comm.rank != 0:
         args.quiet = True
+    checked: dict[str, bool] = {}  # "all": every rank passed the checks that all ranks make
     try:
-        code = _run(args, comm)
+        code = _run(args, comm, checked)
     except BaseException:
         if not comm.must_abort:
             raise
         traceback.print_exc()  # before the abort, which ends this process too
         code = 1
+    finally:
+        if checked.get("all"):  # rank 0 failed alone before the start: the others wait for it
+            cancel_start(comm, "rank 0 stopped before the training began (its error above)")
     if comm.must_abort:  # this rank failed alone: the others wait in a collective
         sys.stderr.flush()
         comm.abort(code or 1)
     return code
 
 
-def _run(args: argparse.Namespace, comm: Any = None) -> int:
+def _run(args: argparse.Namespace, comm: Any = None, checked: dict | None = None) -> int:
     from ..train import RunFolder, TrainingInterrupted, fit
     from ..train.run import new_folder
 
+    checked = {} if checked is None else checked
     quiet = getattr(args, "quiet", False)
     lead = comm is None or comm.rank == 0  # the process that writes the run folder and prints
     made = None  # the default folder, made here: removed again if no run starts in it
@@ -233,10 +240,12 @@ def _run(args: argparse.Namespace, comm: Any = None) -> int:
                 )
             config = resolve_config(args) if hasattr(args, "epochs") else None
             out = Path(resume)
+            checked["all"] = True  # what follows, rank 0 alone checks
             if lead:
                 RunFolder(out).require()
         else:
             config = resolve_config(args)
+            checked["all"] = True  # what follows, rank 0 alone checks
             if getattr(args, "out", None):
                 out = Path(args.out)
             elif lead:  # a new folder, never another run's, even one started in the same second
@@ -245,7 +254,7 @@ def _run(args: argparse.Namespace, comm: Any = None) -> int:
                 out = None  # the other ranks write nothing
         if not quiet:
             what = f"resuming {out}" if resume else f"training {config.model} on {config.dataset}"
-            ranks = f" on {comm.size} MPI ranks" if comm is not None else ""
+            ranks = f" on {comm.size} MPI rank{'s' * (comm.size != 1)}" if comm else ""
             print(f"chainrule train: {what}{ranks} -> {out}", flush=True)
         options = {
             "resume": bool(resume),

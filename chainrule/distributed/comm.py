@@ -100,6 +100,9 @@ class Comm:
         self.timeout = float(timeout)
         #: whether the ranks have started the run together (collectives are now in step)
         self.joined = False
+        #: on rank 0: whether it has sent the other ranks the start of the run, or why there
+        #: is none (``fit.cancel_start``); the other ranks wait for one or the other
+        self.announced = False
         #: set by ``fit_distributed`` for a failure of this rank alone, which leaves the others
         #: waiting: whoever reports the error then calls ``abort()``
         self.must_abort = False

@@ -127,14 +127,25 @@ def _lead(
             setup=setup,
         )
     except BaseException as e:
-        if not comm.joined:  # the others wait for the start: tell them why there is none
-            _send(comm, {"ok": False, "error": f"{type(e).__name__}: {e}"})
+        cancel_start(comm, f"{type(e).__name__}: {e}")  # if the others still wait for the start
         raise
     comm.bcast_bytes(json.dumps(summary).encode(), "the broadcast of the test summary")
     return summary
 
 
+def cancel_start(comm: Comm, reason: str) -> None:
+    """On rank 0: tell the other ranks, waiting in ``fit_distributed`` for the start of the run,
+    that there is none and why (they raise DistributedError). A no-op once the start is sent.
+
+    For a caller whose own checks fail on rank 0 alone before it calls ``fit_distributed``
+    (``chainrule train``: a --resume folder that rank 0 cannot read).
+    """
+    if comm.rank == 0 and not comm.announced:
+        _send(comm, {"ok": False, "error": reason})
+
+
 def _send(comm: Comm, message: dict[str, Any]) -> None:
+    comm.announced = True
     comm.bcast_bytes(json.dumps(message).encode(), "the start of the run")
     comm.joined = message["ok"]
 

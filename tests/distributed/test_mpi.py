@@ -136,6 +136,11 @@ def test_an_error_on_rank_0_before_training_stops_both_ranks_with_one_message(ru
     proc = mpirun([*argv(OPTIONS), "--out", str(two)], base)  # a run is there: no --overwrite
     assert proc.returncode == 2
     assert proc.stderr.count("already holds a run") == 1
+    # a check that rank 0 alone makes, before fit_distributed: rank 1 is told, not left waiting
+    proc = mpirun(["--resume", str(base / "nothing")], base)
+    assert proc.returncode == 2
+    assert proc.stderr.count("is not a run folder") == 1
+    assert "BAD TERMINATION" not in proc.stdout + proc.stderr
 
 
 def test_each_rank_knows_its_local_rank(tmp_path):
