@@ -98,8 +98,9 @@ def _ray(fn: Callable, jobs: list, address: str | None, workers: int) -> Iterato
     ray = _require("ray", "ray")
     started = not ray.is_initialized()
     if started:
+        # "local": a new instance of our own, never one that `ray start` left on this machine
         local = {"num_cpus": workers, "include_dashboard": False} if address is None else {}
-        ray.init(address=address, log_to_driver=False, logging_level="warning", **local)
+        ray.init(address=address or "local", log_to_driver=False, logging_level="warning", **local)
     try:
         task = ray.remote(num_cpus=1, max_retries=0, runtime_env={"env_vars": ONE_THREAD})(fn)
         pending = {task.remote(job): i for i, job in enumerate(jobs)}
