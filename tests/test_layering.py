@@ -34,9 +34,9 @@ LAYERS = [
     "data",
     "viz",
     "train",
+    "distributed",  # data-parallel training plugs into train's pieces; the CLI launches it
     "playground",  # trains with nn, optim, data and viz; `chainrule playground` serves it
     "cli",
-    "distributed",
 ]
 
 #: Imports that go up, each with its reason. Tensor's operators and methods delegate to the ops

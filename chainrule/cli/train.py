@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ EXAMPLES = """examples:
   chainrule train --dataset cifar10 --data-dir ~/data --hidden 100 --reg 1e-3
   chainrule train --config run.toml --lr 0.01       options from a file, overridden here
   chainrule train --resume runs/digits-mlp          continue a stopped run exactly
+  mpiexec -n 2 chainrule train --distributed mpi --out runs/dp
+                                                    data-parallel on 2 MPI ranks (the same
+                                                    weights as one process, up to rounding)
 
 Every run writes a folder (--out): config.json, metrics.csv, model.safetensors,
 checkpoint.safetensors, summary.json and figures (curves.png, confusion.png, and
@@ -142,6 +146,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="replace the run in --out (deletes only the files a run writes there)",
     )
+    g = p.add_argument_group("distributed (mpiexec -n N chainrule train --distributed mpi ...)")
+    g.add_argument(
+        "--distributed",
+        choices=("mpi",),
+        help="data-parallel over the MPI ranks: each takes its shard of every batch, the "
+        "gradients are averaged, rank 0 writes the run folder",
+    )
+    g.add_argument(
+        "--dist-timeout",
+        dest="dist_timeout",
+        type=float,
+        metavar="SECONDS",
+        help="a rank that waits this long in one collective stops every rank (default 300)",
+    )
     p.set_defaults(run_command=run)
 
 
@@ -153,26 +171,66 @@ def resolve_config(args: argparse.Namespace) -> Any:
     if getattr(args, "config", None):
         values.update(TrainConfig.from_file(args.config))
     skip = {"run_command", "command", "config", "quiet", "resume", "overwrite", "out"}
+    skip |= {"distributed", "dist_timeout"}
     values.update({k: v for k, v in vars(args).items() if k not in skip})
     return TrainConfig.from_dict(values, "options").validate()
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "dist_timeout", None) is not None and not getattr(args, "distributed", None):
+        return fail("train", "--dist-timeout is for --distributed mpi runs; drop it")
+    if getattr(args, "distributed", None) == "mpi":
+        return _run_mpi(args)
+    return _run(args)
+
+
+def _run_mpi(args: argparse.Namespace) -> int:
+    """One rank of ``mpiexec -n N chainrule train --distributed mpi``: rank 0 prints and writes
+    the run folder, the other ranks train in step and stay quiet (but for their own errors)."""
+    from ..distributed import Comm
+    from ..distributed.comm import DEFAULT_TIMEOUT
+
+    try:
+        comm = Comm(getattr(args, "dist_timeout", None) or DEFAULT_TIMEOUT)
+    except (ImportError, ValueError) as e:
+        return fail("train", str(e))
+    from ..distributed.fit import cancel_start
+
+    if comm.rank != 0:
+        args.quiet = True
+    checked: dict[str, bool] = {}  # "all": every rank passed the checks that all ranks make
+    try:
+        code = _run(args, comm, checked)
+    except BaseException:
+        if not comm.must_abort:
+            raise
+        traceback.print_exc()  # before the abort, which ends this process too
+        code = 1
+    finally:
+        if checked.get("all"):  # rank 0 failed alone before the start: the others wait for it
+            cancel_start(comm, "rank 0 stopped before the training began (its error above)")
+    if comm.must_abort:  # this rank failed alone: the others wait in a collective
+        sys.stderr.flush()
+        comm.abort(code or 1)
+    return code
+
+
+def _run(args: argparse.Namespace, comm: Any = None, checked: dict | None = None) -> int:
     from ..train import RunFolder, TrainingInterrupted, fit
     from ..train.run import new_folder
 
+    checked = {} if checked is None else checked
     quiet = getattr(args, "quiet", False)
+    lead = comm is None or comm.rank == 0  # the process that writes the run folder and prints
     made = None  # the default folder, made here: removed again if no run starts in it
     try:
         resume = getattr(args, "resume", None)
         if resume:
             if getattr(args, "out", None) and Path(args.out) != Path(resume):
                 return fail("train", "--resume continues the run in its own folder; drop --out")
-            ignored = sorted(
-                k
-                for k in vars(args)
-                if k not in {"run_command", "command", "resume", "quiet", "epochs", "out"}
-            )
+            allowed = {"run_command", "command", "resume", "quiet", "epochs", "out"}
+            allowed |= {"distributed", "dist_timeout"}
+            ignored = sorted(k for k in vars(args) if k not in allowed)
             if ignored:
                 names = ", ".join("--" + k.replace("_", "-") for k in ignored)
                 return fail(
@@ -182,36 +240,58 @@ def run(args: argparse.Namespace) -> int:
                 )
             config = resolve_config(args) if hasattr(args, "epochs") else None
             out = Path(resume)
-            RunFolder(out).require()
+            checked["all"] = True  # what follows, rank 0 alone checks
+            if lead:
+                RunFolder(out).require()
         else:
             config = resolve_config(args)
+            checked["all"] = True  # what follows, rank 0 alone checks
             if getattr(args, "out", None):
                 out = Path(args.out)
-            else:  # a new folder, never another run's, even one started in the same second
+            elif lead:  # a new folder, never another run's, even one started in the same second
                 out = made = new_folder(_default_out(config))
+            else:
+                out = None  # the other ranks write nothing
         if not quiet:
             what = f"resuming {out}" if resume else f"training {config.model} on {config.dataset}"
-            print(f"chainrule train: {what} -> {out}", flush=True)
-        summary = fit(
-            config,
-            out,
-            resume=bool(resume),
-            overwrite=getattr(args, "overwrite", False),
-            progress=not quiet and sys.stderr.isatty(),
-            report=None if quiet else _print_epoch,
-        )
+            ranks = f" on {comm.size} MPI rank{'s' * (comm.size != 1)}" if comm else ""
+            print(f"chainrule train: {what}{ranks} -> {out}", flush=True)
+        options = {
+            "resume": bool(resume),
+            "overwrite": getattr(args, "overwrite", False),
+            "progress": not quiet and sys.stderr.isatty(),
+            "report": None if quiet else _print_epoch,
+        }
+        if comm is None:
+            summary = fit(config, out, **options)
+        else:
+            from ..distributed import fit_distributed
+
+            summary = fit_distributed(config, out, comm, **options)
     except TrainingInterrupted as e:
         discard_if_empty(made)
-        print(f"chainrule train: {e}", file=sys.stderr)
+        print(f"chainrule train: {_rank(comm)}{e}", file=sys.stderr)
         return 143 if e.signal_name == "SIGTERM" else 130
-    except (ValueError, FileExistsError, FloatingPointError, ImportError) as e:
+    except (ValueError, FileExistsError, FloatingPointError, ImportError, RuntimeError) as e:
         discard_if_empty(made)
-        return fail("train", str(e))
+        if not (lead or comm.must_abort):
+            # rank 0 reports what every rank met, and exits 2 as fail() does: mpiexec's status
+            # combines the ranks' (MPICH's is their bitwise or)
+            return 2
+        if isinstance(e, RuntimeError) and comm is None:
+            raise
+        return fail("train", _rank(comm) + str(e))
     except OSError as e:  # FileNotFoundError, a folder that cannot be made or written, a full disk
         discard_if_empty(made)
-        return fail("train", str(e) if str(e).startswith("--out") else _os_error(e))
-    print_summary(summary, out)
+        return fail("train", _rank(comm) + (str(e) if str(e).startswith("--out") else _os_error(e)))
+    if lead:
+        print_summary(summary, out)
     return 0
+
+
+def _rank(comm: Any) -> str:
+    """``rank K of N: `` before a message of a distributed run's rank."""
+    return f"rank {comm.rank} of {comm.size}: " if comm is not None and comm.size > 1 else ""
 
 
 def _os_error(e: OSError) -> str:

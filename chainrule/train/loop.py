@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 def run_epochs(
     t: Training,
-    run: RunFolder,
+    run: RunFolder | None,
     stage: Stage,
     progress: bool = False,
     report: Callable[[dict[str, Any]], None] | None = None,
@@ -41,7 +41,8 @@ def run_epochs(
     """Train the epochs after ``t.state["epoch"]`` up to ``t.config.epochs``, saving each one.
 
     Early stopping is checked before each epoch, so that a resumed run that had stopped stays
-    stopped. ``report`` gets each epoch's metrics row once its files are saved.
+    stopped. ``report`` gets each epoch's metrics row once its files are saved. With ``run``
+    None nothing is written (the ranks of a data-parallel run other than rank 0, which writes).
     """
     stage.name = "training"
     for epoch in range(t.state["epoch"] + 1, t.config.epochs + 1):
@@ -87,6 +88,7 @@ def train_epoch(t: Training, epoch: int, progress: bool = False) -> tuple[float,
         total_loss += result.loss * n
         correct += count_correct(result.scores, y)
         seen += n
+    total_loss, correct, seen = t.reduce_totals([total_loss, correct, seen])  # over the ranks
     return total_loss / seen, correct / seen
 
 
@@ -121,7 +123,7 @@ def predict(model: Any, loader: DataLoader) -> tuple[Tensor, Tensor]:
     return cat(scores), cat(labels)
 
 
-def end_epoch(t: Training, run: RunFolder, row: dict[str, Any]) -> None:
+def end_epoch(t: Training, run: RunFolder | None, row: dict[str, Any]) -> None:
     """Record the epoch whose metrics are ``row``: keep the model if it is the best so far,
     count early stopping's epochs, step the schedule, then save the checkpoint and metrics.csv.
 
@@ -137,12 +139,14 @@ def end_epoch(t: Training, run: RunFolder, row: dict[str, Any]) -> None:
     elif t.sched is not None:
         t.sched.step()
     state["epoch"] = epoch
-    save_training(t, run.checkpoint)
-    run.write_metrics(state["history"])
+    if run is not None:
+        save_training(t, run.checkpoint)
+        run.write_metrics(state["history"])
 
 
-def keep_best(t: Training, run: RunFolder, row: dict[str, Any]) -> bool:
-    """Save the model as the run's best if this epoch is; True if its accuracy is a new best.
+def keep_best(t: Training, run: RunFolder | None, row: dict[str, Any]) -> bool:
+    """Save the model as the run's best if this epoch is (into ``run``, unless None); True if
+    its accuracy is a new best.
 
     The best epoch has the highest validation accuracy, ties broken by the lower loss (a small
     validation set ties often, and the first tie is often under-trained).
@@ -153,8 +157,9 @@ def keep_best(t: Training, run: RunFolder, row: dict[str, Any]) -> bool:
     if state["best"] is None or [val_acc, -val_loss] > state["best"]:
         state.update(best=[val_acc, -val_loss], best_epoch=epoch)
         # not flushed: the checkpoint saved next holds these weights (crash safety, run.py)
-        save(t.model.state_dict(), run.model, metadata=t.model_meta, durable=False)
-    elif state["best_epoch"] == epoch - 1:
+        if run is not None:
+            save(t.model.state_dict(), run.model, metadata=t.model_meta, durable=False)
+    elif state["best_epoch"] == epoch - 1 and run is not None:
         sync_file(run.model)  # the checkpoint saved next will no longer hold these weights
     return better_acc
 

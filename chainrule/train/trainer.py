@@ -47,6 +47,7 @@ def fit(
     progress: bool = False,
     report: Callable[[dict[str, Any]], None] | None = None,
     figures: bool = True,
+    setup: Callable[[Training], None] | None = None,
 ) -> dict[str, Any]:
     """Train a model as ``config`` says, writing the run folder ``out``.
 
@@ -62,6 +63,9 @@ def fit(
         progress: show a progress bar per epoch (tqdm, when installed).
         report: called with each epoch's metrics row.
         figures: draw the figures at the end (needs matplotlib).
+        setup: called with the run's objects once they are built (and restored, with
+            ``resume``), before the first epoch. Where data parallelism plugs in
+            (``chainrule.distributed``: the other ranks join here).
 
     Returns:
         The summary written to summary.json (test accuracy, per-class accuracy, confusion).
@@ -94,6 +98,8 @@ def fit(
                 made = run.create(overwrite)
             t = build_training(config, splits)
             _start(t, run, splits, resume, stage)
+            if setup is not None:
+                setup(t)
             run_epochs(t, run, stage, progress, report)
             stage.name = "finishing"
             return finish(run, figures=figures, splits=splits)

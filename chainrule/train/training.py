@@ -45,6 +45,10 @@ class Training:
             "history" (the metrics rows), "best" ([val_acc, -val_loss] of the best epoch),
             "best_epoch", "bad_epochs" (epochs since a better validation accuracy) and
             "first_loss" (the first batch's loss: divergence is measured against it).
+        reduce_totals: the training epoch's sums in this process ([loss x samples, correct,
+            samples]) -> the run's. Where data parallelism plugs in: in one process the sums
+            as they are; over MPI ranks, each rank's shards summed over the ranks
+            (``chainrule.distributed``).
     """
 
     config: TrainConfig
@@ -59,6 +63,7 @@ class Training:
     val_loader: DataLoader
     sizes: dict[str, int]
     state: dict[str, Any]
+    reduce_totals: Callable[[list[float]], list[float]] = list
 
 
 def new_state() -> dict[str, Any]:

@@ -35,7 +35,8 @@ def test_one_run_per_combination(sweep):
     ]
     assert sweep.result["axes"] == ["hidden", "reg"]
     assert sweep.result["dataset"] == "spiral"
-    assert sweep.reported == runs
+    # reported as each finished, in any order
+    assert sorted(sweep.reported, key=lambda r: r["out"]) == sorted(runs, key=lambda r: r["out"])
     names = sorted(p.name for p in sweep.out.iterdir() if p.is_dir())
     assert names == sorted(
         ["hidden-3_reg-0.001", "hidden-3_reg-0.1", "hidden-20_reg-0.001", "hidden-20_reg-0.1"]

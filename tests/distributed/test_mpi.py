@@ -1,0 +1,251 @@
+"""Data-parallel training on 2 real MPI ranks, started here with mpiexec.
+
+The same global batch on 2 ranks reaches the weights of one process up to the order of the
+floating-point sums: every weight within ``ATOL`` of one process's (float32 weights of size
+~0.1-1; the measured difference after 3 epochs of Adam is ~5e-8, a few ulps, and ``ATOL`` leaves
+20x room for the drift a different BLAS or MPI may add). A 2-rank run resumed from its
+checkpoint ends bit for bit where the uninterrupted 2-rank run does. A rank that dies, or hangs,
+stops the run (the launcher's cleanup, or the watchdog) instead of leaving the other waiting.
+
+The tests that kill or stop a rank are driven by the run's observed progress (its first epoch in
+metrics.csv); the time limits below only guard against a hang.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chainrule.train import RunFolder, TrainConfig, fit
+from chainrule.train.checkpoint import load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+# beside this Python first: the mpich wheel installs it there, which need not be on PATH (a
+# pyenv shim appears only after a rehash)
+_BESIDE = Path(sys.executable).parent / "mpiexec"
+MPIEXEC = str(_BESIDE) if _BESIDE.is_file() else shutil.which("mpiexec")
+pytestmark = pytest.mark.skipif(
+    MPIEXEC is None or importlib.util.find_spec("mpi4py") is None,
+    reason="needs mpi4py and an MPI with mpiexec: pip install 'chainrule[mpi]' mpich",
+)
+
+#: |weights of 2 ranks - weights of 1 process| <= ATOL, for every weight
+ATOL = 1e-6
+#: 1293 training samples = 19 batches of 68 + 1: the last batch leaves rank 1 an empty shard;
+#: --reg and --clip-grad run the penalty and the clipping hook on the averaged gradient
+OPTIONS = {"epochs": 3, "batch_size": 68, "reg": 0.001, "clip_grad": 5.0, "seed": 2}
+HANG_GUARD = 240  # seconds: only against a hang; a run here takes a few seconds
+
+
+def argv(options: dict) -> list[str]:
+    out = []
+    for k, v in options.items():
+        out += [f"--{k.replace('_', '-')}", str(v)]
+    return out
+
+
+def environ() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env
+
+
+def command(args: list[str], n: int = 2) -> list[str]:
+    train = [sys.executable, "-m", "chainrule", "train", "--distributed", "mpi"]
+    return [MPIEXEC, "-n", str(n), *train, *args]
+
+
+def mpirun(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        command(args), cwd=cwd, env=environ(), capture_output=True, text=True, timeout=HANG_GUARD
+    )
+
+
+def weights(run: Path) -> dict[str, np.ndarray]:
+    model, _, _ = load_checkpoint(RunFolder(run).checkpoint)
+    return {k: v.numpy() for k, v in model.items()}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One process (fit, in this process) and 2 ranks (mpiexec), the same options."""
+    base = tmp_path_factory.mktemp("dp")
+    one = base / "one"
+    fit(TrainConfig(**OPTIONS), one, figures=False)
+    two = base / "two"
+    proc = mpirun([*argv(OPTIONS), "--out", str(two)], base)
+    assert proc.returncode == 0, proc.stderr
+    return base, one, two, proc
+
+
+def test_two_ranks_reach_the_weights_of_one_process(runs):
+    _, one, two, proc = runs
+    w1, w2 = weights(one), weights(two)
+    assert w1.keys() == w2.keys()
+    for k in w1:
+        np.testing.assert_allclose(w2[k], w1[k], rtol=0, atol=ATOL, err_msg=k)
+    m1, m2 = RunFolder(one).read_metrics(), RunFolder(two).read_metrics()
+    assert len(m1) == len(m2) == OPTIONS["epochs"]
+    for r1, r2 in zip(m1, m2):
+        # the epoch's metrics are the global batch's: each rank's shards summed over the ranks
+        for key in ("train_loss", "val_loss"):
+            assert r2[key] == pytest.approx(r1[key], rel=1e-5), key
+        for key in ("train_acc", "val_acc"):
+            assert r2[key] == pytest.approx(r1[key], abs=1.5 / 1293), key
+        assert r2["lr"] == r1["lr"]
+
+
+def test_rank_0_alone_writes_the_run_folder_and_prints(runs):
+    base, _, two, proc = runs
+    assert sorted(p.name for p in base.iterdir()) == ["one", "two"]  # no folder of rank 1's
+    written = sorted(p.name for p in two.iterdir())
+    assert written == sorted(
+        ["config.json", "metrics.csv", "model.safetensors", "checkpoint.safetensors"]
+        + ["summary.json", "curves.png", "confusion.png"]
+    )
+    assert proc.stdout.count("test accuracy") == 1
+    assert proc.stdout.count("epoch   3") == 1
+    assert "on 2 MPI ranks" in proc.stdout
+
+
+def test_resume_on_two_ranks_ends_bit_for_bit_where_the_whole_run_does(runs):
+    base, _, two, _ = runs
+    part = base / "part"
+    first = mpirun([*argv({**OPTIONS, "epochs": 2}), "--out", str(part)], base)
+    assert first.returncode == 0, first.stderr
+    second = mpirun(["--resume", str(part), "--epochs", "3"], base)
+    assert second.returncode == 0, second.stderr
+    assert "resuming" in second.stdout
+    w, whole = weights(part), weights(two)
+    assert all(np.array_equal(w[k], whole[k]) for k in whole)
+    assert len(RunFolder(part).read_metrics()) == 3
+
+
+def test_an_error_on_rank_0_before_training_stops_both_ranks_with_one_message(runs):
+    base, _, two, _ = runs
+    proc = mpirun([*argv(OPTIONS), "--out", str(two)], base)  # a run is there: no --overwrite
+    assert proc.returncode == 2
+    assert proc.stderr.count("already holds a run") == 1
+    # a check that rank 0 alone makes, before fit_distributed: rank 1 is told, not left waiting
+    proc = mpirun(["--resume", str(base / "nothing")], base)
+    assert proc.returncode == 2
+    assert proc.stderr.count("is not a run folder") == 1
+    assert "BAD TERMINATION" not in proc.stdout + proc.stderr
+
+
+def test_each_rank_knows_its_local_rank(tmp_path):
+    # each rank writes its own file: the launcher interleaves the ranks' output
+    code = (
+        "import sys; from chainrule.distributed import Comm; c = Comm(); "
+        "open(f'{sys.argv[1]}/{c.rank}', 'w').write(f'{c.local_rank} {c.local_size}')"
+    )
+    proc = subprocess.run(
+        [MPIEXEC, "-n", "2", sys.executable, "-c", code, str(tmp_path)],
+        env=environ(),
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+    )
+    assert proc.returncode == 0, proc.stderr
+    # one machine: the local ranks are the ranks (each would take its own GPU)
+    assert [(tmp_path / r).read_text() for r in "01"] == ["0 2", "1 2"]
+
+
+# ----- a rank that dies or hangs -----
+def rank_pids(launcher: int) -> dict[int, int]:
+    """{rank: pid} of the ranks below the launcher's process (read from /proc)."""
+    parents, ranks = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            env = (entry / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        for var in (b"PMI_RANK=", b"OMPI_COMM_WORLD_RANK="):
+            found = [v[len(var) :] for v in env if v.startswith(var)]
+            if found:
+                ranks[int(entry.name)] = int(found[0])
+    out = {}
+    for pid, rank in ranks.items():
+        p = pid
+        while p in parents and p != launcher:
+            p = parents[p]
+        if p == launcher:
+            out[rank] = pid
+    return out
+
+
+def start_long_run(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
+    out = tmp_path / "run"
+    args = [*argv({**OPTIONS, "epochs": 100000}), "--out", str(out), "--quiet", *extra]
+    proc = subprocess.Popen(
+        command(args), cwd=tmp_path, env=environ(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    # progress: the first epoch's row (epochs take tens of milliseconds; 100000 never end)
+    deadline = time.monotonic() + HANG_GUARD
+    while not (out / "metrics.csv").is_file() or len(RunFolder(out).read_metrics()) < 1:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no epoch finished"
+        time.sleep(0.05)
+    return proc, out
+
+
+def stop(proc: subprocess.Popen) -> tuple[int, str]:
+    """Wait for the launcher to end; its status and all it printed (MPICH's launcher reports a
+    killed rank on its standard output)."""
+    try:
+        out, err = proc.communicate(timeout=HANG_GUARD)
+    finally:
+        if proc.poll() is None:  # a hang: the assertion below fails, nothing is left running
+            for pid in rank_pids(proc.pid).values():
+                os.kill(pid, signal.SIGKILL)
+            proc.kill()
+            proc.communicate()
+    return proc.returncode, out.decode() + err.decode()
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc (Linux)")
+def test_a_rank_that_dies_stops_the_others_and_the_run_stays_resumable(tmp_path):
+    proc, out = start_long_run(tmp_path)
+    pids = rank_pids(proc.pid)
+    assert sorted(pids) == [0, 1]
+    os.kill(pids[1], signal.SIGKILL)
+    code, text = stop(proc)
+    assert code != 0
+    # the launcher says which process died (MPICH: its PID and "Killed (signal 9)")
+    assert str(pids[1]) in text or "rank 1" in text or "Killed" in text, text
+    _, _, extra = load_checkpoint(RunFolder(out).checkpoint)  # the last completed epoch, whole
+    assert extra["state"]["epoch"] >= 1
+    assert not RunFolder(out).summary.exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc (Linux)")
+def test_a_rank_that_hangs_is_caught_by_the_watchdog(tmp_path):
+    proc, out = start_long_run(tmp_path, "--dist-timeout", "10")
+    pids = rank_pids(proc.pid)
+    os.kill(pids[1], signal.SIGSTOP)  # alive, but never joins the next allreduce
+    try:
+        code, text = stop(proc)
+    finally:
+        try:
+            os.kill(pids[1], signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert code != 0
+    assert "rank 0 of 2: waited 10 s in the gradient allreduce" in text, text
+    assert "--resume continues it" in text
+    _, _, extra = load_checkpoint(RunFolder(out).checkpoint)
+    assert extra["state"]["epoch"] >= 1
