@@ -360,9 +360,12 @@ class _Builder:
                 continue
             gate.edges.append(len(g.edges))
             g.edges.append(Edge(vi, gate.index, pos))
-            mod = g.values[vi].module
-            if gate.module is None and mod is not None:
-                gate.module = mod
+        # a gate belongs to a layer when the parameters it takes are that layer's alone: the L2
+        # penalty of a whole model takes every layer's weights, and belongs to none of them
+        owners = {g.values[g.edges[e].value].module for e in gate.edges}
+        owners.discard(None)
+        if len(owners) == 1:
+            gate.module = owners.pop()
 
     def name_gates(self) -> None:
         gates, values = self.graph.gates, self.graph.values

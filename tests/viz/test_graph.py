@@ -213,6 +213,22 @@ def test_a_small_network_traces_to_the_engines_gradients_and_collapses_by_layer(
     assert {"0.weight (3, 2)", "2.bias (2,)"} <= set(nodes.values())
 
 
+def test_the_l2_penalty_of_a_whole_model_is_drawn_outside_every_layer():
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
+    data = nn.functional.cross_entropy(model(cr.randn(4, 2)), cr.tensor([0, 1, 1, 0]))
+    loss = data + 0.01 * nn.l2_penalty(model)
+    nodes, edges = parse_dot(cr.viz.draw_graph(loss, module=model, format="dot"))
+    layer0 = next(label for label in nodes.values() if label.startswith("0 Linear"))
+    layer2 = next(label for label in nodes.values() if label.startswith("2 Linear"))
+    pairs = {(src, dst) for src, dst, *_ in edges}
+    # each weight goes into its own layer and into the penalty, never into another layer
+    assert ("2.weight (2, 3)", layer2) in pairs and ("2.weight (2, 3)", layer0) not in pairs
+    assert ("2.weight (2, 3)", "sum of squares") in pairs
+    assert ("0.weight (3, 2)", layer0) in pairs and ("0.weight (3, 2)", "sum of squares") in pairs
+    assert (layer0, "*0.01") not in pairs and ("sum of squares", "*0.01") in pairs
+
+
 def test_a_layer_of_several_gates_becomes_one_box():
     class Affine(nn.Module):
         def __init__(self):
