@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,8 @@ class Step:
         upstream: the gradient arriving at the gate's output (a copy step: their sum).
         edges: one ``EdgeStep`` per input that gets a gradient.
         parts: a copy step's gradients, one per use, that add up to ``upstream``.
+        equation: for a gate whose output has a name, how it is computed from its inputs
+            (``x + y`` for ``q``), else None.
     """
 
     number: int
@@ -86,6 +89,7 @@ class Step:
     upstream: Any
     edges: tuple[EdgeStep, ...] = ()
     parts: tuple = ()
+    equation: str | None = None
 
 
 class Explanation:
@@ -141,12 +145,24 @@ class Explanation:
     def _head(self) -> str:
         g = self.graph
         n = len(g.gates)
+        copies = sum(s.kind == "copy" for s in self.steps)
+        counted = _plural(n, "gate")
+        if copies:
+            counted += f" and {_plural(copies, 'copy gate')} ({_plural(len(self.steps), 'step')})"
         out = g.values[g.output]
         return (
-            f"Backpropagation through {n} gate{'s' if n != 1 else ''}, from the output back to "
-            f"the inputs (reverse topological order).\nThe output {out.name} = "
-            f"{self._n(out.data)} starts with gradient {self._n(g.seed)}."
+            f"Backpropagation through {counted}, from the output back to the inputs (reverse "
+            f"topological order).\nThe output {out.name} = {self._n(out.data)} starts with "
+            f"gradient {self._n(g.seed)}."
         )
+
+    def _sum(self, parts: tuple) -> str:
+        """Gradients added up as one writes it: 0.5121 - 0.03576, not 0.5121 + -0.03576."""
+        text = self._n(parts[0])
+        for p in parts[1:]:
+            term = self._n(p)
+            text += f" - {term[1:]}" if term.startswith("-") else f" + {term}"
+        return text
 
     def _tail(self) -> str:
         if not self.leaves:
@@ -165,11 +181,11 @@ class Explanation:
             if s.kind == "copy":
                 lines.append(
                     f"{s.number:>3}. copy gate adds: {s.gate} is used {len(s.parts)} times, so its "
-                    f"gradients add up: {' + '.join(self._n(p) for p in s.parts)} = "
-                    f"{self._n(s.upstream)}"
+                    f"gradients add up: {self._sum(s.parts)} = {self._n(s.upstream)}"
                 )
                 continue
-            head = f"{s.number:>3}. {s.gate} ({s.op}): output {self._n(s.output)}, upstream"
+            gate = f"{s.gate} = {s.equation}" if s.equation else s.gate
+            head = f"{s.number:>3}. {gate} ({s.op}): output {self._n(s.output)}, upstream"
             head += f" {self._n(s.upstream)}" + (f"; {s.pattern}" if s.pattern else "")
             lines.append(head)
             for e in s.edges:
@@ -204,7 +220,7 @@ class Explanation:
         ]
         for s in self.steps:
             if s.kind == "copy":
-                parts = " + ".join(self._n(p) for p in s.parts)
+                parts = self._sum(s.parts)
                 rows.append(
                     f"| {s.number} | copy | {_md(s.gate)} | {parts} | 1 | "
                     f"{self._n(s.upstream)} | copy gate adds |"
@@ -214,7 +230,9 @@ class Explanation:
                 first = k == 0
                 cells = [
                     str(s.number) if first else "",
-                    f"`{s.gate}`" if first else "",
+                    f"`{s.gate} = {s.equation}`"
+                    if first and s.equation
+                    else (f"`{s.gate}`" if first else ""),
                     _md(f"{e.to} = {self._n(e.value)}") if e else "",
                     _md(self._n(s.upstream)) if first else "",
                     _md(self._local_md(e)) if e else "",
@@ -300,7 +318,7 @@ def _steps(g: Graph) -> list[Step]:
         out = [g.values[v].data for v in gate.outputs if v is not None]
         steps.append(
             Step(len(steps) + 1, "gate", gate.name, gate.node_name, _pattern(g, gate),
-                 out[0] if len(out) == 1 else out, up, edges)
+                 out[0] if len(out) == 1 else out, up, edges, equation=_equation(g, gate))
         )  # fmt: skip
         for e in gate.edges:
             edge = g.edges[e]
@@ -346,14 +364,66 @@ def _edge_step(g: Graph, gate: Gate, edge: Edge) -> EdgeStep:
     )
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_INFIX = ("+", "-", "*", "/", "@", "**")
+_OTHER = "\x00"  # stands for the other operand while a formula's x is named
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _token(g: Graph, vi: int) -> str:
+    """A value as it reads inside a formula: its name when that is a plain name (``x``, ``q``,
+    ``w0``), else a single number's value (``2``, ``(-1)``), else its name in parentheses."""
+    v = g.values[vi]
+    if _plain_name(v):
+        return v.name
+    if np.size(v.data) == 1:
+        return fmt_const(np.asarray(v.data).reshape(()))
+    return f"({v.name})"
+
+
+def _plain_name(v: Any) -> bool:
+    """A name a formula can use: an input's, or one given to an intermediate, that is a plain
+    identifier (a gate called by its label, such as exp or +#1, is not)."""
+    return (v.kind != "gate" or v.named) and _IDENTIFIER.fullmatch(v.name) is not None
+
+
+def _operands(g: Graph, gate: Gate) -> dict[int, int]:
+    return {g.edges[e].position: g.edges[e].value for e in gate.edges}
+
+
+def _equation(g: Graph, gate: Gate) -> str | None:
+    """How a named gate's output is computed, in its inputs' names: ``x + y``, ``sigmoid(s3)``,
+    ``q + 1``, ``1/q``. None for a gate whose output has no name of its own."""
+    outs = [g.values[vi] for vi in gate.outputs if vi is not None]
+    if len(outs) != 1 or not outs[0].named:
+        return None
+    ops = _operands(g, gate)
+    names = [_token(g, ops[k]) for k in sorted(ops)]
+    label = gate.label
+    if len(names) == 2 and label in _INFIX:
+        return f"{names[0]} {label} {names[1]}"
+    if len(names) == 1:
+        if re.search(r"\bx\b", label):  # 1/x, max(x, 0), 1-x
+            return re.sub(r"\bx\b", names[0], label)
+        m = re.fullmatch(r"(\*\*|[-+*/@])(.+)", label)  # a constant folded in: +1, *(-1), **2
+        if m:
+            return f"{names[0]} {m.group(1)} {m.group(2)}"
+    if _IDENTIFIER.fullmatch(label) and names:
+        return f"{label}({', '.join(names)})"
+    return label
+
+
 def _other(g: Graph, gate: Gate, edge: Edge) -> str:
-    """The other argument of a binary gate: its name, or the constant."""
+    """The other argument of a binary gate, as it reads in a formula: its name, or the value."""
     k = 1 - edge.position
     a = gate.args[k]
     if a is None:
         for e in gate.edges:
             if g.edges[e].position == k:
-                return g.values[g.edges[e].value].name
+                return _token(g, g.edges[e].value)
     return fmt_const(a)
 
 
@@ -370,26 +440,50 @@ def _formula(g: Graph, gate: Gate, edge: Edge) -> str:
 
 
 def _local_rule(g: Graph, gate: Gate, edge: Edge) -> str | None:
-    """What the op says its local gradient for this input is (None: it says nothing)."""
+    """What the op says its local gradient for this input is (None: it says nothing).
+
+    An op writes the input it is taken for as x (``e^x``, ``-y/x^2``). Where that input has a
+    plain name the formula uses it (``e^q``, ``-x/y^2``): always on a gate with one tensor
+    input; on a gate with two, where the formula is written in terms of the other operand
+    (x is then unambiguously this one).
+    """
     fn = gate.function
     if fn is None:
         return None
-    other = _other(g, gate, edge) if len(gate.args) == 2 else ""
-    said = fn.describe_local(edge.position, gate.args, other, fmt_const)
-    if said is not None:
-        return said
-    rule = fn.local_grad
-    if isinstance(rule, tuple):
-        return rule[min(edge.position, len(rule) - 1)]
-    return rule
+    two = len(gate.args) == 2
+    said = fn.describe_local(edge.position, gate.args, _OTHER if two else "", fmt_const)
+    if said is None:
+        rule = fn.local_grad
+        if rule is None:
+            return None
+        said = rule[min(edge.position, len(rule) - 1)] if isinstance(rule, tuple) else rule
+    this = g.values[edge.value]
+    if _plain_name(this) and this.name != "x":
+        if len(gate.edges) == 1 or _OTHER in said:
+            said = re.sub(r"\bx\b", this.name, said)
+    if _OTHER in said:
+        said = said.replace(_OTHER, _other(g, gate, edge))
+    return said
 
 
 def _vjp(g: Graph, gate: Gate, edge: Edge) -> str:
     """How a gate on tensors applies its local gradient: the vector-Jacobian product.
 
     The op's own description (``Function.vjp``) if it has one; else, for an elementwise op, its
-    local gradient times the upstream gradient (a diagonal Jacobian).
+    local gradient times the upstream gradient (a diagonal Jacobian). Where the upstream
+    gradient is one number other than 1 (the lambda of an L2 penalty), the rule is also written
+    with it: ``upstream * 2 w = 0.01 * 2 w``, the slides' 2 lambda W.
     """
+    rule = _vjp_rule(g, gate, edge)
+    up = gate.upstream[0] if len(gate.upstream) == 1 else None
+    if up is not None and np.size(up) == 1 and rule.startswith("upstream "):
+        value = float(np.asarray(up).reshape(()))
+        if value != 1:
+            rule += f" = {fmt_const(value)}{rule[len('upstream') :]}"
+    return rule
+
+
+def _vjp_rule(g: Graph, gate: Gate, edge: Edge) -> str:
     shapes_differ = any(
         np.shape(g.values[g.edges[e].value].data) != np.shape(g.values[o].data)
         for e in gate.edges

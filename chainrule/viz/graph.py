@@ -89,10 +89,13 @@ class _Dot:
         v = self.g.values[vi]
         return self.node_of_gate(v.gate) if v.kind == "gate" else f"v{vi}"
 
-    def label(self, data: Any, grad: Any) -> str:
+    def label(self, data: Any, grad: Any, name: str | None = None) -> str:
         parts = []
         if self.values:
-            parts.append(f'<FONT COLOR="{VALUE_COLOR}">{_esc(summary(data, self.digits))}</FONT>')
+            text = summary(data, self.digits)
+            if name:  # an intermediate with a name of its own: q = 3, as on the slides
+                text = f"{name} = {text}"
+            parts.append(f'<FONT COLOR="{VALUE_COLOR}">{_esc(text)}</FONT>')
         if self.grads and grad is not None:
             parts.append(f'<FONT COLOR="{GRAD_COLOR}">{_esc(summary(grad, self.digits))}</FONT>')
         return f"label=<{'<BR/>'.join(parts)}>" if parts else ""
@@ -148,7 +151,10 @@ class _Dot:
                 merged[key] = e.grad if cur is None else cur + e.grad
         for key in order:
             vi, dst = key[0], key[1]
-            label = self.label(g.values[vi].data, merged[key])
+            v = g.values[vi]
+            label = self.label(
+                v.data, merged[key], v.name if v.kind == "gate" and v.named else None
+            )
             out.append(f"  {self.node_of_value(vi)} -> {dst} [{label}];")
         o = g.values[g.output]
         if o.kind == "gate":

@@ -18,8 +18,10 @@ so a graph can only be walked before it. Trace first, backward later::
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +52,7 @@ class Value:
     grad: Any = None
     tensor: Tensor | None = None
     module: str | None = None  # the layer that owns it, for parameters
+    named: bool = False  # the name is the tensor's own (``name=``, a parameter's, a program's)
 
 
 @dataclass(eq=False)
@@ -308,9 +311,9 @@ class _Builder:
         self.keys: dict[Any, int] = {}  # id(leaf) / (node, index) -> value index
         self.gate_of: dict[Node, int] = {}
         self.nodes: list[Node] = []
-        self.unnamed = 0
+        self.unnamed: dict[str, int] = {}
 
-    def tensor_value(self, t: Tensor) -> int:
+    def tensor_value(self, t: Tensor, role: str = "x") -> int:
         g = self.graph
         if t.grad_fn is None:
             key: Any = id(t)
@@ -321,20 +324,29 @@ class _Builder:
                     g.modules.setdefault(mod, owner[2])
                 else:
                     name, mod = t.name, None
-                    if name is None:
-                        self.unnamed += 1
-                        name = f"leaf{self.unnamed}"
+                named = name is not None
+                if not named:
+                    name = self.role_name(role)
                 v = Value(name, t._data, "leaf", requires_grad=t.requires_grad, tensor=t)
-                v.module = mod
+                v.module, v.named = mod, named
                 self.keys[key] = self._add(v)
             return self.keys[key]
         key = (t.grad_fn, t._index)
         if key not in self.keys:
             gate = g.gates[self.gate_of[t.grad_fn]]
             v = Value("", t._data, "gate", gate.index, t._index, True, tensor=t)
+            if t.name is not None:  # an intermediate the user named: q, s0, h
+                v.name, v.named = t.name, True
             self.keys[key] = self._add(v)
             gate.outputs[t._index] = self.keys[key]
         return self.keys[key]
+
+    def role_name(self, role: str) -> str:
+        """A name for an unnamed input: the argument it is to its first gate (``x``,
+        ``target``), numbered from the second such input on (``x#2``)."""
+        self.unnamed[role] = self.unnamed.get(role, 0) + 1
+        n = self.unnamed[role]
+        return role if n == 1 else f"{role}#{n}"
 
     def _add(self, v: Value) -> int:
         self.graph.values.append(v)
@@ -351,11 +363,13 @@ class _Builder:
         g.gates.append(gate)
         self.gate_of[node] = gate.index
         self.nodes.append(node)
+        roles = _argument_names(fn)
         for pos, a in enumerate(node.inputs):
+            role = roles[min(pos, len(roles) - 1)] if roles else "x"
             if isinstance(a, Tensor):
-                vi = self.tensor_value(a)
+                vi = self.tensor_value(a, role)
             elif isinstance(a, np.ndarray) and a.ndim > 0:
-                vi = self._add(Value("const", a, "const"))
+                vi = self._add(Value(self.role_name(role), a, "const"))
             else:
                 continue
             gate.edges.append(len(g.edges))
@@ -368,19 +382,30 @@ class _Builder:
             gate.module = owners.pop()
 
     def name_gates(self) -> None:
+        """A gate is called by its output's name where that was given (``q``), else by its
+        label, numbered where labels repeat (``*#1``, ``*#2``)."""
         gates, values = self.graph.gates, self.graph.values
+        given = {}
+        for gate in gates:
+            outs = [values[vi] for vi in gate.outputs if vi is not None]
+            if len(gate.outputs) == 1 and outs and outs[0].named:
+                given[gate.index] = outs[0].name
         counts: dict[str, int] = {}
         for gate in gates:
-            counts[gate.label] = counts.get(gate.label, 0) + 1
+            if gate.index not in given:
+                counts[gate.label] = counts.get(gate.label, 0) + 1
         seen: dict[str, int] = {}
         for gate in gates:
+            if gate.index in given:
+                gate.name = given[gate.index]
+                continue
             if counts[gate.label] > 1:
                 seen[gate.label] = seen.get(gate.label, 0) + 1
                 gate.name = f"{gate.label}#{seen[gate.label]}"
             else:
                 gate.name = gate.label
             for i, vi in enumerate(gate.outputs):
-                if vi is not None:
+                if vi is not None and not values[vi].named:
                     values[vi].name = gate.name + (f"[{i}]" if len(gate.outputs) > 1 else "")
 
     def replay(self) -> None:
@@ -425,6 +450,26 @@ class _Builder:
         if grad.shape != data.shape:
             grad = sum_to(grad, data.shape, node, edge.position)
         return grad.astype(data.dtype, copy=False)
+
+
+def _argument_names(fn: type) -> tuple[str, ...]:
+    """The names of ``fn.forward``'s arguments after ctx (``("x", "target", ...)``); what an
+    unnamed input is called in drawings. A ``*args`` forward gives ``x`` for each."""
+    cached = _ROLES.get(fn)
+    if cached is None:
+        try:
+            params = list(inspect.signature(fn.forward).parameters.values())[1:]
+        except (TypeError, ValueError):
+            params = []
+        cached = tuple(
+            "x" if p.kind is inspect.Parameter.VAR_POSITIONAL or p.name.startswith("_") else p.name
+            for p in params
+        )
+        _ROLES[fn] = cached
+    return cached
+
+
+_ROLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a user's class may go
 
 
 def _call_backward(node: Node, grads: list) -> list:

@@ -152,3 +152,24 @@ def test_help_shows_the_example(capsys):
         cli.main(["graph", "--help"])
     assert e.value.code == 0
     assert "--set w0=2 x0=-1" in capsys.readouterr().out
+
+
+def test_a_program_names_intermediates_and_an_expression_may_start_with_a_minus(capsys):
+    args = ["graph", "q = x + y; f = q * z", "--set", "x=-2", "y=5", "z=-4", "--explain"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^q = 3$", out, re.M) and re.search(r"^f = -12$", out, re.M)
+    assert "2. q = x + y (AddBackward)" in out and "to q = 3: upstream 1 x local z = -4" in out
+    assert cli.main(["graph", "-log(p)", "--set", "p=0.13", "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^f = 2\.04$", out, re.M) and re.search(r"^df/dp = -7\.692$", out, re.M)
+    assert cli.main(["graph", "--explain", "-x*y", "--set", "x=2", "y=3"]) == 0
+    assert "df/dx = -3" in capsys.readouterr().out
+
+
+def test_a_program_s_mistakes_are_pointed_at(capsys):
+    assert cli.main(["graph", "x + y; q = x", "--set", "x=1", "y=2"]) == 2
+    err = capsys.readouterr().err
+    assert "computes a value nobody uses" in err and "\n  ^" in err
+    assert cli.main(["graph", "q = x; q * 2", "--set", "q=1", "x=2"]) == 2
+    assert "both given a value and assigned" in capsys.readouterr().err

@@ -125,10 +125,11 @@ def test_leaves_show_their_names_and_tensors_their_shape_and_values():
     w = cr.randn(64, 32, requires_grad=True)
     dot = cr.viz.draw_graph((x.relu() * 2).sum() + (w * w).sum(), format="dot")
     nodes, edges = parse_dot(dot)
-    assert "scores (4,)" in nodes.values() and "leaf1 (64, 32)" in nodes.values()
+    # an unnamed input is called by the argument it is to its first gate
+    assert "scores (4,)" in nodes.values() and "x (64, 32)" in nodes.values()
     relu_in = [e for e in edges if e[0] == "scores (4,)"][0]
     assert relu_in[2] == "(4,) [1, -2, 3, -1]" and relu_in[3] == "(4,) [2, 0, 2, 0]"
-    big = [e for e in edges if e[0] == "leaf1 (64, 32)"][0]
+    big = [e for e in edges if e[0] == "x (64, 32)"][0]
     m = re.fullmatch(r"\(64, 32\) min (\S+) mean (\S+) max (\S+)", big[2])
     data = w.detach().numpy()
     assert m and [float(v) for v in m.groups()] == pytest.approx(
@@ -189,8 +190,8 @@ def test_a_users_function_and_a_split_are_replayed_like_the_engine():
     assert "Multiply" in [gate.label for gate in g.gates]
     f.backward()
     traced = {v.name: v.grad for v in g.leaves()}
-    np.testing.assert_allclose(traced["leaf1"], x.grad.numpy())
-    np.testing.assert_allclose(traced["leaf2"], y.grad.numpy())
+    np.testing.assert_allclose(traced["x"], x.grad.numpy())  # Multiply.forward's x and y
+    np.testing.assert_allclose(traced["y"], y.grad.numpy())
 
 
 def test_a_small_network_traces_to_the_engines_gradients_and_collapses_by_layer():
