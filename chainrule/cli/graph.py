@@ -20,7 +20,9 @@ EXAMPLES = """examples:
       --out neuron.svg --explain
   chainrule graph "q = x + y; f = q * z" --set x=-2 y=5 z=-4 --explain --markdown
   chainrule graph "-log(p)" --set p=0.13 --explain
-  chainrule graph "sum(relu(x) * [4, -1, 5, 9])" --set x=[1,-2,3,-1] --out relu.png
+  chainrule graph "sum(relu(x) * [4, -1, 5, 9])" --set x=[1,-2,3,-1] --out relu.png --dpi 300
+  chainrule graph "sum((x @ w) * g)" --set x=[[2,1,-3],[-3,4,2]] \\
+      w=[[3,2,1,-1],[2,1,3,2],[3,2,1,-2]] g=[[2,3,-3,9],[-8,1,4,6]] --explain
 """
 
 
@@ -64,6 +66,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--digits", type=int, default=4, help="significant digits of the numbers (default 4)"
     )
+    p.add_argument(
+        "--max-elements",
+        type=int,
+        default=16,
+        metavar="N",
+        help="show tensors of at most N values in full, a matrix row by row; larger ones as "
+        "min/mean/max (default 16: the lecture's 3x4 matrices)",
+    )
+    p.add_argument(
+        "--dpi", type=int, default=192, help="a PNG's resolution (default 192: sharp on a slide)"
+    )
     p.set_defaults(run_command=run)
 
 
@@ -97,6 +110,11 @@ def run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.digits <= 17:
         return fail("graph", f"--digits must be from 1 to 17; got {args.digits}")
+    if args.max_elements < 0:
+        return fail("graph", f"--max-elements must be 0 or more; got {args.max_elements}")
+    if not 10 <= args.dpi <= 2400:
+        return fail("graph", f"--dpi must be from 10 to 2400; got {args.dpi}")
+    n = args.max_elements
     text = args.expression.lstrip()
     try:
         expr = parse_program(text)
@@ -127,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     if unused:
         print(f"note: {', '.join(unused)} set but not used", file=sys.stderr)
     if not isinstance(result, cr.Tensor) or not result.requires_grad:
-        print(f"f = {summary(getattr(result, '_data', result), args.digits)}")
+        print(f"f = {summary(getattr(result, '_data', result), args.digits, n)}")
         if args.out or args.explain:
             return fail(
                 "graph",
@@ -139,12 +157,12 @@ def run(args: argparse.Namespace) -> int:
     graph = trace(result)
     for v in graph.values:  # the intermediates the program named, as the forward pass met them
         if v.kind == "gate" and v.name in expr.assigned and v.name != out:
-            print(f"{v.name} = {summary(v.data, args.digits)}")
-    print(f"{out} = {summary(result._data, args.digits)}")
+            print(f"{v.name} = {summary(v.data, args.digits, n)}")
+    print(f"{out} = {summary(result._data, args.digits, n)}")
     if graph.has_grads:
         for v in graph.leaves():
             if v.requires_grad and v.name in leaves:
-                grad = summary(v.grad, args.digits) if v.grad is not None else "none"
+                grad = summary(v.grad, args.digits, n) if v.grad is not None else "none"
                 print(f"d{out}/d{v.name} = {grad}")
     else:
         print(graph.note)
@@ -157,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
                 format=args.format,
                 path=args.out,
                 digits=args.digits,
+                max_elements=n,
+                dpi=args.dpi,
             )
         except (GraphvizNotFoundError, ModuleNotFoundError, ValueError, OSError) as e:
             return fail("graph", str(e))
@@ -165,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.explain or args.markdown:
         try:
-            text = explain(graph, digits=args.digits)
+            text = explain(graph, digits=args.digits, max_elements=n)
         except ValueError as e:
             return fail("graph", str(e))
         print()

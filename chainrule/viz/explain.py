@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from .graph import draw_graph, shape_str, summary
+from .graph import SMALL, draw_graph, shape_str, summary
 from .snapshot import Edge, Gate, Graph, fmt, fmt_const, trace
 
 __all__ = ["EdgeStep", "Explanation", "Graph", "Step", "draw_graph", "explain", "trace"]
@@ -101,10 +101,13 @@ class Explanation:
         leaves: leaf name -> its gradient, for the leaves that require grad.
     """
 
-    def __init__(self, graph: Graph, steps: list[Step], digits: int) -> None:
+    def __init__(
+        self, graph: Graph, steps: list[Step], digits: int, max_elements: int = SMALL
+    ) -> None:
         self.graph = graph
         self.steps = steps
         self.digits = digits
+        self.max_elements = max_elements
         self.leaves: dict[str, Any] = {}
         for v in graph.leaves():
             if v.requires_grad:  # two leaves of one name stay apart: x, x#2
@@ -140,7 +143,7 @@ class Explanation:
             return "none"
         if isinstance(a, list):  # a gate with several outputs
             return "; ".join(self._n(x) for x in a)
-        return summary(a, self.digits)
+        return summary(a, self.digits, self.max_elements)
 
     def _head(self) -> str:
         g = self.graph
@@ -257,7 +260,12 @@ class Explanation:
 
 
 def explain(
-    output: Tensor | Graph, grad_output: Any = None, *, module: Any = None, digits: int = 4
+    output: Tensor | Graph,
+    grad_output: Any = None,
+    *,
+    module: Any = None,
+    digits: int = 4,
+    max_elements: int = SMALL,
 ) -> Explanation:
     """Every step of backpropagation from ``output``, in reverse topological order.
 
@@ -271,6 +279,8 @@ def explain(
         grad_output: the gradient to start from; needed when ``output`` has more than one element.
         module: a ``cr.nn.Module`` whose parameters to name.
         digits: significant digits in the text.
+        max_elements: tensors of at most this many values are written in full; larger ones as
+            min/mean/max.
 
     Returns:
         An ``Explanation``: ``.steps``, ``str()`` text, ``.to_markdown()``.
@@ -298,7 +308,9 @@ def explain(
         )
     if not isinstance(digits, int) or not 1 <= digits <= 17:
         raise ValueError(f"explain: digits must be an integer from 1 to 17; got {digits!r}")
-    return Explanation(graph, _steps(graph), digits)
+    if not isinstance(max_elements, int) or max_elements < 0:
+        raise ValueError(f"explain: max_elements must be a whole number >= 0; got {max_elements!r}")
+    return Explanation(graph, _steps(graph), digits, max_elements)
 
 
 def _steps(g: Graph) -> list[Step]:

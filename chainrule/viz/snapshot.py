@@ -118,7 +118,12 @@ class Graph:
         return [self.gates[i] for i in self.order]
 
     def to_dot(
-        self, values: bool = True, grads: bool = True, collapse: bool = True, digits: int = 4
+        self,
+        values: bool = True,
+        grads: bool = True,
+        collapse: bool = True,
+        digits: int = 4,
+        max_elements: int = 16,
     ) -> str:
         """The graph as Graphviz DOT text, left to right, values above and gradients below.
 
@@ -127,13 +132,14 @@ class Graph:
             grads: write each edge's gradient below it (in red), when they were computed.
             collapse: draw each layer of ``module`` as one box.
             digits: significant digits of the numbers.
+            max_elements: tensors of at most this many values are shown in full.
 
         Returns:
             The DOT source.
         """
         from .graph import _Dot  # drawing sits on top of the snapshot
 
-        return _Dot(self, values, grads and self.has_grads, collapse, digits).source()
+        return _Dot(self, values, grads and self.has_grads, collapse, digits, max_elements).source()
 
     def draw(
         self, format: str | None = None, path: str | os.PathLike | None = None, **kw: Any

@@ -173,3 +173,22 @@ def test_a_program_s_mistakes_are_pointed_at(capsys):
     assert "computes a value nobody uses" in err and "\n  ^" in err
     assert cli.main(["graph", "q = x; q * 2", "--set", "q=1", "x=2"]) == 2
     assert "both given a value and assigned" in capsys.readouterr().err
+
+
+def test_matrices_in_full_up_to_a_limit_and_the_png_resolution(tmp_path, capsys):
+    args = ["graph", "sum((x @ w) * g)", "--set", "x=[[2,1,-3],[-3,4,2]]"]
+    args += ["w=[[3,2,1,-1],[2,1,3,2],[3,2,1,-2]]", "g=[[2,3,-3,9],[-8,1,4,6]]"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "df/dw = (3, 4) [[28, 3, -18, 0], [-30, 7, 13, 33], [-22, -7, 17, -15]]" in out
+    assert cli.main([*args, "--max-elements", "4"]) == 0
+    assert "df/dw = (3, 4) min -30 mean 0.75 max 33" in capsys.readouterr().out
+    assert cli.main([*args, "--max-elements", "-1"]) == 2
+    assert "--max-elements" in capsys.readouterr().err
+    if shutil.which("dot") is None:
+        return
+    small, large = tmp_path / "small.png", tmp_path / "large.png"
+    assert cli.main([*args, "--out", str(small), "--dpi", "96"]) == 0
+    assert cli.main([*args, "--out", str(large)]) == 0  # the default: 192 dpi
+    width = [int.from_bytes(p.read_bytes()[16:20], "big") for p in (small, large)]
+    assert width[1] >= 2 * width[0] - 2

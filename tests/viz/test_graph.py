@@ -49,24 +49,41 @@ def strip_tags(s):
     return html.unescape(re.sub(r"<[^>]*>", " ", s)).split()
 
 
+def _colored(label, color):
+    m = re.search(rf'COLOR="{color}">(.*?)</FONT>', label)
+    return " ".join(strip_tags(m.group(1))) if m else None
+
+
 def parse_dot(dot):
-    """Nodes (id -> label words) and edges [(src label, dst label, value text, grad text)]."""
-    nodes = {}
+    """Nodes (id -> label words) and wires [(src label, dst label, value text, grad text)].
+
+    A wire runs from a node through the label node that carries its numbers (value above the
+    line, gradient below) to the gate that takes it; a value used more than once runs through
+    one label with its total gradient, then one label per use with that use's gradient.
+    """
+    nodes, labels, succ = {}, {}, {}
     for m in re.finditer(r"^\s+(\w+) \[label=<(.*?)>,", dot, re.M):
         nodes[m.group(1)] = " ".join(strip_tags(m.group(2)))
+    for m in re.finditer(r"^\s+(l\d+) \[shape=plain, label=<(.*)>\];$", dot, re.M):
+        label = m.group(2)
+        labels[m.group(1)] = (_colored(label, G.VALUE_COLOR), _colored(label, G.GRAD_COLOR))
+    for m in re.finditer(r"^\s+(\w+)(?::m:[we])? -> (\w+)(?::m:[we])?(?: \[.*\])?;$", dot, re.M):
+        succ.setdefault(m.group(1), []).append(m.group(2))
     edges = []
-    for m in re.finditer(r"^\s+(\w+) -> (\w+) \[(?:label=<(.*)>)?\];$", dot, re.M):
-        label = m.group(3) or ""
-        value = re.search(rf'COLOR="{G.VALUE_COLOR}">([^<]*)<', label)
-        grad = re.search(rf'COLOR="{G.GRAD_COLOR}">([^<]*)<', label)
-        edges.append(
-            (
-                nodes[m.group(1)],
-                nodes[m.group(2)],
-                html.unescape(value.group(1)) if value else None,
-                html.unescape(grad.group(1)) if grad else None,
-            )
-        )
+    for src, dsts in succ.items():
+        if src in labels:
+            continue
+        for mid in dsts:
+            if mid not in labels:
+                edges.append((nodes[src], nodes[mid], None, None))
+                continue
+            value, grad = labels[mid]
+            for dst in succ[mid]:
+                if dst in labels:  # a branch of a value used more than once
+                    (branch_dst,) = succ[dst]
+                    edges.append((nodes[src], nodes[branch_dst], value, labels[dst][1]))
+                else:
+                    edges.append((nodes[src], nodes[dst], value, grad))
     return nodes, edges
 
 
@@ -128,7 +145,7 @@ def test_leaves_show_their_names_and_tensors_their_shape_and_values():
     # an unnamed input is called by the argument it is to its first gate
     assert "scores (4,)" in nodes.values() and "x (64, 32)" in nodes.values()
     relu_in = [e for e in edges if e[0] == "scores (4,)"][0]
-    assert relu_in[2] == "(4,) [1, -2, 3, -1]" and relu_in[3] == "(4,) [2, 0, 2, 0]"
+    assert relu_in[2] == "(4,) [1, -2, 3, -1]" and relu_in[3] == "[2, 0, 2, 0]"  # shape once
     big = [e for e in edges if e[0] == "x (64, 32)"][0]
     m = re.fullmatch(r"\(64, 32\) min (\S+) mean (\S+) max (\S+)", big[2])
     data = w.detach().numpy()
@@ -254,7 +271,7 @@ def test_a_tensor_output_needs_grad_output_for_gradients():
     dot = cr.viz.draw_graph(x.relu(), format="dot")
     assert "gradients not shown" in dot and "grad_output" in dot
     dot = cr.viz.draw_graph(x.relu(), grad_output=[4.0, -1.0, 5.0, 9.0], format="dot")
-    assert "(4,) [4, 0, 5, 0]" in html.unescape(dot)
+    assert ">[4, 0, 5, 0]<" in html.unescape(dot)
     with pytest.raises(ValueError, match=r"grad_output must have the output's shape \(4,\)"):
         cr.viz.trace(x.relu(), grad_output=[1.0, 2.0])
 
@@ -350,3 +367,108 @@ def test_a_tensor_shows_its_graph_inline_in_jupyter():
     assert svg.lstrip().startswith("<?xml") or "<svg" in svg
     assert "w0" in svg and "sigmoid" in svg
     assert w._repr_svg_() is None  # a leaf has no graph: Jupyter falls back to the text repr
+
+
+# ----- layout (issue 17, item 5) -----
+def _svg_layout(svg):
+    """Texts as (x, y, text, fill) and edges as (title, [(x, y) points]) of a rendered drawing."""
+    svg = html.unescape(svg)
+    texts = [
+        (float(x), float(y), t, fill)
+        for x, y, fill, t in re.findall(
+            r'<text[^>]*? x="([-\d.]+)" y="([-\d.]+)"[^>]*?fill="([^"]+)"[^>]*>([^<]*)</text>', svg
+        )
+    ]
+    groups = re.findall(r'<g id="(?:node|edge)\d+" class="(node|edge)">\s*<title>([^<]*)</title>'
+                        r"(.*?)</g>", svg, re.S)  # fmt: skip
+    nodes = {title: body for kind, title, body in groups if kind == "node"}
+    edges = []
+    for kind, title, body in groups:
+        if kind == "edge":
+            d = re.search(r' d="([^"]+)"', body).group(1)
+            pts = [(float(a), float(b)) for a, b in re.findall(r"([-\d.]+),([-\d.]+)", d)]
+            edges.append((title, pts))
+    return texts, nodes, edges
+
+
+@needs_dot
+def test_inputs_come_in_the_order_of_the_expression():
+    f, _ = neuron()
+    texts, _, _ = _svg_layout(cr.viz.draw_graph(f, format="svg"))
+    y = {t: ty for _, ty, t, _ in texts if t in ("w0", "x0", "w1", "x1")}
+    assert sorted(y, key=y.get) == ["w0", "x0", "w1", "x1"]  # top to bottom, as written
+
+
+@needs_dot
+def test_every_value_sits_above_its_own_line_and_its_gradient_below():
+    f, _ = neuron()
+    texts, nodes, edges = _svg_layout(cr.viz.draw_graph(f, format="svg"))
+    checked = 0
+    for title, pts in edges:
+        m = re.fullmatch(r"(\w+)->(l\d+)(?::m)?:w", title)
+        if not m:
+            continue
+        end_x, end_y = pts[-1]  # where the wire meets its label node
+        body = nodes[m.group(2)]
+        inside = [
+            (float(x), float(y), fill)
+            for x, y, fill in re.findall(r' x="([-\d.]+)" y="([-\d.]+)"[^>]*?fill="([^"]+)"', body)
+        ]
+        value = [y for x, y, fill in inside if fill == G.VALUE_COLOR]
+        grad = [y for x, y, fill in inside if fill == G.GRAD_COLOR]
+        assert value and grad, title
+        # SVG's y grows downwards; a text's y is its baseline
+        assert end_y - 20 < max(value) < end_y, (title, value, end_y)
+        assert end_y < min(grad) < end_y + 20, (title, grad, end_y)
+        xs = [x for x, _, _ in inside]
+        assert min(xs) > end_x  # the numbers sit on the line after the wire reaches them
+        checked += 1
+    assert checked == 13  # the neuron's 5 inputs, 7 gates feeding the next, and the output
+
+
+def test_a_value_used_twice_shows_its_total_gradient_where_it_fans_out():
+    x = cr.tensor(3.0, requires_grad=True, name="x")
+    dot = cr.viz.draw_graph(x * x + x, format="dot")
+    _, edges = parse_dot(dot)
+    assert sorted(float(g) for src, _, _, g in edges if src == "x") == [1, 3, 3]
+    labels = "\n".join(line for line in dot.splitlines() if "shape=plain" in line)
+    trunks = re.findall(rf'COLOR="{G.GRAD_COLOR}"><B>([^<]*)</B>', labels)
+    assert trunks == ["7"]  # the copy gate's sum, in bold, before the branches
+    assert "used more than once" in dot
+
+
+@needs_dot
+def test_pngs_are_drawn_for_slides_and_the_resolution_can_be_chosen(tmp_path):
+    x = cr.tensor([1.0, -2.0, 3.0, -1.0], requires_grad=True, name="x")
+    g = cr.viz.trace((x.relu() * cr.tensor([4.0, -1.0, 5.0, 9.0])).sum())
+    sizes = {}
+    for dpi in (None, 96, 300):
+        png = cr.viz.draw_graph(g, format="png", **({} if dpi is None else {"dpi": dpi}))
+        sizes[dpi] = struct.unpack(">II", png[16:24])
+    assert sizes[None][0] >= 2 * sizes[96][0] - 2 and sizes[None][0] >= 1000
+    assert sizes[300][0] > sizes[None][0]
+    svg = cr.viz.draw_graph(g, format="svg", dpi=300)  # a vector drawing keeps its size
+    assert svg == cr.viz.draw_graph(g, format="svg")
+    with pytest.raises(ValueError, match="dpi must be an integer from 10 to 2400"):
+        cr.viz.draw_graph(g, format="png", dpi=0)
+
+
+# ----- matrices (issue 17, item 6) -----
+def test_the_lectures_matrices_are_shown_in_full_row_by_row():
+    x = cr.tensor([[2.0, 1, -3], [-3, 4, 2]], requires_grad=True, name="x")
+    w = cr.tensor([[3.0, 2, 1, -1], [2, 1, 3, 2], [3, 2, 1, -2]], requires_grad=True, name="w")
+    g = cr.viz.trace(x @ w, grad_output=[[2.0, 3, -3, 9], [-8, 1, 4, 6]])
+    _, edges = parse_dot(g.to_dot())
+    (from_w,) = [e for e in edges if e[0] == "w (3, 4)"]
+    assert from_w[2] == "(3, 4) [3, 2, 1, -1] [2, 1, 3, 2] [3, 2, 1, -2]"
+    assert from_w[3] == "[28, 3, -18, 0] [-30, 7, 13, 33] [-22, -7, 17, -15]"  # dL/dW
+    dot = g.to_dot()
+    assert "[28, 3, -18, 0]<BR/>[-30, 7, 13, 33]<BR/>[-22, -7, 17, -15]" in dot  # one row a line
+    _, edges = parse_dot(g.to_dot(max_elements=4))  # the limit: larger ones summarised
+    (from_w,) = [e for e in edges if e[0] == "w (3, 4)"]
+    assert from_w[3] == "min -30 mean 0.75 max 33"
+    text = str(cr.viz.explain(g))
+    assert "downstream (3, 4) [[28, 3, -18, 0], [-30, 7, 13, 33], [-22, -7, 17, -15]]" in text
+    assert "min -30 mean 0.75 max 33" in str(cr.viz.explain(g, max_elements=4))
+    with pytest.raises(ValueError, match="max_elements"):
+        cr.viz.draw_graph(g, format="dot", max_elements=-1)
