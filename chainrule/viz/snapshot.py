@@ -8,8 +8,10 @@ order, exactly as the engine does; the replay touches no ``.grad`` and frees not
 ``output.backward()`` can still run afterwards and gives the same numbers. ``draw_graph``
 (``graph.py``) and ``explain`` (``explain.py``) both read the snapshot.
 
-Why a snapshot: ``backward()`` frees each node's inputs as it runs (unless ``retain_graph=True``),
-so a graph can only be walked before it. Trace first, backward later::
+Why a snapshot: ``backward()`` frees each node's saved values as it runs (unless
+``retain_graph=True``). Where it keeps a node's inputs, the replay runs that node's forward again
+on them (``_replayable``), so nothing needs to be kept for a drawing's sake; where it frees the
+inputs too, the graph can only be walked before it. Trace first, backward later::
 
     >>> g = cr.viz.trace(f)       # before f.backward()
     >>> f.backward()
@@ -30,7 +32,7 @@ import numpy as np
 
 from ..autograd.engine import sum_to
 from ..autograd.function import Node
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.tensor import Tensor
 
 logger = logging.getLogger(__name__)
@@ -478,8 +480,28 @@ def _argument_names(fn: type) -> tuple[str, ...]:
 _ROLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a user's class may go
 
 
+def _replayable(node: Node) -> Node:
+    """``node``, or where backward freed its saved values but kept its inputs, a node just like
+    it, made by running its forward again on those inputs: its backward then gives the same
+    gradients (forward values are all it saved). This is what lets a graph be drawn after
+    ``backward()`` without anything kept alive for the drawing's sake."""
+    if node.saved is not None:
+        return node
+    args = [
+        Tensor._make(a._data, need) if isinstance(a, Tensor) else a
+        for a, need in zip(node.inputs, node.needs_input_grad)
+    ]
+    with enable_grad():
+        out = node.function.apply(*args)
+    for t in out if isinstance(out, tuple) else (out,):
+        if isinstance(t, Tensor) and t.grad_fn is not None:
+            return t.grad_fn
+    return node  # pragma: no cover (a node that needed a gradient records one again)
+
+
 def _call_backward(node: Node, grads: list) -> list:
     """Run a node's backward as the engine does in a first-order pass; arrays (or None) back."""
+    node = _replayable(node)
     fn = node.function
     mode = node._graph_mode
     node._graph_mode = False
