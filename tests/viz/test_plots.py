@@ -397,3 +397,57 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r'pip install "chainrule\[plot\]"'):
         plots.activation_functions(["relu"])
+
+
+# ----- the network itself (issue 17, item 7) -----
+def _circles(ax):
+    from matplotlib.patches import Circle
+
+    return [p for p in ax.patches if isinstance(p, Circle)]
+
+
+def _columns(ax):
+    """The circles' x positions -> how many circles stand there, left to right."""
+    counts = {}
+    for c in _circles(ax):
+        counts[round(c.center[0], 6)] = counts.get(round(c.center[0], 6), 0) + 1
+    return [counts[x] for x in sorted(counts)]
+
+
+TWO_LAYER = '"2-layer Neural Net"\nor "1-hidden-layer Neural Net"'
+THREE_LAYER = '"3-layer Neural Net"\nor "2-hidden-layer Neural Net"'
+
+
+@pytest.mark.parametrize(
+    "model, columns, title",
+    [
+        (nn.MLP(3, [4], 2), [3, 4, 2], TWO_LAYER),
+        (nn.MLP(3, [4, 4], 1), [3, 4, 4, 1], THREE_LAYER),
+        ([3, 4, 2], [3, 4, 2], TWO_LAYER),
+    ],
+)
+def test_draw_network_draws_the_lectures_architecture_slides(model, columns, title):
+    fig = cr.viz.draw_network(model)
+    (ax,) = fig.axes
+    assert _columns(ax) == columns
+    lines = [line for line in ax.lines]  # fully connected: every pair of neighbours
+    assert len(lines) == sum(a * b for a, b in zip(columns, columns[1:]))
+    assert ax.get_title() == title
+    words = " ".join(texts(fig))
+    assert "input layer" in words and "output layer" in words
+
+
+def test_draw_network_elides_wide_layers_and_names_activations():
+    fig = cr.viz.draw_network(nn.MLP(3072, [100], 10), max_neurons=6)
+    (ax,) = fig.axes
+    assert _columns(ax) == [5, 5, 5]  # five circles and an ellipsis each
+    assert sum(t.get_text() == "\u22ee" for t in ax.texts) == 3
+    words = " ".join(texts(fig))
+    assert "3072 inputs" in words and "100 neurons" in words and "10 outputs" in words
+    assert "relu" in words
+    maxout = cr.viz.draw_network(nn.MLP(2, [3], 2, activation="maxout"))
+    assert "maxout (2 pieces)" in " ".join(texts(maxout))
+    assert cr.viz.network_layers(nn.Linear(4, 3)) == ([4, 3], [""])
+    for bad, error in [(nn.ReLU(), ValueError), ([3], ValueError), ("3-4", TypeError)]:
+        with pytest.raises(error, match="draw_network"):
+            cr.viz.draw_network(bad)
