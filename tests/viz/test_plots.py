@@ -263,8 +263,8 @@ def test_boundary_grid_titles_and_layout():
 # ----- activations -----
 def test_activation_functions_derivatives_match_the_analytic_ones():
     fig = plots.activation_functions()
-    assert len(fig.axes) == 10
-    names = ["sigmoid", "tanh", "relu", "leaky_relu", "elu"]
+    assert len(fig.axes) == 12  # the lecture's six, Maxout among them
+    names = ["sigmoid", "tanh", "relu", "leaky_relu", "maxout", "elu"]
     assert [ax.get_title().split(":")[0] for ax in fig.axes[::2]] == names
     assert all("'" in ax.get_title() for ax in fig.axes[1::2])
     x = np.linspace(-5, 5, 501)
@@ -274,6 +274,7 @@ def test_activation_functions_derivatives_match_the_analytic_ones():
         "tanh": (np.tanh(x), 1 - np.tanh(x) ** 2),
         "relu": (np.maximum(x, 0), (x > 0).astype(float)),
         "leaky_relu": (np.maximum(0.1 * x, x), np.where(x > 0, 1.0, 0.1)),
+        "maxout": (np.maximum(x, -0.5 * x - 1), np.where(x > -0.5 * x - 1, 1.0, -0.5)),
         "elu": (np.where(x > 0, x, np.expm1(x)), np.where(x > 0, 1.0, np.exp(x))),
     }
     for i, name in enumerate(names):
