@@ -87,11 +87,16 @@ def check_nonlinearity(out: str) -> None:
 
 
 def check_size_vs_regularization(out: str) -> None:
-    rows = re.findall(r"hidden\s+(\d+), lambda ([\d.]+)\s*: train ([\d.]+)%, test ([\d.]+)%", out)
+    rows = re.findall(r"hidden\s+(\d+), lambda ([\d.e-]+)\s*: train ([\d.]+)%, test ([\d.]+)%", out)
     train = {(int(h), float(lam)): float(tr) for h, lam, tr, _ in rows}
-    assert len(train) == 9, out
-    assert train[20, 0.001] > train[3, 0.001]  # a bigger network fits more
-    assert train[20, 0.001] > train[20, 0.01] > train[20, 0.1]  # a larger lambda smooths
+    assert len(train) == 7, out  # sizes 3, 6, 20; lambdas 0.0001, 0.001, 0.01; the lecture's 0.1
+    assert train[20, 0] >= train[6, 0] > train[3, 0]  # a bigger network fits more
+    assert train[20, 0.0001] > train[20, 0.001] > train[20, 0.01]  # a larger lambda smooths
+    chance = 100 / 3
+    assert train[20, 0.01] > chance + 30  # ... without collapsing to chance
+    assert (
+        train[20, 0.1] < chance + 20
+    )  # the lecture's 0.1 does collapse here: why the row is lower
 
 
 def check_activation_functions(out: str) -> None:
@@ -185,7 +190,7 @@ CASES: dict[str, tuple[list[str], Callable[[str], None]]] = {
     "11_flat_vs_engine": (["flat_vs_engine.png"], check_flat_vs_engine),
     "12_custom_function": ([f"multiply.{GRAPH}"], check_custom_function),
     "13_gradient_flow": (
-        ["gradient_flow_sigmoid.png", "gradient_flow_relu.png"],
+        ["gradient_flow.png"],
         check_gradient_flow,
     ),
 }

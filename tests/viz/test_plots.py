@@ -113,23 +113,38 @@ def test_confusion_matrix_many_classes_not_annotated_and_bad_names():
 
 
 # ----- templates -----
-def test_templates_reshape_and_rescale_each_row():
+def panels(fig):
+    """The image axes of a figure, without its colour bar."""
+    return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+
+
+def colorbars(fig):
+    return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+
+
+def test_grayscale_templates_share_one_scale_read_on_a_colour_bar():
     rng = np.random.default_rng(0)
     w = rng.normal(size=(3, 64))
     fig = plots.templates(w, (8, 8), classes=["zero", "one", "two"])
-    assert len(fig.axes) == 3
-    assert [ax.get_title() for ax in fig.axes] == ["zero", "one", "two"]
-    row = w[1].reshape(8, 8)
-    expected = (row - row.min()) / (row.max() - row.min())
-    np.testing.assert_allclose(fig.axes[1].images[0].get_array(), expected)
+    assert len(panels(fig)) == 3
+    assert [ax.get_title() for ax in panels(fig)] == ["zero", "one", "two"]
+    image = panels(fig)[1].images[0]
+    np.testing.assert_allclose(image.get_array(), w[1].reshape(8, 8))  # in weight units
+    m = np.abs(w).max()
+    assert image.get_clim() == pytest.approx((-m, m))  # one scale, 0 in the middle
+    assert all(ax.images[0].get_clim() == image.get_clim() for ax in panels(fig))
+    (bar,) = colorbars(fig)
+    assert bar.get_ylabel() == "weight"
+    assert "one scale" in fig._suptitle.get_text()
 
 
 def test_templates_of_a_linear_layer_in_colour_and_channels_first():
     lin = nn.Linear(3 * 4 * 5, 10)
     w = lin.weight.detach().numpy().astype(np.float64)
     fig = plots.templates(lin, (4, 5, 3))
-    assert len(fig.axes) == 10
+    assert len(fig.axes) == 10 and not colorbars(fig)  # colour: each image its own range
     assert [ax.get_title() for ax in fig.axes] == [str(i) for i in range(10)]
+    assert "own min..max" in fig._suptitle.get_text()
     image = np.asarray(fig.axes[2].images[0].get_array())
     assert image.shape == (4, 5, 3)
     hwc = w[2].reshape(4, 5, 3)
@@ -141,8 +156,8 @@ def test_templates_of_a_linear_layer_in_colour_and_channels_first():
 
 
 def test_templates_constant_row_is_mid_grey():
-    fig = plots.templates(np.zeros((1, 4)), (2, 2))
-    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), np.full((2, 2), 0.5))
+    image = panels(plots.templates(np.zeros((1, 4)), (2, 2)))[0].images[0]
+    assert image.norm(image.get_array()).tolist() == [[0.5, 0.5], [0.5, 0.5]]
 
 
 @pytest.mark.parametrize(
@@ -166,13 +181,11 @@ def test_templates_needs_enough_class_names():
 def test_first_layer_of_an_mlp_uses_its_first_linear():
     mlp = nn.MLP(16, [12], 3)
     fig = plots.first_layer(mlp, (4, 4), max_units=9)
-    assert len(fig.axes) == 9
+    assert len(panels(fig)) == 9 and len(colorbars(fig)) == 1
     assert "9 of 12 units" in fig._suptitle.get_text()
     w = mlp[0].weight.detach().numpy().astype(np.float64)[4].reshape(4, 4)
-    np.testing.assert_allclose(
-        fig.axes[4].images[0].get_array(), (w - w.min()) / (w.max() - w.min()), rtol=1e-6
-    )
-    assert len(plots.first_layer(mlp[0].weight, (4, 4)).axes) == 12
+    np.testing.assert_allclose(panels(fig)[4].images[0].get_array(), w, rtol=1e-6)
+    assert len(panels(plots.first_layer(mlp[0].weight, (4, 4)))) == 12
     with pytest.raises(ValueError, match="max_units"):
         plots.first_layer(mlp, (4, 4), max_units=0)
 
@@ -203,7 +216,9 @@ def test_decision_boundary_regions_points_and_legend():
     assert left[:, 0].max() <= step and right[:, 0].min() >= -step
     assert left[:, 0].min() < -1 and right[:, 0].max() > 1
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["left", "right"]
-    assert ax.get_title() == "decision boundary (accuracy 100.0%)"
+    # the accuracy says what it is over; the axes name the plane's coordinates
+    assert ax.get_title() == "decision boundary\naccuracy 100.0% on the 4 points shown"
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x1", "x2")
     # A plain function works too, and sees a float32 Tensor of shape (M, 2).
     seen = []
 
@@ -240,12 +255,28 @@ def test_boundary_grid_titles_and_layout():
         for h, acc in ((3, 0.5), (20, 1.0))
         for lam in (0.001, 0.01, 0.1)
     }
-    fig = plots.boundary_grid(models, X2, Y2, resolution=10)
+    with pytest.raises(ValueError, match="say which data they were measured on with split="):
+        plots.boundary_grid(models, X2, Y2, resolution=10)
+    fig = plots.boundary_grid(models, X2, Y2, resolution=10, split="validation")
     assert len(fig.axes) == 6
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles[0] == "hidden units = 3, lambda = 0.001\naccuracy 50.0%"
-    assert titles[5] == "hidden units = 20, lambda = 0.1\naccuracy 100.0%"
+    assert titles[0] == "hidden units = 3, lambda = 0.001\nvalidation accuracy 50.0%"
+    assert titles[5] == "hidden units = 20, lambda = 0.1\nvalidation accuracy 100.0%"
     assert fig.axes[0].get_legend() is not None and fig.axes[1].get_legend() is None
+    # the plane's coordinates named on the outer panels, few enough ticks not to collide
+    assert [ax.get_xlabel() for ax in fig.axes] == ["", "", "", "x1", "x1", "x1"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["x2", "", "", "x2", "", ""]
+    assert all(len(ax.get_xticks()) <= 5 for ax in fig.axes)
+    # the lecture's layout: any title per panel
+    m = x0_classifier()
+    fig = plots.boundary_grid(
+        [[m, m], [m, m]], X2, Y2, rows=[0, 1], cols=[0, 1], resolution=10,
+        titles=[["3 units", "20 units"], ["lambda 0.001", "lambda 0.01"]], suptitle="sizes",
+    )  # fmt: skip
+    assert [ax.get_title() for ax in fig.axes] == [
+        "3 units", "20 units", "lambda 0.001", "lambda 0.01"
+    ]  # fmt: skip
+    assert fig._suptitle.get_text() == "sizes"
 
     # A 2-D list with its row and column values; a missing pair shows "no model".
     m = x0_classifier()
@@ -358,15 +389,29 @@ def test_mean_abs_grads_and_gradient_flow():
     assert len(fig.axes) == 1
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(history[0])
+    # layers as the lecture counts them, 1 next to the input
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["layer 1", "layer 2", "layer 3"]
     np.testing.assert_allclose(ax.lines[1].get_ydata(), [h["2.weight"] for h in history])
 
     fig = plots.gradient_flow(history, layer_names=["4.weight", "0.weight"])
-    assert [line.get_label() for line in fig.axes[0].lines] == ["4.weight", "0.weight"]
+    assert [line.get_label() for line in fig.axes[0].lines] == ["layer 3", "layer 1"]
     with pytest.raises(ValueError, match=r"\['9.weight'\] are not in the history"):
         plots.gradient_flow(history, layer_names=["9.weight"])
     with pytest.raises(ValueError, match="non-empty list"):
         plots.gradient_flow([])
+
+
+def test_gradient_flow_of_several_runs_shares_one_axis():
+    sigmoid = [{"0.weight": 1e-4, "2.weight": 1e-2}, {"0.weight": 2e-4, "2.weight": 2e-2}]
+    relu = [{"0.weight": 1e-2, "2.weight": 1e-2}, {"0.weight": 1e-2, "2.weight": 3e-2}]
+    fig = plots.gradient_flow({"sigmoid": sigmoid, "relu": relu})
+    left, right = fig.axes
+    assert (left.get_title(), right.get_title()) == ("sigmoid", "relu")
+    assert left.get_shared_y_axes().joined(left, right)  # one scale: the runs compare directly
+    assert left.get_ylim() == right.get_ylim()
+    np.testing.assert_allclose(right.lines[0].get_ydata(), [1e-2, 1e-2])
+    with pytest.raises(ValueError, match="non-empty list"):
+        plots.gradient_flow({"sigmoid": []})
 
 
 # ----- saving -----
