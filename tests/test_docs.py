@@ -34,6 +34,7 @@ GUIDE = {
         "09_universal_approximation",
         "10_initialization",
         "13_gradient_flow",
+        "14_nonconvexity",
     ],
 }
 IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)|<img[^>]*\ssrc=\"([^\"]+)\"")

@@ -164,6 +164,21 @@ def check_gradient_flow(out: str) -> None:
     assert float(ratio["sigmoid"]) > 10 * float(ratio["relu"])
 
 
+def check_nonconvexity(out: str) -> None:
+    finals = numbers(r"seed \d: final training loss ([\d.]+)", out)
+    assert len(finals) == 5 and max(finals) > 1.2 * min(finals)  # different local minima
+    for what in ("between the two best seeds", "between A and A with hidden units 1 and 2"):
+        m = re.search(
+            rf"{what}.*?L(?:\(A\))? = ([\d.]+).*?L\(midpoint\) = ([\d.]+).*?"
+            r"barrier above the chord ([\d.]+)",
+            out,
+        )
+        assert m, (what, out)
+        end, midpoint, rise = (float(v) for v in m.groups())
+        assert midpoint > 10 * end and rise > 1  # far above the chord: no convex function does
+    has(out, "swapped: L = ")
+
+
 GRAPH = "graph"  # a stem drawn with Graphviz: .dot always, .svg and .png when dot is installed
 
 # script -> (the files it writes, the check of its output)
@@ -178,7 +193,7 @@ CASES: dict[str, tuple[list[str], Callable[[str], None]]] = {
         check_tensor_backward,
     ),
     "04_softmax_templates": (["templates.png", "linear_regions.png"], check_softmax_templates),
-    "05_nonlinearity": (["nonlinearity.png"], check_nonlinearity),
+    "05_nonlinearity": (["nonlinearity.png", "architectures.png"], check_nonlinearity),
     "06_size_vs_regularization": (["size_vs_reg.png"], check_size_vs_regularization),
     "07_activation_functions": (["activations.png"], check_activation_functions),
     "08_linear_collapse": (["linear_collapse.png"], check_linear_collapse),
@@ -193,6 +208,7 @@ CASES: dict[str, tuple[list[str], Callable[[str], None]]] = {
         ["gradient_flow.png"],
         check_gradient_flow,
     ),
+    "14_nonconvexity": (["nonconvexity.png"], check_nonconvexity),
 }
 
 

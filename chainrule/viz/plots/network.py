@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ._common import new_figure
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 LAYER_COLORS = {"input": "#f4c7c3", "hidden": "#c6dbef", "output": "#c7e9c0"}
@@ -75,7 +76,9 @@ def _activation_name(cls_name: str) -> str:
     return names.get(cls_name, cls_name.lower())
 
 
-def draw_network(model: Any, max_neurons: int = 8, title: str | None = None) -> Figure:
+def draw_network(
+    model: Any, max_neurons: int = 8, title: str | None = None, ax: Axes | None = None
+) -> Figure:
     """Draw a network as the lecture's slides do: one column of circles per layer.
 
     The input layer on the left, each hidden layer, the output layer on the right; every
@@ -88,9 +91,11 @@ def draw_network(model: Any, max_neurons: int = 8, title: str | None = None) -> 
         max_neurons: the most circles drawn in one column (at least 3).
         title: the figure's title; by default the lecture's names for the network ("2-layer
             Neural Net" or "1-hidden-layer Neural Net").
+        ax: draw into this matplotlib Axes instead of a new figure (several networks side by
+            side).
 
     Returns:
-        A Figure with one axes.
+        The Figure (the one ``ax`` belongs to, when given).
 
     Example:
         >>> fig = draw_network(cr.nn.MLP(3, [4, 4], 1))   # the lecture's 3-layer net
@@ -102,9 +107,13 @@ def draw_network(model: Any, max_neurons: int = 8, title: str | None = None) -> 
     n_layers = len(widths) - 1  # layers of weights: the lecture's count
     shown = [_shown(w, max_neurons) for w in widths]
     tallest = max(len(s) for s in shown)
-    scale = 0.6  # inches per unit of the drawing: a neuron's column is 1.9 units from the next
-    fig = new_figure((max(4.0, scale * (1.9 * (len(widths) - 1) + 2.2)), scale * (tallest + 2.4)))
-    ax = fig.add_subplot(1, 1, 1)
+    if ax is None:
+        scale = 0.6  # inches per unit of the drawing: a column is 1.9 units from the next
+        width = max(4.0, scale * (1.9 * (len(widths) - 1) + 2.2))
+        fig = new_figure((width, scale * (tallest + 2.4)))
+        ax = fig.add_subplot(1, 1, 1)
+    else:
+        fig = ax.figure
     radius = 0.17
     centres: list[list[tuple[float, float]]] = []
     for col, rows in enumerate(shown):
