@@ -120,7 +120,8 @@ def draw_figures(
 
     plots.save_figure(plots.learning_curves(history), run.path / "curves.png")
     plots.save_figure(
-        plots.confusion_matrix(splits.y_test, pred, spec["classes"]), run.path / "confusion.png"
+        plots.confusion_matrix(splits.y_test, pred, spec["classes"], split="test"),
+        run.path / "confusion.png",
     )
     if spec["model"] == "linear" and spec["image_shape"]:
         fig = plots.templates(

@@ -95,7 +95,11 @@ def test_confusion_matrix_annotates_the_counts_with_class_names():
     for (i, j), t in cells.items():
         assert int(t.get_text()) == counts[i, j]
     np.testing.assert_array_equal(ax.images[0].get_array(), counts)
-    assert "57.1%" in ax.get_title()  # 4 of 7 right
+    assert ax.get_title() == "confusion matrix\naccuracy 57.1% on these 7 samples"  # 4 of 7
+    fig = plots.confusion_matrix(y_true, y_pred, split="test")  # the split the labels are
+    assert (
+        fig.axes[0].get_title() == "confusion matrix, test split\ntest accuracy 57.14% on 7 samples"
+    )
 
 
 def test_confusion_matrix_normalized_rows_sum_to_one():
