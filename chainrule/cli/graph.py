@@ -95,9 +95,15 @@ def prepare_argv(argv: list[str]) -> list[str]:
         word = out[i]
         if word == "--":
             break
+        if out[i - 1] in _TAKES_A_VALUE:  # --out -x.svg: that is the option's value
+            continue
         if word.startswith("-") and not word.startswith("--") and word != "-h":
             out[i] = " " + word
+            break  # one expression
     return out
+
+
+_TAKES_A_VALUE = ("--out", "--format", "--digits", "--max-elements", "--dpi")
 
 
 def run(args: argparse.Namespace) -> int:

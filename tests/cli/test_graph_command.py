@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from chainrule import cli
+from chainrule.cli import graph as graph_command
 
 NEURON = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
 VALUES = ["w0=2", "x0=-1", "w1=-3", "x1=-2", "w2=-3"]
@@ -165,6 +166,11 @@ def test_a_program_names_intermediates_and_an_expression_may_start_with_a_minus(
     assert re.search(r"^f = 2\.04$", out, re.M) and re.search(r"^df/dp = -7\.692$", out, re.M)
     assert cli.main(["graph", "--explain", "-x*y", "--set", "x=2", "y=3"]) == 0
     assert "df/dx = -3" in capsys.readouterr().out
+    # only the expression is protected: an option's value is the option's
+    assert graph_command.prepare_argv(["graph", "--digits", "-3", "-x", "--set", "x=1"]) == [
+        "graph", "--digits", "-3", " -x", "--set", "x=1"
+    ]  # fmt: skip
+    assert graph_command.prepare_argv(["train", "-x"]) == ["train", "-x"]
 
 
 def test_a_program_s_mistakes_are_pointed_at(capsys):
