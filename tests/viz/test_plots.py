@@ -185,11 +185,18 @@ def test_templates_needs_enough_class_names():
 def test_first_layer_of_an_mlp_uses_its_first_linear():
     mlp = nn.MLP(16, [12], 3)
     fig = plots.first_layer(mlp, (4, 4), max_units=9)
-    assert len(panels(fig)) == 9 and len(colorbars(fig)) == 1
+    assert len(panels(fig)) == 1 and len(colorbars(fig)) == 1  # one tiled image, one scale
     assert "9 of 12 units" in fig._suptitle.get_text()
-    w = mlp[0].weight.detach().numpy().astype(np.float64)[4].reshape(4, 4)
-    np.testing.assert_allclose(panels(fig)[4].images[0].get_array(), w, rtol=1e-6)
-    assert len(panels(plots.first_layer(mlp[0].weight, (4, 4)))) == 12
+    weights = mlp[0].weight.detach().numpy().astype(np.float64)
+    mosaic = np.asarray(panels(fig)[0].images[0].get_array())
+    assert mosaic.shape == (3 * 5 - 1, 3 * 5 - 1)  # 3 x 3 tiles of 4 x 4, a pixel between
+    np.testing.assert_allclose(mosaic[5:9, 5:9], weights[4].reshape(4, 4), rtol=1e-6)  # unit 4
+    m = np.abs(weights[:9]).max()
+    assert panels(fig)[0].images[0].get_clim() == pytest.approx((-m, m))
+    mosaic = np.asarray(
+        panels(plots.first_layer(mlp[0].weight, (4, 4))).pop().images[0].get_array()
+    )
+    assert mosaic.shape == (3 * 5 - 1, 4 * 5 - 1)  # 12 units: 4 wide, 3 rows
     with pytest.raises(ValueError, match="max_units"):
         plots.first_layer(mlp, (4, 4), max_units=0)
 

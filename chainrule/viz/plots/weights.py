@@ -172,8 +172,10 @@ def first_layer(weight: Any, image_shape: Sequence[int], max_units: int = 100) -
         max_units: show at most this many units (the first ones).
 
     Returns:
-        A Figure with one axis per unit shown, in a near-square grid, scaled as ``templates``
-        scales them (grayscale: one scale with a colour bar).
+        A Figure with one axis: the units' images tiled in one image, row by row, in a grid
+        ceil(sqrt(units)) wide with a blank pixel between tiles (one image, so 100 units draw
+        in a fraction of a second), scaled as ``templates`` scales them (grayscale: one scale
+        with a colour bar).
 
     Example:
         >>> fig = first_layer(nn.MLP(3072, [100], 10), (32, 32, 3))
@@ -183,9 +185,32 @@ def first_layer(weight: Any, image_shape: Sequence[int], max_units: int = 100) -
     w = _weight_matrix(weight, "first_layer", first_linear=True)
     _row_images(w, image_shape, "first_layer")  # checks the shapes before anything is drawn
     shown = w[:max_units]
-    ncols = math.ceil(math.sqrt(len(shown)))
-    nrows = math.ceil(len(shown) / ncols)
-    fig = new_figure((0.9 * ncols + 1.2, 0.9 * nrows + 0.7))
-    note = _panels(fig, shown, image_shape, "first_layer", nrows, ncols, None)
-    fig.suptitle(f"first layer: {len(shown)} of {w.shape[0]} units, the rows of W1 ({note})")
+    raw = _row_images(shown, image_shape, "first_layer", rescale=False)
+    colour = raw.ndim == 4
+    images = _row_images(shown, image_shape, "first_layer") if colour else raw
+    ncols = math.ceil(math.sqrt(len(images)))
+    nrows = math.ceil(len(images) / ncols)
+    h, wd = images.shape[1:3]
+    # one image of tiles, a blank pixel between them (NaN: drawn as the background)
+    mosaic = np.full(((h + 1) * nrows - 1, (wd + 1) * ncols - 1, *images.shape[3:]), np.nan)
+    for k, image in enumerate(images):
+        r, c = divmod(k, ncols)
+        mosaic[r * (h + 1) : r * (h + 1) + h, c * (wd + 1) : c * (wd + 1) + wd] = image
+    fig = new_figure((0.55 * ncols + 1.6, 0.55 * nrows + 0.7))
+    ax = fig.add_subplot()
+    if colour:
+        shown_image = ax.imshow(np.nan_to_num(mosaic, nan=1.0), vmin=0, vmax=1)
+        note = "each image stretched to its own min..max"
+    else:
+        from matplotlib import colormaps
+
+        scale = float(np.abs(raw).max()) or 1.0
+        cmap = colormaps["gray"].with_extremes(bad="white")
+        shown_image = ax.imshow(mosaic, cmap=cmap, vmin=-scale, vmax=scale)
+        fig.colorbar(shown_image, ax=ax, shrink=0.8, aspect=30, pad=0.02).set_label("weight")
+        note = "one scale, mid-grey = 0"
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_frame_on(False)
+    fig.suptitle(f"first layer: {len(images)} of {w.shape[0]} units, the rows of W1 ({note})")
     return fig
