@@ -5,7 +5,8 @@
 1. f(x, y, z) = (x + y) z at x = -2, y = 5, z = -4: df/dx = df/dy = -4, df/dz = 3.
 2. The sigmoid neuron f = 1 / (1 + exp(-(w0 x0 + w1 x1 + w2))) at w0 = 2, x0 = -1, w1 = -3,
    x1 = -2, w2 = -3, as the gates * * + + *(-1) exp +1 1/x: f = 0.7311, df/dw0 = -0.1966,
-   df/dx0 = 0.3932. The same neuron with one sigmoid gate, whose local gradient is (1 - s) s.
+   df/dx0 = 0.3932. The same neuron with one sigmoid gate, whose local gradient is (1 - s) s,
+   its intermediates named as in the slides' flat code (s0 .. s3, L = sigmoid(s3)).
 
 Prints every backward step (``cr.viz.explain``) and the gradients; writes the graphs,
 add_mul.svg/png and neuron.svg/png (and .dot), with each edge's value above its gradient.
@@ -26,6 +27,7 @@ def main() -> None:
     print("== 1. f(x, y, z) = (x + y) z")
     x, y, z = leaf("x", -2.0), leaf("y", 5.0), leaf("z", -4.0)
     q = x + y
+    q.name = "q"  # the slides' name for the intermediate: drawings and explain use it
     f = q * z
     print(f"forward: q = x + y = {q.item():g}, f = q z = {f.item():g}")
     graph = cr.viz.trace(f)  # a snapshot, taken before backward() frees the graph
@@ -51,7 +53,13 @@ def main() -> None:
     print("\n== 2b. the same neuron with one sigmoid gate")
     for t in (w0, x0, w1, x1, w2):
         t.grad = None
-    s = cr.sigmoid(w0 * x0 + w1 * x1 + w2)
+    # the slides' "flat code" names every intermediate: s0 .. s3 and L
+    s0, s1 = w0 * x0, w1 * x1
+    s2 = s0 + s1
+    s3 = s2 + w2
+    s = cr.sigmoid(s3)
+    for t, name in ((s0, "s0"), (s1, "s1"), (s2, "s2"), (s3, "s3"), (s, "L")):
+        t.name = name
     print(cr.viz.explain(s))
     s.backward()
     print(f"local gradient of the sigmoid gate: (1 - s) s = {(1 - s.item()) * s.item():.4f}")

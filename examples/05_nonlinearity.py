@@ -5,7 +5,8 @@
 No straight lines separate the three arms of the spiral, so the softmax classifier W x + b
 stays near chance (about 50%); f = W2 max(0, W1 x) bends its boundaries around the arms
 (nearly 100%). Prints both accuracies and writes nonlinearity.png, the two decision boundaries
-side by side.
+side by side, and architectures.png, networks drawn as the lecture's slides draw them
+(``cr.viz.draw_network``): its 2-layer and 3-layer examples, and the 2-100-3 MLP trained here.
 """
 
 import numpy as np
@@ -33,6 +34,15 @@ def main() -> None:
         print(f"{name:22s} train accuracy {accuracy(model, x, y):.1%}, test accuracy {acc:.1%}")
         cr.viz.decision_boundary(model, x, y, ax=ax, title=f"{name}: test accuracy {acc:.0%}")
     save(fig, out / "nonlinearity.png")
+
+    fig = Figure(figsize=(13, 4.6), layout="constrained")
+    for ax, net, title in zip(
+        fig.subplots(1, 3, width_ratios=[3, 4, 3]),
+        (nn.MLP(3, [4], 2), nn.MLP(3, [4, 4], 1), mlp),
+        (None, None, '"2-layer Neural Net": the 2-100-3 MLP above'),
+    ):
+        cr.viz.draw_network(net, ax=ax, title=title)
+    save(fig, out / "architectures.png")
 
 
 if __name__ == "__main__":

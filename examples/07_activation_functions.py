@@ -3,9 +3,10 @@
     python examples/07_activation_functions.py [--out DIR]
 
 Sigmoid's derivative is at most 0.25 and vanishes for large |x|, tanh's at most 1; ReLU's is
-0 or 1, Leaky ReLU (max(0.1x, x)) keeps 0.1 for x < 0, ELU is smooth. Prints each derivative's
-largest value and, for a 2-50-3 network trained briefly on the spiral with each activation
-(and Maxout), the test accuracy; writes activations.png.
+0 or 1, Leaky ReLU (max(0.1x, x)) keeps 0.1 for x < 0, Maxout max(w1 x + b1, w2 x + b2) takes
+the slope of its larger piece, ELU is smooth. Prints each derivative's largest value and, for a
+2-50-3 network trained briefly on the spiral with each activation (and Maxout), the test
+accuracy; writes activations.png (all six, each with its derivative).
 """
 
 import numpy as np
@@ -20,7 +21,7 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu")
 
 def main() -> None:
     out = output_dir(__doc__)
-    save(cr.viz.activation_functions(ACTIVATIONS), out / "activations.png")
+    save(cr.viz.activation_functions(), out / "activations.png")  # the six, Maxout among them
 
     x = cr.linspace(-5, 5, 1001, dtype=cr.float64, requires_grad=True)
     functions = {

@@ -34,6 +34,7 @@ GUIDE = {
         "09_universal_approximation",
         "10_initialization",
         "13_gradient_flow",
+        "14_nonconvexity",
     ],
 }
 IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)|<img[^>]*\ssrc=\"([^\"]+)\"")
@@ -160,3 +161,26 @@ def test_the_readme_shows_every_command_and_what_drawings_and_tests_need():
         assert f"chainrule {command}" in text, f"the README never shows `chainrule {command}`"
     assert "Graphviz's `dot`" in text  # the graph extra is the Python package alone
     assert re.search(r"run the tests \(about \d+ minutes", text)  # how long to expect
+
+
+def test_every_figure_is_regenerated_from_the_code_and_shown():
+    """docs/figures holds exactly what tools/make_figures.py (and the benchmarks) write, and
+    every one of those figures is shown by a page of the guide or the README."""
+    spec = importlib.util.spec_from_file_location("make_figures", ROOT / "tools/make_figures.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    made = tool.made_here() | set(tool.MADE_ELSEWHERE)
+    held = {p.name for p in (DOCS / "figures").iterdir()}
+    assert held == made, f"not made by the tool: {held - made}; not in docs/figures: {made - held}"
+    shown = {Path(ref).name for page in pages() for ref in images(page)}
+    shown |= {Path(ref).name for ref in images(ROOT / "README.md")}
+    assert made <= shown, f"made but shown nowhere: {made - shown}"
+    # each example named there exists, and writes the files named (tests/test_examples.py)
+    from test_examples import CASES  # noqa: PLC0415  (the examples' own table)
+
+    for script, files in tool.EXAMPLES.items():
+        assert (EXAMPLES / f"{script}.py").is_file(), script
+        written = CASES[script][0]
+        for name in files:
+            stem, suffix = name.rsplit(".", 1)
+            assert name in written or (suffix == "svg" and f"{stem}.graph" in written), name

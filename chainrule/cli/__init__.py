@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``chainrule`` console script; returns the exit status."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for module in _SUBCOMMANDS:  # a subcommand may protect words argparse would misread
+        prepare = getattr(module, "prepare_argv", None)
+        if prepare is not None:
+            argv = prepare(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

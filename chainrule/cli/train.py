@@ -28,9 +28,9 @@ EXAMPLES = """examples:
 
 Every run writes a folder (--out): config.json, metrics.csv, model.safetensors,
 checkpoint.safetensors, summary.json and figures (curves.png, confusion.png, and
-templates.png for linear models, boundary.png for 2-D data sets). --out takes a new
-or empty folder, or a run folder (--overwrite replaces the run, deleting only the
-files chainrule wrote); one run at a time writes a folder.
+templates.png for linear models, first_layer.png for MLPs on images, boundary.png for 2-D data
+sets). --out takes a new or empty folder, or a run folder (--overwrite replaces the run,
+deleting only the files chainrule wrote); one run at a time writes a folder.
 """
 
 

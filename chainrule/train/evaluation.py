@@ -113,19 +113,24 @@ def draw_figures(
     history: list,
     pred: np.ndarray,
 ) -> None:
-    """The run's figures: learning curves and confusion matrix; a linear model's templates
-    (images), or the decision boundary (2-D data)."""
+    """The run's figures: learning curves and confusion matrix; a linear model's templates or
+    an MLP's first layer (images: the lecture's "100 templates"), or the decision boundary
+    (2-D data), titled with the test accuracy."""
     from ..viz import plots
 
     plots.save_figure(plots.learning_curves(history), run.path / "curves.png")
     plots.save_figure(
-        plots.confusion_matrix(splits.y_test, pred, spec["classes"]), run.path / "confusion.png"
+        plots.confusion_matrix(splits.y_test, pred, spec["classes"], split="test"),
+        run.path / "confusion.png",
     )
     if spec["model"] == "linear" and spec["image_shape"]:
         fig = plots.templates(
             model.weight.detach().numpy(), tuple(spec["image_shape"]), spec["classes"]
         )
         plots.save_figure(fig, run.path / "templates.png")
+    if spec["model"] == "mlp" and spec["image_shape"]:
+        fig = plots.first_layer(model, tuple(spec["image_shape"]))
+        plots.save_figure(fig, run.path / "first_layer.png")
     if spec["image_shape"] is None and spec["in_features"] == 2:
 
         def scores(points: Tensor) -> Tensor:
@@ -133,5 +138,10 @@ def draw_figures(
 
         x = np.concatenate([splits.x_train, splits.x_val, splits.x_test])
         y = np.concatenate([splits.y_train, splits.y_val, splits.y_test])
-        fig = plots.decision_boundary(scores, x, y, spec["classes"])
+        test_accuracy = float((pred == splits.y_test).mean())
+        title = (
+            f"decision boundary, all {len(y)} points shown\n"
+            f"test accuracy {test_accuracy:.2%} on the {len(splits.y_test)} test points"
+        )
+        fig = plots.decision_boundary(scores, x, y, spec["classes"], title=title)
         plots.save_figure(fig, run.path / "boundary.png")

@@ -6,7 +6,8 @@ model.safetensors        the best model so far (by validation accuracy), with pr
 checkpoint.safetensors   the last completed epoch: model, optimizer, schedule, data order and
                          random state, and the metrics history, for --resume
 summary.json             test accuracy, per-class accuracy and the confusion matrix
-curves.png, confusion.png, templates.png (linear models on images), boundary.png (2-D data)
+curves.png, confusion.png, templates.png (linear models on images), first_layer.png (MLPs on
+                         images), boundary.png (2-D data)
 .chainrule.lock          while a process writes the folder: the lock it holds (flock)
 
 Whose files. chainrule writes only into a new folder, an empty one, or a run folder it made
@@ -67,6 +68,7 @@ RUN_FILES = (
     "curves.png",
     "confusion.png",
     "templates.png",
+    "first_layer.png",
     "boundary.png",
 )
 #: The files a sweep writes in its folder, besides one run folder per combination.

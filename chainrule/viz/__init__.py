@@ -9,10 +9,12 @@ from .plots import (
     confusion_counts,
     confusion_matrix,
     decision_boundary,
+    draw_network,
     first_layer,
     gradient_flow,
     learning_curves,
     mean_abs_grads,
+    network_layers,
     save_figure,
     templates,
 )

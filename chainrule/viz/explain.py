@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from .graph import draw_graph, shape_str, summary
-from .snapshot import Edge, Gate, Graph, fmt, fmt_const, trace
+from .formulas import equation, formula, vjp
+from .graph import SMALL, draw_graph, shape_str, summary
+from .snapshot import Edge, Gate, Graph, fmt, trace
 
 __all__ = ["EdgeStep", "Explanation", "Graph", "Step", "draw_graph", "explain", "trace"]
 
@@ -75,6 +76,8 @@ class Step:
         upstream: the gradient arriving at the gate's output (a copy step: their sum).
         edges: one ``EdgeStep`` per input that gets a gradient.
         parts: a copy step's gradients, one per use, that add up to ``upstream``.
+        equation: for a gate whose output has a name, how it is computed from its inputs
+            (``x + y`` for ``q``), else None.
     """
 
     number: int
@@ -86,6 +89,7 @@ class Step:
     upstream: Any
     edges: tuple[EdgeStep, ...] = ()
     parts: tuple = ()
+    equation: str | None = None
 
 
 class Explanation:
@@ -97,10 +101,13 @@ class Explanation:
         leaves: leaf name -> its gradient, for the leaves that require grad.
     """
 
-    def __init__(self, graph: Graph, steps: list[Step], digits: int) -> None:
+    def __init__(
+        self, graph: Graph, steps: list[Step], digits: int, max_elements: int = SMALL
+    ) -> None:
         self.graph = graph
         self.steps = steps
         self.digits = digits
+        self.max_elements = max_elements
         self.leaves: dict[str, Any] = {}
         for v in graph.leaves():
             if v.requires_grad:  # two leaves of one name stay apart: x, x#2
@@ -136,17 +143,29 @@ class Explanation:
             return "none"
         if isinstance(a, list):  # a gate with several outputs
             return "; ".join(self._n(x) for x in a)
-        return summary(a, self.digits)
+        return summary(a, self.digits, self.max_elements)
 
     def _head(self) -> str:
         g = self.graph
         n = len(g.gates)
+        copies = sum(s.kind == "copy" for s in self.steps)
+        counted = _plural(n, "gate")
+        if copies:
+            counted += f" and {_plural(copies, 'copy gate')} ({_plural(len(self.steps), 'step')})"
         out = g.values[g.output]
         return (
-            f"Backpropagation through {n} gate{'s' if n != 1 else ''}, from the output back to "
-            f"the inputs (reverse topological order).\nThe output {out.name} = "
-            f"{self._n(out.data)} starts with gradient {self._n(g.seed)}."
+            f"Backpropagation through {counted}, from the output back to the inputs (reverse "
+            f"topological order).\nThe output {out.name} = {self._n(out.data)} starts with "
+            f"gradient {self._n(g.seed)}."
         )
+
+    def _sum(self, parts: tuple) -> str:
+        """Gradients added up as one writes it: 0.5121 - 0.03576, not 0.5121 + -0.03576."""
+        text = self._n(parts[0])
+        for p in parts[1:]:
+            term = self._n(p)
+            text += f" - {term[1:]}" if term.startswith("-") else f" + {term}"
+        return text
 
     def _tail(self) -> str:
         if not self.leaves:
@@ -165,11 +184,11 @@ class Explanation:
             if s.kind == "copy":
                 lines.append(
                     f"{s.number:>3}. copy gate adds: {s.gate} is used {len(s.parts)} times, so its "
-                    f"gradients add up: {' + '.join(self._n(p) for p in s.parts)} = "
-                    f"{self._n(s.upstream)}"
+                    f"gradients add up: {self._sum(s.parts)} = {self._n(s.upstream)}"
                 )
                 continue
-            head = f"{s.number:>3}. {s.gate} ({s.op}): output {self._n(s.output)}, upstream"
+            gate = f"{s.gate} = {s.equation}" if s.equation else s.gate
+            head = f"{s.number:>3}. {gate} ({s.op}): output {self._n(s.output)}, upstream"
             head += f" {self._n(s.upstream)}" + (f"; {s.pattern}" if s.pattern else "")
             lines.append(head)
             for e in s.edges:
@@ -204,7 +223,7 @@ class Explanation:
         ]
         for s in self.steps:
             if s.kind == "copy":
-                parts = " + ".join(self._n(p) for p in s.parts)
+                parts = self._sum(s.parts)
                 rows.append(
                     f"| {s.number} | copy | {_md(s.gate)} | {parts} | 1 | "
                     f"{self._n(s.upstream)} | copy gate adds |"
@@ -214,7 +233,9 @@ class Explanation:
                 first = k == 0
                 cells = [
                     str(s.number) if first else "",
-                    f"`{s.gate}`" if first else "",
+                    f"`{s.gate} = {s.equation}`"
+                    if first and s.equation
+                    else (f"`{s.gate}`" if first else ""),
                     _md(f"{e.to} = {self._n(e.value)}") if e else "",
                     _md(self._n(s.upstream)) if first else "",
                     _md(self._local_md(e)) if e else "",
@@ -239,7 +260,12 @@ class Explanation:
 
 
 def explain(
-    output: Tensor | Graph, grad_output: Any = None, *, module: Any = None, digits: int = 4
+    output: Tensor | Graph,
+    grad_output: Any = None,
+    *,
+    module: Any = None,
+    digits: int = 4,
+    max_elements: int = SMALL,
 ) -> Explanation:
     """Every step of backpropagation from ``output``, in reverse topological order.
 
@@ -253,6 +279,8 @@ def explain(
         grad_output: the gradient to start from; needed when ``output`` has more than one element.
         module: a ``cr.nn.Module`` whose parameters to name.
         digits: significant digits in the text.
+        max_elements: tensors of at most this many values are written in full; larger ones as
+            min/mean/max.
 
     Returns:
         An ``Explanation``: ``.steps``, ``str()`` text, ``.to_markdown()``.
@@ -280,7 +308,13 @@ def explain(
         )
     if not isinstance(digits, int) or not 1 <= digits <= 17:
         raise ValueError(f"explain: digits must be an integer from 1 to 17; got {digits!r}")
-    return Explanation(graph, _steps(graph), digits)
+    if not isinstance(max_elements, int) or max_elements < 0:
+        raise ValueError(f"explain: max_elements must be a whole number >= 0; got {max_elements!r}")
+    return Explanation(graph, _steps(graph), digits, max_elements)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 def _steps(g: Graph) -> list[Step]:
@@ -300,7 +334,7 @@ def _steps(g: Graph) -> list[Step]:
         out = [g.values[v].data for v in gate.outputs if v is not None]
         steps.append(
             Step(len(steps) + 1, "gate", gate.name, gate.node_name, _pattern(g, gate),
-                 out[0] if len(out) == 1 else out, up, edges)
+                 out[0] if len(out) == 1 else out, up, edges, equation=equation(g, gate))
         )  # fmt: skip
         for e in gate.edges:
             edge = g.edges[e]
@@ -328,7 +362,7 @@ def _edge_step(g: Graph, gate: Gate, edge: Edge) -> EdgeStep:
     up = gate.upstream[0] if len(gate.upstream) == 1 else None
     local = gate.local.get(edge.position)
     if local is not None and up is not None:
-        return EdgeStep(v.name, v.data, up, _formula(g, gate, edge), local, edge.grad)
+        return EdgeStep(v.name, v.data, up, formula(g, gate, edge), local, edge.grad)
     out_size = sum(int(np.size(g.values[o].data)) for o in gate.outputs if o is not None)
     if gate.op == "Split":
         out_size = int(np.size(v.data))
@@ -338,76 +372,12 @@ def _edge_step(g: Graph, gate: Gate, edge: Edge) -> EdgeStep:
         v.name,
         v.data,
         up if up is not None else gate.upstream,
-        _vjp(g, gate, edge),
+        vjp(g, gate, edge),
         None,
         edge.grad,
         (rows, cols),
         rows * cols * itemsize,
     )
-
-
-def _other(g: Graph, gate: Gate, edge: Edge) -> str:
-    """The other argument of a binary gate: its name, or the constant."""
-    k = 1 - edge.position
-    a = gate.args[k]
-    if a is None:
-        for e in gate.edges:
-            if g.edges[e].position == k:
-                return g.values[g.edges[e].value].name
-    return fmt_const(a)
-
-
-def _formula(g: Graph, gate: Gate, edge: Edge) -> str:
-    """The local gradient d(out)/d(input) of a gate on single numbers, as on the slides.
-
-    The op says it (``Function.describe_local`` or ``local_grad``); for an op that does not (a
-    user's Function), the formula names the input it is taken for.
-    """
-    local = _local_rule(g, gate, edge)
-    if local is not None:
-        return local
-    return f"d({gate.label})/d({g.values[edge.value].name})"
-
-
-def _local_rule(g: Graph, gate: Gate, edge: Edge) -> str | None:
-    """What the op says its local gradient for this input is (None: it says nothing)."""
-    fn = gate.function
-    if fn is None:
-        return None
-    other = _other(g, gate, edge) if len(gate.args) == 2 else ""
-    said = fn.describe_local(edge.position, gate.args, other, fmt_const)
-    if said is not None:
-        return said
-    rule = fn.local_grad
-    if isinstance(rule, tuple):
-        return rule[min(edge.position, len(rule) - 1)]
-    return rule
-
-
-def _vjp(g: Graph, gate: Gate, edge: Edge) -> str:
-    """How a gate on tensors applies its local gradient: the vector-Jacobian product.
-
-    The op's own description (``Function.vjp``) if it has one; else, for an elementwise op, its
-    local gradient times the upstream gradient (a diagonal Jacobian).
-    """
-    shapes_differ = any(
-        np.shape(g.values[g.edges[e].value].data) != np.shape(g.values[o].data)
-        for e in gate.edges
-        for o in gate.outputs
-        if o is not None
-    )
-    bcast = ", summed over the broadcast axes" if shapes_differ else ""
-    rules = getattr(gate.function, "vjp", None)
-    if rules:
-        return rules[min(edge.position, len(rules) - 1)].format(bcast=bcast)
-    local = _local_rule(g, gate, edge)
-    if local is None:
-        return "the op's backward: a vector-Jacobian product"
-    if local == "1":
-        return f"upstream{bcast}"
-    if local == "-1":
-        return f"-upstream{bcast}"
-    return f"upstream * ({local}) elementwise: the Jacobian is diagonal{bcast}"
 
 
 def format_bytes(n: int | None) -> str:

@@ -10,6 +10,15 @@ precedence::
     primary = NUMBER | NAME | FUNCTION "(" [expr ("," expr)*] ")" | "(" expr ")"
             | "[" [expr ("," expr)* [","]] "]"       a list literal: a small tensor
 
+A program (``parse_program``, what ``chainrule graph`` reads) is statements separated by ``;``
+or new lines, each ``NAME = expr`` but the last, which may also be a bare expression::
+
+    program = (NAME "=" expr (";" | NEWLINE))* [NAME "="] expr
+
+so the slides' intermediates have names: ``q = x + y; f = q * z``. A name assigned is that
+intermediate tensor's ``name`` (drawings and ``explain`` show it); a name used before it is
+assigned is a variable.
+
 Names are variables, given values when the expression is evaluated; the functions are a fixed
 list (``FUNCTIONS``) of chainrule's operations. Anything else (attribute access, indexing,
 keywords, names that start with ``_``, calls of other functions, strings) is refused with an
@@ -97,14 +106,17 @@ _TOKEN = re.compile(
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<op>\*\*|[-+*/@(),\[\]])"
 )
+_STATEMENT = re.compile(r"[ \t\r\f\v]+|(?P<op>[=;\n])")  # a program's extra tokens
 
 _HINTS = {
     ".": "attribute access ('.') is not part of the expression language (write numbers as 0.5)",
     "^": "write powers as x**2",
-    "=": "the expression cannot assign; give values with --set NAME=VALUE",
+    "=": "the expression cannot assign; give values with --set NAME=VALUE (a program, as "
+    "chainrule graph reads, names intermediates: q = x + y; f = q * z)",
     "'": "strings are not part of the expression language",
     '"': "strings are not part of the expression language",
-    ";": "write one expression",
+    ";": "write one expression (a program, as chainrule graph reads, has statements: "
+    "q = x + y; f = q * z)",
     ":": "slices and lambdas are not part of the expression language",
 }
 
@@ -121,8 +133,10 @@ class Token:
     pos: int
 
 
-def tokenize(text: str) -> list[Token]:
-    """Split ``text`` into tokens; any character outside the language raises ExpressionError."""
+def tokenize(text: str, program: bool = False) -> list[Token]:
+    """Split ``text`` into tokens; any character outside the language raises ExpressionError.
+
+    With ``program``, ``=``, ``;`` and new lines are tokens too (a program's statements)."""
     if not isinstance(text, str):
         raise ExpressionError(f"an expression must be a string; got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
@@ -131,6 +145,13 @@ def tokenize(text: str) -> list[Token]:
         )
     tokens, pos = [], 0
     while pos < len(text):
+        if program:
+            m = _STATEMENT.match(text, pos)
+            if m is not None:
+                if m.lastgroup == "op":
+                    tokens.append(Token("op", ";" if m.group() == "\n" else m.group(), pos))
+                pos = m.end()
+                continue
         m = _TOKEN.match(text, pos)
         if m is None:
             ch = text[pos]
@@ -206,9 +227,9 @@ class List:
 class _Parser:
     """Recursive descent over the tokens; ``depth`` bounds the nesting (and so the recursion)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, program: bool = False) -> None:
         self.text = text
-        self.tokens = tokenize(text)
+        self.tokens = tokenize(text, program)
         self.i = 0
         self.depth = 0
 
@@ -253,6 +274,67 @@ class _Parser:
                 "for small expressions"
             )
         return node
+
+    def program(self) -> tuple[list[tuple[Name, Any]], Any]:
+        """Statements up to the end: the assignments (name, tree) and the last statement."""
+        statements: list[tuple[Name | None, Any]] = []
+        starts: list[int] = []
+        while True:
+            while self.tok.kind == "op" and self.tok.text == ";":  # empty statements
+                self.take()
+            if self.tok.kind == "end":
+                break
+            target = None
+            nxt = self.tokens[self.i + 1]
+            if self.tok.kind == "name" and nxt.kind == "op" and nxt.text == "=":
+                t = self.take()
+                if t.text in FUNCTIONS or t.text in CONSTANTS:
+                    raise ExpressionError(
+                        f"{t.text!r} at position {t.pos} is a "
+                        + ("function" if t.text in FUNCTIONS else "constant")
+                        + " of the language; assign to another name",
+                        t.pos,
+                    )
+                target = Name(t.text, t.pos)
+                self.take()
+            start = self.tok
+            if start.kind == "end" or (start.kind == "op" and start.text in ("=", ";")):
+                raise ExpressionError(
+                    f"expected an expression at position {start.pos}; {_found(start)}", start.pos
+                )
+            starts.append(start.pos)
+            statements.append((target, self.statement_end(self.expr())))
+        if not statements:
+            raise ExpressionError("the expression is empty", 0)
+        for (target, _), pos in zip(statements[:-1], starts):
+            if target is None:
+                raise ExpressionError(
+                    f"the statement at position {pos} computes a value nobody uses: every "
+                    "statement but the last assigns a name (q = x + y; f = q * z)",
+                    pos,
+                )
+        *assignments, (last_target, last) = statements
+        if last_target is not None:
+            assignments.append((last_target, last))
+            last = last_target
+        return assignments, last  # type: ignore[return-value]
+
+    def statement_end(self, tree: Any) -> Any:
+        t = self.tok
+        if t.kind == "end" or (t.kind == "op" and t.text == ";"):
+            if _tree_depth(tree) > MAX_TREE_DEPTH:
+                raise ExpressionError(
+                    f"the expression is more than {MAX_TREE_DEPTH} operations deep; the "
+                    "language is for small expressions"
+                )
+            return tree
+        hint = "" if t.kind == "op" else ": put an operator (such as *) between the two"
+        if t.kind == "op" and t.text == "=":
+            hint = ": only a name can be assigned, at the start of a statement (q = x + y)"
+        raise ExpressionError(
+            f"unexpected {_describe(t)} at position {t.pos} after a complete expression{hint}",
+            t.pos,
+        )
 
     def expr(self) -> Any:
         left = self.term()
@@ -399,26 +481,36 @@ def _found(t: Token) -> str:
 
 
 class Expression:
-    """A parsed expression: ``names`` are its variables; ``evaluate`` computes it.
+    """A parsed expression or program: ``names`` are its variables; ``evaluate`` computes it.
 
     Attributes:
         text: the source text.
-        tree: the syntax tree.
+        tree: the syntax tree (of a program: its last statement).
+        assignments: a program's ``(name, tree)`` statements, in order (empty for an
+            expression).
         names: the variable names, in order of first appearance (constants such as pi excluded
-            unless the expression gives them no other meaning).
+            unless the expression gives them no other meaning; a program's assigned names
+            excluded where used after their assignment).
+        assigned: the names a program assigns, in order.
     """
 
-    def __init__(self, text: str, tree: Any) -> None:
+    def __init__(self, text: str, tree: Any, assignments: tuple = ()) -> None:
         self.text = text
         self.tree = tree
+        self.assignments = tuple((target.id, t) for target, t in assignments)
         names: dict[str, None] = {}
-        stack = [tree]
-        while stack:  # iterative, in source order
-            node = stack.pop()
-            if isinstance(node, Name):
-                names.setdefault(node.id)
-            stack.extend(reversed(_children(node)))
+        known: set[str] = set()
+        for target, t in (*assignments, (None, tree)):
+            stack = [t]
+            while stack:  # iterative, in source order
+                node = stack.pop()
+                if isinstance(node, Name) and node.id not in known:
+                    names.setdefault(node.id)
+                stack.extend(reversed(_children(node)))
+            if target is not None:
+                known.add(target.id)
         self.names = tuple(names)
+        self.assigned = tuple(dict.fromkeys(name for name, _ in self.assignments))
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
@@ -439,8 +531,20 @@ class Expression:
         """
         env = dict(CONSTANTS)
         env.update(variables or {})
+        clash = [name for name in self.assigned if name in (variables or {})]
+        if clash:
+            raise ExpressionError(
+                f"{clash[0]!r} is both given a value and assigned by the program; a name is "
+                "either a variable or an intermediate"
+            )
+        evaluator = _Evaluator(env)
         with np.errstate(all="ignore"):  # 1/0 is inf and log(-1) nan, as in NumPy
-            return _Evaluator(env).run(self.tree)
+            for name, tree in self.assignments:
+                value = evaluator.run(tree)
+                if isinstance(value, Tensor) and not any(value is v for v in env.values()):
+                    value.name = name  # the intermediate's name, for drawings and explain
+                env[name] = value
+            return evaluator.run(self.tree)
 
 
 def parse(text: str) -> Expression:
@@ -452,6 +556,22 @@ def parse(text: str) -> Expression:
         ExpressionError: unexpected character '.' at position 1: attribute access ('.') is not...
     """
     return Expression(text, _Parser(text).parse())
+
+
+def parse_program(text: str) -> Expression:
+    """Parse a program, statements such as ``q = x + y; f = q * z``, into an ``Expression``.
+
+    A single expression is a program of one statement. The names assigned become the names of
+    the intermediate tensors when the program is evaluated.
+
+    Example:
+        >>> p = parse_program("q = x + y; f = q * z")
+        >>> p.names, p.assigned
+        (('x', 'y', 'z'), ('q', 'f'))
+    """
+    parser = _Parser(text, program=True)
+    assignments, last = parser.program()
+    return Expression(text, last, tuple(assignments))
 
 
 def evaluate(text: str, variables: Mapping[str, Any] | None = None) -> Any:

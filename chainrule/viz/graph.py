@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,29 +28,48 @@ logger = logging.getLogger(__name__)
 FORMATS = ("svg", "png", "pdf", "dot")
 VALUE_COLOR = "#1a1a1a"
 GRAD_COLOR = "#c0392b"
-SMALL = 8  # tensors with at most this many values show them all; larger ones min/mean/max
+SMALL = 16  # tensors of at most this many values show them all (a 3x4 matrix); else min/mean/max
+DPI = 192  # PNGs at twice the screen's 96 dpi: sharp on a slide
 
 
 class GraphvizNotFoundError(RuntimeError):
     """Rendering was asked for, but Graphviz's ``dot`` program is not installed."""
 
 
-def summary(a: Any, digits: int = 4) -> str:
+def summary(a: Any, digits: int = 4, max_elements: int = SMALL) -> str:
     """A short text for a value: the number itself, a small tensor's shape and values, or a large
-    one's shape with min/mean/max."""
+    one's shape with min/mean/max.
+
+    Args:
+        a: a number or an array.
+        digits: significant digits.
+        max_elements: tensors with at most this many values are written in full.
+
+    Example:
+        >>> summary(np.array([[1.0, 2.0], [3.0, 4.0]]))
+        '(2, 2) [[1, 2], [3, 4]]'
+    """
+    return " ".join(summary_lines(a, digits, max_elements, rows=False))
+
+
+def summary_lines(a: Any, digits: int = 4, max_elements: int = SMALL, rows: bool = True) -> list:
+    """``summary`` as lines: with ``rows``, a small matrix's shape, then one line per row, as a
+    matrix is written on a slide."""
     a = np.asarray(a)
     if a.ndim == 0:
-        return fmt(a, digits)
+        return [fmt(a, digits)]
     shape = shape_str(a.shape)
-    if a.size <= SMALL:
-        return f"{shape} {_nested(a.astype(np.float64).tolist(), digits)}"
     if a.size == 0:
-        return f"{shape} empty"
+        return [f"{shape} empty"]
     f = a.astype(np.float64)
-    return (
-        f"{shape} min {fmt(f.min(), digits)} mean {fmt(f.mean(), digits)} "
-        f"max {fmt(f.max(), digits)}"
-    )
+    if a.size <= max_elements:
+        if rows and a.ndim == 2 and a.shape[0] > 1:
+            return [shape] + [_nested(row, digits) for row in f.tolist()]
+        return [shape, _nested(f.tolist(), digits)]
+    return [
+        shape,
+        f"min {fmt(f.min(), digits)} mean {fmt(f.mean(), digits)} max {fmt(f.max(), digits)}",
+    ]
 
 
 def shape_str(shape: tuple) -> str:
@@ -65,10 +85,25 @@ def _nested(x: Any, digits: int) -> str:
 
 # ----- DOT -----
 class _Dot:
-    """Writes a Graph as DOT: leaves left, one node per gate (or per layer), output right."""
+    """Writes a Graph as DOT: leaves left, one node per gate (or per layer), output right.
 
-    def __init__(self, g: Graph, values: bool, grads: bool, collapse: bool, digits: int) -> None:
+    Each wire's numbers sit on it as on the slides: a small label node through which the wire
+    runs, its forward value above the line and its gradient below (so a label can never drift
+    to a neighbouring edge). A value used more than once (the copy gate) fans out from one
+    label that shows its total gradient, in bold, to one label per use with that use's share.
+    """
+
+    def __init__(
+        self,
+        g: Graph,
+        values: bool,
+        grads: bool,
+        collapse: bool,
+        digits: int,
+        max_elements: int = SMALL,
+    ) -> None:
         self.g, self.values, self.grads, self.digits = g, values, grads, digits
+        self.max_elements = max_elements
         gates = g.gates
         self.box = {gt.index: gt.module for gt in gates if collapse and gt.module is not None}
         self.box_ids = {m: f"m{k}" for k, m in enumerate(dict.fromkeys(self.box.values()))}
@@ -81,6 +116,7 @@ class _Dot:
             for vi, v in enumerate(g.values):
                 if v.module is not None and users.get(vi) == {v.module}:
                     self.hidden.add(vi)
+        self.labels = 0
 
     def node_of_gate(self, gi: int) -> str:
         return self.box_ids[self.box[gi]] if gi in self.box else f"g{gi}"
@@ -89,23 +125,53 @@ class _Dot:
         v = self.g.values[vi]
         return self.node_of_gate(v.gate) if v.kind == "gate" else f"v{vi}"
 
-    def label(self, data: Any, grad: Any) -> str:
-        parts = []
-        if self.values:
-            parts.append(f'<FONT COLOR="{VALUE_COLOR}">{_esc(summary(data, self.digits))}</FONT>')
+    def _text(self, a: Any) -> str:
+        return "<BR/>".join(_esc(line) for line in summary_lines(a, self.digits, self.max_elements))
+
+    def label_node(self, out: list, data: Any, grad: Any, name: str | None, total: bool) -> str:
+        """A label node for one wire: the value above the line, the gradient below; its id."""
+        self.labels += 1
+        nid = f"l{self.labels}"
+        top = bottom = ""
+        if self.values and data is not None:
+            top = self._text(data)
+            if name:  # an intermediate with a name of its own: q = 3, as on the slides
+                top = f"{_esc(name)} = {top}"
+            top = f'<FONT COLOR="{VALUE_COLOR}">{top}</FONT>'
         if self.grads and grad is not None:
-            parts.append(f'<FONT COLOR="{GRAD_COLOR}">{_esc(summary(grad, self.digits))}</FONT>')
-        return f"label=<{'<BR/>'.join(parts)}>" if parts else ""
+            lines = summary_lines(grad, self.digits, self.max_elements)
+            if top and np.ndim(grad) > 0 and np.shape(grad) == np.shape(data):
+                lines = lines[1:]  # the shape, once, above the line
+            bottom = "<BR/>".join(_esc(line) for line in lines)
+            if total:  # the copy gate's sum, where the value fans out
+                bottom = f"<B>{bottom}</B>"
+            bottom = f'<FONT COLOR="{GRAD_COLOR}">{bottom}</FONT>'
+        out.append(
+            f'  {nid} [shape=plain, label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" '
+            f'CELLPADDING="1"><TR><TD SIDES="B" BORDER="1">{top}</TD></TR>'
+            f'<TR><TD PORT="m" BORDER="0" CELLPADDING="0" HEIGHT="0"></TD></TR>'
+            f"<TR><TD>{bottom}</TD></TR></TABLE>>];"
+        )
+        return nid
+
+    def wire(self, out: list, src: str, dst: str, label: str | None) -> None:
+        """An edge from ``src`` to ``dst``, through label node ``label`` when there is one."""
+        if label is None:
+            out.append(f"  {src} -> {dst};")
+            return
+        out.append(f"  {src} -> {label}:m:w [arrowhead=none, headclip=false];")
+        out.append(f"  {label}:m:e -> {dst} [tailclip=false];")
 
     def source(self) -> str:
         g = self.g
         out = [
             "digraph chainrule {",
-            '  graph [rankdir=LR, fontname="Helvetica", fontsize=10, nodesep=0.35, ranksep=0.6,'
-            " labelloc=b];",
+            '  graph [rankdir=LR, fontname="Helvetica", fontsize=10, nodesep=0.25, ranksep=0.3,'
+            " labelloc=b, ordering=in];",
             '  node [fontname="Helvetica", fontsize=12];',
             '  edge [fontname="Helvetica", fontsize=10, arrowsize=0.6];',
         ]
+        labelled = self.values or self.grads
         for vi, v in enumerate(g.values):
             if v.kind == "gate" or vi in self.hidden:
                 continue
@@ -130,6 +196,7 @@ class _Dot:
             out.append(
                 f'  {mid} [label=<{text}>, shape=box, style="rounded,filled", fillcolor="#eef3fb"];'
             )
+        # the wires: one per (value, gate) use; two uses inside one box are one wire into it
         merged: dict[tuple, Any] = {}
         order: list[tuple] = []
         for e in g.edges:
@@ -138,7 +205,6 @@ class _Dot:
             src, dst = self.node_of_value(e.value), self.node_of_gate(e.gate)
             if src == dst:  # inside a collapsed layer
                 continue
-            # two uses inside one box are one edge into it; two uses by one gate are two edges
             key = (e.value, dst) if e.gate in self.box else (e.value, dst, e.position)
             if key not in merged:
                 order.append(key)
@@ -146,18 +212,56 @@ class _Dot:
             elif e.grad is not None:
                 cur = merged[key]
                 merged[key] = e.grad if cur is None else cur + e.grad
+        uses: dict[int, list] = {}
         for key in order:
-            vi, dst = key[0], key[1]
-            label = self.label(g.values[vi].data, merged[key])
-            out.append(f"  {self.node_of_value(vi)} -> {dst} [{label}];")
+            uses.setdefault(key[0], []).append(key)
+        done: set[int] = set()
+        for key in order:  # in the order the gates take their arguments (ordering=in)
+            vi = key[0]
+            if vi in done:
+                continue
+            done.add(vi)
+            v = g.values[vi]
+            name = v.name if v.kind == "gate" and v.named else None
+            src = self.node_of_value(vi)
+            wires = uses[vi]
+            if len(wires) == 1:
+                label = self.label_node(out, v.data, merged[key], name, False) if labelled else None
+                self.wire(out, src, key[1], label)
+                continue
+            # the copy gate: the value and its total gradient where it fans out, then each use
+            shares = [merged[k] for k in wires]
+            total = None if any(s is None for s in shares) else sum(shares[1:], shares[0])
+            trunk = self.label_node(out, v.data, total, name, True) if labelled else None
+            if trunk is None:
+                trunk = f"c{vi}"
+                out.append(f"  {trunk} [shape=point, width=0.06];")
+                out.append(f"  {src} -> {trunk} [arrowhead=none];")
+            else:
+                out.append(f"  {src} -> {trunk}:m:w [arrowhead=none, headclip=false];")
+            for k in wires:
+                branch = self.label_node(out, None, merged[k], None, False) if labelled else None
+                if branch is None:
+                    out.append(f"  {trunk} -> {k[1]};")
+                    continue
+                port = f"{trunk}:m:e" if trunk.startswith("l") else trunk
+                out.append(f"  {port} -> {branch}:m:w [arrowhead=none, tailclip=false, "
+                           "headclip=false];")  # fmt: skip
+                out.append(f"  {branch}:m:e -> {k[1]} [tailclip=false];")
         o = g.values[g.output]
         if o.kind == "gate":
             out.append(f"  out [label=<<B>{_esc(o.name)}</B>>, shape=plaintext];")
-            out.append(f"  {self.node_of_value(g.output)} -> out [{self.label(o.data, g.seed)}];")
+            label = self.label_node(out, o.data, g.seed, None, False) if labelled else None
+            self.wire(out, self.node_of_value(g.output), "out", label)
         legend = []
         if self.grads:
             legend.append(
-                f'<FONT COLOR="{VALUE_COLOR}">forward values</FONT> above, '
+                f'<FONT COLOR="{VALUE_COLOR}">forward values</FONT> above each line, '
+                f'<FONT COLOR="{GRAD_COLOR}">gradients</FONT> below; '
+                f'<FONT COLOR="{GRAD_COLOR}"><B>bold</B></FONT>: the total where a value is '
+                "used more than once"
+                if any(len(w) > 1 for w in uses.values())
+                else f'<FONT COLOR="{VALUE_COLOR}">forward values</FONT> above each line, '
                 f'<FONT COLOR="{GRAD_COLOR}">gradients</FONT> below'
             )
         if g.note:
@@ -177,8 +281,10 @@ def _esc(s: str) -> str:
 
 
 # ----- rendering -----
-def render(source: str, format: str) -> bytes:
+def render(source: str, format: str, dpi: int = DPI) -> bytes:
     """Render DOT text with Graphviz's ``dot``; ``"dot"`` returns the text itself as bytes.
+
+    ``dpi`` sets a PNG's resolution (SVG and PDF are vector drawings and keep their size).
 
     Raises:
         GraphvizNotFoundError: ``dot`` is not installed.
@@ -194,6 +300,8 @@ def render(source: str, format: str) -> bytes:
             'pip install "chainrule[graph]" (or pip install graphviz); format="dot" returns the '
             "DOT text without it"
         ) from e
+    if format == "png":  # the resolution, a graph attribute set before any of the source's
+        source = re.sub(r"\{", f"{{\n  dpi={int(dpi)};", source, count=1)
     try:
         return graphviz.Source(source).pipe(format=format)
     except graphviz.ExecutableNotFound:
@@ -233,6 +341,8 @@ def draw_graph(
     collapse: bool = True,
     grad_output: Any = None,
     digits: int = 4,
+    max_elements: int = SMALL,
+    dpi: int = DPI,
 ) -> str | bytes:
     """Draw the computational graph of ``output`` as the lecture does, left to right.
 
@@ -252,6 +362,9 @@ def draw_graph(
         collapse: one box per layer of ``module``.
         grad_output: the gradient to start from, for an output with more than one element.
         digits: significant digits of the numbers.
+        max_elements: tensors of at most this many values are shown in full (a matrix row by
+            row); larger ones as min/mean/max.
+        dpi: a PNG's resolution (dots per inch); the default suits slides.
 
     Returns:
         The drawing: text for "svg" and "dot", bytes for "png" and "pdf".
@@ -273,8 +386,14 @@ def draw_graph(
         graph = trace(output, grad_output, module=module)
     if not isinstance(digits, int) or not 1 <= digits <= 17:
         raise ValueError(f"draw_graph: digits must be an integer from 1 to 17; got {digits!r}")
+    if not isinstance(max_elements, int) or max_elements < 0:
+        raise ValueError(
+            f"draw_graph: max_elements must be a whole number >= 0; got {max_elements!r}"
+        )
+    if not isinstance(dpi, int) or not 10 <= dpi <= 2400:
+        raise ValueError(f"draw_graph: dpi must be an integer from 10 to 2400; got {dpi!r}")
     fmt_ = _format(format, path)
-    data = render(graph.to_dot(values, grads, collapse, digits), fmt_)
+    data = render(graph.to_dot(values, grads, collapse, digits, max_elements), fmt_, dpi)
     if path is not None:
         atomic_write_bytes(path, data)
     return data.decode("utf-8") if fmt_ in ("svg", "dot") else data

@@ -8,8 +8,10 @@ order, exactly as the engine does; the replay touches no ``.grad`` and frees not
 ``output.backward()`` can still run afterwards and gives the same numbers. ``draw_graph``
 (``graph.py``) and ``explain`` (``explain.py``) both read the snapshot.
 
-Why a snapshot: ``backward()`` frees each node's inputs as it runs (unless ``retain_graph=True``),
-so a graph can only be walked before it. Trace first, backward later::
+Why a snapshot: ``backward()`` frees each node's saved values as it runs (unless
+``retain_graph=True``). Where it keeps a node's inputs, the replay runs that node's forward again
+on them (``_replayable``), so nothing needs to be kept for a drawing's sake; where it frees the
+inputs too, the graph can only be walked before it. Trace first, backward later::
 
     >>> g = cr.viz.trace(f)       # before f.backward()
     >>> f.backward()
@@ -18,8 +20,10 @@ so a graph can only be walked before it. Trace first, backward later::
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +32,7 @@ import numpy as np
 
 from ..autograd.engine import sum_to
 from ..autograd.function import Node
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.tensor import Tensor
 
 logger = logging.getLogger(__name__)
@@ -50,6 +54,7 @@ class Value:
     grad: Any = None
     tensor: Tensor | None = None
     module: str | None = None  # the layer that owns it, for parameters
+    named: bool = False  # the name is the tensor's own (``name=``, a parameter's, a program's)
 
 
 @dataclass(eq=False)
@@ -115,7 +120,12 @@ class Graph:
         return [self.gates[i] for i in self.order]
 
     def to_dot(
-        self, values: bool = True, grads: bool = True, collapse: bool = True, digits: int = 4
+        self,
+        values: bool = True,
+        grads: bool = True,
+        collapse: bool = True,
+        digits: int = 4,
+        max_elements: int = 16,
     ) -> str:
         """The graph as Graphviz DOT text, left to right, values above and gradients below.
 
@@ -124,13 +134,14 @@ class Graph:
             grads: write each edge's gradient below it (in red), when they were computed.
             collapse: draw each layer of ``module`` as one box.
             digits: significant digits of the numbers.
+            max_elements: tensors of at most this many values are shown in full.
 
         Returns:
             The DOT source.
         """
         from .graph import _Dot  # drawing sits on top of the snapshot
 
-        return _Dot(self, values, grads and self.has_grads, collapse, digits).source()
+        return _Dot(self, values, grads and self.has_grads, collapse, digits, max_elements).source()
 
     def draw(
         self, format: str | None = None, path: str | os.PathLike | None = None, **kw: Any
@@ -308,9 +319,9 @@ class _Builder:
         self.keys: dict[Any, int] = {}  # id(leaf) / (node, index) -> value index
         self.gate_of: dict[Node, int] = {}
         self.nodes: list[Node] = []
-        self.unnamed = 0
+        self.unnamed: dict[str, int] = {}
 
-    def tensor_value(self, t: Tensor) -> int:
+    def tensor_value(self, t: Tensor, role: str = "x") -> int:
         g = self.graph
         if t.grad_fn is None:
             key: Any = id(t)
@@ -321,20 +332,29 @@ class _Builder:
                     g.modules.setdefault(mod, owner[2])
                 else:
                     name, mod = t.name, None
-                    if name is None:
-                        self.unnamed += 1
-                        name = f"leaf{self.unnamed}"
+                named = name is not None
+                if not named:
+                    name = self.role_name(role)
                 v = Value(name, t._data, "leaf", requires_grad=t.requires_grad, tensor=t)
-                v.module = mod
+                v.module, v.named = mod, named
                 self.keys[key] = self._add(v)
             return self.keys[key]
         key = (t.grad_fn, t._index)
         if key not in self.keys:
             gate = g.gates[self.gate_of[t.grad_fn]]
             v = Value("", t._data, "gate", gate.index, t._index, True, tensor=t)
+            if t.name is not None:  # an intermediate the user named: q, s0, h
+                v.name, v.named = t.name, True
             self.keys[key] = self._add(v)
             gate.outputs[t._index] = self.keys[key]
         return self.keys[key]
+
+    def role_name(self, role: str) -> str:
+        """A name for an unnamed input: the argument it is to its first gate (``x``,
+        ``target``), numbered from the second such input on (``x#2``)."""
+        self.unnamed[role] = self.unnamed.get(role, 0) + 1
+        n = self.unnamed[role]
+        return role if n == 1 else f"{role}#{n}"
 
     def _add(self, v: Value) -> int:
         self.graph.values.append(v)
@@ -351,33 +371,49 @@ class _Builder:
         g.gates.append(gate)
         self.gate_of[node] = gate.index
         self.nodes.append(node)
+        roles = _argument_names(fn)
         for pos, a in enumerate(node.inputs):
+            role = roles[min(pos, len(roles) - 1)] if roles else "x"
             if isinstance(a, Tensor):
-                vi = self.tensor_value(a)
+                vi = self.tensor_value(a, role)
             elif isinstance(a, np.ndarray) and a.ndim > 0:
-                vi = self._add(Value("const", a, "const"))
+                vi = self._add(Value(self.role_name(role), a, "const"))
             else:
                 continue
             gate.edges.append(len(g.edges))
             g.edges.append(Edge(vi, gate.index, pos))
-            mod = g.values[vi].module
-            if gate.module is None and mod is not None:
-                gate.module = mod
+        # a gate belongs to a layer when the parameters it takes are that layer's alone: the L2
+        # penalty of a whole model takes every layer's weights, and belongs to none of them
+        owners = {g.values[g.edges[e].value].module for e in gate.edges}
+        owners.discard(None)
+        if len(owners) == 1:
+            gate.module = owners.pop()
 
     def name_gates(self) -> None:
+        """A gate is called by its output's name where that was given (``q``), else by its
+        label, numbered where labels repeat (``*#1``, ``*#2``)."""
         gates, values = self.graph.gates, self.graph.values
+        given = {}
+        for gate in gates:
+            outs = [values[vi] for vi in gate.outputs if vi is not None]
+            if len(gate.outputs) == 1 and outs and outs[0].named:
+                given[gate.index] = outs[0].name
         counts: dict[str, int] = {}
         for gate in gates:
-            counts[gate.label] = counts.get(gate.label, 0) + 1
+            if gate.index not in given:
+                counts[gate.label] = counts.get(gate.label, 0) + 1
         seen: dict[str, int] = {}
         for gate in gates:
+            if gate.index in given:
+                gate.name = given[gate.index]
+                continue
             if counts[gate.label] > 1:
                 seen[gate.label] = seen.get(gate.label, 0) + 1
                 gate.name = f"{gate.label}#{seen[gate.label]}"
             else:
                 gate.name = gate.label
             for i, vi in enumerate(gate.outputs):
-                if vi is not None:
+                if vi is not None and not values[vi].named:
                     values[vi].name = gate.name + (f"[{i}]" if len(gate.outputs) > 1 else "")
 
     def replay(self) -> None:
@@ -424,8 +460,48 @@ class _Builder:
         return grad.astype(data.dtype, copy=False)
 
 
+def _argument_names(fn: type) -> tuple[str, ...]:
+    """The names of ``fn.forward``'s arguments after ctx (``("x", "target", ...)``); what an
+    unnamed input is called in drawings. A ``*args`` forward gives ``x`` for each."""
+    cached = _ROLES.get(fn)
+    if cached is None:
+        try:
+            params = list(inspect.signature(fn.forward).parameters.values())[1:]
+        except (TypeError, ValueError):
+            params = []
+        cached = tuple(
+            "x" if p.kind is inspect.Parameter.VAR_POSITIONAL or p.name.startswith("_") else p.name
+            for p in params
+        )
+        _ROLES[fn] = cached
+    return cached
+
+
+_ROLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a user's class may go
+
+
+def _replayable(node: Node) -> Node:
+    """``node``, or where backward freed its saved values but kept its inputs, a node just like
+    it, made by running its forward again on those inputs: its backward then gives the same
+    gradients (forward values are all it saved). This is what lets a graph be drawn after
+    ``backward()`` without anything kept alive for the drawing's sake."""
+    if node.saved is not None:
+        return node
+    args = [
+        Tensor._make(a._data, need) if isinstance(a, Tensor) else a
+        for a, need in zip(node.inputs, node.needs_input_grad)
+    ]
+    with enable_grad():
+        out = node.function.apply(*args)
+    for t in out if isinstance(out, tuple) else (out,):
+        if isinstance(t, Tensor) and t.grad_fn is not None:
+            return t.grad_fn
+    return node  # pragma: no cover (a node that needed a gradient records one again)
+
+
 def _call_backward(node: Node, grads: list) -> list:
     """Run a node's backward as the engine does in a first-order pass; arrays (or None) back."""
+    node = _replayable(node)
     fn = node.function
     mode = node._graph_mode
     node._graph_mode = False

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from chainrule import cli
+from chainrule.cli import graph as graph_command
 
 NEURON = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
 VALUES = ["w0=2", "x0=-1", "w1=-3", "x1=-2", "w2=-3"]
@@ -152,3 +153,48 @@ def test_help_shows_the_example(capsys):
         cli.main(["graph", "--help"])
     assert e.value.code == 0
     assert "--set w0=2 x0=-1" in capsys.readouterr().out
+
+
+def test_a_program_names_intermediates_and_an_expression_may_start_with_a_minus(capsys):
+    args = ["graph", "q = x + y; f = q * z", "--set", "x=-2", "y=5", "z=-4", "--explain"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^q = 3$", out, re.M) and re.search(r"^f = -12$", out, re.M)
+    assert "2. q = x + y (AddBackward)" in out and "to q = 3: upstream 1 x local z = -4" in out
+    assert cli.main(["graph", "-log(p)", "--set", "p=0.13", "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^f = 2\.04$", out, re.M) and re.search(r"^df/dp = -7\.692$", out, re.M)
+    assert cli.main(["graph", "--explain", "-x*y", "--set", "x=2", "y=3"]) == 0
+    assert "df/dx = -3" in capsys.readouterr().out
+    # only the expression is protected: an option's value is the option's
+    assert graph_command.prepare_argv(["graph", "--digits", "-3", "-x", "--set", "x=1"]) == [
+        "graph", "--digits", "-3", " -x", "--set", "x=1"
+    ]  # fmt: skip
+    assert graph_command.prepare_argv(["train", "-x"]) == ["train", "-x"]
+
+
+def test_a_program_s_mistakes_are_pointed_at(capsys):
+    assert cli.main(["graph", "x + y; q = x", "--set", "x=1", "y=2"]) == 2
+    err = capsys.readouterr().err
+    assert "computes a value nobody uses" in err and "\n  ^" in err
+    assert cli.main(["graph", "q = x; q * 2", "--set", "q=1", "x=2"]) == 2
+    assert "both given a value and assigned" in capsys.readouterr().err
+
+
+def test_matrices_in_full_up_to_a_limit_and_the_png_resolution(tmp_path, capsys):
+    args = ["graph", "sum((x @ w) * g)", "--set", "x=[[2,1,-3],[-3,4,2]]"]
+    args += ["w=[[3,2,1,-1],[2,1,3,2],[3,2,1,-2]]", "g=[[2,3,-3,9],[-8,1,4,6]]"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "df/dw = (3, 4) [[28, 3, -18, 0], [-30, 7, 13, 33], [-22, -7, 17, -15]]" in out
+    assert cli.main([*args, "--max-elements", "4"]) == 0
+    assert "df/dw = (3, 4) min -30 mean 0.75 max 33" in capsys.readouterr().out
+    assert cli.main([*args, "--max-elements", "-1"]) == 2
+    assert "--max-elements" in capsys.readouterr().err
+    if shutil.which("dot") is None:
+        return
+    small, large = tmp_path / "small.png", tmp_path / "large.png"
+    assert cli.main([*args, "--out", str(small), "--dpi", "96"]) == 0
+    assert cli.main([*args, "--out", str(large)]) == 0  # the default: 192 dpi
+    width = [int.from_bytes(p.read_bytes()[16:20], "big") for p in (small, large)]
+    assert width[1] >= 2 * width[0] - 2

@@ -77,6 +77,8 @@ def test_boundary_figure_has_one_panel_per_run(sweep):
     try:
         assert isinstance(fig, Figure)
         assert len(fig.axes) == 4
+        # the sweep's numbers are validation accuracy, and the titles say so
+        assert all("validation accuracy" in ax.get_title() for ax in fig.axes)
     finally:
         plt.close(fig)
 

@@ -109,7 +109,8 @@ def test_the_run_folder_holds_every_file(digits_run):
     assert expected <= names
     assert "templates.png" not in names  # an MLP has no templates
     assert "boundary.png" not in names  # digits are not 2-D
-    for name in ("curves.png", "confusion.png"):
+    assert "first_layer.png" in names  # ... but its first layer: the lecture's "100 templates"
+    for name in ("curves.png", "confusion.png", "first_layer.png"):
         assert (digits_run.path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [n for n in names if n.endswith(".tmp") or n.startswith(".")]
 
@@ -228,7 +229,7 @@ def test_target_spiral_mlp_reaches_98_percent(tmp_path):
     assert summary["test_accuracy"] >= 0.98
     names = {p.name for p in (tmp_path / "run").iterdir()}
     assert "boundary.png" in names
-    assert "templates.png" not in names
+    assert "templates.png" not in names and "first_layer.png" not in names
     assert len(RunFolder(tmp_path / "run").read_metrics()) == 200  # the preset's epochs
 
 

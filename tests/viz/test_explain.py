@@ -182,3 +182,87 @@ def test_what_explain_cannot_do_it_says():
         cr.viz.explain(x.sum(), digits=0)
     leaf = cr.viz.explain(scalar("a", 1.0))
     assert len(leaf) == 0 and "leaf" in str(leaf)
+
+
+# ----- names (issue 17, item 3) -----
+def test_intermediates_are_called_by_their_names_as_on_the_slides():
+    x, y, z = scalar("x", -2.0), scalar("y", 5.0), scalar("z", -4.0)
+    q = x + y
+    q.name = "q"
+    f = q * z
+    text = str(cr.viz.explain(f))
+    assert "1. f = q * z (MulBackward): output -12, upstream 1" not in text  # f is not named
+    assert "2. q = x + y (AddBackward): output 3, upstream -4; add gate distributes" in text
+    assert "to q = 3: upstream 1 x local z = -4 -> downstream -4" in text
+    assert "to z = -4: upstream 1 x local q = 3 -> downstream 3" in text
+    f.name = "f"
+    assert "1. f = q * z (MulBackward)" in str(cr.viz.explain(f))
+    _, edges = _dot_edges(cr.viz.draw_graph(f, format="dot"))
+    assert "q = 3" in edges  # the drawing names q on its edge
+
+
+def test_the_lectures_flat_code_names_s0_to_s3():
+    from chainrule.viz.expr import parse_program
+
+    program = parse_program("s0 = w0*x0; s1 = w1*x1; s2 = s0 + s1; s3 = s2 + w2; L = sigmoid(s3)")
+    assert program.names == ("w0", "x0", "w1", "x1", "w2")
+    assert program.assigned == ("s0", "s1", "s2", "s3", "L")
+    values = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
+    L = program.evaluate({k: scalar(k, v) for k, v in values.items()})
+    ex = cr.viz.explain(L)
+    assert [s.gate for s in ex.steps] == ["L", "s3", "s2", "s0", "s1"]
+    assert [s.equation for s in ex.steps] == [
+        "sigmoid(s3)", "s2 + w2", "s0 + s1", "w0 * x0", "w1 * x1"
+    ]  # fmt: skip
+    assert "to s3 = 1: upstream 1 x local (1 - s) s = 0.1966 -> downstream 0.1966" in str(ex)
+
+
+def test_unnamed_inputs_are_called_by_the_argument_they_are():
+    cr.manual_seed(0)
+    model = cr.nn.Sequential(cr.nn.Linear(2, 3), cr.nn.ReLU(), cr.nn.Linear(3, 2))
+    loss = cr.nn.functional.cross_entropy(model(cr.randn(4, 2)), cr.tensor([0, 1, 1, 0]))
+    names = [v.name for v in cr.viz.trace(loss, module=model).values if v.kind != "gate"]
+    assert names == ["x", "0.weight", "0.bias", "2.weight", "2.bias", "target"]
+    a, b = cr.tensor(2.0, requires_grad=True), cr.tensor(3.0, requires_grad=True)
+    assert list(cr.viz.explain(a * b + a).leaves) == ["x", "y"]
+
+
+# ----- readable local gradients (issue 17, item 4) -----
+def test_the_division_gate_names_numerator_and_denominator():
+    x, y = scalar("x", 2.0), scalar("y", 3.0)
+    (step,) = cr.viz.explain(x / y).steps
+    assert [e.local for e in step.edges] == ["1/y", "-x/y^2"]
+    assert float(step.edges[1].local_value) == pytest.approx(-2 / 9)
+    a, b, c = scalar("a", 1.0), scalar("b", 1.0), scalar("c", 4.0)
+    (div, _) = cr.viz.explain((a + b) / c).steps
+    assert [e.local for e in div.edges] == ["1/c", "-2/c^2"]  # an unnamed numerator: its value
+    assert "#" not in str(cr.viz.explain((a + b) / c))
+
+
+def test_a_sum_with_a_negative_term_reads_as_a_difference():
+    x = scalar("x", 0.5)
+    text = str(cr.viz.explain(x * 3 - x * 4))
+    assert "its gradients add up: 3 - 4 = -1" in text
+
+
+def test_the_header_counts_the_copy_gates_among_the_steps():
+    x = scalar("x", 0.5)
+    ex = cr.viz.explain(x * x + x)
+    assert len(ex.steps) == 3
+    assert str(ex).startswith("Backpropagation through 2 gates and 1 copy gate (3 steps)")
+
+
+def test_the_l2_step_reads_2_lambda_w():
+    w = cr.tensor([[1.0, -2.0], [0.5, 3.0]], requires_grad=True, name="W")
+    ex = cr.viz.explain(0.01 * cr.nn.l2_penalty([w]))
+    (edge,) = ex.steps[1].edges
+    assert edge.local == "upstream * 2 w = 0.01 * 2 w"
+    np.testing.assert_allclose(edge.downstream, 0.02 * w.detach().numpy(), rtol=1e-6)
+
+
+def _dot_edges(dot):
+    """The DOT text with its HTML tags taken out, and the words of every label."""
+    import html as _html
+
+    words = _html.unescape(re.sub(r"<[^>]*>", " ", dot))
+    return dot, " ".join(words.split())

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import chainrule as cr
 import chainrule.viz  # noqa: F401  (cr.viz)
 from chainrule.viz import expr
-from chainrule.viz.expr import ExpressionError, parse, parse_value
+from chainrule.viz.expr import ExpressionError, parse, parse_program, parse_value
 
 
 def test_the_sigmoid_neuron_parses_into_the_lectures_gates():
@@ -251,3 +251,40 @@ def test_fuzz_any_text(text):
 @given(st.text(alphabet="xy0123456789.e+-*/@()[],_ ", max_size=40))
 def test_fuzz_near_misses(text):
     parse_and_evaluate(text)
+
+
+def parse_and_evaluate_program(text):
+    try:
+        p = parse_program(text)
+    except ExpressionError:
+        return
+    values = {n: VALUES.get(n, 1.0) for n in p.names if n not in p.assigned}
+    try:
+        out = p.evaluate(values)
+    except ExpressionError:
+        return
+    assert isinstance(out, (cr.Tensor, float))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from([*TOKENS, "q", "=", ";", "\n", "q ="]), max_size=25).map(" ".join))
+def test_fuzz_programs(text):
+    parse_and_evaluate_program(text)
+
+
+def test_a_program_names_what_it_assigns():
+    p = parse_program("q = x + y\nf = q * z;")
+    assert p.names == ("x", "y", "z") and p.assigned == ("q", "f")
+    x = cr.tensor(1.0, requires_grad=True, name="x")
+    f = p.evaluate({"x": x, "y": 2.0, "z": 3.0})
+    assert f.name == "f" and f.item() == 9 and x.name == "x"
+    assert parse_program("y = x; y * 2").evaluate({"x": x}).item() == 2 and x.name == "x"
+    for text, message in [
+        ("x + 1; y", "nobody uses"),
+        ("exp = 1; exp", "is a function"),
+        ("q = ; 1", "expected an expression at position 4"),
+        ("q = 1 = 2", "only a name can be assigned"),
+        (";", "empty"),
+    ]:
+        with pytest.raises(ExpressionError, match=re.escape(message)):
+            parse_program(text)

@@ -95,7 +95,11 @@ def test_confusion_matrix_annotates_the_counts_with_class_names():
     for (i, j), t in cells.items():
         assert int(t.get_text()) == counts[i, j]
     np.testing.assert_array_equal(ax.images[0].get_array(), counts)
-    assert "57.1%" in ax.get_title()  # 4 of 7 right
+    assert ax.get_title() == "confusion matrix\naccuracy 57.1% on these 7 samples"  # 4 of 7
+    fig = plots.confusion_matrix(y_true, y_pred, split="test")  # the split the labels are
+    assert (
+        fig.axes[0].get_title() == "confusion matrix, test split\ntest accuracy 57.14% on 7 samples"
+    )
 
 
 def test_confusion_matrix_normalized_rows_sum_to_one():
@@ -113,23 +117,38 @@ def test_confusion_matrix_many_classes_not_annotated_and_bad_names():
 
 
 # ----- templates -----
-def test_templates_reshape_and_rescale_each_row():
+def panels(fig):
+    """The image axes of a figure, without its colour bar."""
+    return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+
+
+def colorbars(fig):
+    return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+
+
+def test_grayscale_templates_share_one_scale_read_on_a_colour_bar():
     rng = np.random.default_rng(0)
     w = rng.normal(size=(3, 64))
     fig = plots.templates(w, (8, 8), classes=["zero", "one", "two"])
-    assert len(fig.axes) == 3
-    assert [ax.get_title() for ax in fig.axes] == ["zero", "one", "two"]
-    row = w[1].reshape(8, 8)
-    expected = (row - row.min()) / (row.max() - row.min())
-    np.testing.assert_allclose(fig.axes[1].images[0].get_array(), expected)
+    assert len(panels(fig)) == 3
+    assert [ax.get_title() for ax in panels(fig)] == ["zero", "one", "two"]
+    image = panels(fig)[1].images[0]
+    np.testing.assert_allclose(image.get_array(), w[1].reshape(8, 8))  # in weight units
+    m = np.abs(w).max()
+    assert image.get_clim() == pytest.approx((-m, m))  # one scale, 0 in the middle
+    assert all(ax.images[0].get_clim() == image.get_clim() for ax in panels(fig))
+    (bar,) = colorbars(fig)
+    assert bar.get_ylabel() == "weight"
+    assert "one scale" in fig._suptitle.get_text()
 
 
 def test_templates_of_a_linear_layer_in_colour_and_channels_first():
     lin = nn.Linear(3 * 4 * 5, 10)
     w = lin.weight.detach().numpy().astype(np.float64)
     fig = plots.templates(lin, (4, 5, 3))
-    assert len(fig.axes) == 10
+    assert len(fig.axes) == 10 and not colorbars(fig)  # colour: each image its own range
     assert [ax.get_title() for ax in fig.axes] == [str(i) for i in range(10)]
+    assert "own min..max" in fig._suptitle.get_text()
     image = np.asarray(fig.axes[2].images[0].get_array())
     assert image.shape == (4, 5, 3)
     hwc = w[2].reshape(4, 5, 3)
@@ -141,8 +160,8 @@ def test_templates_of_a_linear_layer_in_colour_and_channels_first():
 
 
 def test_templates_constant_row_is_mid_grey():
-    fig = plots.templates(np.zeros((1, 4)), (2, 2))
-    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), np.full((2, 2), 0.5))
+    image = panels(plots.templates(np.zeros((1, 4)), (2, 2)))[0].images[0]
+    assert image.norm(image.get_array()).tolist() == [[0.5, 0.5], [0.5, 0.5]]
 
 
 @pytest.mark.parametrize(
@@ -166,13 +185,18 @@ def test_templates_needs_enough_class_names():
 def test_first_layer_of_an_mlp_uses_its_first_linear():
     mlp = nn.MLP(16, [12], 3)
     fig = plots.first_layer(mlp, (4, 4), max_units=9)
-    assert len(fig.axes) == 9
+    assert len(panels(fig)) == 1 and len(colorbars(fig)) == 1  # one tiled image, one scale
     assert "9 of 12 units" in fig._suptitle.get_text()
-    w = mlp[0].weight.detach().numpy().astype(np.float64)[4].reshape(4, 4)
-    np.testing.assert_allclose(
-        fig.axes[4].images[0].get_array(), (w - w.min()) / (w.max() - w.min()), rtol=1e-6
+    weights = mlp[0].weight.detach().numpy().astype(np.float64)
+    mosaic = np.asarray(panels(fig)[0].images[0].get_array())
+    assert mosaic.shape == (3 * 5 - 1, 3 * 5 - 1)  # 3 x 3 tiles of 4 x 4, a pixel between
+    np.testing.assert_allclose(mosaic[5:9, 5:9], weights[4].reshape(4, 4), rtol=1e-6)  # unit 4
+    m = np.abs(weights[:9]).max()
+    assert panels(fig)[0].images[0].get_clim() == pytest.approx((-m, m))
+    mosaic = np.asarray(
+        panels(plots.first_layer(mlp[0].weight, (4, 4))).pop().images[0].get_array()
     )
-    assert len(plots.first_layer(mlp[0].weight, (4, 4)).axes) == 12
+    assert mosaic.shape == (3 * 5 - 1, 4 * 5 - 1)  # 12 units: 4 wide, 3 rows
     with pytest.raises(ValueError, match="max_units"):
         plots.first_layer(mlp, (4, 4), max_units=0)
 
@@ -203,7 +227,9 @@ def test_decision_boundary_regions_points_and_legend():
     assert left[:, 0].max() <= step and right[:, 0].min() >= -step
     assert left[:, 0].min() < -1 and right[:, 0].max() > 1
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["left", "right"]
-    assert ax.get_title() == "decision boundary (accuracy 100.0%)"
+    # the accuracy says what it is over; the axes name the plane's coordinates
+    assert ax.get_title() == "decision boundary\naccuracy 100.0% on the 4 points shown"
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x1", "x2")
     # A plain function works too, and sees a float32 Tensor of shape (M, 2).
     seen = []
 
@@ -240,12 +266,28 @@ def test_boundary_grid_titles_and_layout():
         for h, acc in ((3, 0.5), (20, 1.0))
         for lam in (0.001, 0.01, 0.1)
     }
-    fig = plots.boundary_grid(models, X2, Y2, resolution=10)
+    with pytest.raises(ValueError, match="say which data they were measured on with split="):
+        plots.boundary_grid(models, X2, Y2, resolution=10)
+    fig = plots.boundary_grid(models, X2, Y2, resolution=10, split="validation")
     assert len(fig.axes) == 6
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles[0] == "hidden units = 3, lambda = 0.001\naccuracy 50.0%"
-    assert titles[5] == "hidden units = 20, lambda = 0.1\naccuracy 100.0%"
+    assert titles[0] == "hidden units = 3, lambda = 0.001\nvalidation accuracy 50.0%"
+    assert titles[5] == "hidden units = 20, lambda = 0.1\nvalidation accuracy 100.0%"
     assert fig.axes[0].get_legend() is not None and fig.axes[1].get_legend() is None
+    # the plane's coordinates named on the outer panels, few enough ticks not to collide
+    assert [ax.get_xlabel() for ax in fig.axes] == ["", "", "", "x1", "x1", "x1"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["x2", "", "", "x2", "", ""]
+    assert all(len(ax.get_xticks()) <= 5 for ax in fig.axes)
+    # the lecture's layout: any title per panel
+    m = x0_classifier()
+    fig = plots.boundary_grid(
+        [[m, m], [m, m]], X2, Y2, rows=[0, 1], cols=[0, 1], resolution=10,
+        titles=[["3 units", "20 units"], ["lambda 0.001", "lambda 0.01"]], suptitle="sizes",
+    )  # fmt: skip
+    assert [ax.get_title() for ax in fig.axes] == [
+        "3 units", "20 units", "lambda 0.001", "lambda 0.01"
+    ]  # fmt: skip
+    assert fig._suptitle.get_text() == "sizes"
 
     # A 2-D list with its row and column values; a missing pair shows "no model".
     m = x0_classifier()
@@ -263,8 +305,8 @@ def test_boundary_grid_titles_and_layout():
 # ----- activations -----
 def test_activation_functions_derivatives_match_the_analytic_ones():
     fig = plots.activation_functions()
-    assert len(fig.axes) == 10
-    names = ["sigmoid", "tanh", "relu", "leaky_relu", "elu"]
+    assert len(fig.axes) == 12  # the lecture's six, Maxout among them
+    names = ["sigmoid", "tanh", "relu", "leaky_relu", "maxout", "elu"]
     assert [ax.get_title().split(":")[0] for ax in fig.axes[::2]] == names
     assert all("'" in ax.get_title() for ax in fig.axes[1::2])
     x = np.linspace(-5, 5, 501)
@@ -274,6 +316,7 @@ def test_activation_functions_derivatives_match_the_analytic_ones():
         "tanh": (np.tanh(x), 1 - np.tanh(x) ** 2),
         "relu": (np.maximum(x, 0), (x > 0).astype(float)),
         "leaky_relu": (np.maximum(0.1 * x, x), np.where(x > 0, 1.0, 0.1)),
+        "maxout": (np.maximum(x, -0.5 * x - 1), np.where(x > -0.5 * x - 1, 1.0, -0.5)),
         "elu": (np.where(x > 0, x, np.expm1(x)), np.where(x > 0, 1.0, np.exp(x))),
     }
     for i, name in enumerate(names):
@@ -357,15 +400,29 @@ def test_mean_abs_grads_and_gradient_flow():
     assert len(fig.axes) == 1
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(history[0])
+    # layers as the lecture counts them, 1 next to the input
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["layer 1", "layer 2", "layer 3"]
     np.testing.assert_allclose(ax.lines[1].get_ydata(), [h["2.weight"] for h in history])
 
     fig = plots.gradient_flow(history, layer_names=["4.weight", "0.weight"])
-    assert [line.get_label() for line in fig.axes[0].lines] == ["4.weight", "0.weight"]
+    assert [line.get_label() for line in fig.axes[0].lines] == ["layer 3", "layer 1"]
     with pytest.raises(ValueError, match=r"\['9.weight'\] are not in the history"):
         plots.gradient_flow(history, layer_names=["9.weight"])
     with pytest.raises(ValueError, match="non-empty list"):
         plots.gradient_flow([])
+
+
+def test_gradient_flow_of_several_runs_shares_one_axis():
+    sigmoid = [{"0.weight": 1e-4, "2.weight": 1e-2}, {"0.weight": 2e-4, "2.weight": 2e-2}]
+    relu = [{"0.weight": 1e-2, "2.weight": 1e-2}, {"0.weight": 1e-2, "2.weight": 3e-2}]
+    fig = plots.gradient_flow({"sigmoid": sigmoid, "relu": relu})
+    left, right = fig.axes
+    assert (left.get_title(), right.get_title()) == ("sigmoid", "relu")
+    assert left.get_shared_y_axes().joined(left, right)  # one scale: the runs compare directly
+    assert left.get_ylim() == right.get_ylim()
+    np.testing.assert_allclose(right.lines[0].get_ydata(), [1e-2, 1e-2])
+    with pytest.raises(ValueError, match="non-empty list"):
+        plots.gradient_flow({"sigmoid": []})
 
 
 # ----- saving -----
@@ -397,3 +454,57 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r'pip install "chainrule\[plot\]"'):
         plots.activation_functions(["relu"])
+
+
+# ----- the network itself (issue 17, item 7) -----
+def _circles(ax):
+    from matplotlib.patches import Circle
+
+    return [p for p in ax.patches if isinstance(p, Circle)]
+
+
+def _columns(ax):
+    """The circles' x positions -> how many circles stand there, left to right."""
+    counts = {}
+    for c in _circles(ax):
+        counts[round(c.center[0], 6)] = counts.get(round(c.center[0], 6), 0) + 1
+    return [counts[x] for x in sorted(counts)]
+
+
+TWO_LAYER = '"2-layer Neural Net"\nor "1-hidden-layer Neural Net"'
+THREE_LAYER = '"3-layer Neural Net"\nor "2-hidden-layer Neural Net"'
+
+
+@pytest.mark.parametrize(
+    "model, columns, title",
+    [
+        (nn.MLP(3, [4], 2), [3, 4, 2], TWO_LAYER),
+        (nn.MLP(3, [4, 4], 1), [3, 4, 4, 1], THREE_LAYER),
+        ([3, 4, 2], [3, 4, 2], TWO_LAYER),
+    ],
+)
+def test_draw_network_draws_the_lectures_architecture_slides(model, columns, title):
+    fig = cr.viz.draw_network(model)
+    (ax,) = fig.axes
+    assert _columns(ax) == columns
+    lines = [line for line in ax.lines]  # fully connected: every pair of neighbours
+    assert len(lines) == sum(a * b for a, b in zip(columns, columns[1:]))
+    assert ax.get_title() == title
+    words = " ".join(texts(fig))
+    assert "input layer" in words and "output layer" in words
+
+
+def test_draw_network_elides_wide_layers_and_names_activations():
+    fig = cr.viz.draw_network(nn.MLP(3072, [100], 10), max_neurons=6)
+    (ax,) = fig.axes
+    assert _columns(ax) == [5, 5, 5]  # five circles and an ellipsis each
+    assert sum(t.get_text() == "\u22ee" for t in ax.texts) == 3
+    words = " ".join(texts(fig))
+    assert "3072 inputs" in words and "100 neurons" in words and "10 outputs" in words
+    assert "relu" in words
+    maxout = cr.viz.draw_network(nn.MLP(2, [3], 2, activation="maxout"))
+    assert "maxout (2 pieces)" in " ".join(texts(maxout))
+    assert cr.viz.network_layers(nn.Linear(4, 3)) == ([4, 3], [""])
+    for bad, error in [(nn.ReLU(), ValueError), ([3], ValueError), ("3-4", TypeError)]:
+        with pytest.raises(error, match="draw_network"):
+            cr.viz.draw_network(bad)

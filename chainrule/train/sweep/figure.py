@@ -48,4 +48,4 @@ def boundary_figure(result: dict[str, Any]) -> Any:
     cols = sorted({k[1] for k in models})
     x = np.concatenate([splits.x_train, splits.x_val])
     y = np.concatenate([splits.y_train, splits.y_val])
-    return plots.boundary_grid(models, x, y, rows, cols)
+    return plots.boundary_grid(models, x, y, rows, cols, split="validation")

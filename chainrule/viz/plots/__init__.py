@@ -16,6 +16,7 @@ from ._common import save_figure
 from .activations import activation_functions
 from .boundary import boundary_grid, class_grid, decision_boundary
 from .classification import confusion_counts, confusion_matrix
+from .network import draw_network, network_layers
 from .training import gradient_flow, learning_curves, mean_abs_grads
 from .weights import first_layer, templates
 
@@ -26,10 +27,12 @@ __all__ = [
     "confusion_counts",
     "confusion_matrix",
     "decision_boundary",
+    "draw_network",
     "first_layer",
     "gradient_flow",
     "learning_curves",
     "mean_abs_grads",
+    "network_layers",
     "save_figure",
     "templates",
 ]

@@ -7,12 +7,25 @@ from typing import TYPE_CHECKING
 
 from ... import ops
 from ...autograd.tensor import Tensor
-from ...creation import linspace
+from ...creation import linspace, tensor
 from ...dtypes import float64
 from ._common import new_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+# The Maxout panel's unit: max(w1 x + b1, w2 x + b2) with one input, two pieces.
+MAXOUT_PIECES = ((1.0, 0.0), (-0.5, -1.0))  # (w, b) of each piece
+
+
+def _maxout(x: Tensor) -> Tensor:
+    """The lecture's Maxout unit on one input: F.maxout with the weights of MAXOUT_PIECES."""
+    from ...nn.functional import maxout
+
+    w = tensor([[p[0]] for p in MAXOUT_PIECES], dtype=x.dtype)
+    b = tensor([p[1] for p in MAXOUT_PIECES], dtype=x.dtype)
+    return maxout(x.reshape(-1, 1), w, b, len(MAXOUT_PIECES)).reshape(-1)
+
 
 # name -> (function, formula for the title). Leaky ReLU uses the lecture's slope 0.1.
 ACTIVATIONS: dict[str, tuple[Callable[[Tensor], Tensor], str]] = {
@@ -20,22 +33,25 @@ ACTIVATIONS: dict[str, tuple[Callable[[Tensor], Tensor], str]] = {
     "tanh": (ops.tanh, "tanh(x)"),
     "relu": (ops.relu, "max(0, x)"),
     "leaky_relu": (lambda x: ops.leaky_relu(x, 0.1), "max(0.1x, x)"),
+    "maxout": (_maxout, "max(w1 x + b1, w2 x + b2), here max(x, -0.5x - 1)"),
     "elu": (ops.elu, "x if x > 0 else e^x - 1"),
 }
 
 
 def activation_functions(
-    names: Sequence[str] = ("sigmoid", "tanh", "relu", "leaky_relu", "elu"),
+    names: Sequence[str] = ("sigmoid", "tanh", "relu", "leaky_relu", "maxout", "elu"),
 ) -> Figure:
     """Plot each activation (left) and its derivative (right) on [-5, 5].
 
     The derivative is not written out: chainrule's autograd computes it, by backpropagating
     through f at 501 points at once (``x.grad`` of ``f(x).sum()``, since each output depends on
     its own input only). Sigmoid's derivative peaks at 0.25 and vanishes for large |x|; ReLU's
-    is 0 or 1.
+    is 0 or 1; Maxout's is the slope of whichever piece is larger (a unit with learned pieces;
+    the panel fixes them at max(x, -0.5x - 1)).
 
     Args:
-        names: among "sigmoid", "tanh", "relu", "leaky_relu" (slope 0.1) and "elu" (alpha 1).
+        names: among "sigmoid", "tanh", "relu", "leaky_relu" (slope 0.1), "maxout" (two
+            pieces) and "elu" (alpha 1); by default all six, in the lecture's order.
 
     Returns:
         A Figure with two axes per name, one row per name: f(x), then df/dx.
@@ -62,7 +78,7 @@ def activation_functions(
         left = fig.add_subplot(len(names), 2, 2 * i + 1)
         right = fig.add_subplot(len(names), 2, 2 * i + 2, sharex=left)
         left.plot(xs, ys, color="C0")
-        left.set_title(f"{name}: {formula}", fontsize=10)
+        left.set_title(f"{name}: {formula}", fontsize=9 if len(formula) > 30 else 10)
         left.set_ylabel("f(x)")
         right.plot(xs, dys, color="C1")
         right.set_title(f"{name}' (by autograd)", fontsize=10)

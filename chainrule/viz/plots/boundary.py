@@ -147,7 +147,8 @@ def decision_boundary(
         classes: one name per class, for the legend (default "class 0", "class 1", ...).
         resolution: grid points along each axis.
         ax: draw into this matplotlib Axes instead of a new figure.
-        title: the axis title (default: "decision boundary" and the accuracy on ``x``).
+        title: the axis title (default: "decision boundary" and the accuracy on the points
+            shown, saying so).
 
     Returns:
         The Figure (the one ``ax`` belongs to, when given).
@@ -182,11 +183,25 @@ def decision_boundary(
             )  # fmt: skip
     ax.set_xlim(xx.min(), xx.max())
     ax.set_ylim(yy.min(), yy.max())
+    _axes_style(ax)
     accuracy = float((pred == labels).mean())
-    ax.set_title(title if title is not None else f"decision boundary (accuracy {accuracy:.1%})")
+    if title is None:
+        title = f"decision boundary\naccuracy {accuracy:.1%} on the {len(labels)} points shown"
+    ax.set_title(title)
     if num_classes <= 10:
         ax.legend(loc="best", fontsize=8, framealpha=0.8)
     return fig
+
+
+def _axes_style(ax: Axes, xlabel: bool = True, ylabel: bool = True) -> None:
+    """The plane's two coordinates named as the lecture does, and few enough ticks that their
+    labels never run into each other in a small panel."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.yaxis.set_major_locator(MaxNLocator(4))
+    ax.set_xlabel("x1" if xlabel else "")
+    ax.set_ylabel("x2" if ylabel else "")
 
 
 def _format(v: Any) -> str:
@@ -203,6 +218,9 @@ def boundary_grid(
     col_label: str = "lambda",
     classes: Sequence[Any] | None = None,
     resolution: int = 100,
+    split: str | None = None,
+    titles: Sequence[Sequence[str]] | None = None,
+    suptitle: str | None = None,
 ) -> Figure:
     """The lecture's figure: decision boundaries for hidden size (rows) x regularization (cols).
 
@@ -212,7 +230,7 @@ def boundary_grid(
     Args:
         models: {(row_value, col_value): model} or {(row_value, col_value): (model, accuracy)},
             e.g. {(3, 0.001): net, ...}; or a 2-D list, ``models[i][j]`` for rows[i], cols[j].
-            An accuracy (a fraction in [0, 1]) is shown in the panel's title.
+            An accuracy (a fraction in [0, 1]) is shown in the panel's title, with ``split``.
         x: the points, shape (N, 2).
         y: their labels, shape (N,).
         rows: the row values in order (default: the sorted row values of the keys; for a list,
@@ -222,13 +240,20 @@ def boundary_grid(
         col_label: what the columns vary ("lambda").
         classes: class names, for the legend of the first panel.
         resolution: grid points along each axis of each panel.
+        split: which data the accuracies were measured on ("test", "validation", "train");
+            required when any is given, so that no figure shows an accuracy without saying.
+        titles: one title per panel, ``titles[i][j]``, instead of "row_label = r, col_label =
+            c": for a layout that is not a product, such as the lecture's (hidden sizes in one
+            row, lambdas on the largest network in the other).
+        suptitle: the figure's title (default: what the rows and columns vary).
 
     Returns:
         A Figure with one axis per (row, col) pair; a pair without a model shows "no model".
 
     Example:
         >>> fig = boundary_grid({(h, lam): (nets[h, lam], acc[h, lam])
-        ...                      for h in (3, 6, 20) for lam in (0.001, 0.01, 0.1)}, x, y)
+        ...                      for h in (3, 6, 20) for lam in (0.001, 0.01, 0.1)}, x, y,
+        ...                     split="validation")
     """
     pts, labels = _points(x, y, "boundary_grid")
     if isinstance(models, Mapping):
@@ -260,12 +285,27 @@ def boundary_grid(
         cells = {(r, c): table[i][j] for i, r in enumerate(rows) for j, c in enumerate(cols)}
     if not rows or not cols:
         raise ValueError("boundary_grid: expected at least one model; got none")
+    if split is None and any(isinstance(e, tuple) for e in cells.values()):
+        raise ValueError(
+            "boundary_grid: the models come with accuracies; say which data they were measured "
+            'on with split= ("test", "validation" or "train")'
+        )
+    if titles is not None:
+        titles = [list(t) for t in titles]
+        if [len(t) for t in titles] != [len(cols)] * len(rows):
+            raise ValueError(
+                f"boundary_grid: expected titles as {len(rows)} rows of {len(cols)}; got rows "
+                f"of {[len(t) for t in titles]}"
+            )
 
-    fig = new_figure((3.2 * len(cols), 3.0 * len(rows) + 0.3))
+    fig = new_figure((3.2 * len(cols), 3.1 * len(rows) + 0.3))
     for i, r in enumerate(rows):
         for j, c in enumerate(cols):
             ax = fig.add_subplot(len(rows), len(cols), i * len(cols) + j + 1)
-            title = f"{row_label} = {_format(r)}, {col_label} = {_format(c)}"
+            if titles is not None:
+                title = titles[i][j]
+            else:
+                title = f"{row_label} = {_format(r)}, {col_label} = {_format(c)}"
             entry = cells.get((r, c))
             if entry is None:
                 ax.set_title(title, fontsize=9)
@@ -274,13 +314,16 @@ def boundary_grid(
                 continue
             model, acc = entry if isinstance(entry, tuple) else (entry, None)
             if acc is not None:
-                title += f"\naccuracy {_format_acc(acc)}"
+                title += f"\n{split} accuracy {_format_acc(acc)}"
             decision_boundary(model, pts, labels, classes, resolution, ax=ax, title=title)
             ax.title.set_fontsize(9)
             ax.tick_params(labelsize=7)
+            _axes_style(ax, xlabel=i == len(rows) - 1, ylabel=j == 0)  # on the outer panels
             if (i, j) != (0, 0) and ax.get_legend() is not None:
                 ax.get_legend().remove()
-    fig.suptitle(f"decision boundaries: {row_label} (rows) x {col_label} (columns)")
+    if suptitle is None:
+        suptitle = f"decision boundaries: {row_label} (rows) x {col_label} (columns)"
+    fig.suptitle(suptitle)
     return fig
 
 

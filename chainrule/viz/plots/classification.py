@@ -22,6 +22,7 @@ def confusion_matrix(
     y_pred: Any,
     classes: Sequence[Any] | None = None,
     normalize: bool = False,
+    split: str | None = None,
 ) -> Figure:
     """Draw the confusion matrix, rows true and columns predicted, with the counts in the cells.
 
@@ -32,6 +33,8 @@ def confusion_matrix(
             more than the largest label seen.
         normalize: divide each row by its total, so that a row shows where that true class goes
             (the diagonal is then each class's recall).
+        split: which data the labels are ("test", "validation"), named in the title with the
+            accuracy; without it the title says the accuracy is over these samples.
 
     Returns:
         A Figure with the matrix and its colour bar (two axes). Cells are annotated (counts, or
@@ -73,7 +76,11 @@ def confusion_matrix(
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     accuracy = np.trace(counts) / max(counts.sum(), 1)
-    ax.set_title(f"confusion matrix (accuracy {accuracy:.1%}, {counts.sum()} samples)")
+    if split:
+        ax.set_title(f"confusion matrix, {split} split\n{split} accuracy {accuracy:.2%} on "
+                     f"{counts.sum()} samples")  # fmt: skip
+    else:
+        ax.set_title(f"confusion matrix\naccuracy {accuracy:.1%} on these {counts.sum()} samples")
     if num_classes <= MAX_ANNOTATED:
         high = values.max() if values.size else 0
         for i in range(num_classes):

@@ -147,7 +147,7 @@ def mean_abs_grads(module: Module) -> dict[str, float]:
 
 
 def gradient_flow(
-    history: Sequence[Mapping[str, float]],
+    history: Sequence[Mapping[str, float]] | Mapping[str, Sequence[Mapping[str, float]]],
     layer_names: Sequence[str] | None = None,
     xlabel: str = "step",
 ) -> Figure:
@@ -155,55 +155,77 @@ def gradient_flow(
 
     With sigmoid activations the gradient shrinks layer by layer on its way back (sigmoid's
     derivative is at most 0.25), so the first layers barely learn; with ReLU the lines stay
-    close together. This figure shows it.
+    close together. This figure shows it: give several runs (``{"sigmoid": ..., "relu": ...}``)
+    and they stand side by side on one shared axis, so their gradients compare at a glance.
+    Layers are called as the lecture counts them, "layer 1" (next to the input) to "layer n".
 
     Args:
         history: one dict per step (or epoch), {layer name: mean |grad|}, e.g. from
-            ``mean_abs_grads(model)`` after each backward.
-        layer_names: the layers to draw, in this order (default: all, in order of appearance).
-        xlabel: what one entry of ``history`` is.
+            ``mean_abs_grads(model)`` after each backward; or {run label: such a list}, one
+            panel per run.
+        layer_names: the layers to draw, in this order (default: all, in order of appearance,
+            which is the network's order).
+        xlabel: what one entry of a history is.
 
     Returns:
-        A Figure with one axis, one line per layer.
+        A Figure with one axis per run (sharing the y axis), one line per layer.
 
     Example:
-        >>> fig = gradient_flow([mean_abs_grads(model) for _ in train_steps()])
+        >>> fig = gradient_flow({"sigmoid": sigmoid_history, "relu": relu_history})
     """
-    if isinstance(history, Mapping) or not isinstance(history, Sequence) or not history:
-        raise ValueError(
-            "gradient_flow: expected a non-empty list of {layer name: mean |grad|} dicts; got "
-            f"{history!r:.80}"
-        )
-    for i, row in enumerate(history):
-        if not isinstance(row, Mapping):
-            raise TypeError(
-                f"gradient_flow: expected each entry as a dict; entry {i} is {type(row).__name__}"
-            )
-    seen = list(dict.fromkeys(k for row in history for k in row))
-    if layer_names is None:
-        layer_names = seen
-    else:
-        layer_names = list(layer_names)
-        missing = [n for n in layer_names if n not in seen]
+    runs = _runs(history)
+    fig = new_figure((4.2 * len(runs) + 1.6, 4.5))
+    axes = fig.subplots(1, len(runs), sharey=True, squeeze=False)[0]
+    for ax, (label, rows) in zip(axes, runs.items()):
+        seen = list(dict.fromkeys(k for row in rows for k in row))
+        names = seen if layer_names is None else list(layer_names)
+        missing = [n for n in names if n not in seen]
         if missing:
             raise ValueError(
                 f"gradient_flow: layers {missing} are not in the history; expected names among "
                 f"{seen}"
             )
-    if not layer_names:
-        raise ValueError("gradient_flow: the history names no layer")
-    steps = np.arange(len(history))
-    fig = new_figure((7, 4.5))
-    ax = fig.add_subplot()
-    for name in layer_names:
-        values = np.array([_number(row.get(name)) for row in history], dtype=np.float64)
-        # Zero gradients (a dead layer) cannot be drawn on a log scale: gaps, not errors.
-        values[values <= 0] = np.nan
-        ax.plot(steps, values, label=name)
-    ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("mean |gradient|")
-    ax.set_title("gradient flow: mean |gradient| per layer")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+        if not names:
+            raise ValueError("gradient_flow: the history names no layer")
+        steps = np.arange(len(rows))
+        for name in names:
+            values = np.array([_number(row.get(name)) for row in rows], dtype=np.float64)
+            # Zero gradients (a dead layer) cannot be drawn on a log scale: gaps, not errors.
+            values[values <= 0] = np.nan
+            ax.plot(steps, values, label=f"layer {seen.index(name) + 1}")
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_title(label or "mean |gradient| per layer")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("mean |gradient|")
+    axes[-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle("gradient flow: mean |gradient| of each layer's weights (layer 1: the input's)")
     return fig
+
+
+def _runs(history: Any) -> dict[str, Sequence[Mapping[str, float]]]:
+    """``history`` as {run label: list of rows}; one unlabelled run for a plain list."""
+    if (
+        isinstance(history, Mapping)
+        and history
+        and all(isinstance(v, Sequence) and not isinstance(v, str) for v in history.values())
+    ):
+        runs = {str(k): v for k, v in history.items()}
+    elif isinstance(history, Sequence) and not isinstance(history, str):
+        runs = {"": history}
+    else:
+        runs = {}
+    if not runs or any(not rows for rows in runs.values()):
+        raise ValueError(
+            "gradient_flow: expected a non-empty list of {layer name: mean |grad|} dicts, or "
+            f"{{run label: such a list}}; got {history!r:.80}"
+        )
+    for label, rows in runs.items():
+        for i, row in enumerate(rows):
+            if not isinstance(row, Mapping):
+                where = f" of run {label!r}" if label else ""
+                raise TypeError(
+                    f"gradient_flow: expected each entry as a dict; entry {i}{where} is "
+                    f"{type(row).__name__}"
+                )
+    return runs

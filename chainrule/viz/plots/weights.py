@@ -59,8 +59,9 @@ def _weight_matrix(weight: Any, fn: str, first_linear: bool) -> np.ndarray:
     return w.astype(np.float64)
 
 
-def _row_images(w: np.ndarray, image_shape: Any, fn: str) -> np.ndarray:
-    """Reshape each row to an image (HW or HWC) and rescale it to [0, 1] by its own min/max."""
+def _row_images(w: np.ndarray, image_shape: Any, fn: str, rescale: bool = True) -> np.ndarray:
+    """Reshape each row to an image (HW or HWC) and, with ``rescale``, stretch it to [0, 1] by
+    its own min/max."""
     shape, channels_first = _image_layout(image_shape, fn)
     d = math.prod(shape)
     if w.shape[1] != d:
@@ -74,6 +75,8 @@ def _row_images(w: np.ndarray, image_shape: Any, fn: str) -> np.ndarray:
         images = images.transpose(0, 2, 3, 1)
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
+    if not rescale:
+        return images
     # CS231n's display: each template stretched to the full range by its own min and max, so the
     # pattern shows whatever the weights' scale. A constant row has no pattern: mid-grey.
     axes = tuple(range(1, images.ndim))
@@ -82,12 +85,42 @@ def _row_images(w: np.ndarray, image_shape: Any, fn: str) -> np.ndarray:
     return np.divide(images - lo, span, out=np.full(images.shape, 0.5), where=span > 0)
 
 
-def _show(ax: Axes, image: np.ndarray, title: str | None) -> None:
-    ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1)
+def _show(ax: Axes, image: np.ndarray, title: str | None, scale: float | None = None) -> Any:
+    """An image: grayscale in weight units on [-scale, scale], or colour already in [0, 1]."""
+    if image.ndim == 2:
+        shown = ax.imshow(image, cmap="gray", vmin=-scale, vmax=scale)
+    else:
+        shown = ax.imshow(image, vmin=0, vmax=1)
     ax.set_xticks([])
     ax.set_yticks([])
     if title is not None:
         ax.set_title(title, fontsize=9)
+    return shown
+
+
+def _panels(
+    fig: Figure, w: np.ndarray, image_shape: Any, fn: str, nrows: int, ncols: int, titles: Any
+) -> str:
+    """Draw each row of ``w`` as an image in a grid; the note on how they are scaled.
+
+    Grayscale images share one scale in weight units, symmetric about 0 (mid-grey is a zero
+    weight), with a colour bar, so templates can be compared and read; colour images (RGB has
+    no colour bar) are each stretched to [0, 1] by their own min and max, as CS231n shows them.
+    """
+    raw = _row_images(w, image_shape, fn, rescale=False)
+    colour = raw.ndim == 4
+    images = _row_images(w, image_shape, fn) if colour else raw
+    scale = float(np.abs(raw).max()) or 1.0  # all zero: mid-grey on any scale
+    axes, shown = [], None
+    for i, image in enumerate(images):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        shown = _show(ax, image, None if titles is None else titles[i], scale)
+        axes.append(ax)
+    if colour:
+        return "each image stretched to its own min..max"
+    bar = fig.colorbar(shown, ax=axes, shrink=0.8, aspect=30, pad=0.02)
+    bar.set_label("weight")
+    return "one scale, mid-grey = 0"
 
 
 def templates(
@@ -107,21 +140,21 @@ def templates(
         classes: one name per row, used as titles (default "0", "1", ...).
 
     Returns:
-        A Figure with one axis per class (up to 10 per row), each image rescaled to [0, 1] by its
-        own min and max.
+        A Figure with one axis per class (up to 10 per row). Grayscale templates share one
+        scale in weight units (mid-grey is 0) with a colour bar; colour ones are each stretched
+        to [0, 1] by their own min and max.
 
     Example:
         >>> fig = templates(nn.Linear(3072, 10), (32, 32, 3), classes=CIFAR10_CLASSES)
     """
     w = _weight_matrix(weight, "templates", first_linear=False)
-    images = _row_images(w, image_shape, "templates")
-    names = class_names(classes, len(images), "templates")
-    ncols = min(len(images), 10)
-    nrows = math.ceil(len(images) / ncols)
-    fig = new_figure((1.4 * ncols, 1.6 * nrows + 0.4))
-    for i, image in enumerate(images):
-        _show(fig.add_subplot(nrows, ncols, i + 1), image, names[i])
-    fig.suptitle("class templates: the rows of W")
+    _row_images(w, image_shape, "templates")  # checks the shapes before anything is drawn
+    names = class_names(classes, len(w), "templates")
+    ncols = min(len(w), 10)
+    nrows = math.ceil(len(w) / ncols)
+    fig = new_figure((1.4 * ncols + 0.8, 1.6 * nrows + 0.5))
+    note = _panels(fig, w, image_shape, "templates", nrows, ncols, names)
+    fig.suptitle(f"class templates: the rows of W ({note})")
     return fig
 
 
@@ -139,7 +172,10 @@ def first_layer(weight: Any, image_shape: Sequence[int], max_units: int = 100) -
         max_units: show at most this many units (the first ones).
 
     Returns:
-        A Figure with one axis per unit shown, in a near-square grid.
+        A Figure with one axis: the units' images tiled in one image, row by row, in a grid
+        ceil(sqrt(units)) wide with a blank pixel between tiles (one image, so 100 units draw
+        in a fraction of a second), scaled as ``templates`` scales them (grayscale: one scale
+        with a colour bar).
 
     Example:
         >>> fig = first_layer(nn.MLP(3072, [100], 10), (32, 32, 3))
@@ -147,11 +183,34 @@ def first_layer(weight: Any, image_shape: Sequence[int], max_units: int = 100) -
     if not isinstance(max_units, int) or max_units < 1:
         raise ValueError(f"first_layer: max_units must be a positive integer; got {max_units!r}")
     w = _weight_matrix(weight, "first_layer", first_linear=True)
-    images = _row_images(w, image_shape, "first_layer")[:max_units]
+    _row_images(w, image_shape, "first_layer")  # checks the shapes before anything is drawn
+    shown = w[:max_units]
+    raw = _row_images(shown, image_shape, "first_layer", rescale=False)
+    colour = raw.ndim == 4
+    images = _row_images(shown, image_shape, "first_layer") if colour else raw
     ncols = math.ceil(math.sqrt(len(images)))
     nrows = math.ceil(len(images) / ncols)
-    fig = new_figure((0.9 * ncols + 0.5, 0.9 * nrows + 0.6))
-    for i, image in enumerate(images):
-        _show(fig.add_subplot(nrows, ncols, i + 1), image, None)
-    fig.suptitle(f"first layer: {len(images)} of {w.shape[0]} units, the rows of W1")
+    h, wd = images.shape[1:3]
+    # one image of tiles, a blank pixel between them (NaN: drawn as the background)
+    mosaic = np.full(((h + 1) * nrows - 1, (wd + 1) * ncols - 1, *images.shape[3:]), np.nan)
+    for k, image in enumerate(images):
+        r, c = divmod(k, ncols)
+        mosaic[r * (h + 1) : r * (h + 1) + h, c * (wd + 1) : c * (wd + 1) + wd] = image
+    fig = new_figure((0.55 * ncols + 1.6, 0.55 * nrows + 0.7))
+    ax = fig.add_subplot()
+    if colour:
+        shown_image = ax.imshow(np.nan_to_num(mosaic, nan=1.0), vmin=0, vmax=1)
+        note = "each image stretched to its own min..max"
+    else:
+        from matplotlib import colormaps
+
+        scale = float(np.abs(raw).max()) or 1.0
+        cmap = colormaps["gray"].with_extremes(bad="white")
+        shown_image = ax.imshow(mosaic, cmap=cmap, vmin=-scale, vmax=scale)
+        fig.colorbar(shown_image, ax=ax, shrink=0.8, aspect=30, pad=0.02).set_label("weight")
+        note = "one scale, mid-grey = 0"
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_frame_on(False)
+    fig.suptitle(f"first layer: {len(images)} of {w.shape[0]} units, the rows of W1 ({note})")
     return fig
