@@ -114,7 +114,8 @@ def draw_figures(
     pred: np.ndarray,
 ) -> None:
     """The run's figures: learning curves and confusion matrix; a linear model's templates
-    (images), or the decision boundary (2-D data)."""
+    (images), the decision boundary (2-D data), and the model family's own (a ConvNet's filters
+    and feature maps)."""
     from ..viz import plots
 
     plots.save_figure(plots.learning_curves(history), run.path / "curves.png")
@@ -126,6 +127,9 @@ def draw_figures(
             model.weight.detach().numpy(), tuple(spec["image_shape"]), spec["classes"]
         )
         plots.save_figure(fig, run.path / "templates.png")
+    family = family_of(spec)
+    if family.figures is not None:
+        family.figures(run, model, prep, spec, splits)
     if spec["image_shape"] is None and spec["in_features"] == 2:
 
         def scores(points: Tensor) -> Tensor:
