@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         f"data       {opts['dataset']}: {data.get('train', '?')} train, {data.get('val', '?')} "
         f"validation, {data.get('test', '?')} test, {len(data.get('classes', []))} classes"
     )
+    if opts.get("features", "pixels") != "pixels":
+        model += f" on {opts['features']} features ({resolved.get('in_features', '?')})"
     print(f"model      {model}, {opts['loss']} loss")
     print(
         f"optimizer  {opts['optimizer']} lr {resolved.get('lr', opts['lr'])}, reg {opts['reg']}, "

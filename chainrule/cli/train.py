@@ -18,6 +18,8 @@ EXAMPLES = """examples:
   chainrule train --model linear --loss svm         the multiclass SVM
   chainrule train --dataset spiral --hidden 100     the lecture's case for non-linearity
   chainrule train --model convnet                   a LeNet-style ConvNet on digits (~99%)
+  chainrule train --model linear --features hog+color   the softmax classifier on HOG and
+                                                    colour-histogram features
   chainrule train --model convnet --dataset cifar10 --channels 32,64 --augment
   chainrule train --dataset mnist --download --epochs 10
   chainrule train --dataset cifar10 --data-dir ~/data --hidden 100 --reg 1e-3
@@ -66,6 +68,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
     from ..train.config import (
         ACTIVATIONS,
         DATASETS,
+        FEATURES,
         LOSSES,
         MODELS,
         OPTIMIZERS,
@@ -125,6 +128,12 @@ def add_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--pool", choices=POOLS, help="the ConvNet's pooling after each convolution (default: max)"
+    )
+    g.add_argument(
+        "--features",
+        choices=FEATURES,
+        help="what the linear, SVM and MLP models read: the pixels (default) or hand-crafted "
+        "features, HOG (scikit-image) and/or colour histograms, computed once and cached",
     )
     g.add_argument(
         "--augment",

@@ -9,6 +9,7 @@ metrics of the loop (``loop.py``) see nothing else. Each batch then passes ``to_
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,14 @@ def load_data(config: TrainConfig) -> Any:
     if config.dataset in FILE_DATASETS:  # digits is embedded, the 2-D sets are generated
         kwargs.update(root=config.data_dir, download=config.download)
     return datasets.load(config.dataset, **kwargs)
+
+
+def feature_cache(config: TrainConfig) -> Path:
+    """Where a data set's hand-crafted features are cached: ``features`` in its data folder
+    (``--data-dir``, else ``$CHAINRULE_DATA/<data set>``), computed once per set of options."""
+    from ..data.datasets.base import dataset_folder
+
+    return dataset_folder(config.data_dir, config.dataset) / "features"
 
 
 def train_loader(config: TrainConfig, x: np.ndarray, y: np.ndarray) -> DataLoader:

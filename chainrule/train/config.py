@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data.features import KINDS as FEATURES
 from .convnet import POOLS
-from .models import MODELS  # the registry of model families: --model names one of them
+from .models import MODELS, Preprocess  # the registry of model families: --model names one
 
 DATASETS = (
     "digits",
@@ -60,8 +61,10 @@ class TrainConfig:
     hidden layer of the MLP (ignored by the linear model; the ConvNet's one linear layer between
     its features and the classes). ``channels``, ``kernel_size`` (None: 3 on the 8x8 digits, 5
     elsewhere) and ``pool`` shape the ConvNet; ``augment`` adds random crops (and flips, on
-    CIFAR-10) to its training batches. ``from_dict`` (the command line and
-    config files) also applies the data set's ``PRESETS`` to the options not given.
+    CIFAR-10) to its training batches. ``features`` (linear and MLP models) replaces the
+    pixels by hand-crafted features: "hog", "color-hist" or "hog+color". ``from_dict`` (the
+    command line and config files) also applies the data set's ``PRESETS`` to the options
+    not given.
     """
 
     dataset: str = "digits"
@@ -75,6 +78,7 @@ class TrainConfig:
     kernel_size: int | None = None
     pool: str = "max"
     augment: bool = False
+    features: str = "pixels"
     optimizer: str = "adam"
     lr: float | None = None
     reg: float = 0.0
@@ -160,6 +164,21 @@ class TrainConfig:
                 f"--augment: shifts and flips images for --model convnet; --model {self.model} "
                 "reads them as flat vectors"
             )
+        if self.features not in FEATURES:
+            raise ValueError(
+                f"--features: {_show(self.features)} is not one of {', '.join(FEATURES)}"
+            )
+        if self.features != "pixels":
+            if not issubclass(MODELS[self.model].preprocess, Preprocess):
+                raise ValueError(
+                    f"--features {self.features}: hand-crafted features are for the linear, SVM "
+                    f"and MLP models; --model {self.model} learns its own from the pixels"
+                )
+            if self.dataset in POINT_DATASETS:
+                raise ValueError(
+                    f"--features {self.features}: needs an image data set; {self.dataset} is a "
+                    "set of 2-D points"
+                )
         _number("lr", self.lr, low=0, strict=True, optional=True)
         _number("reg", self.reg, low=0)
         _number("weight_decay", self.weight_decay, low=0)

@@ -24,7 +24,7 @@ import numpy as np
 from ..autograd.tensor import Tensor
 from ..random import get_rng_state, set_rng_state
 from ..serialization import load
-from .config import ACTIVATIONS, MODELS, POOLS
+from .config import ACTIVATIONS, FEATURES, MODELS, POOLS
 from .models import build_model
 from .run import RunFolder
 
@@ -152,18 +152,24 @@ def _check_spec(spec: Any, where: str) -> dict[str, Any]:
             f"{where}: expected one class name per class ({spec['num_classes']}, as "
             f"spec['num_classes'] says); found {len(classes)}"
         )
+    features = spec.get("features", "pixels")
+    if features not in FEATURES:
+        raise bad("features", f"the features the model reads, one of {', '.join(FEATURES)}")
     shape = spec.get("image_shape")
     if shape is not None and not (
         isinstance(shape, list)
         and 1 <= len(shape) <= 3
         and all(_is_int(s, 1) for s in shape)
-        and math.prod(shape) == spec["in_features"]
+        # with hand-crafted features, in_features counts them, not the image's values
+        and (features != "pixels" or math.prod(shape) == spec["in_features"])
     ):
         raise bad(
             "image_shape",
             f"null or the shape of one image (1 to 3 sizes) with {spec['in_features']} values "
             "(spec['in_features'])",
         )
+    if features != "pixels" and (shape is None or spec["model"] == "convnet"):
+        raise bad("features", "pixels: hand-crafted features are for image data and flat models")
     if not isinstance(spec.get("dataset"), str):
         raise bad("dataset", "the name of the data set, a string")
     if spec["model"] == "convnet":
