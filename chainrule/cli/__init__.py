@@ -7,9 +7,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import demo, evaluate, graph, info, playground, predict, sweep, train
+from . import compare, demo, evaluate, graph, info, playground, predict, sweep, train
 
-_SUBCOMMANDS = (train, evaluate, predict, info, sweep, demo, graph, playground)
+_SUBCOMMANDS = (train, evaluate, predict, info, sweep, compare, demo, graph, playground)
 
 
 def build_parser() -> argparse.ArgumentParser:

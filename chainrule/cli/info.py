@@ -38,20 +38,31 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as e:
         return fail("info", str(e))
     opts, resolved, data = config["options"], config.get("resolved", {}), config.get("data", {})
-    model = (
-        "linear classifier"
-        if opts["model"] == "linear"
-        else (
+    classes = len(data.get("classes", [])) or "?"
+    if opts["model"] == "linear":
+        model = "linear classifier"
+    elif opts["model"] == "convnet":
+        shape = "x".join(str(s) for s in resolved.get("image_shape") or ["?"])
+        k = resolved.get("kernel_size", "?")
+        model = (
+            f"ConvNet {shape} -> conv {k}x{k} "
+            + "-".join(str(c) for c in resolved.get("channels", opts.get("channels", [])))
+            + f" ({resolved.get('pool', '?')} pool) -> {opts['hidden'][0]} -> {classes} "
+            f"({opts['activation']})"
+        )
+    else:
+        model = (
             f"MLP {resolved.get('in_features', '?')}-"
             + "-".join(str(h) for h in opts["hidden"])
-            + f"-{len(data.get('classes', [])) or '?'} ({opts['activation']})"
+            + f"-{classes} ({opts['activation']})"
         )
-    )
     print(f"run        {folder.path}")
     print(
         f"data       {opts['dataset']}: {data.get('train', '?')} train, {data.get('val', '?')} "
         f"validation, {data.get('test', '?')} test, {len(data.get('classes', []))} classes"
     )
+    if opts.get("features", "pixels") != "pixels":
+        model += f" on {opts['features']} features ({resolved.get('in_features', '?')})"
     print(f"model      {model}, {opts['loss']} loss")
     print(
         f"optimizer  {opts['optimizer']} lr {resolved.get('lr', opts['lr'])}, reg {opts['reg']}, "

@@ -1,4 +1,4 @@
-"""``chainrule train``: train a linear classifier or an MLP and write a run folder."""
+"""``chainrule train``: train a linear classifier, an MLP or a ConvNet and write a run folder."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ EXAMPLES = """examples:
   chainrule train --model linear                    the softmax classifier on digits (~96%)
   chainrule train --model linear --loss svm         the multiclass SVM
   chainrule train --dataset spiral --hidden 100     the lecture's case for non-linearity
+  chainrule train --model convnet                   a LeNet-style ConvNet on digits (~99%)
+  chainrule train --model linear --features hog+color   the softmax classifier on HOG and
+                                                    colour-histogram features
+  chainrule train --model convnet --dataset cifar10 --channels 32,64 --augment
   chainrule train --dataset mnist --download --epochs 10
   chainrule train --dataset cifar10 --data-dir ~/data --hidden 100 --reg 1e-3
   chainrule train --config run.toml --lr 0.01       options from a file, overridden here
@@ -28,9 +32,10 @@ EXAMPLES = """examples:
 
 Every run writes a folder (--out): config.json, metrics.csv, model.safetensors,
 checkpoint.safetensors, summary.json and figures (curves.png, confusion.png, and
-templates.png for linear models, first_layer.png for MLPs on images, boundary.png for 2-D data
-sets). --out takes a new or empty folder, or a run folder (--overwrite replaces the run,
-deleting only the files chainrule wrote); one run at a time writes a folder.
+templates.png for linear models, first_layer.png for MLPs on images, filters.png and
+feature_maps.png for ConvNets, boundary.png for 2-D data sets). --out takes a new or empty
+folder, or a run folder (--overwrite replaces the run, deleting only the files chainrule
+wrote); one run at a time writes a folder.
 """
 
 
@@ -46,13 +51,34 @@ def _hidden(text: str) -> list[int]:
     return sizes
 
 
+def _channels(text: str) -> list[int]:
+    try:
+        counts = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected channel counts such as 16 or 16,32; got {text!r}"
+        ) from None
+    if not counts or any(c <= 0 for c in counts):
+        raise argparse.ArgumentTypeError(f"expected positive counts such as 16,32; got {text!r}")
+    return counts
+
+
 def _dataset_name(text: str) -> str:
     return text.replace("_", "-")  # fashion_mnist, as Python spells it, is fashion-mnist
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
     """The training options, shared by ``train`` and ``sweep``."""
-    from ..train.config import ACTIVATIONS, DATASETS, LOSSES, MODELS, OPTIMIZERS, SCHEDULES
+    from ..train.config import (
+        ACTIVATIONS,
+        DATASETS,
+        FEATURES,
+        LOSSES,
+        MODELS,
+        OPTIMIZERS,
+        POOLS,
+        SCHEDULES,
+    )
 
     g = p.add_argument_group("data")
     g.add_argument(
@@ -76,7 +102,9 @@ def add_options(p: argparse.ArgumentParser) -> None:
         help="share of the training split held out for validation (default 0.1)",
     )
     g = p.add_argument_group("model")
-    g.add_argument("--model", choices=MODELS, help="linear classifier or MLP (default: mlp)")
+    g.add_argument(
+        "--model", choices=MODELS, help="linear classifier, MLP or ConvNet (default: mlp)"
+    )
     g.add_argument(
         "--loss",
         choices=LOSSES,
@@ -89,6 +117,33 @@ def add_options(p: argparse.ArgumentParser) -> None:
         help="hidden layer widths of the MLP, e.g. 100 or 100,100 (default: 100)",
     )
     g.add_argument("--activation", choices=ACTIVATIONS, help="default: relu")
+    g.add_argument(
+        "--channels",
+        type=_channels,
+        metavar="C[,C...]",
+        help="the ConvNet's convolutions: output channels of each, e.g. 16,32 (the default)",
+    )
+    g.add_argument(
+        "--kernel-size",
+        dest="kernel_size",
+        type=int,
+        metavar="K",
+        help="the ConvNet's filter size (default: 3 on the 8x8 digits, 5 elsewhere)",
+    )
+    g.add_argument(
+        "--pool", choices=POOLS, help="the ConvNet's pooling after each convolution (default: max)"
+    )
+    g.add_argument(
+        "--features",
+        choices=FEATURES,
+        help="what the linear, SVM and MLP models read: the pixels (default) or hand-crafted "
+        "features, HOG (scikit-image) and/or colour histograms, computed once and cached",
+    )
+    g.add_argument(
+        "--augment",
+        action="store_true",
+        help="ConvNet training batches randomly shifted (and flipped, on CIFAR-10)",
+    )
     g = p.add_argument_group("optimization")
     g.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam")
     g.add_argument("--lr", type=float, help="learning rate (default: the optimizer's own)")

@@ -5,6 +5,8 @@
   of epoch k depends only on (seed, k), and ``state_dict()`` resumes it exactly.
 - ``stratified_split(labels, fraction, seed)``: per-class holdout indices.
 - ``transforms``: ``flatten``, ``scale01``, ``Standardize`` (train statistics only), ``one_hot``.
+- ``images``: ``to_images`` (N x C x H x W, as a ConvNet reads them) and ``Augment`` (random
+  crops, horizontal flips).
 - ``datasets``: ``digits`` (embedded), ``mnist``, ``fashion_mnist``, ``cifar10`` and 2-D sets.
 - ``DataFormatError``: a data file is truncated, corrupt or fails its checksum.
 
@@ -18,7 +20,7 @@ Example:
 
 from __future__ import annotations
 
-from . import datasets, transforms
+from . import datasets, images, transforms
 from .dataloader import DataLoader, default_collate
 from .dataset import Dataset, Subset, TensorDataset, random_split
 from .download import data_dir, download_url
@@ -36,6 +38,7 @@ __all__ = [
     "datasets",
     "default_collate",
     "download_url",
+    "images",
     "random_split",
     "stratified_split",
     "transforms",

@@ -2,7 +2,18 @@
 
 from . import functional, init, utils
 from .activations import ELU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .layers import MLP, BatchNorm1d, Dropout, Flatten, LayerNorm, Linear, Maxout
+from .conv import AvgPool2d, Conv2d, MaxPool2d
+from .layers import (
+    MLP,
+    BatchNorm1d,
+    BatchNorm2d,
+    Dropout,
+    Dropout2d,
+    Flatten,
+    LayerNorm,
+    Linear,
+    Maxout,
+)
 from .loss_modules import (
     BCELoss,
     BCEWithLogitsLoss,

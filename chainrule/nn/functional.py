@@ -20,7 +20,16 @@ from .losses import __all__ as _losses_all
 _OPS = _ops_in_functional()
 globals().update(_OPS)
 
-__all__ = ["batch_norm", "dropout", "layer_norm", "maxout", "one_hot", *_OPS, *_losses_all]
+__all__ = [
+    "batch_norm",
+    "dropout",
+    "dropout2d",
+    "layer_norm",
+    "maxout",
+    "one_hot",
+    *_OPS,
+    *_losses_all,
+]
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -36,13 +45,32 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     return input * (keep / (1.0 - p)).astype(input.dtype)
 
 
-def _batch_axes(input: Tensor, num_features: int) -> tuple[int, ...]:
-    if input.ndim not in (2, 3) or input.shape[1] != num_features:
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Channel dropout: zero each whole channel (C of (N, C, H, W), or of (C, H, W)) with
+    probability ``p`` and scale the rest by 1/(1-p), as PyTorch's ``F.dropout2d``. A no-op when
+    not ``training``."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout2d: p must be in [0, 1]; got {p}")
+    if input.ndim not in (3, 4):
         raise ValueError(
-            f"batch_norm: expected input of shape (N, {num_features}) or (N, {num_features}, L); "
-            f"got {tuple(input.shape)}"
+            "dropout2d: expected input of shape (N, C, H, W) or (C, H, W); got "
+            f"{tuple(input.shape)}"
         )
-    return (0,) if input.ndim == 2 else (0, 2)
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0
+    keep = default_generator().random(input.shape[:-2] + (1, 1)) >= p
+    return input * (keep / (1.0 - p)).astype(input.dtype)
+
+
+def _batch_axes(input: Tensor, num_features: int) -> tuple[int, ...]:
+    if input.ndim < 2 or input.shape[1] != num_features:
+        raise ValueError(
+            f"batch_norm: expected input of shape (N, {num_features}), (N, {num_features}, L) or "
+            f"(N, {num_features}, H, W); got {tuple(input.shape)}"
+        )
+    return (0, *range(2, input.ndim))
 
 
 def batch_norm(

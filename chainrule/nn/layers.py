@@ -108,12 +108,42 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
-class BatchNorm1d(Module):
-    """Batch normalisation over (N, C) or (N, C, L) inputs, per feature C.
+class Dropout2d(Module):
+    """Zero whole channels (feature maps) with probability p in training, scaling the rest by
+    1/(1-p): neighbouring pixels are strongly correlated, so dropping single values of a feature
+    map would regularise little.
+
+    Shapes: (N, C, H, W) or (C, H, W), unchanged.
+
+    Example:
+        >>> cr.nn.Dropout2d(0.2)(cr.randn(8, 16, 28, 28)).shape
+        (8, 16, 28, 28)
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout2d: p must be in [0, 1]; got {p}")
+        self.p = p
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout2d(input, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class _BatchNorm(Module):
+    """Batch normalisation per channel (dimension 1): BatchNorm1d and BatchNorm2d differ only in
+    the input shapes they accept.
 
     Buffers ``running_mean``, ``running_var`` and ``num_batches_tracked`` as in PyTorch (their
     state-dict keys match).
     """
+
+    #: the input dimensions accepted, and how they are named in errors
+    ndims: tuple[int, ...] = ()
+    shapes: str = ""
 
     def __init__(
         self,
@@ -125,8 +155,9 @@ class BatchNorm1d(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
+        name = type(self).__name__
         if not isinstance(num_features, int) or num_features <= 0:
-            raise ValueError(f"BatchNorm1d: num_features must be positive; got {num_features!r}")
+            raise ValueError(f"{name}: num_features must be positive; got {num_features!r}")
         self.num_features = num_features
         self.eps = eps
         self.momentum = momentum
@@ -143,6 +174,12 @@ class BatchNorm1d(Module):
             self.running_mean = self.running_var = None
 
     def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in self.ndims or input.shape[1] != self.num_features:
+            c = self.num_features
+            raise ValueError(
+                f"{type(self).__name__}({c}): expected input of shape "
+                f"{self.shapes.format(C=c)}; got {tuple(input.shape)}"
+            )
         use_batch = self.training or not self.track_running_stats
         if self.training and self.track_running_stats:
             self.num_batches_tracked._data += 1
@@ -162,6 +199,31 @@ class BatchNorm1d(Module):
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
             f"affine={self.affine}, track_running_stats={self.track_running_stats}"
         )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over (N, C) or (N, C, L) inputs, per feature C.
+
+    Example:
+        >>> cr.nn.BatchNorm1d(100)(cr.randn(8, 100)).shape
+        (8, 100)
+    """
+
+    ndims = (2, 3)
+    shapes = "(N, {C}) or (N, {C}, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of images, per channel: each channel's values are normalised over
+    the batch and all positions (N, H, W), then scaled and shifted by its weight and bias.
+
+    Example:
+        >>> cr.nn.BatchNorm2d(16)(cr.randn(8, 16, 28, 28)).shape
+        (8, 16, 28, 28)
+    """
+
+    ndims = (4,)
+    shapes = "(N, {C}, H, W)"
 
 
 class LayerNorm(Module):

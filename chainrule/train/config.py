@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .models import MODELS  # the registry of model families: --model names one of them
+from ..data.features import KINDS as FEATURES
+from .convnet import POOLS
+from .models import MODELS, Preprocess  # the registry of model families: --model names one
 
 DATASETS = (
     "digits",
@@ -56,8 +58,13 @@ class TrainConfig:
     """Every option of ``chainrule train``; see ``chainrule train --help`` for each one's meaning.
 
     ``lr=None`` takes the optimizer's default (``DEFAULT_LR``); ``hidden`` is the width of each
-    hidden layer of the MLP (ignored by the linear model). ``from_dict`` (the command line and
-    config files) also applies the data set's ``PRESETS`` to the options not given.
+    hidden layer of the MLP (ignored by the linear model; the ConvNet's one linear layer between
+    its features and the classes). ``channels``, ``kernel_size`` (None: 3 on the 8x8 digits, 5
+    elsewhere) and ``pool`` shape the ConvNet; ``augment`` adds random crops (and flips, on
+    CIFAR-10) to its training batches. ``features`` (linear and MLP models) replaces the
+    pixels by hand-crafted features: "hog", "color-hist" or "hog+color". ``from_dict`` (the
+    command line and config files) also applies the data set's ``PRESETS`` to the options
+    not given.
     """
 
     dataset: str = "digits"
@@ -67,6 +74,11 @@ class TrainConfig:
     loss: str = "softmax"
     hidden: list[int] = field(default_factory=lambda: [100])
     activation: str = "relu"
+    channels: list[int] = field(default_factory=lambda: [16, 32])
+    kernel_size: int | None = None
+    pool: str = "max"
+    augment: bool = False
+    features: str = "pixels"
     optimizer: str = "adam"
     lr: float | None = None
     reg: float = 0.0
@@ -123,6 +135,50 @@ class TrainConfig:
                 f"--hidden: expected positive layer widths such as 100,100; got "
                 f"{_show(self.hidden)}"
             )
+        if isinstance(self.channels, int):
+            self.channels = [self.channels]
+        if (
+            not isinstance(self.channels, list)
+            or not 1 <= len(self.channels) <= 4
+            or any(not isinstance(c, int) or isinstance(c, bool) or c <= 0 for c in self.channels)
+        ):
+            raise ValueError(
+                f"--channels: expected 1 to 4 positive channel counts such as 16,32; got "
+                f"{_show(self.channels)}"
+            )
+        _integer("kernel_size", self.kernel_size, low=1, optional=True)
+        if self.pool not in POOLS:
+            raise ValueError(f"--pool: {_show(self.pool)} is not one of {', '.join(POOLS)}")
+        if not isinstance(self.augment, bool):
+            raise ValueError(f"--augment: expected true or false; got {_show(self.augment)}")
+        if self.model == "convnet":
+            if self.dataset in POINT_DATASETS:
+                raise ValueError(
+                    f"--model convnet: needs an image data set (digits, mnist, fashion-mnist, "
+                    f"cifar10); {self.dataset} is a set of 2-D points (use --model mlp)"
+                )
+            if self.activation == "maxout":
+                raise ValueError("--activation maxout: not for --model convnet; use relu")
+        elif self.augment:
+            raise ValueError(
+                f"--augment: shifts and flips images for --model convnet; --model {self.model} "
+                "reads them as flat vectors"
+            )
+        if self.features not in FEATURES:
+            raise ValueError(
+                f"--features: {_show(self.features)} is not one of {', '.join(FEATURES)}"
+            )
+        if self.features != "pixels":
+            if not issubclass(MODELS[self.model].preprocess, Preprocess):
+                raise ValueError(
+                    f"--features {self.features}: hand-crafted features are for the linear, SVM "
+                    f"and MLP models; --model {self.model} learns its own from the pixels"
+                )
+            if self.dataset in POINT_DATASETS:
+                raise ValueError(
+                    f"--features {self.features}: needs an image data set; {self.dataset} is a "
+                    "set of 2-D points"
+                )
         _number("lr", self.lr, low=0, strict=True, optional=True)
         _number("reg", self.reg, low=0)
         _number("weight_decay", self.weight_decay, low=0)

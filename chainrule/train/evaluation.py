@@ -16,7 +16,7 @@ import numpy as np
 from .. import nn
 from ..autograd.tensor import Tensor
 from ..metrics import accuracy, confusion_counts, per_class_accuracy
-from .batches import load_data
+from .batches import feature_cache, load_data
 from .config import TrainConfig
 from .metrics import best_row
 from .model_file import read_run_model
@@ -46,6 +46,7 @@ def evaluate(run: str | Path, split: str = "test") -> dict[str, Any]:
         raise ValueError(f"split must be train, val or test; got {split!r}")
     folder = RunFolder(run)
     model, prep, spec = load_model(folder.path)
+    _use_feature_cache(prep, folder)
     splits = splits_of(folder)
     history = folder.read_metrics() if folder.metrics.is_file() else []
     x, y = getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}")
@@ -58,6 +59,7 @@ def finish(run: RunFolder, figures: bool = True, splits: Any = None) -> dict[str
     summary.json comes last: its presence means the run finished.
     """
     model, prep, spec = load_model(run.path)
+    _use_feature_cache(prep, run)
     splits = splits if splits is not None else splits_of(run)
     history = run.read_metrics()
     summary, pred = scores_summary(model, prep, spec, splits.x_test, splits.y_test, "test", history)
@@ -71,10 +73,21 @@ def finish(run: RunFolder, figures: bool = True, splits: Any = None) -> dict[str
     return summary
 
 
+def config_of(folder: RunFolder) -> TrainConfig:
+    """The validated options of a run, from its config.json."""
+    cfg = TrainConfig.from_dict(folder.read_json(folder.config)["options"], str(folder.config))
+    return cfg.validate()
+
+
 def splits_of(folder: RunFolder) -> Any:
     """The splits a run was trained on, from the options in its config.json."""
-    cfg = TrainConfig.from_dict(folder.read_json(folder.config)["options"], str(folder.config))
-    return load_data(cfg.validate())
+    return load_data(config_of(folder))
+
+
+def _use_feature_cache(prep: Any, folder: RunFolder) -> None:
+    """Let a run's hand-crafted features come from its data set's cache, as in training."""
+    if getattr(prep, "features", "pixels") != "pixels":
+        prep.cache = feature_cache(config_of(folder))
 
 
 def scores_summary(
@@ -114,8 +127,9 @@ def draw_figures(
     pred: np.ndarray,
 ) -> None:
     """The run's figures: learning curves and confusion matrix; a linear model's templates or
-    an MLP's first layer (images: the lecture's "100 templates"), or the decision boundary
-    (2-D data), titled with the test accuracy."""
+    an MLP's first layer (images: the lecture's "100 templates"), the decision boundary (2-D
+    data), titled with the test accuracy, and the model family's own (a ConvNet's filters and
+    feature maps)."""
     from ..viz import plots
 
     plots.save_figure(plots.learning_curves(history), run.path / "curves.png")
@@ -123,14 +137,17 @@ def draw_figures(
         plots.confusion_matrix(splits.y_test, pred, spec["classes"], split="test"),
         run.path / "confusion.png",
     )
-    if spec["model"] == "linear" and spec["image_shape"]:
+    if spec["model"] == "linear" and spec["image_shape"] and "features" not in spec:
         fig = plots.templates(
             model.weight.detach().numpy(), tuple(spec["image_shape"]), spec["classes"]
         )
         plots.save_figure(fig, run.path / "templates.png")
-    if spec["model"] == "mlp" and spec["image_shape"]:
+    if spec["model"] == "mlp" and spec["image_shape"] and "features" not in spec:
         fig = plots.first_layer(model, tuple(spec["image_shape"]))
         plots.save_figure(fig, run.path / "first_layer.png")
+    family = family_of(spec)
+    if family.figures is not None:
+        family.figures(run, model, prep, spec, splits)
     if spec["image_shape"] is None and spec["in_features"] == 2:
 
         def scores(points: Tensor) -> Tensor:

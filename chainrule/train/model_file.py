@@ -24,7 +24,7 @@ import numpy as np
 from ..autograd.tensor import Tensor
 from ..random import get_rng_state, set_rng_state
 from ..serialization import load
-from .config import ACTIVATIONS, MODELS
+from .config import ACTIVATIONS, FEATURES, MODELS, POOLS
 from .models import build_model
 from .run import RunFolder
 
@@ -152,26 +152,47 @@ def _check_spec(spec: Any, where: str) -> dict[str, Any]:
             f"{where}: expected one class name per class ({spec['num_classes']}, as "
             f"spec['num_classes'] says); found {len(classes)}"
         )
+    features = spec.get("features", "pixels")
+    if features not in FEATURES:
+        raise bad("features", f"the features the model reads, one of {', '.join(FEATURES)}")
     shape = spec.get("image_shape")
     if shape is not None and not (
         isinstance(shape, list)
         and 1 <= len(shape) <= 3
         and all(_is_int(s, 1) for s in shape)
-        and math.prod(shape) == spec["in_features"]
+        # with hand-crafted features, in_features counts them, not the image's values
+        and (features != "pixels" or math.prod(shape) == spec["in_features"])
     ):
         raise bad(
             "image_shape",
             f"null or the shape of one image (1 to 3 sizes) with {spec['in_features']} values "
             "(spec['in_features'])",
         )
+    if features != "pixels" and (shape is None or spec["model"] == "convnet"):
+        raise bad("features", "pixels: hand-crafted features are for image data and flat models")
     if not isinstance(spec.get("dataset"), str):
         raise bad("dataset", "the name of the data set, a string")
-    if spec["model"] == "mlp":
+    if spec["model"] == "convnet":
+        channels = spec.get("channels")
+        if not (
+            isinstance(channels, list)
+            and 1 <= len(channels) <= 4
+            and all(_is_int(c, 1) for c in channels)
+        ):
+            raise bad("channels", "the ConvNet's channel counts, 1 to 4 integers >= 1")
+        if not (_is_int(spec.get("kernel_size"), 1) and spec["kernel_size"] <= 15):
+            raise bad("kernel_size", "the ConvNet's filter size, an integer from 1 to 15")
+        if spec.get("pool") not in POOLS:
+            raise bad("pool", f"the ConvNet's pooling, one of {', '.join(POOLS)}")
+        if shape is None or len(shape) == 1:
+            raise bad("image_shape", "the shape of one image, (H, W) or (H, W, C), for a ConvNet")
+    if spec["model"] in ("mlp", "convnet"):
         hidden = spec.get("hidden")
         if not (isinstance(hidden, list) and hidden and all(_is_int(h, 1) for h in hidden)):
             raise bad("hidden", "the hidden layers' widths, a non-empty list of integers >= 1")
-        if spec.get("activation") not in ACTIVATIONS:
-            raise bad("activation", f"one of {', '.join(ACTIVATIONS)}")
+        allowed = [a for a in ACTIVATIONS if spec["model"] == "mlp" or a != "maxout"]
+        if spec.get("activation") not in allowed:
+            raise bad("activation", f"one of {', '.join(allowed)}")
     return spec
 
 

@@ -13,8 +13,9 @@ Where a new model family plugs in: ``MODELS``, through ``register_model``. A fam
     register_model("convnet", ModelFamily(build=ConvNet.from_spec, preprocess=ImagePreprocess))
 
 where ``ImagePreprocess`` keeps each sample's (C, H, W) shape instead of flattening it, and the
-batches that reach the model are image-shaped. (A family with new spec fields also teaches
-``model_file.read_model_file`` to check them.)
+batches that reach the model are image-shaped; that is how ``convnet`` (``convnet.py``) is
+registered below. (A family with new spec fields also teaches ``model_file.read_model_file`` to
+check them.)
 """
 
 from __future__ import annotations
@@ -28,37 +29,62 @@ import numpy as np
 from .. import nn
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
+from ..data.features import features as image_features
 from ..data.transforms import Standardize, flatten
+from .conv_figures import convnet_figures
+from .convnet import ConvNet, ImagePreprocess, default_kernel_size
 
 if TYPE_CHECKING:
     from .config import TrainConfig
 
 
 class Preprocess:
-    """Flatten each sample, then standardize it with the training split's statistics.
+    """Turn each sample into a vector (its pixels, flattened, or hand-crafted features), then
+    standardize it with the training split's statistics.
 
-    The two steps of ``cr.data.transforms`` (``flatten``, ``Standardize``), kept together so that
-    a run can store them next to its weights and apply them again in evaluate and predict.
+    The steps of ``cr.data.transforms`` (``flatten``, ``Standardize``) and, with ``features``,
+    ``cr.data.features`` (HOG, colour histograms), kept together so that a run can store them
+    next to its weights and apply them again in evaluate and predict.
+
+    Args:
+        standardize: the fitted per-feature standardization.
+        features: "pixels" (the default), "hog", "color-hist" or "hog+color".
+        cache: where computed features are cached (a data set's ``features`` folder), or None.
     """
 
-    def __init__(self, standardize: Standardize) -> None:
+    def __init__(
+        self, standardize: Standardize, features: str = "pixels", cache: Any = None
+    ) -> None:
         self.standardize = standardize
+        self.features = features
+        self.cache = cache
 
     @classmethod
-    def fit(cls, x_train: np.ndarray) -> Preprocess:
-        return cls(Standardize().fit(flatten(x_train)))
+    def fit(cls, x_train: np.ndarray, features: str = "pixels", cache: Any = None) -> Preprocess:
+        prep = cls(Standardize(), features, cache)
+        prep.standardize.fit(prep.vectors(x_train))
+        return prep
+
+    def vectors(self, x: np.ndarray) -> np.ndarray:
+        """The samples as vectors, before standardization: pixels or features, (N, D)."""
+        if self.features == "pixels":
+            return flatten(np.asarray(x, dtype=np.float32))
+        return image_features(x, self.features, self.cache)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.standardize(flatten(np.asarray(x, dtype=np.float32)))
+        return self.standardize(self.vectors(x))
 
     def to_json(self) -> dict:
-        return {k: v.tolist() for k, v in self.standardize.state_dict().items()}
+        out: dict[str, Any] = {k: v.tolist() for k, v in self.standardize.state_dict().items()}
+        if self.features != "pixels":
+            out["features"] = self.features
+        return out
 
     @classmethod
     def from_json(cls, d: dict) -> Preprocess:
         standardize = Standardize()
         standardize.load_state_dict({k: np.asarray(d[k]) for k in ("mean", "std")})
-        return cls(standardize)
+        return cls(standardize, d.get("features", "pixels"))
 
 
 @dataclass(frozen=True)
@@ -72,6 +98,9 @@ class ModelFamily:
             training split, calling it prepares any split (arrays in, arrays out), and
             ``to_json``/``from_json`` store it with the weights. ``Preprocess`` flattens each
             sample into a vector; an image model gives one that keeps the image's shape.
+        figures: the family's own figures of a finished run, besides the learning curves and
+            the confusion matrix: ``figures(folder, model, prep, spec, splits)`` writes them
+            into the run folder (the ConvNet's filters and feature maps); None for none.
 
     Example:
         >>> wide = ModelFamily(lambda s: nn.MLP(s["in_features"], [1000], s["num_classes"]))
@@ -80,6 +109,7 @@ class ModelFamily:
 
     build: Callable[[dict[str, Any]], nn.Module]
     preprocess: Any = Preprocess
+    figures: Callable[..., None] | None = None
 
 
 #: The model families, by the name ``--model`` gives (config.MODELS is this registry).
@@ -106,13 +136,17 @@ register_model(
     "mlp",
     ModelFamily(lambda s: nn.MLP(s["in_features"], s["hidden"], s["num_classes"], s["activation"])),
 )
+register_model(
+    "convnet",
+    ModelFamily(ConvNet.from_spec, ImagePreprocess, figures=convnet_figures),
+)
 
 
 def model_spec(config: TrainConfig, splits: Any, x_train: np.ndarray) -> dict[str, Any]:
     """The spec of the model ``config`` asks for, on these splits (``x_train`` prepared)."""
-    return {  # this order is the order of config.json and of the model file's JSON
+    spec = {  # this order is the order of config.json and of the model file's JSON
         "model": config.model,
-        "in_features": int(x_train.shape[1]),
+        "in_features": int(np.prod(x_train.shape[1:])),
         "hidden": list(config.hidden),
         "num_classes": len(splits.classes),
         "activation": config.activation,
@@ -120,6 +154,13 @@ def model_spec(config: TrainConfig, splits: Any, x_train: np.ndarray) -> dict[st
         "image_shape": list(splits.image_shape) if splits.image_shape else None,
         "dataset": config.dataset,
     }
+    if config.features != "pixels":  # hand-crafted features: in_features counts them
+        spec["features"] = config.features
+    if config.model == "convnet":  # the ConvNet's own fields (model_file checks them)
+        spec["channels"] = list(config.channels)
+        spec["kernel_size"] = config.kernel_size or default_kernel_size(splits.image_shape)
+        spec["pool"] = config.pool
+    return spec
 
 
 def build_model(spec: dict[str, Any]) -> nn.Module:

@@ -19,7 +19,7 @@ from .. import nn, optim
 from ..autograd.tensor import Tensor
 from ..data import DataLoader
 from ..random import get_rng_state, set_rng_state
-from .batches import eval_loader, train_loader
+from .batches import eval_loader, feature_cache, train_loader
 from .checkpoint import load_checkpoint, save_checkpoint
 from .choices import make_loss, make_optimizer, make_scheduler
 from .config import TrainConfig
@@ -81,7 +81,12 @@ def new_state() -> dict[str, Any]:
 def build_training(config: TrainConfig, splits: Any) -> Training:
     """The model, optimizer, schedule, step and loaders of a run of ``config`` on ``splits``."""
     family = MODELS[config.model]
-    prep = family.preprocess.fit(splits.x_train)
+    if config.features != "pixels":  # config.validate checked the family takes features
+        prep = family.preprocess.fit(
+            splits.x_train, features=config.features, cache=feature_cache(config)
+        )
+    else:
+        prep = family.preprocess.fit(splits.x_train)
     x_train, x_val = prep(splits.x_train), prep(splits.x_val)
     spec = model_spec(config, splits, x_train)
     model = to_device(family.build(spec))  # draws the initial weights

@@ -294,6 +294,75 @@ def _batch_norm_draw(rng, x) -> dict | None:
     return {}
 
 
+def _image(size: int, channels: int = 1) -> tuple | None:
+    """(1, channels, h, w) holding ``size`` values, as square as it goes; None if it cannot."""
+    if size % channels:
+        return None
+    area = size // channels
+    h = max(d for d in range(1, int(area**0.5) + 1) if area % d == 0)
+    return (1, channels, h, area // h)
+
+
+def _conv_draw(rng, x, w, b=None) -> dict | None:
+    c = int(rng.choice([1, 2]))
+    xs = _image(x.size, c)
+    if xs is None:
+        return None
+    groups = int(rng.choice([1, c]))
+    pad = int(rng.integers(0, 2))
+    outs = (b.size,) if b is not None else (1, 2, 3)
+    options = [
+        (o, kh, kw)
+        for o in outs
+        if o % groups == 0
+        for kh in range(1, xs[2] + 2 * pad + 1)
+        for kw in range(1, xs[3] + 2 * pad + 1)
+        if o * (c // groups) * kh * kw == w.size
+    ]
+    if not options:
+        return None
+    o, kh, kw = options[int(rng.integers(len(options)))]
+    return {
+        "xs": xs,
+        "ws": (o, c // groups, kh, kw),
+        "s": int(rng.integers(1, 3)),
+        "p": pad,
+        "g": groups,
+    }
+
+
+def _pool_draw(rng, x) -> dict | None:
+    xs = _image(x.size, int(rng.choice([1, 2])) if x.size % 2 == 0 else 1)
+    k = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    p = (int(rng.integers(0, k[0] // 2 + 1)), int(rng.integers(0, k[1] // 2 + 1)))
+    if xs[2] + 2 * p[0] < k[0] or xs[3] + 2 * p[1] < k[1]:
+        return None
+    return {
+        "xs": xs,
+        "k": k,
+        "s": (int(rng.integers(1, 3)), int(rng.integers(1, 3))),
+        "p": p,
+        "ceil": bool(rng.random() < 0.3),
+        "cip": bool(rng.random() < 0.5),
+    }
+
+
+def _fold_draw(rng, x) -> dict | None:
+    options = [
+        (c, h, w, kh, kw)
+        for c in (1, 2, 3)
+        for h in range(1, 5)
+        for w in range(1, 5)
+        for kh in range(1, min(h, 2) + 1)
+        for kw in range(1, min(w, 2) + 1)
+        if c * kh * kw * (h - kh + 1) * (w - kw + 1) == x.size
+    ]
+    if not options:
+        return None
+    c, h, w, kh, kw = options[int(rng.integers(len(options)))]
+    return {"cs": (1, c * kh * kw, (h - kh + 1) * (w - kw + 1)), "size": (h, w), "k": (kh, kw)}
+
+
 SPECS: list[Spec] = [
     # ----- elementwise, one input -----
     unary("neg", "-{0}", ("Neg",)),
@@ -573,6 +642,43 @@ SPECS: list[Spec] = [
         ("SumOfSquares",),
         torch_template="({0} ** 2).sum() + ({1} ** 2).sum()",
     ),
+    # ----- images (NCHW): a value reshaped to (1, C, H, W) -----
+    Spec(
+        "conv2d",
+        "F.conv2d({0}.reshape({xs}), {1}.reshape({ws}), stride={s}, padding={p}, groups={g})",
+        2,
+        ("Conv2d",),
+        _conv_draw,
+    ),
+    Spec(
+        "conv2d_bias",
+        "F.conv2d({0}.reshape({xs}), {1}.reshape({ws}), {2}.reshape(-1), stride={s}, "
+        "padding={p}, groups={g})",
+        3,
+        ("Conv2d",),
+        _conv_draw,
+    ),
+    unary(
+        "max_pool2d",
+        "F.max_pool2d({0}.reshape({xs}), {k}, stride={s}, padding={p}, ceil_mode={ceil})",
+        ("MaxPool2d",),
+        valid=lambda p, x: _no_ties(x),
+        draw=_pool_draw,
+    ),
+    unary(
+        "avg_pool2d",
+        "F.avg_pool2d({0}.reshape({xs}), {k}, stride={s}, padding={p}, ceil_mode={ceil}, "
+        "count_include_pad={cip})",
+        ("AvgPool2d",),
+        draw=_pool_draw,
+    ),
+    unary(
+        "unfold",
+        "F.unfold({0}.reshape({xs}), {k}, padding={p}, stride={s})",
+        ("Unfold",),
+        draw=_pool_draw,
+    ),
+    unary("fold", "F.fold({0}.reshape({cs}), {size}, {k})", ("Fold",), draw=_fold_draw),
     unary(
         "layer_norm",
         "F.layer_norm({0}, ({n},))",

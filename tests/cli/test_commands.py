@@ -496,3 +496,20 @@ def test_no_command_prints_help_and_exits_2(capsys):
     assert out.startswith("usage: chainrule")
     for command in COMMANDS:
         assert command in out
+
+
+def test_train_a_convnet_with_its_options_then_info_and_predict(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--model", "convnet", "--channels", "4,8", "--kernel-size", "5"]
+    argv += ["--pool", "avg", "--augment", "--epochs", "1", "--quiet", "--out", out]
+    assert run_cli(argv) == 0
+    _, _, spec = load_model(out)
+    assert (spec["channels"], spec["kernel_size"], spec["pool"]) == ([4, 8], 5, "avg")
+    assert (out / "filters.png").is_file() and (out / "feature_maps.png").is_file()
+    capsys.readouterr()
+    assert run_cli(["info", out]) == 0
+    assert "ConvNet 8x8 -> conv 5x5 4-8 (avg pool) -> 100 -> 10" in capsys.readouterr().out
+    sample = Path(cr.__file__).parent / "data" / "datasets" / "samples" / "digit-3.png"
+    assert run_cli(["predict", out, sample]) == 0
+    assert "digit-3.png" in capsys.readouterr().out
+    assert run_cli(["train", "--model", "convnet", "--channels", "16,x", "--out", out]) == 2

@@ -911,7 +911,15 @@ def build(small: bool = False) -> list[Op]:
             gradcheck={"eps": 1e-3, "atol": 1e-3},
             rtol=1e-6,
         ),
+        # ----- images (NCHW): convolution, unfold/fold, pooling -----
+        *_image_rows(small),
     ]
+
+
+def _image_rows(small: bool) -> list[Op]:
+    from _conv_rows import conv_rows  # that file builds on this one's helpers
+
+    return conv_rows(small)
 
 
 OPS = build()

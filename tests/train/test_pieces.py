@@ -167,7 +167,7 @@ def test_a_registered_model_family_trains_evaluates_and_loads(tmp_path, monkeypa
 def test_register_model_refuses_a_name_twice_and_unknown_names_are_named():
     with pytest.raises(ValueError, match="registered already"):
         models.register_model("mlp", models.ModelFamily(tiny))
-    with pytest.raises(ValueError, match="--model: 'convnet' is not one of linear, mlp"):
-        TrainConfig(model="convnet").validate()
-    with pytest.raises(ValueError, match="unknown model 'convnet'.*register_model"):
-        models.build_model({"model": "convnet"})
+    with pytest.raises(ValueError, match="--model: 'resnet' is not one of linear, mlp, convnet"):
+        TrainConfig(model="resnet").validate()
+    with pytest.raises(ValueError, match="unknown model 'resnet'.*register_model"):
+        models.build_model({"model": "resnet"})

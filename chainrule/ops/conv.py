@@ -1,0 +1,418 @@
+"""Convolution: a strided window view of the input (im2col) and one matrix product.
+
+Images are NCHW, as in PyTorch: (batch, channels, height, width). A 2-d convolution slides a
+(C, kh, kw) filter over the image; at every output position it takes the dot product of the
+filter with the window below it. Written as a matrix product: the windows, laid side by side as
+columns, form ``im2col(x)`` of shape (N, C*kh*kw, Ho*Wo) (PyTorch's ``F.unfold``), and
+
+    y = W @ im2col(x)        W: (O, C*kh*kw), y: (N, O, Ho*Wo)
+
+The columns come from a view of ``x`` whose strides step over windows and over the positions
+inside a window (no Python loop over positions); copying that view into one array is im2col.
+Backward is matrix products too: dL/dW = dL/dy @ im2col(x)^T, and dL/dx folds the columns
+``W^T @ dL/dy`` back onto the image, adding where windows overlap (``col2im``, ``F.fold``).
+Unfold and fold are each other's backward, both linear, so second derivatives come for free.
+
+Padding is kept as ((top, bottom), (left, right)) inside: PyTorch's ``padding="same"`` with an
+even kernel and pooling's ``ceil_mode`` pad one side more than the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..autograd.function import Function, call
+from ..autograd.tensor import Tensor
+from ..backend import as_strided, xp
+from ._registry import register
+
+Pair = tuple[int, int]
+Padding = tuple[Pair, Pair]
+
+
+def pair(value: Any, name: str, op: str, minimum: int = 1) -> Pair:
+    """``3`` or ``(3, 3)`` as (3, 3); a ValueError naming ``op`` and ``name`` otherwise."""
+    values = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
+    if len(values) != 2:
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints; got {value!r}")
+    try:
+        out = (int(values[0].__index__()), int(values[1].__index__()))
+    except (AttributeError, TypeError):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints; got {value!r}") from None
+    if min(out) < minimum:
+        raise ValueError(f"{op}: {name} must be at least {minimum}; got {value!r}")
+    return out
+
+
+def output_size(size: int, kernel: int, stride: int, pad: Pair, dilation: int) -> int:
+    """Positions a window of ``kernel`` (spread by ``dilation``) takes along one side: PyTorch's
+    floor((size + pads - dilation (kernel - 1) - 1) / stride) + 1."""
+    return (size + pad[0] + pad[1] - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def pad_image(x: Any, padding: Padding, value: float = 0.0) -> Any:
+    """(N, C, H, W) with ``value`` around it: ((top, bottom), (left, right)) rows and columns."""
+    if padding == ((0, 0), (0, 0)):
+        return x
+    return xp.pad(x, ((0, 0), (0, 0), *padding), constant_values=value)
+
+
+def windows(x: Any, kernel: Pair, stride: Pair, dilation: Pair) -> Any:
+    """The sliding windows of an (N, C, H, W) array as a read-only view (N, C, Ho, Wo, kh, kw).
+
+    No copy: the view's strides step ``stride`` rows (columns) from one window to the next and
+    ``dilation`` rows (columns) inside a window.
+    """
+    n, c, h, w = x.shape
+    ho = (h - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    wo = (w - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    sn, sc, sh, sw = x.strides
+    return as_strided(
+        x,
+        (n, c, ho, wo, kernel[0], kernel[1]),
+        (sn, sc, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1]),
+    )
+
+
+def im2col(x: Any, kernel: Pair, dilation: Pair, padding: Padding, stride: Pair) -> Any:
+    """(N, C, H, W) -> (N, C*kh*kw, Ho*Wo): each window as a column, C outermost (F.unfold)."""
+    v = windows(pad_image(x, padding), kernel, stride, dilation)
+    n, c, ho, wo, kh, kw = v.shape
+    # one copy of the view, in the order of the columns: (N, C, kh, kw, Ho, Wo)
+    return v.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo)
+
+
+def col2im(
+    cols: Any, size: Pair, kernel: Pair, dilation: Pair, padding: Padding, stride: Pair
+) -> Any:
+    """(N, C*kh*kw, L) -> (N, C, H, W): each column added back where its window was (F.fold).
+
+    The inverse walk of ``im2col``: a loop over the kh*kw offsets inside a window (never over
+    positions), each adding one strided slice of the (padded) image; overlapping windows add up.
+    """
+    kh, kw = kernel
+    (pt, pb), (pl, pr) = padding
+    hp, wp = size[0] + pt + pb, size[1] + pl + pr
+    ho = (hp - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    wo = (wp - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    n = cols.shape[0]
+    c = cols.shape[1] // (kh * kw)
+    blocks = cols.reshape(n, c, kh, kw, ho, wo)
+    out = xp.zeros((n, c, hp, wp), dtype=cols.dtype)
+    h_end, w_end = stride[0] * (ho - 1) + 1, stride[1] * (wo - 1) + 1
+    for i in range(kh):
+        top = i * dilation[0]
+        for j in range(kw):
+            left = j * dilation[1]
+            out[:, :, top : top + h_end : stride[0], left : left + w_end : stride[1]] += blocks[
+                :, :, i, j
+            ]
+    if (pt, pb, pl, pr) == (0, 0, 0, 0):
+        return out
+    return out[:, :, pt : pt + size[0], pl : pl + size[1]]
+
+
+class Unfold(Function):
+    """im2col: the sliding windows of an image as columns. (N, C, H, W) -> (N, C*kh*kw, L).
+
+    Linear, and its vector-Jacobian product is fold: each column's gradient is added back where
+    the column was taken from.
+    """
+
+    symbol = "unfold"
+    vjp = ("upstream folded back onto the image (col2im)",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, kernel, dilation, padding, stride):
+        return im2col(x, kernel, dilation, padding, stride)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, kernel, dilation, padding, stride = ctx.inputs
+        size = tuple(x.shape[2:])
+        return call(Fold, grad, size, kernel, dilation, padding, stride), None, None, None, None
+
+
+class Fold(Function):
+    """col2im: columns added back onto an image. (N, C*kh*kw, L) -> (N, C, H, W).
+
+    Linear, and its vector-Jacobian product is unfold: each column reads the gradient of the
+    window it was added to.
+    """
+
+    symbol = "fold"
+    vjp = ("upstream unfolded into columns (im2col)",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, cols, size, kernel, dilation, padding, stride):
+        return col2im(cols, size, kernel, dilation, padding, stride)
+
+    @staticmethod
+    def backward(ctx, grad):
+        _, _, kernel, dilation, padding, stride = ctx.inputs
+        return call(Unfold, grad, kernel, dilation, padding, stride), None, None, None, None, None
+
+
+def _symmetric(padding: Any, op: str) -> Padding:
+    ph, pw = pair(padding, "padding", op, minimum=0)
+    return (ph, ph), (pw, pw)
+
+
+def _blocks(size: Pair, kernel: Pair, dilation: Pair, padding: Padding, stride: Pair) -> Pair:
+    return (
+        output_size(size[0], kernel[0], stride[0], padding[0], dilation[0]),
+        output_size(size[1], kernel[1], stride[1], padding[1], dilation[1]),
+    )
+
+
+@register(Unfold, functional=True, export=False)
+def unfold(
+    input: Tensor,
+    kernel_size: int | Sequence[int],
+    dilation: int | Sequence[int] = 1,
+    padding: int | Sequence[int] = 0,
+    stride: int | Sequence[int] = 1,
+) -> Tensor:
+    """The sliding windows of a batch of images as columns (im2col), as PyTorch's ``F.unfold``.
+
+    Args:
+        input: (N, C, H, W), or (C, H, W) for one image.
+        kernel_size: the window, an int or a (height, width) pair.
+        dilation: the spacing of a window's elements.
+        padding: zeros around the image.
+        stride: the step between windows.
+
+    Returns:
+        (N, C*kh*kw, L), L the number of window positions (Ho*Wo); (C*kh*kw, L) for one image.
+
+    Example:
+        >>> F.unfold(cr.ones(1, 2, 4, 4), kernel_size=3).shape
+        (1, 18, 4)
+    """
+    op = "unfold"
+    kernel = pair(kernel_size, "kernel_size", op)
+    dil = pair(dilation, "dilation", op)
+    pad = _symmetric(padding, op)
+    st = pair(stride, "stride", op)
+    if input.ndim not in (3, 4):
+        raise ValueError(
+            f"{op}: expected input of shape (N, C, H, W) or (C, H, W); got {input.shape}"
+        )
+    one = input.ndim == 3
+    x = input.unsqueeze(0) if one else input
+    ho, wo = _blocks(tuple(x.shape[2:]), kernel, dil, pad, st)
+    if ho < 1 or wo < 1:
+        raise ValueError(
+            f"{op}: the kernel {kernel} (dilation {dil}) does not fit the padded input "
+            f"{tuple(x.shape[2:])} with padding {pair(padding, 'padding', op, 0)}"
+        )
+    out = Unfold.apply(x, kernel, dil, pad, st)
+    return out.squeeze(0) if one else out
+
+
+@register(Fold, functional=True, export=False)
+def fold(
+    input: Tensor,
+    output_size: int | Sequence[int],
+    kernel_size: int | Sequence[int],
+    dilation: int | Sequence[int] = 1,
+    padding: int | Sequence[int] = 0,
+    stride: int | Sequence[int] = 1,
+) -> Tensor:
+    """Columns added back onto images (col2im), as PyTorch's ``F.fold``; unfold's adjoint.
+
+    Args:
+        input: (N, C*kh*kw, L), or (C*kh*kw, L) for one image.
+        output_size: (H, W) of the image, before padding.
+        kernel_size: the window, an int or a (height, width) pair.
+        dilation: the spacing of a window's elements.
+        padding: the padding the columns were taken with (cut off again).
+        stride: the step between windows.
+
+    Returns:
+        (N, C, H, W); where windows overlap, their values add up.
+
+    Example:
+        >>> F.fold(F.unfold(cr.ones(1, 1, 3, 3), 2), 3, 2)[0, 0]   # how many windows cover each
+        tensor([[1., 2., 1.],
+                [2., 4., 2.],
+                [1., 2., 1.]], dtype=float32)
+    """
+    op = "fold"
+    size = pair(output_size, "output_size", op)
+    kernel = pair(kernel_size, "kernel_size", op)
+    dil = pair(dilation, "dilation", op)
+    pad = _symmetric(padding, op)
+    st = pair(stride, "stride", op)
+    if input.ndim not in (2, 3):
+        raise ValueError(
+            f"{op}: expected input of shape (N, C*kh*kw, L) or (C*kh*kw, L); got {input.shape}"
+        )
+    one = input.ndim == 2
+    cols = input.unsqueeze(0) if one else input
+    k = kernel[0] * kernel[1]
+    ho, wo = _blocks(size, kernel, dil, pad, st)
+    if cols.shape[1] % k or cols.shape[2] != ho * wo or ho < 1 or wo < 1:
+        raise ValueError(
+            f"{op}: expected input of shape (N, C*{k}, {ho * wo}) for output_size {size}, "
+            f"kernel_size {kernel}, dilation {dil}, padding {pad[0][0], pad[1][0]} and stride "
+            f"{st} (C*kh*kw columns, one per window position); got {cols.shape}"
+        )
+    out = Fold.apply(cols, size, kernel, dil, pad, st)
+    return out.squeeze(0) if one else out
+
+
+class Conv2d(Function):
+    """y = W * x + b, a 2-d convolution (cross-correlation, as in PyTorch), by im2col.
+
+    x: (N, C, H, W); W: (O, C/groups, kh, kw); b: (O,) or None; y: (N, O, Ho, Wo). With groups
+    g the channels split into g independent convolutions, one matrix product batched over them:
+
+        y[n, g] = W[g] @ im2col(x)[n, g]      (O/g, C/g*kh*kw) @ (C/g*kh*kw, Ho*Wo)
+
+    Backward, with G = dL/dy: dL/dW = sum over n of G[n] @ im2col(x)[n]^T, dL/dx =
+    fold(W^T @ G) (a transposed convolution), dL/db = G summed over N, Ho and Wo. The columns of
+    the forward are kept for dL/dW when W needs a gradient (a first-order backward reads them;
+    they are freed with the graph); under create_graph they are unfolded again from x, so that
+    the weight gradient stays a function of x.
+    """
+
+    symbol = "conv2d"
+    vjp = (
+        "fold(W^T @ upstream): the upstream convolved back (a transposed convolution)",
+        "upstream @ im2col(x)^T, summed over the batch",
+        "upstream summed over N, H and W",
+    )
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding, dilation, groups):
+        n = x.shape[0]
+        o, cg, kh, kw = w.shape
+        cols = im2col(x, (kh, kw), dilation, padding, stride)  # (N, C*kh*kw, L)
+        ho, wo = _blocks(x.shape[2:], (kh, kw), dilation, padding, stride)
+        k = cg * kh * kw
+        y = w.reshape(groups, o // groups, k) @ cols.reshape(n, groups, k, ho * wo)
+        y = y.reshape(n, o, ho, wo)
+        if b is not None:
+            y += b.reshape(o, 1, 1)  # y is a fresh array
+        if ctx.needs_input_grad[1]:
+            ctx.save_for_backward(x, w, cols)
+        else:
+            ctx.save_for_backward(x, w)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w, *kept = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.inputs[3:]
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        n, c = x.shape[:2]
+        o, cg, kh, kw = w.shape
+        k = cg * kh * kw
+        gy = grad.reshape((n, groups, o // groups, grad.shape[2] * grad.shape[3]))
+        gx = gw = gb = None
+        if need_x:
+            cols = w.reshape((groups, o // groups, k)).swapaxes(-1, -2) @ gy  # (N, g, k, L)
+            cols = cols.reshape((n, c * kh * kw, gy.shape[-1]))
+            gx = call(Fold, cols, tuple(x.shape[2:]), (kh, kw), dilation, padding, stride)
+        if need_w:
+            if isinstance(x, Tensor):  # create_graph: the columns as a function of x
+                cols = call(Unfold, x, (kh, kw), dilation, padding, stride)
+            else:
+                cols = kept[0]
+            cols = cols.reshape((n, groups, k, gy.shape[-1]))
+            gw = (gy @ cols.swapaxes(-1, -2)).sum(axis=0).reshape(w.shape)
+        if need_b:
+            gb = grad.sum(axis=(0, 2, 3))
+        return gx, gw, gb, None, None, None, None
+
+
+def conv_padding(padding: Any, kernel: Pair, stride: Pair, dilation: Pair, op: str) -> Padding:
+    """PyTorch's ``padding`` argument (an int, a pair, "valid" or "same") as padding pairs."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{op}: padding='same' needs stride 1; got stride {stride}")
+            out = []
+            for k, d in zip(kernel, dilation):
+                total = d * (k - 1)  # as PyTorch: the extra one of an odd total goes last
+                out.append((total // 2, total - total // 2))
+            return out[0], out[1]
+        raise ValueError(
+            f"{op}: padding must be an int, a pair, 'valid' or 'same'; got {padding!r}"
+        )
+    return _symmetric(padding, op)
+
+
+@register(Conv2d, functional=True)
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int | Sequence[int] = 1,
+    padding: int | Sequence[int] | str = 0,
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+) -> Tensor:
+    """2-d convolution of a batch of images with a bank of filters, as PyTorch's ``F.conv2d``.
+
+    Args:
+        input: (N, C, H, W), or (C, H, W) for one image.
+        weight: (O, C/groups, kh, kw), one filter per output channel.
+        bias: (O,) or None.
+        stride: the step between windows, an int or a (height, width) pair.
+        padding: zeros around the image: an int, a pair, "valid" (none) or "same" (the output
+            as large as the input; stride 1 only).
+        dilation: the spacing of a filter's taps, an int or a pair.
+        groups: split the channels into this many independent convolutions.
+
+    Returns:
+        (N, O, Ho, Wo) with Ho = floor((H + 2 pad - dilation (kh - 1) - 1) / stride) + 1.
+
+    Example:
+        >>> F.conv2d(cr.ones(1, 1, 5, 5), cr.ones(2, 1, 3, 3)).shape
+        (1, 2, 3, 3)
+    """
+    op = "conv2d"
+    if weight.ndim != 4:
+        raise ValueError(
+            f"{op}: weight must be 4-d (out_channels, in_channels/groups, kh, kw); got shape "
+            f"{weight.shape}"
+        )
+    if input.ndim not in (3, 4):
+        raise ValueError(
+            f"{op}: expected input of shape (N, C, H, W) or (C, H, W); got {input.shape}"
+        )
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive integer; got {groups!r}")
+    one = input.ndim == 3
+    x = input.unsqueeze(0) if one else input
+    o, cg, kh, kw = weight.shape
+    c = x.shape[1]
+    if o % groups or c != cg * groups:
+        raise ValueError(
+            f"{op}: weight {weight.shape} with groups={groups} expects input with {cg * groups} "
+            f"channels and out_channels divisible by {groups}; got input of shape {input.shape}"
+        )
+    if bias is not None and bias.shape != (o,):
+        raise ValueError(f"{op}: bias must have shape ({o},); got {bias.shape}")
+    st = pair(stride, "stride", op)
+    dil = pair(dilation, "dilation", op)
+    pad = conv_padding(padding, (kh, kw), st, dil, op)
+    ho, wo = _blocks(tuple(x.shape[2:]), (kh, kw), dil, pad, st)
+    if ho < 1 or wo < 1:
+        raise ValueError(
+            f"{op}: the kernel ({kh}, {kw}) with dilation {dil} is larger than the padded input "
+            f"({x.shape[2] + sum(pad[0])}, {x.shape[3] + sum(pad[1])})"
+        )
+    out = Conv2d.apply(x, weight, bias, st, pad, dil, groups)
+    return out.squeeze(0) if one else out

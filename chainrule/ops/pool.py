@@ -1,0 +1,294 @@
+"""Pooling: the largest or the mean value of each window of an image, on the window view.
+
+Both read the windows as a strided view of the input (``conv.windows``, no copy) and send the
+gradient back with ``fold`` (col2im), which adds up where windows overlap. Max pooling is the
+lecture's max gate once per window: the whole gradient goes to the window's largest value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..autograd.function import Function, call
+from ..autograd.tensor import Tensor
+from ..backend import xp
+from ._registry import register
+from .conv import Fold, Padding, Pair, pad_image, pair, windows
+
+
+def _pool_geometry(
+    size: Pair, kernel: Pair, stride: Pair, pad: Pair, dilation: Pair, ceil_mode: bool, op: str
+) -> tuple[Pair, Padding]:
+    """(Ho, Wo) and the padding pairs of a pooling, PyTorch's rules included.
+
+    With ``ceil_mode`` a last, partial window is kept when it starts inside the image or its
+    left padding; the padding pairs then grow on the bottom/right to hold it.
+    """
+    out, pads = [], []
+    for s, k, st, p, d in zip(size, kernel, stride, pad, dilation):
+        if p > (d * (k - 1) + 1) // 2:
+            raise ValueError(
+                f"{op}: padding should be at most half of the effective kernel size; got "
+                f"padding {pad} for kernel_size {kernel} and dilation {dilation}"
+            )
+        span = s + 2 * p - d * (k - 1) - 1
+        if span < 0:
+            raise ValueError(
+                f"{op}: the kernel {kernel} (dilation {dilation}) is larger than the padded "
+                f"input {tuple(size)} with padding {pad}"
+            )
+        n = (-(-span // st) if ceil_mode else span // st) + 1
+        if ceil_mode and (n - 1) * st >= s + p:  # the last window would start in the padding
+            n -= 1
+        extra = max(0, (n - 1) * st + d * (k - 1) + 1 - (s + 2 * p))
+        out.append(n)
+        pads.append((p, p + extra))
+    return (out[0], out[1]), (pads[0], pads[1])
+
+
+def _columns(cols6: Any, xp_: Any) -> Any:
+    """(N, C, Ho, Wo, kh, kw) window values -> fold's (N, C*kh*kw, Ho*Wo) layout."""
+    n, c, ho, wo, kh, kw = cols6.shape
+    return xp_.transpose(cols6, (0, 1, 4, 5, 2, 3)).reshape((n, c * kh * kw, ho * wo))
+
+
+class MaxPool2d(Function):
+    """y = the largest value of each window. dy/dx = 1 at the window's arg-max, else 0.
+
+    The lecture's max gate on every window: backward routes each window's gradient to the one
+    input that won it (the first of equal winners, in the window's row-major order, as
+    PyTorch's), and adds where overlapping windows share a winner. NaN wins (the last NaN of a
+    window, as in PyTorch).
+    """
+
+    symbol = "max_pool2d"
+    local_grad = "1 at the window's max, else 0"
+    vjp = ("upstream routed to each window's arg-max, folded back (col2im)",)
+    pattern = "max gate routes"
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, dilation):
+        v = windows(pad_image(x, padding, -xp.inf), kernel, stride, dilation)
+        best, idx = _window_argmax(v, need_index=ctx.needs_input_grad[0])
+        if idx is None:
+            return best
+        ctx.save_for_backward(idx)  # an index: its own derivative is zero
+        return best
+
+    @staticmethod
+    def backward(ctx, grad):
+        (idx,) = ctx.saved_tensors
+        x, kernel, stride, padding, dilation = ctx.inputs
+        n, c, ho, wo = idx.shape
+        kh, kw = kernel
+        h, w = x.shape[2:]
+        offsets = xp.arange(kh * kw, dtype=idx.dtype).reshape(kh * kw, 1, 1)
+        won = idx[:, :, None] == offsets  # (N, C, kh*kw, Ho, Wo): fold's column layout
+        g = grad.reshape((n, c, 1, ho, wo))
+        if isinstance(grad, Tensor) or not xp.isfinite(grad).all():
+            routed = ctx.xp.where(won, g, 0)
+        else:  # the same values as where() (finite g times 0 is 0), several times faster
+            routed = g * won
+        cols = routed.reshape((n, c * kh * kw, ho * wo))
+        return call(Fold, cols, (h, w), kernel, dilation, padding, stride), None, None, None, None
+
+
+def _window_argmax(v: Any, need_index: bool = True) -> tuple[Any, Any]:
+    """The largest value of each window of a window view (N, C, Ho, Wo, kh, kw) and its offset
+    in the window (row-major): the first of equal winners, as PyTorch's kernel picks it
+    (``val > best or isnan(val)``), so the last NaN where a window holds one.
+
+    The windows are copied once with the offset as the outer axis (kh*kw, N, C, Ho, Wo), so the
+    max and the comparisons that find the winner run over contiguous arrays: a loop over the
+    offsets inside a window, never over positions.
+    """
+    kh, kw = v.shape[4:]
+    k = kh * kw
+    vk = xp.ascontiguousarray(v.transpose(4, 5, 0, 1, 2, 3)).reshape((k, *v.shape[:4]))
+    best = vk.max(axis=0)
+    if not need_index:
+        return best, None
+    idx = xp.full(best.shape, k - 1, dtype=xp.uint8 if k <= 256 else xp.int64)
+    for i in range(k - 2, -1, -1):  # downwards: the first of equal winners is written last
+        xp.copyto(idx, i, where=vk[i] == best)
+    nan = best != best
+    if nan.any():  # NaN equals nothing: the winner is the window's last NaN
+        for i in range(k):
+            xp.copyto(idx, i, where=nan & (vk[i] != vk[i]))
+    return best, idx
+
+
+def _pool_args(kernel_size: Any, stride: Any, padding: Any, op: str) -> tuple[Pair, Pair, Pair]:
+    kernel = pair(kernel_size, "kernel_size", op)
+    # PyTorch's default stride is the window; it spells it None, or an empty list
+    default = stride is None or (isinstance(stride, (tuple, list)) and not stride)
+    st = kernel if default else pair(stride, "stride", op)
+    return kernel, st, pair(padding, "padding", op, minimum=0)
+
+
+def _batched(input: Tensor, op: str) -> tuple[Tensor, bool]:
+    if input.ndim not in (3, 4):
+        raise ValueError(
+            f"{op}: expected input of shape (N, C, H, W) or (C, H, W); got {input.shape}"
+        )
+    return (input.unsqueeze(0), True) if input.ndim == 3 else (input, False)
+
+
+@register(MaxPool2d, functional=True)
+def max_pool2d(
+    input: Tensor,
+    kernel_size: int | Sequence[int],
+    stride: int | Sequence[int] | None = None,
+    padding: int | Sequence[int] = 0,
+    dilation: int | Sequence[int] = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    """The largest value of each window, as PyTorch's ``F.max_pool2d``.
+
+    Args:
+        input: (N, C, H, W), or (C, H, W) for one image.
+        kernel_size: the window, an int or (height, width).
+        stride: the step between windows; None (the default) steps by the window.
+        padding: -inf around the image (at most half the window).
+        dilation: the spacing of a window's elements.
+        ceil_mode: keep a last, partial window at the bottom and right.
+        return_indices: also return, for each output, the index of its winner in the flattened
+            (H, W) of the input (as PyTorch's, for ``max_unpool2d``).
+
+    Returns:
+        (N, C, Ho, Wo); (values, indices) with ``return_indices``.
+
+    Example:
+        >>> F.max_pool2d(cr.arange(16.0).reshape(1, 1, 4, 4), 2)
+        tensor([[[[ 5.,  7.],
+                  [13., 15.]]]], dtype=float32)
+    """
+    op = "max_pool2d"
+    kernel, st, pad = _pool_args(kernel_size, stride, padding, op)
+    dil = pair(dilation, "dilation", op)
+    x, one = _batched(input, op)
+    _, pads = _pool_geometry(tuple(x.shape[2:]), kernel, st, pad, dil, ceil_mode, op)
+    out = MaxPool2d.apply(x, kernel, st, pads, dil)
+    if not return_indices:
+        return out.squeeze(0) if one else out
+    indices = Tensor._make(_winners(x._data, kernel, st, pads, dil))
+    if one:
+        return out.squeeze(0), indices.squeeze(0)
+    return out, indices
+
+
+def _winners(x: Any, kernel: Pair, stride: Pair, padding: Padding, dilation: Pair) -> Any:
+    """The flat (H*W) index of each window's winner, as PyTorch's ``return_indices`` gives."""
+    v = windows(pad_image(x, padding, -xp.inf), kernel, stride, dilation)
+    kw = kernel[1]
+    _, k = _window_argmax(v)
+    k = k.astype(xp.int64)
+    ho, wo = v.shape[2:4]
+    rows = xp.arange(ho)[:, None] * stride[0] - padding[0][0] + (k // kw) * dilation[0]
+    cols = xp.arange(wo)[None, :] * stride[1] - padding[1][0] + (k % kw) * dilation[1]
+    return (rows * x.shape[3] + cols).astype(xp.int64)
+
+
+class AvgPool2d(Function):
+    """y = the mean of each window: its sum over a divisor. dy/dx = 1 / divisor for every input
+    of the window.
+
+    The divisor is the window's size, or with ``count_include_pad=False`` the number of its
+    elements inside the image, or ``divisor_override``; backward spreads each window's gradient
+    evenly over it and folds the windows back, adding where they overlap.
+    """
+
+    symbol = "avg_pool2d"
+    local_grad = "1 / window size"
+    vjp = ("upstream / divisor spread over each window, folded back (col2im)",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, divisor):
+        v = windows(pad_image(x, padding), kernel, stride, (1, 1))
+        return (v.sum(axis=(4, 5)) / divisor).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, kernel, stride, padding, divisor = ctx.inputs
+        n, c, ho, wo = grad.shape
+        kh, kw = kernel
+        share = ctx.xp.expand_dims(grad / divisor, (-2, -1))
+        spread = ctx.xp.broadcast_to(share, (n, c, ho, wo, kh, kw))
+        cols = _columns(spread, ctx.xp)
+        size = tuple(x.shape[2:])
+        return call(Fold, cols, size, kernel, (1, 1), padding, stride), None, None, None, None
+
+
+def _divisor(
+    size: Pair,
+    kernel: Pair,
+    stride: Pair,
+    pad: Pair,
+    padding: Padding,
+    count_include_pad: bool,
+    divisor_override: int | None,
+    dtype: Any,
+) -> Any:
+    """The divisor of each window: a number where all windows share one, else (Ho, Wo) counts."""
+    if divisor_override is not None:
+        return float(divisor_override)
+    (pt, pb), (pl, pr) = padding
+    if (pb, pr) == pad and (count_include_pad or pad == (0, 0)):
+        return float(kernel[0] * kernel[1])  # every window lies inside the padded image
+    # count, per window, the elements that count: the image (and its padding, if included),
+    # never the bottom/right overhang that ceil_mode adds
+    inside = xp.zeros((1, 1, size[0] + pt + pb, size[1] + pl + pr), dtype=dtype)
+    if count_include_pad:
+        inside[..., : size[0] + 2 * pad[0], : size[1] + 2 * pad[1]] = 1
+    else:
+        inside[..., pt : pt + size[0], pl : pl + size[1]] = 1
+    return windows(inside, kernel, stride, (1, 1)).sum(axis=(4, 5))[0, 0]
+
+
+@register(AvgPool2d, functional=True)
+def avg_pool2d(
+    input: Tensor,
+    kernel_size: int | Sequence[int],
+    stride: int | Sequence[int] | None = None,
+    padding: int | Sequence[int] = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    """The mean of each window, as PyTorch's ``F.avg_pool2d``.
+
+    Args:
+        input: (N, C, H, W), or (C, H, W) for one image.
+        kernel_size: the window, an int or (height, width).
+        stride: the step between windows; None (the default) steps by the window.
+        padding: zeros around the image (at most half the window).
+        ceil_mode: keep a last, partial window at the bottom and right.
+        count_include_pad: count the padding's zeros in a window's mean.
+        divisor_override: divide every window's sum by this instead.
+
+    Returns:
+        (N, C, Ho, Wo).
+
+    Example:
+        >>> F.avg_pool2d(cr.arange(16.0).reshape(1, 1, 4, 4), 2)
+        tensor([[[[ 2.5,  4.5],
+                  [10.5, 12.5]]]], dtype=float32)
+    """
+    op = "avg_pool2d"
+    kernel, st, pad = _pool_args(kernel_size, stride, padding, op)
+    if divisor_override is not None and (
+        not isinstance(divisor_override, int) or divisor_override < 1
+    ):
+        raise ValueError(f"{op}: divisor_override must be a positive int; got {divisor_override!r}")
+    x, one = _batched(input, op)
+    size = tuple(x.shape[2:])
+    _, pads = _pool_geometry(size, kernel, st, pad, (1, 1), ceil_mode, op)
+    divisor = _divisor(size, kernel, st, pad, pads, count_include_pad, divisor_override, x.dtype)
+    out = AvgPool2d.apply(x, kernel, st, pads, divisor)
+    return out.squeeze(0) if one else out
