@@ -70,6 +70,8 @@ RUN_FILES = (
     "templates.png",
     "first_layer.png",
     "boundary.png",
+    "filters.png",  # a ConvNet's (train/conv_figures.py)
+    "feature_maps.png",
 )
 #: The files a sweep writes in its folder, besides one run folder per combination.
 SWEEP_FILES = ("sweep.json", "boundaries.png")
