@@ -66,7 +66,7 @@ def test_each_op_in_a_program_matches_pytorch(spec):
     programs = []
     for seed in range(400):
         rng = np.random.default_rng(seed)
-        program = P.draw(rng, n_steps=4, specs=[spec] * 6 + P.SPECS)
+        program = P.draw(rng, n_steps=4, specs=[spec] * 20 + P.SPECS)
         if any(step.spec == spec.name for step in program.steps):
             programs.append(program)
         if len(programs) == len(P.MODES):
