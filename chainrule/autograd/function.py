@@ -225,7 +225,8 @@ class Function:
     #: The gate's label in drawings: "+", "exp", "[ ]". None: the class name.
     symbol: str | None = None
     #: The local gradient d(out)/d(input) on single numbers, as the lecture writes it (x is the
-    #: input, z the output): one string for every input, or a tuple with one per input. Ops
+    #: input; the output is z, or the lecture's own letter for it, s for the sigmoid): one
+    #: string for every input, or a tuple with one per input. Ops
     #: whose formula depends on the call (a constant operand) define ``describe_local`` instead.
     local_grad: str | tuple[str, ...] | None = None
     #: How backward applies the local gradient to tensors without forming the Jacobian, one

@@ -110,7 +110,6 @@ class LeakyReLU(Function):
     """z = x where x > 0, else slope * x. dz/dx = 1 or slope."""
 
     symbol = "leaky_relu"
-    vjp = ("upstream routed elementwise: the Jacobian is diagonal{bcast}",)
 
     @staticmethod
     def describe_local(position, args, other, const):

@@ -156,10 +156,11 @@ class Pow(Function):
 
     @staticmethod
     def describe_local(position, args, other, const):
-        if position == 1:
-            return "x^p ln(x)"
-        if args[1] is None:
-            return "p x^(p-1)"
+        # x is the input the gradient is taken for; ``other`` names the other operand
+        if position == 1:  # d(b^x)/dx = b^x ln(b), b the base
+            return f"{other}^x ln({other})"
+        if args[1] is None:  # d(x^p)/dx with a tensor exponent p
+            return f"{other} x^({other} - 1)"
         p = float(args[1])
         named = {-1.0: "-1/x^2", 2.0: "2x", 0.5: "1/(2 sqrt(x))"}
         return named.get(p, f"{const(p)} x^{const(p - 1)}")

@@ -95,5 +95,5 @@ GRAPH_FUNCTIONS = SimpleNamespace(
     transpose=transpose_like_numpy,
     where=where,
     zeros=_constant(xp.zeros),
-    empty=_constant(xp.zeros),
+    empty=_constant(xp.zeros),  # a filled array: a recorded graph must not hold garbage
 )

@@ -266,3 +266,21 @@ def _dot_edges(dot):
 
     words = _html.unescape(re.sub(r"<[^>]*>", " ", dot))
     return dot, " ".join(words.split())
+
+
+def test_power_gates_name_base_and_exponent_by_their_operands():
+    x, y, z = (cr.tensor(v, dtype=cr.float64, requires_grad=True) for v in (1.0, 2.0, 3.0))
+    for t, name in ((x, "x"), (y, "y"), (z, "z")):
+        t.name = name
+    text = str(cr.viz.explain(2**x + y**z))
+    assert "to x = 1: upstream 1 x local 2^x ln(2) = 1.386" in text
+    assert "to y = 2: upstream 1 x local z y^(z - 1) = 12" in text
+    assert "to z = 3: upstream 1 x local y^z ln(y) = 5.545" in text
+
+
+def test_leaky_relu_scales_the_upstream_gradient_it_does_not_route_it():
+    x = cr.tensor([1.0, -2.0], requires_grad=True)
+    x.name = "x"
+    text = str(cr.viz.explain(cr.leaky_relu(x, 0.1).sum()))
+    assert "upstream * (1 if x > 0 else 0.1) elementwise" in text
+    assert "routed" not in text
