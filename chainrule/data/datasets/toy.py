@@ -117,36 +117,49 @@ def circles(
     seed: int = 0,
     val_fraction: float = 0.1,
     test_fraction: float = 0.2,
-    factor: float = 0.5,
+    factor: float | None = None,
+    n_classes: int = 2,
 ) -> Splits:
-    """Two concentric circles: class 0 on the outer one (radius 1), class 1 on the inner one.
+    """Concentric circles, one per class: class 0 on the outer one (radius 1), the last innermost.
+
+    The radii are evenly spaced from 1 down to ``factor``, which defaults to 1 / n_classes, so
+    the rings are as far from each other as the innermost is from the centre: 1 and 0.5 for two
+    classes (the Playground's and scikit-learn's set), 1, 2/3 and 1/3 for three.
 
     Args:
-        n_samples: points in all, at least 4.
+        n_samples: points in all, at least 2 per class.
         noise: standard deviation of the Gaussian noise added to each coordinate.
         seed: seeds the points and the splits.
         val_fraction: the share of the non-test points held out for validation.
         test_fraction: the share of all points held out for testing.
-        factor: radius of the inner circle, in (0, 1).
+        factor: radius of the innermost circle, in (0, 1); None: 1 / n_classes.
+        n_classes: number of circles (classes).
 
     Returns:
-        ``Splits`` with x float32 (N, 2), y int64, classes ["outer", "inner"].
+        ``Splits`` with x float32 (N, 2), y int64, classes ["outer", "inner"] for two classes,
+        else "0".."K-1" from the outside in.
 
     Example:
         >>> cr.data.datasets.circles(noise=0.05).classes
         ['outer', 'inner']
+        >>> cr.data.datasets.circles(n_classes=4).num_classes
+        4
     """
-    _check(n_samples, noise, 2)
+    _check(n_samples, noise, n_classes)
+    if factor is None:
+        factor = 1.0 / n_classes
+    if isinstance(factor, bool) or not isinstance(factor, (int, float, np.floating)):
+        raise TypeError(f"factor (the innermost radius) must be a number; got {factor!r}")
     if not 0 < factor < 1:
-        raise ValueError(f"factor (the inner radius) must lie in (0, 1); got {factor}")
+        raise ValueError(f"factor (the innermost radius) must lie in (0, 1); got {factor}")
     rng = np.random.default_rng(seed)
-    counts = _counts(n_samples, 2)
+    counts = _counts(n_samples, n_classes)
     xs = []
-    for radius, m in zip((1.0, float(factor)), counts):
+    for radius, m in zip(np.linspace(1.0, float(factor), n_classes), counts):
         t = rng.uniform(0.0, 2.0 * np.pi, m)
         xs.append(radius * np.stack([np.cos(t), np.sin(t)], axis=1))
     x = np.concatenate(xs) + rng.standard_normal((n_samples, 2)) * noise
-    classes = ["outer", "inner"]
+    classes = ["outer", "inner"] if n_classes == 2 else [str(k) for k in range(n_classes)]
     return _split("circles", x, _labels(counts), classes, seed, val_fraction, test_fraction)
 
 
@@ -156,39 +169,71 @@ def xor(
     seed: int = 0,
     val_fraction: float = 0.1,
     test_fraction: float = 0.2,
+    n_classes: int = 2,
 ) -> Splits:
-    """The Playground's XOR: points in [-1, 1]^2, class 1 where x and y have opposite signs.
+    """The Playground's XOR, and its K-colour checkerboard: cell (i, j) has class (i + j) mod K.
 
-    Points keep a small margin (0.05) from the axes, as in the Playground; the noise is added
-    after labelling, so with large noise some points cross into the other quadrant.
+    [-1, 1]^2 is cut into K x K square cells, i counting columns from the left and j rows from
+    the bottom. XOR is addition mod 2: with two classes the cells are the quadrants, class 0
+    where x and y have the same sign, class 1 where they differ. With K classes each class owns
+    K cells along a (wrapped) diagonal, and no two cells that share a side share a class.
+    Points are uniform in their cell and keep a small margin (0.05, less past 10 classes) from
+    the lines between cells, as the Playground keeps them from the axes; the noise is added after
+    labelling, so with large noise some points cross into a neighbouring cell.
 
     Args:
-        n_samples: points in all, at least 4 (two classes, balanced).
+        n_samples: points in all, at least 2 per class.
         noise: standard deviation of the Gaussian noise added to each coordinate.
         seed: seeds the points and the splits.
         val_fraction: the share of the non-test points held out for validation.
         test_fraction: the share of all points held out for testing.
+        n_classes: K, the number of classes; the board has K x K cells.
 
     Returns:
-        ``Splits`` with x float32 (N, 2), y int64, classes ["same sign", "opposite signs"].
+        ``Splits`` with x float32 (N, 2), y int64, classes ["same sign", "opposite signs"] for
+        two classes, else "0".."K-1".
 
     Example:
         >>> cr.data.datasets.xor().num_classes
         2
+        >>> cr.data.datasets.xor(n_classes=3).classes
+        ['0', '1', '2']
     """
-    _check(n_samples, noise, 2)
+    _check(n_samples, noise, n_classes)
     rng = np.random.default_rng(seed)
-    counts = _counts(n_samples, 2)
-    margin = 0.05
+    counts = _counts(n_samples, n_classes)
+    margin = min(0.05, 0.5 / n_classes)  # a cell is 2 / K wide: keep a half of it at least
     xs = []
     for k, m in enumerate(counts):
-        mag = rng.uniform(margin, 1.0, (m, 2))
-        sx = rng.choice([-1.0, 1.0], m)
-        sy = sx if k == 0 else -sx  # class 0: same sign; class 1: opposite signs
-        xs.append(mag * np.stack([sx, sy], axis=1))
+        r = rng.random((m, 2))
+        i = rng.integers(0, n_classes, m)  # the cell's column, uniform over the class's K cells
+        j = (k - i) % n_classes  # and its row: (i + j) mod K = k
+        cols = _in_cell(i, r[:, 0], n_classes, margin)
+        rows = _in_cell(j, r[:, 1], n_classes, margin)
+        xs.append(np.stack([cols, rows], axis=1))
     x = np.concatenate(xs) + rng.standard_normal((n_samples, 2)) * noise
-    classes = ["same sign", "opposite signs"]
+    classes = (
+        ["same sign", "opposite signs"] if n_classes == 2 else [str(k) for k in range(n_classes)]
+    )
     return _split("xor", x, _labels(counts), classes, seed, val_fraction, test_fraction)
+
+
+def _in_cell(cell: np.ndarray, r: np.ndarray, n_cells: int, margin: float) -> np.ndarray:
+    """Coordinates uniform in cell ``cell`` of ``n_cells`` cutting [-1, 1], one per r in [0, 1).
+
+    The cell is shrunk by ``margin`` at its inner edges (not at -1 and 1). A cell left of the
+    centre is filled from its right edge outwards, x = -(a + (b - a) r), so that two cells
+    reproduce the Playground's draw, sign times a magnitude uniform in [margin, 1], bit for bit.
+    """
+    width = 2.0 / n_cells
+    lo = -1.0 + cell * width
+    hi = -1.0 + (cell + 1) * width
+    inner_lo = np.where(cell > 0, margin, 0.0)
+    inner_hi = np.where(cell < n_cells - 1, margin, 0.0)
+    left = 2 * cell + 1 < n_cells  # the cell's centre lies left of 0
+    near = np.where(left, -hi + inner_hi, lo + inner_lo)  # the edge the draw starts from
+    far = np.where(left, -lo - inner_lo, hi - inner_hi)
+    return np.where(left, -1.0, 1.0) * (near + (far - near) * r)
 
 
 def gaussians(
@@ -235,32 +280,42 @@ def moons(
     seed: int = 0,
     val_fraction: float = 0.1,
     test_fraction: float = 0.2,
+    n_classes: int = 2,
 ) -> Splits:
-    """Two interleaving half circles (scikit-learn's make_moons layout).
+    """Interleaving half circles (scikit-learn's make_moons layout), a chain of them for K > 2.
 
-    Class 0: (cos t, sin t), class 1: (1 - cos t, 0.5 - sin t), t uniform in [0, pi].
+    Moon k is the half circle (k + s cos t, k / 2 + s sin t), t uniform in [0, pi], with
+    s = +1 for even k (an arch) and -1 for odd k (a bowl). Class 0 is (cos t, sin t) and class 1
+    (1 - cos t, 0.5 - sin t), the two moons. Each moon is the one before it turned 180 degrees
+    about a point, so every neighbouring pair interlocks exactly as the two moons do, and the
+    chain climbs to the upper right (moons k and k + 2 come no closer than sqrt(2) - 1).
 
     Args:
-        n_samples: points in all, at least 4.
+        n_samples: points in all, at least 2 per class.
         noise: standard deviation of the Gaussian noise added to each coordinate.
         seed: seeds the points and the splits.
         val_fraction: the share of the non-test points held out for validation.
         test_fraction: the share of all points held out for testing.
+        n_classes: number of moons (classes).
 
     Returns:
-        ``Splits`` with x float32 (N, 2), y int64, classes ["upper", "lower"].
+        ``Splits`` with x float32 (N, 2), y int64, classes ["upper", "lower"] for two classes,
+        else "0".."K-1" along the chain.
 
     Example:
         >>> cr.data.datasets.moons(n_samples=100).x_test.shape
         (20, 2)
+        >>> cr.data.datasets.moons(n_classes=3).num_classes
+        3
     """
-    _check(n_samples, noise, 2)
+    _check(n_samples, noise, n_classes)
     rng = np.random.default_rng(seed)
-    counts = _counts(n_samples, 2)
-    t0 = rng.uniform(0.0, np.pi, counts[0])
-    t1 = rng.uniform(0.0, np.pi, counts[1])
-    upper = np.stack([np.cos(t0), np.sin(t0)], axis=1)
-    lower = np.stack([1.0 - np.cos(t1), 0.5 - np.sin(t1)], axis=1)
-    x = np.concatenate([upper, lower]) + rng.standard_normal((n_samples, 2)) * noise
-    classes = ["upper", "lower"]
+    counts = _counts(n_samples, n_classes)
+    ts = [rng.uniform(0.0, np.pi, m) for m in counts]
+    xs = []
+    for k, t in enumerate(ts):
+        s = 1.0 if k % 2 == 0 else -1.0
+        xs.append(np.stack([k + s * np.cos(t), k / 2 + s * np.sin(t)], axis=1))
+    x = np.concatenate(xs) + rng.standard_normal((n_samples, 2)) * noise
+    classes = ["upper", "lower"] if n_classes == 2 else [str(k) for k in range(n_classes)]
     return _split("moons", x, _labels(counts), classes, seed, val_fraction, test_fraction)
