@@ -22,9 +22,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The lecture's 2-D sets; spiral and gaussians take 2 to 5 classes, the others are two-class.
+#: The lecture's 2-D sets, each with 2 to 5 classes (``classes``).
 DATASETS = ("spiral", "circles", "moons", "xor", "gaussians")
-MULTICLASS = ("spiral", "gaussians")
 #: Hidden-layer activations, by the names ``nn.MLP`` takes (leaky_relu has the lecture's 0.1).
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "maxout")
 #: Data losses: softmax cross-entropy or the multiclass SVM (hinge) loss.
@@ -88,7 +87,8 @@ class Config:
 
     Attributes:
         dataset: one of ``DATASETS``.
-        classes: 2 to 5; used by spiral and gaussians (the other sets have two classes).
+        classes: 2 to 5: spiral arms, blobs, rings, moons, or the colours of the XOR
+            checkerboard (a classes x classes board; two classes are the quadrants).
         noise: the data set's noise (spiral: angle noise in radians; others: coordinate std).
         points: points generated, train and test together.
         test_fraction: the share of the points held out for testing.
@@ -120,8 +120,8 @@ class Config:
 
     @property
     def num_classes(self) -> int:
-        """The classes the data set has: ``classes`` for spiral and gaussians, else 2."""
-        return self.classes if self.dataset in MULTICLASS else 2
+        """The classes the data set has: ``classes``, whichever the set."""
+        return self.classes
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as plain JSON values."""
@@ -290,7 +290,8 @@ TRAINING_FIELDS = frozenset({"loss", "l2", "lr", "batch_size", "optimizer"})
 #: (test accuracy after 2,500 steps: 56%, 78%, 93%: capacity grows), and lambda 0.001, 0.01,
 #: 0.1 on 20 hidden units on two noisy moons (94%, 84%, 82%: the boundary smooths to almost a
 #: line). On the spiral, lambda 0.01 already flattens a 20-unit network to chance, so the moons
-#: show the smoothing better. Every other setting is the page's default.
+#: show the smoothing better. Each preset names its class count, as every set takes one. Every
+#: other setting is the page's default.
 _FIGURE = {
     "noise": 0.2,
     "points": 300,
@@ -315,7 +316,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         for h in (3, 6, 20)
     },
     **{
-        f"lambda = {lam}": {**_FIGURE, "dataset": "moons", "noise": 0.25, "hidden": [20], "l2": lam}
+        f"lambda = {lam}": {
+            **_FIGURE,
+            "dataset": "moons",
+            "classes": 2,
+            "noise": 0.25,
+            "hidden": [20],
+            "l2": lam,
+        }
         for lam in (0.001, 0.01, 0.1)
     },
 }

@@ -49,7 +49,6 @@ from .config import (
     DATA_FIELDS,
     DATASETS,
     LOSSES,
-    MULTICLASS,
     OPTIMIZERS,
     PRESETS,
     Config,
@@ -169,7 +168,6 @@ class Connection:
             "defaults": Config().to_dict(),
             "choices": {
                 "dataset": list(DATASETS),
-                "multiclass": list(MULTICLASS),
                 "activation": list(ACTIVATIONS),
                 "loss": list(LOSSES),
                 "optimizer": list(OPTIMIZERS),

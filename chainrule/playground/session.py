@@ -159,9 +159,8 @@ class Session:
             "seed": c.seed,
             "val_fraction": 0.0,
             "test_fraction": c.test_fraction,
+            "n_classes": c.num_classes,
         }
-        if c.dataset in ("spiral", "gaussians"):
-            kwargs["n_classes"] = c.classes
         s = datasets.load(c.dataset, **kwargs)
         xs = np.concatenate([s.x_train, s.x_test])
         lo, hi = xs.min(0), xs.max(0)

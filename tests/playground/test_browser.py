@@ -206,3 +206,71 @@ def test_clicking_adds_a_point_and_presets_apply(open_page):
     page.wait_for_function("document.querySelector('#layer-count').textContent === '1'")
     assert page.input_value(".layer-size") == "20"
     assert page.text_content("#added-count") == "0"  # a preset is the figure's whole setting
+
+
+# the regions' colours on the canvas: each pixel is white blended towards its class's colour
+# by 0.12 to 0.72 (draw.js); this counts the pixels of each class, leaving out the points
+# (full colour), the lines between regions (two colours mixed) and the near-white ones
+COUNT_REGION_PIXELS = """(k) => {
+    const hex = ['#f59322', '#0877bd', '#2ca25f', '#8e44ad', '#d62728'];
+    const cols = hex.map(h => [1, 3, 5].map(i => 255 - parseInt(h.slice(i, i + 2), 16)));
+    const c = document.querySelector('#boundary');
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const counts = new Array(hex.length).fill(0);
+    for (let p = 0; p < data.length; p += 4) {
+        const d = [255 - data[p], 255 - data[p + 1], 255 - data[p + 2]];
+        cols.forEach((col, j) => {
+            const a = (d[0] * col[0] + d[1] * col[1] + d[2] * col[2]) /
+                      (col[0] ** 2 + col[1] ** 2 + col[2] ** 2);
+            const off = Math.hypot(d[0] - a * col[0], d[1] - a * col[1], d[2] - a * col[2]);
+            if (a > 0.3 && a < 0.75 && off < 8) counts[j] += 1;
+        });
+    }
+    return counts.map(n => n / (c.width * c.height));
+}"""
+
+
+def test_circles_with_three_classes_train_and_draw_three_regions(open_page):
+    page = open_page("#dataset=spiral&classes=2&noise=0.05")
+    page.wait_for_function("window.playground.state.points.classes === 2")
+    page.select_option("#dataset", "circles")
+    page.wait_for_function(
+        "window.playground.state.config.dataset === 'circles' && "
+        "window.playground.state.points.classes === 2"
+    )
+    assert page.is_enabled("#classes")  # every set takes a class count
+    page.focus("#classes")
+    page.keyboard.press("ArrowRight")  # the slider: 2 -> 3 classes
+    page.wait_for_function(
+        "window.playground.state.points.classes === 3 && "
+        "window.playground.state.drawn.data_version === window.playground.state.points.data_version"
+    )
+    assert page.text_content("#classes-out") == "3"
+    assert "classes=3" in page.evaluate("location.hash")
+    assert page.locator("#add-class .swatch").count() == 3
+    labels = page.evaluate("[...new Set(window.playground.state.points.train_labels)].sort()")
+    assert labels == [0, 1, 2]
+    assert page.evaluate("window.playground.state.drawn.layers.at(-1).b.length") == 3
+
+    page.click("#start")
+    shown = page.wait_for_function(
+        """() => { const v = Number(document.querySelector('#test-acc').dataset.value);
+                   return v > 0.9 ? v : false; }"""
+    ).json_value()
+    assert shown > 0.9
+    page.click("#start")  # pause, so that the regions stay as they are checked
+    page.wait_for_function("document.querySelector('#start').textContent === 'Start'")
+    page.wait_for_function("window.playground.state.drawn === window.playground.state.frame")
+    # the regions are the three rings: class 2 at the centre, 1 at radius 2/3, 0 outside
+    at = page.evaluate(
+        """() => { const s = window.playground.state, [x0, x1, y0, y1] = s.points.domain;
+                   const cls = atob(s.drawn.grid.cls), n = s.drawn.grid.size;
+                   return [[0, 0], [0.67, 0], [0, -0.67], [1.2, 1.2]].map(([x, y]) => {
+                       const col = Math.round((x - x0) / (x1 - x0) * (n - 1));
+                       const row = Math.round((y1 - y) / (y1 - y0) * (n - 1));
+                       return cls.charCodeAt(row * n + col); }); }"""
+    )
+    assert at == [2, 1, 1, 0]
+    shares = page.evaluate(COUNT_REGION_PIXELS)
+    assert all(s > 0.03 for s in shares[:3]), shares  # three regions drawn in their colours
+    assert all(s < 0.003 for s in shares[3:]), shares  # and no fourth or fifth

@@ -128,10 +128,40 @@ def test_config_changes_answer_with_config_points_and_frame(client):
         ws.send_json({"type": "config", "config": {"dataset": "moons", "hidden": [4]}})
         msgs = receive_until(ws, "frame")
         assert [m["type"] for m in msgs] == ["config", "points", "frame"]
-        assert msgs[0]["config"]["num_classes"] == 2
+        assert msgs[0]["config"]["num_classes"] == 3  # the class count stays with the new set
+        assert sorted(set(msgs[1]["train_labels"])) == [0, 1, 2]
         assert len(msgs[2]["layers"]) == 2
         ws.send_json({"type": "config", "config": {"l2": 0.1}})  # no new points for this one
         assert [m["type"] for m in receive_until(ws, "frame")] == ["config", "frame"]
+
+
+@pytest.mark.parametrize("dataset", ["spiral", "circles", "moons", "xor", "gaussians"])
+def test_every_set_takes_2_to_5_classes(client, dataset):
+    with client.websocket_connect("/ws") as ws:
+        opening(ws)
+        for k in (2, 5, 4):
+            ws.send_json({"type": "config", "config": {"dataset": dataset, "classes": k}})
+            msgs = receive_until(ws, "frame")
+            assert [m["type"] for m in msgs] == ["config", "points", "frame"]
+            config, points, frame = msgs
+            assert config["config"]["classes"] == config["config"]["num_classes"] == k
+            assert points["classes"] == k
+            assert sorted(set(points["train_labels"])) == sorted(set(points["test_labels"]))
+            assert sorted(set(points["train_labels"])) == list(range(k))
+            assert len(frame["layers"][-1]["b"]) == k  # one output unit per class
+        for bad in (1, 6, "five"):
+            ws.send_json({"type": "config", "config": {"dataset": dataset, "classes": bad}})
+            err = ws.receive_json()
+            found = repr(bad) if isinstance(bad, str) else bad
+            assert err == {
+                "type": "error",
+                "message": f"classes must be a whole number from 2 to 5; got {found}",
+                "field": "classes",
+            }, err
+            after = ws.receive_json()  # the settings in force: the last good ones
+            assert after["type"] == "config" and after["config"]["num_classes"] == 4
+        ws.send_json({"type": "step", "n": 3})  # and the page goes on
+        assert receive_until(ws, "frame")[-1]["step"] == 3
 
 
 def test_presets_and_added_points(client):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from chainrule.playground.config import PRESETS, Config, Limits, SettingError
+from chainrule.playground.config import DATASETS, PRESETS, Config, Limits, SettingError
 
 
 @pytest.mark.parametrize(
@@ -52,10 +52,18 @@ def test_update_returns_a_new_config_and_leaves_the_old_one():
     assert old.hidden == [16, 16] and old.l2 == 0.001
 
 
-def test_two_class_sets_ignore_classes():
-    c = Config().update({"dataset": "moons", "classes": 5})
-    assert c.classes == 5 and c.num_classes == 2
-    assert Config().update({"dataset": "gaussians", "classes": 4}).num_classes == 4
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_every_set_takes_2_to_5_classes_and_no_other_count(dataset):
+    for k in (2, 3, 4, 5):
+        c = Config().update({"dataset": dataset, "classes": k})
+        assert c.classes == c.num_classes == c.to_dict()["num_classes"] == k
+    for k, found in ((1, "1"), (6, "6"), (0, "0"), (-2, "-2"), (2.5, "2.5"), ("3", "'3'")):
+        with pytest.raises(SettingError) as e:
+            Config().update({"dataset": dataset, "classes": k})
+        assert str(e.value) == f"classes must be a whole number from 2 to 5; got {found}"
+        assert e.value.field == "classes"
+    with pytest.raises(SettingError, match="an added point has class 3, but .* has 3 classes"):
+        Config().update({"dataset": dataset, "classes": 3, "added": [[0, 0, 3]]})
 
 
 def test_limits_apply():
@@ -73,3 +81,8 @@ def test_presets_are_valid_and_reproduce_the_lecture():
     assert hidden == [3, 6, 20, 20]  # the third lambda preset shares 20 units and 0.001
     lambdas = sorted(c["l2"] for n, c in PRESETS.items() if n.startswith("lambda"))
     assert lambdas == [0.001, 0.01, 0.1]
+    # every set takes a class count, so each figure names its own: three arms, two moons
+    assert {n: (c["dataset"], c["classes"]) for n, c in PRESETS.items()} == {
+        **{f"{h} hidden units": ("spiral", 3) for h in (3, 6, 20)},
+        **{f"lambda = {lam}": ("moons", 2) for lam in (0.001, 0.01, 0.1)},
+    }

@@ -271,9 +271,6 @@ function showConfig(c) {
   set("dataset", c.dataset);
   set("classes", c.classes);
   $("classes-out").textContent = c.num_classes;
-  const multi = state.hello.choices.multiclass.includes(c.dataset);
-  $("classes").disabled = !multi;
-  $("classes-note").hidden = multi;
   set("noise", c.noise);
   $("noise-out").textContent = c.noise.toFixed(2);
   set("points", c.points);
