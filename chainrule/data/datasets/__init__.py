@@ -3,7 +3,8 @@
 - ``digits()``: the embedded default, 1,797 8x8 handwritten digits (no network needed).
 - ``mnist(root)``, ``fashion_mnist(root)``: the published IDX files (gzipped or not).
 - ``cifar10(root)``: the official python-version archive or its extracted folder.
-- ``spiral``, ``circles``, ``xor``, ``gaussians``, ``moons``: seeded 2-D point sets.
+- ``spiral``, ``circles``, ``xor``, ``gaussians``, ``moons``: seeded 2-D point sets, each
+  with ``n_classes`` classes (2 or more).
 
 ``load(name, **kwargs)`` picks one by name; ``NAMES`` lists the names. The files of MNIST,
 Fashion-MNIST and CIFAR-10 are looked for in ``root`` (default: ``$CHAINRULE_DATA/<name>`` or
