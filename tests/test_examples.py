@@ -15,7 +15,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,9 @@ pytest.importorskip("matplotlib")
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 HAS_DOT = shutil.which("dot") is not None
-SECONDS_PER_EXAMPLE = 30  # each takes a few seconds on 2 cores; this only catches a hang
+#: a hang guard only (each example takes seconds): a busy machine must not fail a test by the
+#: clock; how fast the examples run is not a test's business
+HANG_SECONDS = 600
 
 
 def numbers(pattern: str, text: str) -> list[float]:
@@ -255,7 +256,7 @@ def run_example(name: str, out_dir: Path) -> subprocess.CompletedProcess:
         env=env,
         capture_output=True,
         text=True,
-        timeout=SECONDS_PER_EXAMPLE * 4,
+        timeout=HANG_SECONDS,
     )
 
 
@@ -272,11 +273,8 @@ def test_every_example_is_tested_and_says_how_to_run_it():
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_example_runs_prints_its_numbers_and_writes_its_figures(name, tmp_path):
     names, check_output = CASES[name]
-    start = time.perf_counter()
     proc = run_example(name, tmp_path)
-    seconds = time.perf_counter() - start
     assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
-    assert seconds < SECONDS_PER_EXAMPLE, f"{name} took {seconds:.1f} s; examples must be fast"
     check_output(proc.stdout)
     written = sorted(p.name for p in tmp_path.iterdir())
     for file in expected_files(names):
