@@ -333,7 +333,7 @@ class Tensor:
         ``t.to(other)`` (other's device and dtype), with ``device=``, ``dtype=`` and ``copy=``
         as keywords. Differentiable: the gradient goes back to this tensor's device and dtype.
         """
-        where, dtype, copy = _to_args(self, args, kwargs)
+        where, dtype, copy = to_args(args, kwargs)
         out = self
         if where is not None and where != self.device:
             out = _ops.elementwise.to_device_op(out, where)
@@ -349,7 +349,7 @@ class Tensor:
 
     def cuda(self, device: Any = None) -> Tensor:
         """This tensor on a GPU: ``device`` (an index or a cr.device), or the current one."""
-        return self.to(_cuda_device(device))
+        return self.to(cuda_device(device))
 
     def type(self, dtype: Any) -> Tensor:
         return _ops.cast(self, dtype)
@@ -567,8 +567,9 @@ def _value(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
 
-def _to_args(t: Tensor, args: tuple, kwargs: dict) -> tuple:
-    """``Tensor.to``'s arguments, PyTorch's ways, as (device or None, dtype or None, copy)."""
+def to_args(args: tuple, kwargs: dict) -> tuple:
+    """``.to``'s arguments (Tensor's and Module's), PyTorch's ways, as (device or None, dtype or
+    None, copy)."""
     where, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
     copy = kwargs.pop("copy", False)
     kwargs.pop("non_blocking", None)
@@ -588,7 +589,7 @@ def _is_dtype_name(a: Any) -> bool:
     return isinstance(a, str) and a.partition(":")[0] not in ("cpu", "cuda", "strict")
 
 
-def _cuda_device(index: Any) -> Any:
+def cuda_device(index: Any) -> Any:
     if index is None:
         return _device("cuda")
     if isinstance(index, int):
