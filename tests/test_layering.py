@@ -22,6 +22,7 @@ PACKAGE = ROOT / "chainrule"
 #: drawing knows no training loop).
 LAYERS = [
     "backend",  # the array module a tensor lives on
+    "_backends",  # CuPy and array-api-strict behind backend, imported when a device asks
     "dtypes",
     "autograd",  # Tensor, Function, backward
     "ops",  # one Function per op
@@ -41,7 +42,9 @@ LAYERS = [
 
 #: Imports that go up, each with its reason. Tensor's operators and methods delegate to the ops
 #: (``x + y`` is ``ops.add``): the one edge between the engine's two halves that points upward.
-ALLOWED_UP = {("autograd", "ops")}
+#: The backend loads CuPy's and array-api-strict's backends (built on its own classes) only
+#: when a device of theirs is first asked for, so that importing chainrule never imports them.
+ALLOWED_UP = {("autograd", "ops"), ("backend", "_backends")}
 
 #: ``python -m chainrule`` is the CLI's entry point. The public face (chainrule/__init__.py,
 #: ``import chainrule as cr``) sits just above the highest layer it imports: the CLI may use it,

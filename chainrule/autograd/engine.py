@@ -36,7 +36,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from ..backend import ndarray, xp
+from ..backend import _BY_TYPE, NUMPY, canonical_dtype, namespace, ndarray
 from .function import Node, _check_finite
 from .grad_mode import state
 from .tensor import Tensor
@@ -65,11 +65,14 @@ def sum_to(grad: Any, shape: tuple, node: Node | None = None, index: int = 0) ->
             f"reduce to the input's shape {tuple(shape)}; backward must return one gradient "
             "per input, of that input's shape (or one that broadcasts to it)"
         )
+    if isinstance(grad, Tensor):
+        if axes:
+            grad = grad.sum(axis=tuple(axes), keepdims=True)
+        return grad.reshape(shape) if lead else grad
+    xp = namespace(grad)
     if axes:
-        grad = grad.sum(axis=tuple(axes), keepdims=True)
-    if lead:
-        grad = grad.reshape(shape)
-    return grad
+        grad = xp.sum(grad, axis=tuple(axes), keepdims=True)
+    return xp.reshape(grad, shape) if lead else grad
 
 
 def _sum_into(cur: ndarray, g: ndarray) -> ndarray:
@@ -82,7 +85,12 @@ def _sum_into(cur: ndarray, g: ndarray) -> ndarray:
     higher and the sum goes to a new array. A view itself (``base`` set) shares memory with its
     base, whoever holds that: never written into.
     """
-    if cur.base is None and sys.getrefcount(cur) <= _ALONE and cur.flags.writeable:
+    if (
+        type(cur) is ndarray
+        and cur.base is None
+        and sys.getrefcount(cur) <= _ALONE
+        and cur.flags.writeable
+    ):
         cur += g
         return cur
     return _plus(cur, g)
@@ -91,7 +99,7 @@ def _sum_into(cur: ndarray, g: ndarray) -> ndarray:
 def _plus(a: Any, b: Any) -> Any:
     """``a + b`` as an array: NumPy returns a scalar for two 0-d arrays (Tensors pass through)."""
     s = a + b
-    return xp.asarray(s) if isinstance(s, xp.generic) else s
+    return s if type(s) in _BY_TYPE or isinstance(s, Tensor) else NUMPY.asarray(s)
 
 
 def _alone() -> int:
@@ -104,7 +112,7 @@ def _alone() -> int:
         return sys.getrefcount(cur)
 
     h = Holder()
-    h.value = xp.zeros(1)
+    h.value = NUMPY.zeros(1)
     return count(h.value)
 
 
@@ -292,15 +300,15 @@ def _process(node: Node, run: _Run, ready: list) -> None:
             if not create_graph:
                 if isinstance(g, Tensor):
                     g = g._data
-                elif type(g) is not ndarray:
-                    g = xp.asarray(g)
+                elif type(g) not in _BY_TYPE:
+                    g = _like(a._data, g)
             elif not isinstance(g, Tensor):
-                g = Tensor._make(xp.asarray(g))
+                g = Tensor._make(_like(a._data, g))
             data = a._data
             if g.shape != data.shape:
                 g = sum_to(g, data.shape, node, i)
-            if g.dtype is not data.dtype and g.dtype != data.dtype:
-                g = g.astype(data.dtype)
+            if g.dtype is not data.dtype:
+                g = _cast(g, data.dtype)
             if p is None:
                 run.to_leaf(a, g)
             elif p.n_outputs == 1:
@@ -328,8 +336,8 @@ def _backward(node: Node, grads: Any, run: _Run) -> tuple:
         glist = _observe(node, glist, run)
         if multi:  # outputs that received nothing get zeros
             glist = [
-                g if g is not None else _zeros(shape, dtype, run.create_graph)
-                for g, (shape, dtype) in zip(glist, node._out_meta)
+                g if g is not None else _zeros(meta, run.create_graph)
+                for g, meta in zip(glist, node._out_meta)
             ]
         if fn.on_arrays or run.create_graph:
             result = fn.backward(node, *glist)
@@ -358,7 +366,7 @@ def _foreign(result: tuple, run: _Run) -> None:
     for g in result:
         if isinstance(g, Tensor):
             run.given.add(id(g._data))
-        elif isinstance(g, ndarray):
+        elif type(g) in _BY_TYPE:
             run.given.add(id(g))
 
 
@@ -387,9 +395,28 @@ def _observe(node: Node, glist: list, run: _Run) -> list:
     return glist
 
 
-def _zeros(shape: tuple, dtype: Any, as_tensor: bool) -> Any:
-    z = xp.zeros(shape, dtype)
+def _zeros(meta: tuple, as_tensor: bool) -> Any:
+    """Zeros for an output no gradient reached; ``meta`` is the output's (shape, dtype, array
+    namespace, device), as ``Function.apply`` noted it."""
+    shape, dtype, xp, where = meta
+    z = xp.zeros(shape, dtype=dtype, device=where)
     return Tensor._make(z) if as_tensor else z
+
+
+def _like(data: Any, value: Any) -> Any:
+    """A gradient a backward returned as a number (or NumPy scalar), as an array on the device
+    of the input ``data`` it is for."""
+    return namespace(data).asarray(value, device=data.device)
+
+
+def _cast(g: Any, dtype: Any) -> Any:
+    """Gradient ``g`` (array or Tensor) converted to its input's dtype (where they differ)."""
+    if isinstance(g, Tensor):
+        d = canonical_dtype(dtype)
+        return g if g.dtype == d else g.astype(d)
+    if g.dtype == dtype:
+        return g
+    return namespace(g).astype(g, dtype)
 
 
 def retain(t: Tensor) -> None:

@@ -44,7 +44,16 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from ..backend import is_floating, ndarray, xp
+from ..backend import (
+    _BY_TYPE,
+    _FLOAT_DTYPES,
+    NUMPY,
+    canonical_dtype,
+    device_of,
+    is_floating,
+    namespace,
+    ndarray,
+)
 from .grad_mode import state
 
 
@@ -73,6 +82,7 @@ class Node:
         "_graph_mode",
         "_grad",
         "_deps",
+        "_ns",
         "__dict__",  # room for what a Function stores on ctx (ctx.alpha = ...)
         "__weakref__",
     )
@@ -87,6 +97,7 @@ class Node:
         self._graph_mode = False
         self._grad = None
         self._deps = 0
+        self._ns = None
 
     # ----- the ctx API used inside forward and backward -----
     def save_for_backward(self, *values: Any) -> None:
@@ -146,7 +157,17 @@ class Node:
         array module's names and arguments (``chainrule.ops.graph_functions``), so the same rule
         is recorded and can be differentiated again, whatever array module the tensors live on.
         """
-        return GRAPH_FUNCTIONS[0] if self._graph_mode else xp
+        if self._graph_mode:
+            return GRAPH_FUNCTIONS[0]
+        ns = self._ns
+        if ns is None:
+            for a in self.inputs or ():
+                if isinstance(a, Tensor):
+                    ns = self._ns = namespace(a._data)
+                    if ns is NUMPY:
+                        ns = self._ns = _LEGACY  # PORT: until every op file is ported
+                    break
+        return ns
 
     def name(self) -> str:
         """The op's name as shown in errors and in ``grad_fn`` reprs, e.g. ``MulBackward``."""
@@ -267,28 +288,40 @@ class Function:
         # The hot path of everything: one pass over the arguments collects their arrays and
         # which of them need a gradient; after that, no more checks than the outputs need.
         record = False
+        elsewhere = False  # an array not NumPy's: check that all are on one device
         data = []
         if state.grad_enabled:
             needs = []
             for a in args:
                 if isinstance(a, Tensor):
-                    data.append(a._data)
+                    d = a._data
+                    data.append(d)
                     needs.append(a._requires_grad)
                     if a._requires_grad:
                         record = True
+                    if type(d) is not ndarray:
+                        elsewhere = True
                 else:
                     data.append(a)
                     needs.append(False)
         else:
             for a in args:
-                data.append(a._data if isinstance(a, Tensor) else a)
+                if isinstance(a, Tensor):
+                    d = a._data
+                    data.append(d)
+                    if type(d) is not ndarray:
+                        elsewhere = True
+                else:
+                    data.append(a)
+        if elsewhere:
+            _one_device(cls, args)
         if record:
             ctx = Node()
             ctx.needs_input_grad = tuple(needs)
             n = len(data)
             if n == 2:  # the common binary op, inline: one identity test
-                if data[0] is data[1] and args[0] is not args[1] and type(data[1]) is ndarray:
-                    data[1] = data[1].view()
+                if data[0] is data[1] and args[0] is not args[1]:
+                    data[1] = _another_view(data[1])
             elif n > 2:
                 _distinct_arrays(args, data)
         else:
@@ -310,13 +343,14 @@ class Function:
         # one output, the common case, without the tuple machinery
         raw = out  # what forward returned (a user's Function returns a Tensor it may have saved)
         if type(out) is not ndarray:
-            out = _as_array(out, cls)
+            out = _as_array(out, cls, data)
         if not record:
             return Tensor._make(out)
         ctx.function = cls
         ctx.inputs = args
         ctx.n_outputs = 1
-        if out.dtype.kind == "f":  # only floating outputs carry gradients (is_floating)
+        # only floating outputs carry gradients
+        if out.dtype in _FLOAT_DTYPES if type(out) is ndarray else is_floating(out.dtype):
             result = Tensor._make(out, True, ctx)
         else:
             result = Tensor._make(out)
@@ -341,32 +375,62 @@ def _distinct_arrays(args: tuple, data: list) -> None:
         return  # every argument has its own object already: the common case
     for i in range(1, len(data)):
         d = data[i]
-        if type(d) is ndarray:
+        if type(d) in _BY_TYPE:
             for j in range(i):
                 if data[j] is d and args[j] is not args[i]:
-                    data[i] = d.view()
+                    data[i] = _another_view(d)
                     break
 
+
+import numpy as _LEGACY  # noqa: E402  PORT: removed once every op file is ported
 
 #: ``Node.xp`` under create_graph; set by ``chainrule.ops`` (the ops sit above the engine).
 GRAPH_FUNCTIONS: list[Any] = [None]
 
 
+def _another_view(d: Any) -> Any:
+    """The same memory as array ``d`` under another identity, or ``d`` (a Python number)."""
+    if type(d) is ndarray:
+        return d.view()
+    if type(d) in _BY_TYPE:
+        return namespace(d).reshape(d, d.shape)
+    return d
+
+
+def _one_device(fn: type, args: tuple) -> None:
+    """Raise, naming the op and the devices, when ``args`` hold tensors on different devices."""
+    devices = []
+    for a in args:
+        if isinstance(a, Tensor):
+            d = device_of(a._data)
+            if d not in devices:
+                devices.append(d)
+    if len(devices) > 1:
+        raise RuntimeError(
+            f"{fn.__name__}: expected all tensors on one device, but found tensors on "
+            f"{' and '.join(str(d) for d in devices)}; move them with .to(device) first"
+        )
+
+
 def _describe(args: tuple) -> str:
-    shapes = [str(tuple(a.shape)) for a in args if isinstance(a, (Tensor, ndarray))]
+    shapes = [str(tuple(a.shape)) for a in args if isinstance(a, Tensor) or type(a) in _BY_TYPE]
     if not shapes:
         return "no tensor inputs"
     return "the inputs have shapes " + " and ".join(shapes)
 
 
-def _as_array(value: Any, fn: type) -> ndarray:
+def _as_array(value: Any, fn: type, data: Any = ()) -> Any:
     """A forward result as an array (NumPy returns scalars from 0-d operations)."""
     if isinstance(value, Tensor):
         return value._data
-    if type(value) is ndarray:
+    if type(value) in _BY_TYPE:
         return value
-    arr = xp.asarray(value)
-    if arr.dtype.kind not in "biuf":
+    arrays = [d for d in data if type(d) in _BY_TYPE]
+    if arrays:  # a 0-d result NumPy handed back as a scalar: an array on the inputs' device
+        arr = namespace(arrays[0]).asarray(value, device=arrays[0].device)
+    else:
+        arr = NUMPY.asarray(value)
+    if canonical_dtype(arr.dtype).kind not in "biuf":
         raise TypeError(
             f"{fn.__name__}.forward returned a value of type {type(value).__name__}; "
             "expected Tensors"
@@ -378,7 +442,7 @@ def _record_outputs(
     cls: type, ctx: Any, args: tuple, data: list, outs: tuple, record: bool
 ) -> tuple:
     """Wrap several forward results as Tensors and, when recording, make ``ctx`` their grad_fn."""
-    arrays = [_as_array(o, cls) for o in outs]
+    arrays = [_as_array(o, cls, data) for o in outs]
     if not record:
         return tuple([Tensor._make(a) for a in arrays])
     node: Node = ctx
@@ -393,7 +457,7 @@ def _record_outputs(
     )
     if node.saved:
         _tag_saved(node, args, data, outs, arrays, results)
-    node._out_meta = tuple([(a.shape, a.dtype) for a in arrays])
+    node._out_meta = tuple([(a.shape, a.dtype, namespace(a), a.device) for a in arrays])
     if state.anomaly:
         node._trace = _user_frames()
         _check_finite(node, arrays, "forward output")
@@ -450,8 +514,9 @@ def _check_finite(node: Node, arrays: Any, what: str) -> None:
         if a is None:
             continue
         a = a._data if isinstance(a, Tensor) else a
-        if is_floating(a.dtype) and not xp.isfinite(a).all():
-            kind = "nan" if xp.isnan(a).any() else "inf"
+        xp = namespace(a)
+        if is_floating(a.dtype) and not xp.all(xp.isfinite(a)):
+            kind = "nan" if xp.any(xp.isnan(a)) else "inf"
             raise RuntimeError(
                 f"Anomaly: {node.name()} produced {kind} values in its {what} {i} "
                 f"(shape {tuple(a.shape)}).\nThe op was created at:\n{node.created_at()}"

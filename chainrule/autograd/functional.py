@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..backend import xp
+from ..backend import namespace
 from ..ops import reshape, stack
 from .engine import run_backward
 from .tensor import Tensor, to_array
@@ -36,12 +36,12 @@ def _root_grad(t: Tensor, g: Any, create_graph: bool, i: int) -> Any:
                 f"grad can be implicitly created only for outputs with one element; this output "
                 f"has shape {tuple(t.shape)}: pass gradient= a tensor of that shape"
             )
-        arr = xp.ones(t.shape, t.dtype)
+        arr = namespace(t._data).ones(t.shape, dtype=t._data.dtype, device=t._data.device)
         return Tensor._make(arr) if create_graph else arr
     if create_graph and isinstance(g, Tensor):
         gt = g
     else:
-        gt = Tensor._make(to_array(g, copy=False))
+        gt = Tensor._make(to_array(g, copy=False, device=t.device))
     if gt.shape != t.shape:
         raise RuntimeError(
             f"backward: the gradient for output {i} has shape {tuple(gt.shape)}, but the output "
@@ -138,12 +138,18 @@ def grad(
         elif isinstance(g, Tensor):
             result.append(g)
         else:
-            result.append(Tensor._make(g.copy() if g.base is not None else g))
+            result.append(Tensor._make(g.copy() if getattr(g, "base", None) is not None else g))
     return tuple(result)
 
 
+def _zeros(like: Tensor, shape: tuple) -> Any:
+    """Zeros of ``shape`` with ``like``'s dtype, on its device."""
+    d = like._data
+    return namespace(d).zeros(shape, dtype=d.dtype, device=d.device)
+
+
 def _zeros_like(x: Tensor) -> Tensor:
-    return Tensor._make(xp.zeros_like(x._data))
+    return Tensor._make(namespace(x._data).zeros_like(x._data))
 
 
 def _zeros_for_unused(grads: tuple, inputs: tuple) -> tuple:
@@ -196,7 +202,7 @@ def jacobian(func: Callable[..., Tensor], inputs: Any, create_graph: bool = Fals
         raise TypeError(f"jacobian: func must return one Tensor; got {type(out).__name__}")
     rows: list[list] = [[] for _ in ins]
     for k in range(out.numel()):
-        onehot = xp.zeros(out._data.size, out.dtype)
+        onehot = Tensor._make(_zeros(out, (out._data.size,)))
         onehot[k] = 1
         if out._requires_grad:
             gs = grad(
@@ -212,7 +218,9 @@ def jacobian(func: Callable[..., Tensor], inputs: Any, create_graph: bool = Fals
         for j, (g, x) in enumerate(zip(gs, ins)):
             rows[j].append(g if g is not None else _zeros_like(x))
     jac = tuple(
-        reshape(stack(r), out.shape + x.shape) if r else Tensor._make(xp.zeros(out.shape + x.shape))
+        reshape(stack(r), out.shape + x.shape)
+        if r
+        else Tensor._make(_zeros(x, out.shape + x.shape))
         for r, x in zip(rows, ins)
     )
     return jac[0] if single else jac

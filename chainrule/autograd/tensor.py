@@ -12,32 +12,60 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import dtypes
-from ..backend import is_floating, ndarray, xp
+from ..backend import (
+    NUMPY,
+    canonical_dtype,
+    device_of,
+    format_array,
+    from_numpy,
+    is_array,
+    is_floating,
+    namespace,
+    ndarray,
+    resolve,
+    to_device,
+    to_numpy,
+)
+from ..backend import device as _device
 from .grad_mode import state
 
 
-def to_array(data: Any, dtype: Any = None, copy: bool = True) -> ndarray:
+def to_array(data: Any, dtype: Any = None, copy: bool = True, device: Any = None) -> Any:
     """Turn ``data`` (numbers, nested lists, arrays, tensors) into an array of a supported dtype.
 
-    Python floats become the default dtype (float32); NumPy arrays keep theirs.
+    Python floats become the default dtype (float32); arrays keep theirs. The array lives on
+    ``device`` (a cr.device, or None: where ``data`` is, the CPU for Python data).
     """
-    if type(data) is float and dtype is None:  # the common scalar, without the checks below
-        return xp.array(data, dtype=dtypes.get_default_dtype())
+    if type(data) is float and dtype is None and device is None:  # the common scalar
+        return NUMPY.asarray(data, dtype=dtypes.get_default_dtype())
     if isinstance(data, Tensor):
         data = data._data
     want = dtypes.to_dtype(dtype) if dtype is not None else None
-    if isinstance(data, (ndarray, xp.generic)):
-        arr = xp.array(data, dtype=want, copy=copy)
+    if is_array(data) and type(data) is not ndarray:  # another module's array: stay in it
+        xp = namespace(data)
+        if want is not None and canonical_dtype(data.dtype) != want:
+            arr = xp.astype(data, xp.native_dtype(want))
+        else:
+            arr = xp.asarray(data, copy=True) if copy else data
+        return arr if device is None else to_device(arr, device)
+    arr = _numpy_array(data, want, copy)
+    return arr if device is None else from_numpy(arr, device)
+
+
+def _numpy_array(data: Any, want: Any, copy: bool) -> ndarray:
+    """``data`` (Python numbers and lists, NumPy arrays and scalars) as a NumPy array."""
+    if isinstance(data, ndarray) or type(data).__module__ == "numpy":
+        arr = NUMPY.asarray(data, dtype=want, copy=True if copy else None)
     else:
         try:
-            arr = xp.array(data, dtype=want)
+            arr = NUMPY.asarray(data, dtype=want)
         except (ValueError, TypeError) as e:
             raise TypeError(
                 f"cr.tensor: could not make a tensor from {type(data).__name__}: {e}. Expected a "
                 "number, a (nested) list of numbers of equal lengths, or an array"
             ) from e
         if want is None and arr.dtype.kind == "f":
-            arr = arr.astype(dtypes.get_default_dtype(), copy=False)
+            arr = NUMPY.astype(arr, dtypes.get_default_dtype(), copy=False)
     if arr.dtype.kind not in "biuf":
         found = {"U": "str", "S": "bytes", "c": "complex", "O": "object"}.get(arr.dtype.kind)
         raise TypeError(
@@ -79,8 +107,9 @@ class Tensor:
         dtype: Any = None,
         requires_grad: bool = False,
         name: str | None = None,
+        device: Any = None,
     ) -> None:
-        self._init_slots(to_array(data, dtype))
+        self._init_slots(to_array(data, dtype, device=resolve(device)))
         if requires_grad:
             self.requires_grad_(True)
         if name is not None:
@@ -122,7 +151,16 @@ class Tensor:
 
     @property
     def dtype(self) -> Any:
-        return self._data.dtype
+        return canonical_dtype(self._data.dtype)
+
+    @property
+    def device(self) -> Any:
+        """Where the values live: ``device(type='cpu')``, ``device(type='cuda', index=0)``."""
+        return device_of(self._data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
 
     @property
     def data(self) -> Tensor:
@@ -230,18 +268,25 @@ class Tensor:
     def numpy(self, force: bool = False) -> ndarray:
         """The values as a NumPy array sharing memory (a copy with ``force=True``).
 
-        Raises for a tensor that requires grad, as PyTorch does: use ``t.detach().numpy()``.
+        Raises for a tensor that requires grad, as PyTorch does: use ``t.detach().numpy()``;
+        and for one on another device than the CPU unless ``force=True``: use ``t.cpu()``.
         """
         if force:
-            return self._data.copy()
+            arr = to_numpy(self._data)
+            return arr.copy() if arr is self._data else arr
         if self._requires_grad:
             raise RuntimeError(
                 "Can't call numpy() on a Tensor that requires grad. Use tensor.detach().numpy()."
             )
+        if type(self._data) is not ndarray and self.device.type != "cpu":
+            raise TypeError(
+                f"can't convert a tensor on {self.device} to a NumPy array; use tensor.cpu() "
+                "to copy it to the CPU first"
+            )
         return self._data
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> ndarray:
-        arr = self.numpy()
+        arr = self.numpy() if self.device.type == "cpu" else self.detach().cpu().numpy()
         if dtype is not None and arr.dtype != dtype:
             return arr.astype(dtype)
         return arr.copy() if copy else arr
@@ -252,10 +297,10 @@ class Tensor:
             raise RuntimeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to a Python number"
             )
-        return self._data.item()
+        return to_numpy(self._data).item()
 
     def tolist(self) -> Any:
-        return self._data.tolist()
+        return to_numpy(self._data).tolist()
 
     def __float__(self) -> float:
         return float(self.item())
@@ -264,7 +309,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self._data.dtype.kind not in "iu":
+        if self.dtype.kind not in "iu":
             raise TypeError(f"only integer tensors can be used as an index; got {self.dtype}")
         return int(self.item())
 
@@ -273,7 +318,7 @@ class Tensor:
             raise RuntimeError(
                 f"Boolean value of a Tensor with {self._data.size} elements is ambiguous"
             )
-        return bool(self._data.item())
+        return bool(self.item())
 
     __hash__ = object.__hash__  # identity, as in PyTorch (== is elementwise)
 
@@ -281,9 +326,30 @@ class Tensor:
         """This tensor converted to ``dtype`` (differentiable between floating dtypes)."""
         return _ops.cast(self, dtype)
 
-    def to(self, dtype: Any) -> Tensor:
-        """This tensor converted to ``dtype`` (no copy when it already has it)."""
-        return _ops.cast(self, dtype)
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """This tensor on another device, of another dtype, or both; itself when it has them.
+
+        As in PyTorch: ``t.to("cuda")``, ``t.to(cr.float64)``, ``t.to("cuda", cr.float16)``,
+        ``t.to(other)`` (other's device and dtype), with ``device=``, ``dtype=`` and ``copy=``
+        as keywords. Differentiable: the gradient goes back to this tensor's device and dtype.
+        """
+        where, dtype, copy = to_args(args, kwargs)
+        out = self
+        if where is not None and where != self.device:
+            out = _ops.elementwise.to_device_op(out, where)
+        if dtype is not None:
+            out = _ops.cast(out, dtype)
+        if copy and out is self:
+            out = _ops.clone(self)
+        return out
+
+    def cpu(self) -> Tensor:
+        """This tensor on the CPU (itself when it is there)."""
+        return self.to("cpu")
+
+    def cuda(self, device: Any = None) -> Tensor:
+        """This tensor on a GPU: ``device`` (an index or a cr.device), or the current one."""
+        return self.to(cuda_device(device))
 
     def type(self, dtype: Any) -> Tensor:
         return _ops.cast(self, dtype)
@@ -391,7 +457,7 @@ class Tensor:
         out = self._data
         if value.shape != out.shape:
             try:
-                value = xp.broadcast_to(value, out.shape)
+                value = namespace(out).broadcast_to(value, out.shape)
             except ValueError:
                 raise RuntimeError(
                     f"{op}: a value of shape {tuple(value.shape)} cannot be written into a "
@@ -416,16 +482,19 @@ class Tensor:
         return self._inplace("div_", self._data / _value(other))
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        xp = namespace(self._data)
         return self._inplace("clamp_", xp.clip(self._data, _value(min), _value(max)))
 
     def zero_(self) -> Tensor:
-        return self._inplace("zero_", xp.zeros((), self._data.dtype))
+        return self.fill_(0)
 
     def fill_(self, value: Any) -> Tensor:
-        return self._inplace("fill_", xp.asarray(_value(value), self._data.dtype))
+        return self.copy_(value)
 
     def copy_(self, src: Any) -> Tensor:
-        return self._inplace("copy_", xp.asarray(_value(src), self._data.dtype))
+        """Write ``src``'s values (from any device; broadcast to this shape) into this tensor."""
+        value = to_array(src, self.dtype, copy=False, device=self.device)
+        return self._inplace("copy_", value)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
@@ -464,10 +533,11 @@ class Tensor:
     # (Jupyter's picture of a tensor, the graph that made it, is Tensor._repr_svg_: the engine
     # draws nothing, so chainrule.viz installs it when imported; see viz/graph.py)
     def __repr__(self) -> str:
-        body = xp.array2string(
-            self._data, separator=", ", prefix="tensor(", precision=4, threshold=200, edgeitems=3
-        )
-        parts = [f"tensor({body}", f"dtype={self._data.dtype}"]
+        body = format_array(to_numpy(self._data), prefix="tensor(")
+        parts = [f"tensor({body}"]
+        if self.device.type != "cpu":
+            parts.append(f"device='{self.device}'")
+        parts.append(f"dtype={self.dtype}")
         if self.grad_fn is not None:
             parts.append(f"grad_fn={self.grad_fn!r}")
         elif self._requires_grad:
@@ -495,6 +565,39 @@ class RemovableHandle:
 
 def _value(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
+
+
+def to_args(args: tuple, kwargs: dict) -> tuple:
+    """``.to``'s arguments (Tensor's and Module's), PyTorch's ways, as (device or None, dtype or
+    None, copy)."""
+    where, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"Tensor.to: unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            where, dtype = a.device, a.dtype
+        elif isinstance(a, (str, _device)) and where is None and not _is_dtype_name(a):
+            where = a
+        else:
+            dtype = a
+    return resolve(where), dtype, copy
+
+
+def _is_dtype_name(a: Any) -> bool:
+    return isinstance(a, str) and a.partition(":")[0] not in ("cpu", "cuda", "strict")
+
+
+def cuda_device(index: Any) -> Any:
+    if index is None:
+        return _device("cuda")
+    if isinstance(index, int):
+        return _device("cuda", index)
+    d = _device(index)
+    if d.type != "cuda":
+        raise ValueError(f"Tensor.cuda: expected a CUDA device; got {d}")
+    return d
 
 
 from .. import ops as _ops  # noqa: E402

@@ -180,6 +180,12 @@ def add_options(p: argparse.ArgumentParser) -> None:
         help="clip the gradient norm to this value",
     )
     g.add_argument("--seed", type=int, help="random seed: the same seed repeats a run exactly")
+    g.add_argument(
+        "--device",
+        metavar="DEVICE",
+        help="where to train: auto (the GPU when CuPy finds one, else the CPU; the default), "
+        "cpu, cuda or cuda:N (see docs/gpu.md)",
+    )
     p.add_argument("--config", metavar="FILE", help="options from a TOML or JSON file")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import dtypes
 from ..autograd.grad_mode import no_grad
-from ..autograd.tensor import Tensor, to_array
+from ..autograd.tensor import Tensor, cuda_device, to_args, to_array
 from ..backend import is_floating
 
 
@@ -288,20 +288,27 @@ class Module(metaclass=_ModuleMeta):
         fn(self)
         return self
 
-    # ----- dtypes -----
-    def to(self, dtype: Any) -> Module:
-        """Convert floating parameters and buffers to ``dtype`` in place (the Parameter objects
-        stay the same, so an optimizer built earlier keeps working)."""
-        d = dtypes.to_dtype(dtype)
-        if d.kind != "f":
+    # ----- devices and dtypes -----
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Move the parameters and buffers to a device, convert the floating ones to a dtype, or
+        both, in place: ``model.to("cuda")``, ``model.to(cr.float64)``, ``model.to(device=d)``.
+
+        The Parameter objects stay the same (their values and gradients move), so an optimizer
+        built earlier keeps working, as in PyTorch. Returns the module.
+        """
+        where, dtype, _ = to_args(args, kwargs)
+        d = dtypes.to_dtype(dtype) if dtype is not None else None
+        if d is not None and d.kind != "f":
             raise TypeError(f"Module.to: expected a floating dtype; got {d}")
         for t in list(self.parameters()) + list(self.buffers()):
-            if is_floating(t.dtype) and t.dtype != d:
-                t._data = t._data.astype(d)
-                t._version += 1
-                if t.grad is not None:
-                    t.grad = t.grad.astype(d)
+            _move(t, where, d if is_floating(t.dtype) else None)
         return self
+
+    def cpu(self) -> Module:
+        return self.to("cpu")
+
+    def cuda(self, device: Any = None) -> Module:
+        return self.to(cuda_device(device))
 
     def double(self) -> Module:
         return self.to(dtypes.float64)
@@ -373,9 +380,7 @@ class Module(metaclass=_ModuleMeta):
             )
         with no_grad():
             for k, arr in values.items():
-                target = own[k]
-                target._data[...] = arr
-                target._version += 1
+                own[k].copy_(Tensor._make(arr))  # from any device, into the module's
         return IncompatibleKeys(missing, unexpected)
 
     # ----- display -----
@@ -523,3 +528,15 @@ class ModuleDict(Module):
 
     def items(self) -> Iterable[tuple[str, Module]]:
         return self._modules.items()
+
+
+def _move(t: Tensor, where: Any, dtype: Any) -> None:
+    """Put tensor ``t``'s values (and gradient) on device ``where`` as ``dtype``, in place
+    (either None: unchanged)."""
+    moved = t.detach().to(*(a for a in (where, dtype) if a is not None))
+    if moved._data is t._data:
+        return
+    t._data = moved._data
+    t._version += 1
+    if t.grad is not None:
+        t.grad = t.grad.to(*(a for a in (where, dtype) if a is not None))

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from .. import dtypes
-from ..autograd.function import Function
+from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
-from ..backend import xp
+from ..backend import device_of, to_device, xp
 from ._registry import Expression, alias, register
 
 
@@ -484,6 +484,34 @@ def cast(input: Tensor, dtype: Any) -> Tensor:
     if input.dtype == d:
         return input
     return Cast.apply(input, d)
+
+
+class ToDevice(Function):
+    """z = x on another device. dz/dx = 1: the gradient goes back to x's device."""
+
+    symbol = "to"
+    local_grad = "1"
+
+    on_arrays = True
+
+    @staticmethod
+    def describe_call(args):
+        return f"to({args[1]})"
+
+    @staticmethod
+    def forward(ctx, x, where):
+        ctx.source = device_of(x)
+        return to_device(x, where)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return call(ToDevice, grad, ctx.source), None
+
+
+@register(ToDevice, export=False)
+def to_device_op(input: Tensor, device: Any) -> Tensor:
+    """input on ``device`` (a cr.device); ``Tensor.to`` calls this."""
+    return ToDevice.apply(input, device)
 
 
 class Clone(Function):

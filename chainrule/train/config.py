@@ -18,6 +18,7 @@ from typing import Any
 
 from ..data.features import KINDS as FEATURES
 from .convnet import POOLS
+from .device import check_device, run_device
 from .models import MODELS, Preprocess  # the registry of model families: --model names one
 
 DATASETS = (
@@ -92,6 +93,7 @@ class TrainConfig:
     early_stopping: int | None = None
     clip_grad: float | None = None
     seed: int = 0
+    device: str = "auto"
     out: str | None = None
 
     def validate(self) -> TrainConfig:
@@ -190,6 +192,7 @@ class TrainConfig:
         _integer("early_stopping", self.early_stopping, low=1, optional=True)
         _number("clip_grad", self.clip_grad, low=0, strict=True, optional=True)
         _integer("seed", self.seed, low=0)
+        run_device(check_device(self.device))  # a device this machine lacks: an error now
         if self.warmup and self.schedule == "plateau":
             raise ValueError(
                 "--warmup: a warm-up cannot be combined with --schedule plateau (which follows "

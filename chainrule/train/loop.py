@@ -19,6 +19,7 @@ import numpy as np
 from .. import optim
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
+from ..backend import CPU
 from ..data import DataLoader
 from ..metrics import accuracy
 from ..ops import cat
@@ -82,7 +83,7 @@ def train_epoch(t: Training, epoch: int, progress: bool = False) -> tuple[float,
     total_loss, correct, seen = 0.0, 0, 0
     batches = _with_progress(t.train_loader, f"epoch {epoch}/{t.config.epochs}", progress)
     for b, batch in enumerate(batches, start=1):
-        x, y = to_device(batch)
+        x, y = to_device(batch, t.device)
         result = t.step(x, y, check=lambda loss, b=b: check_loss(loss, t.state, epoch, b, t.opt))
         n = len(y)
         total_loss += result.loss * n
@@ -95,7 +96,7 @@ def train_epoch(t: Training, epoch: int, progress: bool = False) -> tuple[float,
 def count_correct(scores: Tensor, y: Tensor) -> int:
     """How many rows of scores (B, C) have their highest score at the label y (B,)."""
     # on arrays: four Tensor ops would cost 6 us a batch, 3% of a digits step, for one integer
-    return int(np.count_nonzero(scores.detach().numpy().argmax(1) == y.numpy()))
+    return int(np.count_nonzero(scores.detach().cpu().numpy().argmax(1) == y.cpu().numpy()))
 
 
 def validate(t: Training, epoch: int) -> tuple[float, float]:
@@ -105,19 +106,20 @@ def validate(t: Training, epoch: int) -> tuple[float, float]:
     Raises:
         FloatingPointError: a weight or the validation loss is NaN or inf.
     """
-    scores, y = predict(t.model, t.val_loader)
+    scores, y = predict(t.model, t.val_loader, t.device)
     with no_grad():
         val_loss = t.loss_fn(scores, y).item()
     check_finite(t.model, val_loss, epoch, t.opt)
-    return val_loss, accuracy(y.numpy(), scores.argmax(1).numpy())
+    return val_loss, accuracy(y.cpu().numpy(), scores.argmax(1).cpu().numpy())
 
 
-def predict(model: Any, loader: DataLoader) -> tuple[Tensor, Tensor]:
-    """Scores (N, C) and labels (N,) of every batch of ``loader``, joined, without a graph."""
+def predict(model: Any, loader: DataLoader, where: Any = CPU) -> tuple[Tensor, Tensor]:
+    """Scores (N, C) and labels (N,) of every batch of ``loader`` on device ``where`` (the
+    model's), joined, without a graph."""
     scores, labels = [], []
     with no_grad():
         for batch in loader:
-            x, y = to_device(batch)
+            x, y = to_device(batch, where)
             scores.append(model(x))
             labels.append(y)
     return cat(scores), cat(labels)

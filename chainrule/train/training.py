@@ -23,7 +23,7 @@ from .batches import eval_loader, feature_cache, train_loader
 from .checkpoint import load_checkpoint, save_checkpoint
 from .choices import make_loss, make_optimizer, make_scheduler
 from .config import TrainConfig
-from .device import to_device
+from .device import run_device, to_device
 from .models import MODELS, model_spec
 from .step import StepResult, make_train_step
 
@@ -37,6 +37,7 @@ class Training:
         spec: the model's spec (``models.model_spec``), stored with its weights.
         model_meta: the model file's metadata: the spec and the preprocessing, as JSON.
         model, opt, sched: the model, its optimizer and the lr schedule (None for a constant lr).
+        device: the ``cr.device`` the model lives on and every batch is moved to (``--device``).
         loss_fn: the data loss, ``loss_fn(scores, y)``: the step's, and validation's.
         step: the training step, ``step(x, y, check)`` (``step.make_train_step``).
         train_loader, val_loader: Tensor batches of the prepared training and validation splits.
@@ -55,6 +56,7 @@ class Training:
     spec: dict[str, Any]
     model_meta: dict[str, str]
     model: nn.Module
+    device: Any
     opt: optim.Optimizer
     sched: Any
     loss_fn: Callable[[Tensor, Tensor], Tensor]
@@ -89,7 +91,8 @@ def build_training(config: TrainConfig, splits: Any) -> Training:
         prep = family.preprocess.fit(splits.x_train)
     x_train, x_val = prep(splits.x_train), prep(splits.x_val)
     spec = model_spec(config, splits, x_train)
-    model = to_device(family.build(spec))  # draws the initial weights
+    where = run_device(config.device)
+    model = to_device(family.build(spec), where)  # draws the initial weights
     opt = make_optimizer(config, model)
     loss_fn = make_loss(config)
     # one metadata entry: safetensors stores several in no fixed order, and a run's files should
@@ -100,6 +103,7 @@ def build_training(config: TrainConfig, splits: Any) -> Training:
         spec=spec,
         model_meta=meta,
         model=model,
+        device=where,
         opt=opt,
         sched=make_scheduler(config, opt),
         loss_fn=loss_fn,

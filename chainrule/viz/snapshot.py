@@ -427,8 +427,8 @@ class _Builder:
                 continue
             if len(ups) > 1:  # outputs nobody used get zeros, as in the engine
                 ups = [
-                    u if u is not None else np.zeros(shape, dtype)
-                    for u, (shape, dtype) in zip(ups, node._out_meta)
+                    u if u is not None else xp.zeros(shape, dtype=dtype, device=where)
+                    for u, (shape, dtype, xp, where) in zip(ups, node._out_meta)
                 ]
             result = _call_backward(node, ups)
             for e in gate.edges:

@@ -443,6 +443,7 @@ SPECS: list[Spec] = [
         draw=_clamp_bounds,
     ),
     unary("clone", "{0}.clone()", ("Clone",)),
+    unary("to_device", "{0}.to('strict:2').cpu()", ("ToDevice",), torch_template="{0}.clone()"),
     unary("cast", "{0}.float().double()", ("Cast",)),
     unary("detach", "{0}.detach()", ()),
     # ----- elementwise, two or three inputs (broadcasting) -----

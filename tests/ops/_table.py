@@ -801,6 +801,12 @@ def build(small: bool = False) -> list[Op]:
             unary(params=_permute_params, min_dims=1),
         ),
         Op("clone", lambda x: x.clone() * x, lambda t, x: x.clone() * x, unary()),
+        Op(  # there and back: strict:2 is array-api-strict's second device (the test extra)
+            "to_device",
+            lambda x: x.to("strict:2").to(x.device) * x,
+            lambda t, x: x.to("cpu") * x,
+            unary(),
+        ),
         Op("t", lambda x: x.t(), lambda t, x: x.t(), unary(max_dims=2)),
         Op("T", lambda x: x.T, lambda t, x: x.permute(tuple(range(x.ndim - 1, -1, -1))), unary()),
         Op("mT", lambda x: x.mT, lambda t, x: x.mT, unary(min_dims=2)),

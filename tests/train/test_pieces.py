@@ -17,6 +17,7 @@ from chainrule.nn import functional as F
 from chainrule.train import TrainConfig, evaluate, fit, load_model, loop, models, training
 from chainrule.train.choices import make_loss
 from chainrule.train.config import MODELS
+from chainrule.train.device import run_device
 from chainrule.train.step import TrainStep, make_train_step
 
 DIGITS_TRAIN, DIGITS_VAL = 1293, 145  # the embedded digits at val_fraction 0.1
@@ -117,7 +118,8 @@ def test_fit_trains_through_whatever_make_train_step_gives(tmp_path, monkeypatch
 def test_every_batch_and_the_model_pass_to_device_and_batches_are_tensors(tmp_path, monkeypatch):
     placed = []
 
-    def record(obj):
+    def record(obj, where):
+        assert where == run_device("auto")  # the default: the GPU if CuPy finds one, else the CPU
         placed.append(obj)
         return obj
 

@@ -1,0 +1,144 @@
+"""The array modules beyond NumPy, imported when a device of theirs is first asked for.
+
+``cuda``: CuPy on NVIDIA GPUs (``pip install chainrule[cuda12]`` or ``[cuda13]``).
+``strict``: array-api-strict, the Python Array API standard's reference implementation on the
+CPU. It refuses everything the standard does not define (methods such as ``x.sum()``, NumPy's
+functions, mixing with NumPy arrays, arrays of two devices in one operation); chainrule's tests
+run the op table on it to prove that the engine computes only through ``backend.namespace``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from typing import Any
+
+import numpy
+
+from . import backend
+from .backend import _Backend, _namespace, device
+
+
+def load(kind: str) -> _Backend:
+    if kind == "cuda":
+        return _cupy()
+    if kind == "strict":
+        return _strict()
+    raise ValueError(f"no backend for device type {kind!r}")  # pragma: no cover
+
+
+def _import(name: str, kind: str, how: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        raise RuntimeError(
+            f"device {kind!r} needs {name}, which is not installed here ({e}); {how}"
+        ) from None
+
+
+# ----- array-api-strict -----
+def _strict() -> _Backend:
+    xp = _import(
+        "array_api_strict", "strict", "pip install array-api-strict (the 'test' extra has it)"
+    )
+    devices = xp.__array_namespace_info__().devices()[:3]  # CPU_DEVICE, device1, device2
+
+    def scatter_add(target: Any, index: Any, values: Any) -> Any:
+        # the standard has no scatter: add up on the CPU, put the result back on target's device
+        out = numpy.array(_to_numpy(target))
+        numpy.add.at(out, _index_to_numpy(index), _to_numpy(values))
+        return xp.asarray(out, device=target.device)
+
+    def as_strided(x: Any, shape: tuple, strides: tuple) -> Any:
+        # the standard has no strided views: gather the same elements with take
+        flat = xp.reshape(x, (-1,))
+        offsets = numpy.zeros(shape, dtype=numpy.int64)
+        for axis, (n, step) in enumerate(zip(shape, strides)):
+            offsets += (numpy.arange(n) * step).reshape((-1,) + (1,) * (len(shape) - axis - 1))
+        taken = xp.take(flat, xp.asarray(offsets.reshape(-1), device=x.device))
+        return xp.reshape(taken, shape)
+
+    def native_dtype(d: Any) -> Any:
+        return d if not isinstance(d, numpy.dtype) else getattr(xp, d.name)
+
+    ns = _namespace(
+        xp,
+        scatter_add=scatter_add,
+        as_strided=as_strided,
+        errstate=backend.nullcontext,
+        native_dtype=native_dtype,
+    )
+
+    def _to_numpy(a: Any) -> numpy.ndarray:
+        if not isinstance(a, xp_array):
+            return numpy.asarray(a)
+        # device1/device2 refuse __array__; go through the CPU device
+        return numpy.asarray(a.to_device(devices[0]))
+
+    def _index_to_numpy(index: Any) -> Any:
+        if isinstance(index, tuple):
+            return tuple(_index_to_numpy(i) for i in index)
+        return _to_numpy(index) if isinstance(index, xp_array) else index
+
+    xp_array = type(xp.asarray(0))
+
+    class Strict(_Backend):
+        def device_of(self, array: Any) -> device:
+            return device("strict", devices.index(array.device))
+
+        def to_numpy(self, array: Any) -> numpy.ndarray:
+            return _to_numpy(array)
+
+        def from_numpy(self, array: numpy.ndarray, index: int | None) -> Any:
+            if index is not None and index >= len(devices):
+                raise RuntimeError(
+                    f"device strict:{index} does not exist; array-api-strict has strict:0 to "
+                    f"strict:{len(devices) - 1}"
+                )
+            return xp.asarray(array, device=devices[index or 0], copy=True)
+
+    return Strict("strict", xp_array, ns)
+
+
+# ----- CuPy -----
+def _cupy() -> _Backend:
+    cp = _import(
+        "cupy", "cuda", "pip install 'chainrule[cuda12]' or 'chainrule[cuda13]' (see docs/gpu.md)"
+    )
+    try:
+        count = cp.cuda.runtime.getDeviceCount()
+    except Exception as e:  # CUDA runtime errors when no driver or no GPU is present
+        raise RuntimeError(f"device 'cuda': CuPy finds no usable GPU here ({e})") from None
+    if count == 0:
+        raise RuntimeError("device 'cuda': CuPy is installed but finds no GPU")
+
+    def scatter_add(target: Any, index: Any, values: Any) -> Any:
+        cp.add.at(target, index, values)
+        return target
+
+    def as_strided(x: Any, shape: tuple, strides: tuple) -> Any:
+        x = cp.ascontiguousarray(x)
+        size = x.itemsize
+        return cp.lib.stride_tricks.as_strided(x, shape, tuple(s * size for s in strides))
+
+    ns = _namespace(
+        cp,
+        scatter_add=scatter_add,
+        as_strided=as_strided,
+        errstate=backend.nullcontext,
+        native_dtype=lambda d: d,
+    )
+
+    class Cuda(_Backend):
+        def device_of(self, array: Any) -> device:
+            return device("cuda", array.device.id)
+
+        def to_numpy(self, array: Any) -> numpy.ndarray:
+            return cp.asnumpy(array)
+
+        def from_numpy(self, array: numpy.ndarray, index: int | None) -> Any:
+            gpu = cp.cuda.Device(index) if index is not None else contextlib.nullcontext()
+            with gpu:
+                return cp.asarray(array)
+
+    return Cuda("cuda", cp.ndarray, ns)
