@@ -1,10 +1,14 @@
-"""Activation functions: the non-linearities between a network's layers."""
+"""Activation functions: the non-linearities between a network's layers.
+
+As everywhere in the ops, forward computes with ``namespace(x)`` and backward with ``ctx.xp``:
+the Array API standard's functions only, so each activation runs on any device.
+"""
 
 from __future__ import annotations
 
 from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
-from ..backend import xp
+from ..backend import namespace
 from ._registry import Expression, register
 
 
@@ -18,7 +22,7 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx, x):
-        z = xp.tanh(x)
+        z = namespace(x).tanh(x)
         ctx.save_for_backward(z)
         return z
 
@@ -52,6 +56,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
+        xp = namespace(x)
         e = xp.exp(-xp.abs(x))
         z = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
         ctx.save_for_backward(z)
@@ -77,7 +82,10 @@ def sigmoid(input: Tensor) -> Tensor:
 class ReLU(Function):
     """z = max(0, x). dz/dx = 1 where x > 0, else 0: a gate that passes or blocks.
 
-    The Jacobian is diagonal, so backward multiplies by the 0/1 mask instead of forming it.
+    The Jacobian is diagonal, so backward multiplies by the 0/1 mask instead of forming it,
+    cast to the gradient's dtype first: the standard multiplies no bool arrays. (``xp.where``
+    with a 0 and ``xp.sign(z)`` say the same but cost NumPy two to three times as much on a
+    256x100 batch; the cast costs one small pass.)
     """
 
     symbol = "relu"
@@ -88,14 +96,15 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        z = xp.maximum(x, 0)
+        z = namespace(x).maximum(x, 0)
         ctx.save_for_backward(z)
         return z
 
     @staticmethod
     def backward(ctx, grad):
         (z,) = ctx.saved_tensors
-        return grad * (z > 0)
+        xp = ctx.xp
+        return grad * xp.astype(z > 0, grad.dtype)
 
 
 @register(
@@ -121,7 +130,7 @@ class LeakyReLU(Function):
     def forward(ctx, x, negative_slope):
         ctx.save_for_backward(x)
         ctx.negative_slope = negative_slope
-        return xp.where(x > 0, x, x * negative_slope)
+        return namespace(x).where(x > 0, x, x * negative_slope)
 
     @staticmethod
     def backward(ctx, grad):
@@ -150,6 +159,7 @@ class ELU(Function):
 
     @staticmethod
     def forward(ctx, x, alpha):
+        xp = namespace(x)
         z = xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
         ctx.save_for_backward(x, z)
         ctx.alpha = alpha
@@ -186,6 +196,7 @@ class Softplus(Function):
 
     @staticmethod
     def forward(ctx, x, beta, threshold):
+        xp = namespace(x)
         t = x * beta
         smooth = (xp.maximum(t, 0) + xp.log1p(xp.exp(-xp.abs(t)))) / beta
         ctx.save_for_backward(x)

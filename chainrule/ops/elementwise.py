@@ -1,16 +1,30 @@
 """Elementwise arithmetic: each gate's local gradient, multiplied by the upstream gradient.
 
 Gradients for broadcast inputs come back at the broadcast shape; the engine sums them down.
+Forward computes with the namespace of the arrays in hand (``namespace(x)``), backward with
+``ctx.xp``: only the Array API standard's functions and operators, so every op runs on any
+device. The standard neither multiplies by a bool array nor mixes an integer array with a Python
+float: masks become floats (``xp.astype``, ``xp.where``) before arithmetic.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .. import dtypes
 from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
-from ..backend import device_of, to_device, xp
+from ..backend import (
+    NUMPY,
+    canonical_dtype,
+    device_of,
+    is_array,
+    is_floating,
+    namespace,
+    ndarray,
+    to_device,
+)
 from ._registry import Expression, alias, register
 
 
@@ -178,8 +192,13 @@ class Pow(Function):
         x, p, z = ctx.saved_tensors
         need_x, need_p = ctx.needs_input_grad
         gx = grad * p * x ** (p - 1) if need_x else None
-        # where x = 0, x^p is flat in p (0 for p > 0): take log(1) = 0 rather than -inf
-        gp = grad * z * ctx.xp.log(ctx.xp.where(x == 0, 1, x)) if need_p else None
+        gp = None
+        if need_p:
+            if isinstance(x, (int, float)):  # a constant base b (2 ** x): b^p ln(b)
+                gp = grad * z * _log_base(x)
+            else:
+                # where x = 0, x^p is flat in p (0 for p > 0): take log(1) = 0 rather than -inf
+                gp = grad * z * ctx.xp.log(ctx.xp.where(x == 0, 1, x))
         return gx, gp
 
 
@@ -187,6 +206,13 @@ class Pow(Function):
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001
     """input ** exponent; either may be a tensor."""
     return Pow.apply(*_promote(input, exponent))
+
+
+def _log_base(b: float) -> float:
+    """ln(b) of a constant base, as the tensor rule takes it: 0 at b = 0, nan below."""
+    if b == 0:
+        return 0.0
+    return math.log(b) if b > 0 else math.nan
 
 
 class Abs(Function):
@@ -200,7 +226,7 @@ class Abs(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return xp.abs(x)
+        return namespace(x).abs(x)
 
     @staticmethod
     def backward(ctx, grad):
@@ -224,7 +250,7 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, x):
-        z = xp.exp(x)
+        z = namespace(x).exp(x)
         ctx.save_for_backward(z)
         return z
 
@@ -251,7 +277,7 @@ class Log(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return xp.log(x)
+        return namespace(x).log(x)
 
     @staticmethod
     def backward(ctx, grad):
@@ -275,7 +301,7 @@ class Sqrt(Function):
 
     @staticmethod
     def forward(ctx, x):
-        z = xp.sqrt(x)
+        z = namespace(x).sqrt(x)
         ctx.save_for_backward(z)
         return z
 
@@ -327,7 +353,7 @@ class Clamp(Function):
             if need_hi:
                 masks[2] = (x > hi) | (hi < lo) if both else x > hi
             ctx.save_for_backward(*masks)
-        return xp.clip(x, lo, hi)
+        return namespace(x).clip(x, lo, hi)
 
     @staticmethod
     def backward(ctx, grad):
@@ -365,9 +391,10 @@ class Maximum(Function):
 
     @staticmethod
     def forward(ctx, x, y):
+        xp = namespace(x if type(x) is ndarray or is_array(x) else y)
         z = xp.maximum(x, y)
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
-            ctx.save_for_backward(_share(x > y, x == y, z.dtype))
+            ctx.save_for_backward(_share(x > y, x == y, z.dtype, xp))
         return z
 
     @staticmethod
@@ -396,9 +423,10 @@ class Minimum(Function):
 
     @staticmethod
     def forward(ctx, x, y):
+        xp = namespace(x if type(x) is ndarray or is_array(x) else y)
         z = xp.minimum(x, y)
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
-            ctx.save_for_backward(_share(x < y, x == y, z.dtype))
+            ctx.save_for_backward(_share(x < y, x == y, z.dtype, xp))
         return z
 
     @staticmethod
@@ -415,10 +443,12 @@ def minimum(input: Any, other: Any) -> Tensor:
     return Minimum.apply(*_promote(input, other))
 
 
-def _share(wins: Any, ties: Any, dtype: Any) -> Any:
-    """The first input's share of the gradient: 1 where it wins, 1/2 on a tie, else 0."""
-    w = xp.asarray(wins, dtype=dtype if dtype.kind == "f" else xp.float64)
-    return w + 0.5 * ties
+def _share(wins: Any, ties: Any, dtype: Any, xp: Any) -> Any:
+    """The first input's share of the gradient: 1 where it wins, 1/2 on a tie, else 0.
+
+    Computed only when a gradient is needed, so ``dtype`` (the output's) is floating.
+    """
+    return xp.where(ties, 0.5, xp.astype(wins, dtype))
 
 
 class Where(Function):
@@ -432,7 +462,7 @@ class Where(Function):
     @staticmethod
     def forward(ctx, cond, x, y):
         ctx.save_for_backward(cond)
-        return xp.where(cond, x, y)
+        return namespace(cond).where(cond, x, y)
 
     @staticmethod
     def backward(ctx, grad):
@@ -445,12 +475,28 @@ class Where(Function):
 
 @register(Where)
 def where(condition: Any, input: Any, other: Any) -> Tensor:
-    """input where condition is true, else other (broadcasting all three)."""
-    cond = _const(condition)
-    cond = xp.asarray(cond)
-    if cond.dtype != xp.bool_:
-        raise TypeError(f"where: condition must be a bool tensor; got dtype {cond.dtype}")
-    return Where.apply(cond, *_promote(input, other))
+    """input where condition is true, else other (broadcasting all three).
+
+    A condition tensor must be on the inputs' device; any other condition (an array, a list,
+    a bool) is taken as a constant and put there.
+    """
+    x, y = _promote(input, other)
+    cond = condition
+    if not isinstance(cond, Tensor):  # a constant: put on the inputs' device
+        like = next((t._data for t in (x, y) if isinstance(t, Tensor)), None)
+        if type(cond) is ndarray and (like is None or type(like) is ndarray):
+            pass  # the common case, on the CPU
+        elif is_array(cond):
+            if like is not None and device_of(cond) != device_of(like):
+                cond = to_device(cond, device_of(like))
+        elif like is None:
+            cond = NUMPY.asarray(cond)
+        else:
+            cond = namespace(like).asarray(cond, device=like.device)
+    dtype = canonical_dtype(cond.dtype)
+    if dtype.kind != "b":
+        raise TypeError(f"where: condition must be a bool tensor; got dtype {dtype}")
+    return Where.apply(cond, x, y)
 
 
 @register(Where, methods=("where",), export=False)
@@ -469,12 +515,13 @@ class Cast(Function):
 
     @staticmethod
     def forward(ctx, x, dtype):
+        xp = namespace(x)
         ctx.in_dtype = x.dtype
-        return x.astype(dtype, copy=False)
+        return xp.astype(x, xp.native_dtype(dtype), copy=False)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.astype(ctx.in_dtype), None
+        return ctx.xp.astype(grad, ctx.in_dtype), None
 
 
 @register(Cast)
@@ -524,7 +571,7 @@ class Clone(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return x.copy()
+        return namespace(x).asarray(x, copy=True)
 
     @staticmethod
     def backward(ctx, grad):
@@ -540,7 +587,8 @@ def clone(input: Tensor) -> Tensor:
 @register(methods=("sign",))
 def sign(input: Tensor) -> Tensor:
     """-1, 0 or 1 by the sign of each value (no gradient: its derivative is 0)."""
-    return Tensor._make(xp.sign(_const(input)))
+    x = _const(input)
+    return Tensor._make(_namespace_of(x).sign(x))
 
 
 def _promote(a: Any, b: Any) -> tuple[Any, Any]:
@@ -561,50 +609,82 @@ def _promote(a: Any, b: Any) -> tuple[Any, Any]:
         da, db = a._data.dtype, b._data.dtype
         if da is db or da == db:
             return a, b
-        fa, fb = da.kind == "f", db.kind == "f"
+        fa, fb = is_floating(da), is_floating(db)
         if fa and not fb:
-            return a, cast(b, da)
+            return a, cast(b, a.dtype)
         if fb and not fa:
-            return cast(a, db), b
+            return cast(a, b.dtype), b
         if fa and fb and (a._data.ndim == 0) != (b._data.ndim == 0):
-            target = db if a._data.ndim == 0 else da
+            target = b.dtype if a._data.ndim == 0 else a.dtype
             return cast(a, target), cast(b, target)
         return a, b
-    if ta and isinstance(b, float) and a._data.dtype.kind != "f":
+    if ta and isinstance(b, float) and not is_floating(a._data.dtype):
         return cast(a, dtypes.get_default_dtype()), b
-    if tb and isinstance(a, float) and b._data.dtype.kind != "f":
+    if tb and isinstance(a, float) and not is_floating(b._data.dtype):
         return a, cast(b, dtypes.get_default_dtype())
     return a, b
 
 
 def _scalar(x: Any) -> Any:
     """A NumPy scalar as the Python number it holds (weakly typed, as PyTorch reads it)."""
-    return x.item() if isinstance(x, xp.generic) else x
+    t = type(x)
+    if t.__module__ == "numpy" and t is not ndarray and getattr(x, "ndim", 1) == 0:
+        return x.item()
+    return x
 
 
 def _const(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
 
-def _compare(ufunc: Any, name: str, methods: tuple[str, ...]) -> Any:
+def _namespace_of(*values: Any) -> Any:
+    """The namespace of the first array among ``values``; NumPy's when all are numbers."""
+    for v in values:
+        if type(v) is ndarray:
+            return NUMPY
+        if is_array(v):
+            return namespace(v)
+    return NUMPY
+
+
+def _comparable(xp: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    """Operands the standard compares: an integer or bool array meeting a float (a Python
+    float or a floating array) is compared as floats, as NumPy and PyTorch do (the standard
+    refuses to mix them)."""
+    fa = is_floating(a.dtype) if is_array(a) else isinstance(a, float)
+    fb = is_floating(b.dtype) if is_array(b) else isinstance(b, float)
+    if fb and not fa and is_array(a):
+        a = xp.astype(a, b.dtype if is_array(b) else xp.float64)
+    elif fa and not fb and is_array(b):
+        b = xp.astype(b, a.dtype if is_array(a) else xp.float64)
+    return a, b
+
+
+def _compare(function: str, name: str, methods: tuple[str, ...]) -> Any:
+    on_cpu = getattr(NUMPY, function)
+
     def compare(input: Any, other: Any) -> Tensor:
-        return Tensor._make(xp.asarray(ufunc(_const(input), _const(other))))
+        a, b = _const(input), _const(other)
+        xp = _namespace_of(a, b)
+        if xp is NUMPY:  # asarray: NumPy returns a scalar for 0-d operands
+            return Tensor._make(NUMPY.asarray(on_cpu(a, b)))
+        return Tensor._make(getattr(xp, function)(*_comparable(xp, a, b)))
 
     compare.__name__ = name
-    compare.__doc__ = f"Elementwise ``{ufunc.__name__}`` as a bool tensor (no gradient)."
+    compare.__doc__ = f"Elementwise ``{function}`` as a bool tensor (no gradient)."
     return register(methods=methods)(compare)
 
 
 # PyTorch's names (x.eq(y), cr.lt(x, y)), and its long aliases as methods (x.less(y))
-eq = _compare(xp.equal, "eq", ("eq", "__eq__"))
-ne = _compare(xp.not_equal, "ne", ("ne", "not_equal", "__ne__"))
-lt = _compare(xp.less, "lt", ("lt", "less", "__lt__"))
-le = _compare(xp.less_equal, "le", ("le", "less_equal", "__le__"))
-gt = _compare(xp.greater, "gt", ("gt", "greater", "__gt__"))
-ge = _compare(xp.greater_equal, "ge", ("ge", "greater_equal", "__ge__"))
-logical_and = _compare(xp.logical_and, "logical_and", ("logical_and", "__and__"))
-logical_or = _compare(xp.logical_or, "logical_or", ("logical_or", "__or__"))
-logical_xor = _compare(xp.logical_xor, "logical_xor", ("logical_xor", "__xor__"))
+eq = _compare("equal", "eq", ("eq", "__eq__"))
+ne = _compare("not_equal", "ne", ("ne", "not_equal", "__ne__"))
+lt = _compare("less", "lt", ("lt", "less", "__lt__"))
+le = _compare("less_equal", "le", ("le", "less_equal", "__le__"))
+gt = _compare("greater", "gt", ("gt", "greater", "__gt__"))
+ge = _compare("greater_equal", "ge", ("ge", "greater_equal", "__ge__"))
+logical_and = _compare("logical_and", "logical_and", ("logical_and", "__and__"))
+logical_or = _compare("logical_or", "logical_or", ("logical_or", "__or__"))
+logical_xor = _compare("logical_xor", "logical_xor", ("logical_xor", "__xor__"))
 
 
 @register(methods=("equal",))
@@ -616,20 +696,26 @@ def equal(input: Tensor, other: Tensor) -> bool:
         True
     """
     a, b = _const(input), _const(other)
-    return bool(a.shape == b.shape and xp.array_equal(a, b))
+    if a.shape != b.shape:
+        return False
+    xp = _namespace_of(a, b)
+    return bool(xp.all(xp.equal(*_comparable(xp, a, b))))
 
 
 @register(methods=("logical_not", "__invert__"))
 def logical_not(input: Tensor) -> Tensor:
     """Elementwise not, as a bool tensor."""
-    return Tensor._make(xp.logical_not(_const(input)))
+    x = _const(input)
+    return Tensor._make(_namespace_of(x).logical_not(x))
 
 
 @register(methods=("isnan",))
 def isnan(input: Tensor) -> Tensor:
-    return Tensor._make(xp.isnan(_const(input)))
+    x = _const(input)
+    return Tensor._make(_namespace_of(x).isnan(x))
 
 
 @register(methods=("isfinite",))
 def isfinite(input: Tensor) -> Tensor:
-    return Tensor._make(xp.isfinite(_const(input)))
+    x = _const(input)
+    return Tensor._make(_namespace_of(x).isfinite(x))

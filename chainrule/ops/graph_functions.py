@@ -18,9 +18,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..autograd.tensor import Tensor
-from ..backend import xp
+from ..backend import canonical_dtype, xp
 from .activations import tanh
-from .elementwise import abs, clamp, exp, log, maximum, minimum, sign, sqrt, where
+from .elementwise import abs, cast, clamp, exp, log, maximum, minimum, sign, sqrt, where
 from .linalg import matmul
 from .reduce import mean, sum
 from .shape import (
@@ -71,6 +71,7 @@ def _constant(fill: Any) -> Any:
 #: ``ctx.xp`` under create_graph: the array module's names, as differentiable chainrule ops.
 GRAPH_FUNCTIONS = SimpleNamespace(
     abs=abs,
+    astype=lambda x, dtype, copy=True: cast(x, canonical_dtype(dtype)),
     broadcast_to=broadcast_to,
     clip=lambda a, a_min=None, a_max=None: clamp(a, a_min, a_max),
     concatenate=lambda arrays, axis=0: cat(list(arrays), axis),

@@ -605,7 +605,7 @@ def build(small: bool = False) -> list[Op]:
         Op("min_binary", lambda x, y: x.min(y), lambda t, x, y: x.min(y), binary(distinct)),
         Op(
             "where",
-            lambda x, y, cond: cr.where(cr.tensor(cond), x, y),
+            lambda x, y, cond: cr.where(cr.tensor(cond, device=x.device), x, y),
             lambda t, x, y, cond: t.where(t.from_numpy(np.asarray(cond)), x, y),
             _where_example(small),
         ),
