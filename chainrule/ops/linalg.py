@@ -1,4 +1,8 @@
-"""Matrix multiplication, as NumPy's ``matmul`` defines it (vectors, matrices, batches)."""
+"""Matrix multiplication, as NumPy's ``matmul`` defines it (vectors, matrices, batches).
+
+Forward and backward use only operators (``@``) and the Array API standard's names (``.mT``,
+``ctx.xp.reshape``, ``ctx.xp.sum``), so they run on every device, on arrays and on Tensors alike.
+"""
 
 from __future__ import annotations
 
@@ -31,16 +35,18 @@ class MatMul(Function):
         need_x, need_w = ctx.needs_input_grad
         if x.ndim == 1 and w.ndim == 1:  # dot product
             return (grad * w if need_x else None), (grad * x if need_w else None)
+        xp = ctx.xp
         if x.ndim == 1:  # row vector: (D,) @ (..., D, M) -> (..., M)
-            x = x.reshape((1,) + x.shape)
-            grad = grad.reshape(grad.shape[:-1] + (1,) + grad.shape[-1:])
+            x = xp.reshape(x, (1,) + x.shape)
+            grad = xp.reshape(grad, grad.shape[:-1] + (1,) + grad.shape[-1:])
         if w.ndim == 1:  # column vector: (..., N, D) @ (D,) -> (..., N)
-            w = w.reshape(w.shape + (1,))
-            grad = grad.reshape(grad.shape + (1,))
-        gx = grad @ w.swapaxes(-1, -2) if need_x else None
-        gw = x.swapaxes(-1, -2) @ grad if need_w else None
+            w = xp.reshape(w, w.shape + (1,))
+            grad = xp.reshape(grad, grad.shape + (1,))
+        gx = grad @ w.mT if need_x else None
+        gw = x.mT @ grad if need_w else None
         if gw is not None and ctx.inputs[1].ndim == 1:
-            gw = gw.reshape(gw.shape[:-1])  # drop the column axis; the engine sums the batch
+            # drop the column axis; the engine sums the batch
+            gw = xp.reshape(gw, gw.shape[:-1])
         return gx, gw
 
 
@@ -94,14 +100,15 @@ class Linear(Function):
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
+        xp = ctx.xp
         if grad.ndim != 2:  # a batch of more than one dimension: flatten it
-            grad, x2 = grad.reshape((-1, grad.shape[-1])), x.reshape((-1, x.shape[-1]))
-            gx = (grad @ w).reshape(x.shape) if need_x else None
+            grad, x2 = xp.reshape(grad, (-1, grad.shape[-1])), xp.reshape(x, (-1, x.shape[-1]))
+            gx = xp.reshape(grad @ w, x.shape) if need_x else None
         else:
             x2 = x
             gx = grad @ w if need_x else None
         gw = grad.T @ x2 if need_w else None
-        gb = grad.sum(axis=0) if need_b else None
+        gb = xp.sum(grad, axis=0) if need_b else None
         return gx, gw, gb
 
 

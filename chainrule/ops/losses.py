@@ -17,24 +17,29 @@ counts with weight 1 and the ops build no masks (``_targets``).
 Class axis: 0 for a single sample x of shape (C,), else 1 (x of shape (N, C, d1, ...)); the target
 holds one class index per position, of x's shape without the class axis.
 
-As every built-in op, backward is written with NumPy calls, so that with ``create_graph=True`` it
-runs on Tensors and is itself differentiable. What it keeps besides the inputs is constant: the
-per-position target weights, the target indices, and the row maximum, by which softmax is shifted
-(softmax(x - c) = softmax(x) for any constant c, so treating it as constant is exact).
+Forward computes through the namespace of its input's array (``backend.namespace``); backward,
+as every built-in op's, through ``ctx.xp``, so that with ``create_graph=True`` it runs on Tensors
+and is itself differentiable. What it keeps besides the inputs is constant: the per-position
+target weights, the target indices, and the row maximum, by which softmax is shifted
+(softmax(x - c) = softmax(x) for any constant c, so treating it as constant is exact). Constants
+a backward builds (a one-hot target) are built on arrays, with the namespace of the input's
+array: the Array API standard has no assignment through index arrays, so they are scattered with
+the backend's ``scatter_add``.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
-from ..backend import xp
+from ..backend import namespace
 from .activations import Sigmoid
 
 #: PyTorch's floor for the BCE gradient's denominator x (1 - x): 1e-12 rounded to float32, as
 #: PyTorch stores it (so that float64 gradients at x = 0 or 1 agree to the last digit).
-BCE_EPSILON = float(xp.float32(1e-12))
+BCE_EPSILON = struct.unpack("f", struct.pack("f", 1e-12))[0]
 
 
 def class_axis(x: Any) -> int:
@@ -42,8 +47,8 @@ def class_axis(x: Any) -> int:
     return 0 if x.ndim == 1 else 1
 
 
-def _targets(x: Any, target: Any, weight: Any, ignore_index: int | None, ax: int) -> tuple:
-    """Index arrays for a class-index target.
+def _targets(xp: Any, x: Any, target: Any, weight: Any, ignore_index: int | None, ax: int) -> tuple:
+    """Index arrays for a class-index target, made with namespace ``xp`` on x's device.
 
     Returns:
         key: an index with ``x[key]`` = the target class's entry at every position (target's
@@ -57,9 +62,9 @@ def _targets(x: Any, target: Any, weight: Any, ignore_index: int | None, ax: int
     y, valid = target, None
     if ignore_index is not None:
         keep = target != ignore_index
-        if not keep.all():
+        if not xp.all(keep):
             y = xp.where(keep, target, 0)
-            valid = keep.astype(x.dtype)
+            valid = xp.astype(keep, x.dtype)
     if weight is None:
         wy = valid
     else:
@@ -67,13 +72,13 @@ def _targets(x: Any, target: Any, weight: Any, ignore_index: int | None, ax: int
     if ax == 0:
         return (y,), valid, wy
     if y.ndim == 1:  # (N, C), the usual batch: row n, column y[n]
-        return (xp.arange(len(y)), y), valid, wy
+        return (xp.arange(y.shape[0], device=x.device), y), valid, wy
     shape = target.shape
     grids = []
     for k, n in enumerate(shape):  # an arange along each non-class axis, as NumPy's ogrid
         view = [1] * len(shape)
         view[k] = n
-        grids.append(xp.arange(n).reshape(view))
+        grids.append(xp.reshape(xp.arange(n, device=x.device), tuple(view)))
     return (grids[0], y, *grids[1:]), valid, wy
 
 
@@ -85,25 +90,35 @@ def _keep_axis(x: Any, ax: int) -> tuple:
 
 
 def _class_vector(weight: Any, x: Any, ax: int) -> Any:
-    """Weight (C,) shaped to broadcast along the class axis of x: (C,), or (1, C, 1, ...)."""
+    """Weight (C,), an array, shaped to broadcast along the class axis of x: (C,) or (1, C, ...)."""
     shape = [1] * x.ndim
     shape[ax] = x.shape[ax]
-    return weight.reshape(shape)
+    return namespace(weight).reshape(weight, tuple(shape))
 
 
-def _total_weight(x: Any, target: Any, wy: Any) -> Any:
+def _one_hot(xp: Any, x: Any, y: Any, ax: int, kshape: tuple) -> Any:
+    """1 where the class axis of x (an array) holds y's class, else 0, in x's dtype."""
+    classes = [1] * x.ndim
+    classes[ax] = x.shape[ax]
+    grid = xp.reshape(xp.arange(x.shape[ax], device=x.device), tuple(classes))
+    return xp.astype(grid == xp.reshape(y, kshape), x.dtype)
+
+
+def _total_weight(xp: Any, x: Any, target: Any, wy: Any) -> Any:
     """The denominator of "mean": the summed target weight, or the position count if wy is None.
 
     The count is in x's dtype (with NumPy 1, float32 / a Python int would give float64).
     """
-    return x.dtype.type(target.size) if wy is None else wy.sum()
+    if wy is None:
+        return xp.asarray(target.size, dtype=x.dtype, device=x.device)
+    return xp.sum(wy)
 
 
-def _reduce(loss: Any, reduction: str, denom: Any) -> Any:
+def _reduce(xp: Any, loss: Any, reduction: str, denom: Any) -> Any:
     """Sum or divide by ``denom`` (the total weight), or keep per position; NaN for 0 / 0."""
     if reduction == "none":
         return loss
-    total = loss.sum()
+    total = xp.sum(loss)
     if reduction == "sum":
         return total
     if not denom:  # no target counts (all ignored, or none at all): 0 / 0 = NaN, as in PyTorch
@@ -113,11 +128,14 @@ def _reduce(loss: Any, reduction: str, denom: Any) -> Any:
 
 
 def _along_classes(v: Any, kshape: tuple) -> Any:
-    """A per-position value (target's shape) shaped to broadcast along the class axis.
+    """A per-position value (target's shape; an array or a Tensor) shaped to broadcast along the
+    class axis.
 
     A scalar (the upstream gradient of "mean" or "sum", a weight of 1) stays as it is.
     """
-    return v.reshape(kshape) if getattr(v, "ndim", 0) else v
+    if not getattr(v, "ndim", 0):
+        return v
+    return v.reshape(kshape) if isinstance(v, Tensor) else namespace(v).reshape(v, kshape)
 
 
 def _upstream(ctx: Any, grad: Any) -> Any:
@@ -149,33 +167,35 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, label_smoothing, reduction):
+        xp = namespace(x)
         ax = class_axis(x)
         n_classes = x.shape[ax]
-        key, valid, wy = _targets(x, target, weight, ignore_index, ax)
-        m = x.max(axis=ax, keepdims=True)
+        key, valid, wy = _targets(xp, x, target, weight, ignore_index, ax)
+        m = xp.max(x, axis=ax, keepdims=True)
         s = x - m  # <= 0: exp cannot overflow, the largest term is exactly 1
         e = xp.exp(s)
-        se = e.sum(axis=ax, keepdims=True)
-        lse = xp.log(se.reshape(target.shape))
+        se = xp.sum(e, axis=ax, keepdims=True)
+        lse = xp.log(xp.reshape(se, target.shape))
         loss = lse - s[key]
         if wy is not None:
             loss *= wy
         eps = label_smoothing
         if eps:
             if weight is None:
-                smooth = n_classes * lse - s.sum(axis=ax)
+                smooth = n_classes * lse - xp.sum(s, axis=ax)
             else:
-                smooth = weight.sum() * lse - (s * _class_vector(weight, x, ax)).sum(axis=ax)
+                weighted = s * _class_vector(weight, x, ax)
+                smooth = xp.sum(weight) * lse - xp.sum(weighted, axis=ax)
             if valid is not None:
                 smooth *= valid
             loss = (1 - eps) * loss + (eps / n_classes) * smooth
-        denom = _total_weight(x, target, wy)
+        denom = _total_weight(xp, x, target, wy)
         if ctx.needs_input_grad[0]:
             e /= se  # e is now softmax(x): the first-order backward needs nothing else
             ctx.save_for_backward(x, e)
             ctx.shift = m
             ctx.key, ctx.valid, ctx.wy, ctx.denom, ctx.reduction = key, valid, wy, denom, reduction
-        return _reduce(loss, reduction, denom)
+        return _reduce(xp, loss, reduction, denom)
 
     @staticmethod
     def backward(ctx, grad):
@@ -192,22 +212,25 @@ class CrossEntropy(Function):
         # a = sum over classes of the smoothed target T: (1 - eps) w[y] + eps mean(w)
         a = (1 - eps) * wy
         if eps:
-            wsum = n_classes if weight is None else weight.sum()
+            wsum = n_classes if weight is None else namespace(weight).sum(weight)
             a = a + (eps / n_classes) * wsum * valid
         wc = 1.0 if weight is None else _class_vector(weight, x, ax)
         if isinstance(x, Tensor):
             # create_graph: softmax again, from the input itself, so that it is differentiated
-            e = ctx.xp.exp(x - ctx.shift)
-            p = e / e.sum(axis=ax, keepdims=True)
-            target = ctx.xp.zeros(x.shape, dtype=x.dtype)
-            target[key] = (1 - eps) * wy
+            xp = ctx.xp
+            e = xp.exp(x - ctx.shift)
+            p = e / xp.sum(e, axis=ax, keepdims=True)
+            # the smoothed, weighted target: a constant, built on arrays
+            data = x._data
+            target = _one_hot(namespace(data), data, key[ax], ax, kshape)
+            target = target * _along_classes((1 - eps) * wy, kshape)
             if eps:
-                target += (eps / n_classes) * wc * _along_classes(valid, kshape)
+                target = target + (eps / n_classes) * wc * _along_classes(valid, kshape)
             g = _along_classes(g, kshape)
             return g * (p * _along_classes(a, kshape) - target), None, None, None, None, None
-        # first order: scale softmax, then subtract the target in place (no one-hot array)
+        # first order: scale softmax, then subtract the target where it is (no one-hot array)
         gx = p * _along_classes(g * a, kshape)
-        gx[key] -= g * ((1 - eps) * wy)
+        gx = namespace(gx).scatter_add(gx, key, -(g * ((1 - eps) * wy)))
         if eps:
             gx -= _along_classes(g * (eps / n_classes) * valid, kshape) * wc
         return gx, None, None, None, None, None
@@ -227,24 +250,27 @@ class NLLLoss(Function):
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction):
+        xp = namespace(x)
         ax = class_axis(x)
-        key, valid, wy = _targets(x, target, weight, ignore_index, ax)
+        key, valid, wy = _targets(xp, x, target, weight, ignore_index, ax)
         if valid is None:  # every position counts
             loss = -x[key] if wy is None else -wy * x[key]
         else:
             with xp.errstate(invalid="ignore"):  # an ignored log-probability of -inf: -inf * 0
-                loss = xp.where(valid > 0, -wy * x[key], 0).astype(x.dtype, copy=False)
-        denom = _total_weight(x, target, wy)
+                loss = xp.astype(xp.where(valid > 0, -wy * x[key], 0), x.dtype, copy=False)
+        denom = _total_weight(xp, x, target, wy)
         if ctx.needs_input_grad[0]:
             ctx.key, ctx.wy, ctx.denom, ctx.reduction = key, wy, denom, reduction
-        return _reduce(loss, reduction, denom)
+        return _reduce(xp, loss, reduction, denom)
 
     @staticmethod
     def backward(ctx, grad):
-        x = ctx.inputs[0]
-        kshape = _keep_axis(x, class_axis(x))
-        local = ctx.xp.zeros(x.shape, dtype=x.dtype)
-        local[ctx.key] = -1.0 if ctx.wy is None else 0.0 - ctx.wy  # not -wy: no -0.0 if ignored
+        data = ctx.inputs[0]._data
+        xp = namespace(data)  # the local gradient is a constant: built on arrays
+        kshape = _keep_axis(data, class_axis(data))
+        local = xp.zeros(data.shape, dtype=data.dtype, device=data.device)
+        # -w[y] added to 0 (0 + -0.0 is 0.0: no -0.0 where ignored)
+        local = xp.scatter_add(local, ctx.key, -1.0 if ctx.wy is None else -ctx.wy)
         g = _along_classes(_upstream(ctx, grad), kshape)
         return g * local, None, None, None, None
 
@@ -258,10 +284,10 @@ def _numel(x: Any) -> int:
     return x.numel() if isinstance(x, Tensor) else x.size
 
 
-def _elementwise_reduce(loss: Any, reduction: str) -> Any:
+def _elementwise_reduce(xp: Any, loss: Any, reduction: str) -> Any:
     if reduction == "none":
         return loss
-    return loss.sum() if reduction == "sum" else loss.mean()
+    return xp.sum(loss) if reduction == "sum" else xp.mean(loss)
 
 
 class BinaryCrossEntropy(Function):
@@ -281,6 +307,7 @@ class BinaryCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, x, t, w, reduction):
+        xp = namespace(x)
         with xp.errstate(divide="ignore"):  # log 0 = -inf, then clamped
             log_x = xp.maximum(xp.log(x), -100.0)
             log_1mx = xp.maximum(xp.log1p(-x), -100.0)
@@ -290,7 +317,7 @@ class BinaryCrossEntropy(Function):
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
             ctx.save_for_backward(x, t)
             ctx.reduction = reduction
-        return _elementwise_reduce(loss, reduction)
+        return _elementwise_reduce(xp, loss, reduction)
 
     @staticmethod
     def backward(ctx, grad):
@@ -309,10 +336,11 @@ class BinaryCrossEntropy(Function):
         return gx, gt, None, None
 
 
-def _softplus_neg(x: Any, xp: Any = xp) -> Any:
+def _softplus_neg(x: Any, xp: Any) -> Any:
     """log(1 + e^-x) = max(-x, 0) + log(1 + e^-|x|): no overflow for any x.
 
-    ``xp``: the backward's ``ctx.xp`` (arrays, or Tensors under create_graph).
+    ``xp``: x's namespace in forward, the backward's ``ctx.xp`` (arrays, or Tensors under
+    create_graph) in backward.
     """
     return xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
@@ -334,14 +362,15 @@ class BinaryCrossEntropyWithLogits(Function):
 
     @staticmethod
     def forward(ctx, x, t, w, pw, reduction):
+        xp = namespace(x)
         lw = 1 if pw is None else 1 + (pw - 1) * t
-        loss = (1 - t) * x + lw * _softplus_neg(x)
+        loss = (1 - t) * x + lw * _softplus_neg(x, xp)
         if w is not None:
             loss = loss * w
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
             ctx.save_for_backward(x, t)
             ctx.reduction = reduction
-        return _elementwise_reduce(loss, reduction)
+        return _elementwise_reduce(xp, loss, reduction)
 
     @staticmethod
     def backward(ctx, grad):
@@ -352,9 +381,11 @@ class BinaryCrossEntropyWithLogits(Function):
         if w is not None:
             g = g * w
         gx = gt = None
+        # under create_graph x and t are Tensors and pw an array: the Tensor goes first, as an
+        # array module other than NumPy does not hand `array * Tensor` over to the Tensor
         if need_x:
-            lw = 1 if pw is None else 1 + (pw - 1) * t
+            lw = 1 if pw is None else t * (pw - 1) + 1
             gx = g * ((1 - t) - lw * call(Sigmoid, -x))
         if need_t:
-            gt = g * (-x if pw is None else (pw - 1) * _softplus_neg(x, ctx.xp) - x)
+            gt = g * (-x if pw is None else _softplus_neg(x, ctx.xp) * (pw - 1) - x)
         return gx, gt, None, None, None

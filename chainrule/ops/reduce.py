@@ -1,6 +1,8 @@
 """Reductions: sums, means, variances, maxima, log-sum-exp and softmax along axes.
 
 Backward puts the reduced axes back (``expand_dims``) and broadcasts the gradient over them.
+Forward computes through the namespace of its input's array (``backend.namespace``), backward
+through ``ctx.xp``: the Array API standard's names, on any device.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from ..backend import xp
+from ..backend import namespace
 from ._registry import Expression, register
 from ._util import keep, reduce_axes
 from .elementwise import Maximum, Minimum, maximum, minimum
@@ -33,20 +35,20 @@ def _unreduce(grad: Any, axes: tuple | None, keepdims: bool, ndim: int, xp: Any)
     if keepdims:
         return grad
     if axes is None:
-        return grad.reshape((1,) * ndim)
-    return xp.expand_dims(grad, axes)
+        return xp.reshape(grad, (1,) * ndim)
+    return xp.expand_dims(grad, axis=axes)
 
 
 def _spread(grad: Any, shape: tuple, xp: Any) -> Any:
     """A gradient with the reduced axes as size 1, copied to every element of ``shape``.
 
-    First order, a fresh array: one fill is cheaper than NumPy's ``broadcast_to`` (Python code)
-    for the small arrays where it matters, and a writable array can be stored in ``.grad``
-    without a copy. Under create_graph, a broadcast Tensor.
+    First order, a fresh array on grad's device: one fill is cheaper than NumPy's
+    ``broadcast_to`` (Python code) for the small arrays where it matters, and a writable array
+    can be stored in ``.grad`` without a copy. Under create_graph, a broadcast Tensor.
     """
     if isinstance(grad, Tensor):
         return xp.broadcast_to(grad, shape)
-    out = xp.empty(shape, dtype=grad.dtype)
+    out = xp.empty(shape, dtype=grad.dtype, device=grad.device)
     out[...] = grad
     return out
 
@@ -67,7 +69,7 @@ class Sum(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdims):
-        return x.sum(axis=axes, keepdims=keepdims)
+        return namespace(x).sum(x, axis=axes, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, grad):
@@ -109,9 +111,12 @@ class SumOfSquares(Function):
     @staticmethod
     def forward(ctx, *tensors):
         ctx.save_for_backward(*tensors)
-        total = xp.vdot(tensors[0], tensors[0])  # vdot flattens: no p * p array
-        for p in tensors[1:]:
-            total = total + xp.vdot(p, p)
+        xp = namespace(tensors[0])
+        total = None
+        for p in tensors:
+            flat = xp.reshape(p, (-1,))
+            square = xp.vecdot(flat, flat)  # a dot product: no p * p array
+            total = square if total is None else total + square
         return xp.asarray(total)
 
     @staticmethod
@@ -136,7 +141,7 @@ class Mean(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdims):
-        return x.mean(axis=axes, keepdims=keepdims)
+        return namespace(x).mean(x, axis=axes, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, grad):
@@ -178,15 +183,16 @@ class Var(Function):
     @staticmethod
     def forward(ctx, x, axes, correction, keepdims):
         ctx.save_for_backward(x)
-        return x.var(axis=axes, ddof=correction, keepdims=keepdims)
+        return namespace(x).var(x, axis=axes, correction=correction, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         _, axes, correction, keepdims = ctx.inputs
         dof = _count(x.shape, axes) - correction
-        g = _unreduce(grad, axes, keepdims, x.ndim, ctx.xp)
-        centered = x - x.mean(axis=axes, keepdims=True)
+        xp = ctx.xp
+        g = _unreduce(grad, axes, keepdims, x.ndim, xp)
+        centered = x - xp.mean(x, axis=axes, keepdims=True)
         scale = 2.0 / dof if dof > 0 else math.inf  # as PyTorch: x - mean over 0 dof
         return g * centered * scale, None, None, None
 
@@ -260,15 +266,16 @@ class Amax(Function):
         return _with_dims("max", args)
 
     on_arrays = True
-    reduce = staticmethod(xp.max)
+    reduce = "max"  # the namespace's function
 
     @classmethod
     def forward(cls, ctx, x, axes, keepdims):
-        z = cls.reduce(x, axis=axes, keepdims=True)
+        xp = namespace(x)
+        z = getattr(xp, cls.reduce)(x, axis=axes, keepdims=True)
         if ctx.needs_input_grad[0]:
-            wins = (x == z).astype(x.dtype)
-            ctx.save_for_backward(wins / wins.sum(axis=axes, keepdims=True))
-        return z if keepdims else z.reshape(_reduced_shape(x.shape, axes))
+            wins = xp.astype(x == z, x.dtype)
+            ctx.save_for_backward(wins / xp.sum(wins, axis=axes, keepdims=True))
+        return z if keepdims else xp.reshape(z, _reduced_shape(x.shape, axes))
 
     @staticmethod
     def backward(ctx, grad):
@@ -302,7 +309,7 @@ class Amin(Amax):
     def describe_call(args):
         return _with_dims("min", args)
 
-    reduce = staticmethod(xp.min)
+    reduce = "min"
 
 
 @register(Amin, methods=("amin",), expression=Expression("min", 1, 1, "min(x): the smallest value"))
@@ -324,6 +331,11 @@ def _reduced_shape(shape: tuple, axes: tuple | None) -> tuple:
     return tuple(s for k, s in enumerate(shape) if k not in axes)
 
 
+def _kept_shape(shape: tuple, axes: tuple | None) -> tuple:
+    """``shape`` with the reduced axes as size 1 (what keepdims=True gives)."""
+    return tuple(1 if axes is None or k in axes else s for k, s in enumerate(shape))
+
+
 class LogSumExp(Function):
     """z = log(sum(e^x)) over axes, computed as m + log(sum(e^(x - m))) with m = max(x).
 
@@ -341,11 +353,15 @@ class LogSumExp(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdims):
-        m = x.max(axis=axes, keepdims=True, initial=-xp.inf)  # -inf over an empty axis
-        m = xp.where(xp.isfinite(m), m, 0)  # all -inf: keep x - m finite
-        z = m + xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True))
+        xp = namespace(x)
+        if _count(x.shape, axes):
+            m = xp.max(x, axis=axes, keepdims=True)
+            m = xp.where(xp.isfinite(m), m, 0.0)  # all -inf: keep x - m finite
+        else:  # an empty axis: the sum of no terms is 0, its log -inf
+            m = xp.zeros(_kept_shape(x.shape, axes), dtype=x.dtype, device=x.device)
+        z = m + xp.log(xp.sum(xp.exp(x - m), axis=axes, keepdims=True))
         if not keepdims:
-            z = z.reshape(_reduced_shape(x.shape, axes))
+            z = xp.reshape(z, _reduced_shape(x.shape, axes))
         ctx.save_for_backward(x, z)
         return z
 
@@ -381,8 +397,9 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        e = xp.exp(x - x.max(axis=axis, keepdims=True))
-        p = e / e.sum(axis=axis, keepdims=True)
+        xp = namespace(x)
+        e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+        p = e / xp.sum(e, axis=axis, keepdims=True)
         ctx.save_for_backward(p)
         return p
 
@@ -390,7 +407,7 @@ class Softmax(Function):
     def backward(ctx, grad):
         (p,) = ctx.saved_tensors
         axis = ctx.inputs[1]
-        return p * (grad - (grad * p).sum(axis=axis, keepdims=True)), None
+        return p * (grad - ctx.xp.sum(grad * p, axis=axis, keepdims=True)), None
 
 
 @register(
@@ -415,8 +432,9 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        s = x - x.max(axis=axis, keepdims=True)
-        y = s - xp.log(xp.exp(s).sum(axis=axis, keepdims=True))
+        xp = namespace(x)
+        s = x - xp.max(x, axis=axis, keepdims=True)
+        y = s - xp.log(xp.sum(xp.exp(s), axis=axis, keepdims=True))
         ctx.save_for_backward(y)
         return y
 
@@ -424,7 +442,8 @@ class LogSoftmax(Function):
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
         axis = ctx.inputs[1]
-        return grad - ctx.xp.exp(y) * grad.sum(axis=axis, keepdims=True), None
+        xp = ctx.xp
+        return grad - xp.exp(y) * xp.sum(grad, axis=axis, keepdims=True), None
 
 
 @register(
@@ -474,27 +493,29 @@ def _extreme(name: str, reduce: Any, arg: Any, binary: Any) -> Any:
 @register(methods=("argmax",))
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the maximum (of the flattened tensor when ``dim`` is None); no gradient."""
-    return _arg(xp.argmax, input, dim, keepdim)
+    return _arg("argmax", input, dim, keepdim)
 
 
 @register(methods=("argmin",))
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the minimum; no gradient."""
-    return _arg(xp.argmin, input, dim, keepdim)
+    return _arg("argmin", input, dim, keepdim)
 
 
-def _arg(fn: Any, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
+def _arg(name: str, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
     data = input._data
+    xp = namespace(data)
     if dim is None:
-        out = fn(data)
+        out = xp.asarray(getattr(xp, name)(data))  # of the flattened array (NumPy: a scalar)
         if keepdim:
             out = xp.reshape(out, (1,) * data.ndim)
-        return Tensor._make(xp.asarray(out, dtype=xp.int64))
-    axes = reduce_axes(dim, None, data.ndim, fn.__name__)
+        return Tensor._make(xp.astype(out, xp.int64, copy=False))
+    axes = reduce_axes(dim, None, data.ndim, name)
     if not axes:  # a 0-d tensor: its one value is at index 0
-        return Tensor._make(xp.zeros((), xp.int64))
+        return Tensor._make(xp.zeros((), dtype=xp.int64, device=data.device))
     (d,) = axes
-    return Tensor._make(fn(data, axis=d, keepdims=keepdim).astype(xp.int64, copy=False))
+    out = getattr(xp, name)(data, axis=d, keepdims=keepdim)
+    return Tensor._make(xp.astype(xp.asarray(out), xp.int64, copy=False))
 
 
 max = register(Amax, Maximum, methods=("max",))(_extreme("max", amax, argmax, maximum))  # noqa: A001
