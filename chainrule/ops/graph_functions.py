@@ -74,6 +74,9 @@ GRAPH_FUNCTIONS = SimpleNamespace(
     astype=lambda x, dtype, copy=True: cast(x, canonical_dtype(dtype)),
     broadcast_to=broadcast_to,
     clip=lambda a, a_min=None, a_max=None: clamp(a, a_min, a_max),
+    concat=lambda arrays, axis=0: (
+        cat(list(arrays), axis) if axis is not None else cat([reshape(a, -1) for a in arrays])
+    ),
     concatenate=lambda arrays, axis=0: cat(list(arrays), axis),
     errstate=lambda **kwargs: contextlib.nullcontext(),  # chainrule ops warn as NumPy does
     exp=exp,
@@ -84,6 +87,7 @@ GRAPH_FUNCTIONS = SimpleNamespace(
     maximum=maximum,
     mean=lambda a, axis=None, keepdims=False: mean(a, axis, keepdims),
     minimum=minimum,
+    permute_dims=lambda a, axes: permute(a, tuple(axes)),
     reshape=lambda a, shape: reshape(a, shape),
     sign=sign,
     split=split_like_numpy,

@@ -1,16 +1,24 @@
 """Indexing: ``x[key]`` with ints, slices, None, Ellipsis, integer arrays and boolean masks.
 
+NumPy's indexing rules, on every device. On the CPU the key goes to NumPy as it is. The Array API
+standard indexes less (every axis named or an ellipsis, slice bounds inside the axis, integer
+arrays only beside integers, a boolean mask only alone), so for an array of another module
+``getitem`` first rewrites the key: a key of ints, slices and None into the standard's spelling of
+it, any other into the flat positions NumPy would read (``Flat``), which ``take`` gathers.
+
 Backward scatters the gradient back into a zero array of x's shape, adding where an index repeats
 (``x[[0, 0]]`` uses x[0] twice: its gradient is the sum of both).
 """
 
 from __future__ import annotations
 
+import math
+import operator
 from typing import Any
 
 from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
-from ..backend import ndarray, xp
+from ..backend import NUMPY, canonical_dtype, device_of, is_array, namespace, ndarray, to_device
 from ._registry import register
 
 
@@ -18,6 +26,19 @@ def _is_basic(key: Any) -> bool:
     """True when the key holds only ints, slices, None and Ellipsis (no index can repeat)."""
     parts = key if type(key) is tuple else (key,)
     return all(isinstance(k, (int, slice)) or k is None or k is Ellipsis for k in parts)
+
+
+class Flat:
+    """A key as the flat (C-order) positions of the elements it reads: an int64 array of the
+    result's shape, on the indexed array's device. ``x[key]`` is then ``take`` of x's elements."""
+
+    __slots__ = ("positions",)
+
+    def __init__(self, positions: Any) -> None:
+        self.positions = positions
+
+    def __repr__(self) -> str:
+        return f"Flat(positions of shape {tuple(self.positions.shape)})"
 
 
 class Index(Function):
@@ -31,6 +52,11 @@ class Index(Function):
 
     @staticmethod
     def forward(ctx, x, key):
+        if type(key) is Flat:
+            xp = namespace(x)
+            p = key.positions
+            flat = xp.take(xp.reshape(x, (-1,)), xp.reshape(p, (-1,)), axis=0)
+            return xp.reshape(flat, p.shape)
         return x[key]
 
     @staticmethod
@@ -50,11 +76,32 @@ class IndexAdd(Function):
 
     @staticmethod
     def forward(ctx, g, key, shape):
-        z = xp.zeros(shape, dtype=g.dtype)
-        if _is_basic(key):
-            z[key] = g
-        else:
-            xp.add.at(z, key, g)
+        xp = namespace(g)
+        if type(key) is Flat:
+            p = key.positions
+            z = xp.zeros((math.prod(shape),), dtype=g.dtype, device=g.device)
+            z = xp.scatter_add(z, xp.reshape(p, (-1,)), xp.reshape(g, (-1,)))
+            return xp.reshape(z, shape)
+        if type(g) is ndarray:  # NumPy's key, as the user gave it
+            z = xp.zeros(shape, dtype=g.dtype)
+            if _is_basic(key):
+                z[key] = g
+                return z
+            return xp.scatter_add(z, key, g)
+        # another module: ints, slices and None in the standard's spelling (see _standard_key);
+        # the standard assigns through no None, so drop those axes from the key and from g
+        z = xp.zeros(shape, dtype=g.dtype, device=g.device)
+        part, kept, d = [], [], 0
+        for k in key:
+            if k is None:
+                d += 1
+            elif type(k) is slice:
+                part.append(k)
+                kept.append(g.shape[d])
+                d += 1
+            else:
+                part.append(k)
+        z[tuple(part)] = xp.reshape(g, tuple(kept))
         return z
 
     @staticmethod
@@ -63,25 +110,44 @@ class IndexAdd(Function):
         return call(Index, grad, key), None, None
 
 
-def index_key(key: Any) -> Any:
-    """Turn tensors and lists inside an index into arrays, and check their dtypes."""
+def index_key(key: Any, like: Any = None) -> Any:
+    """Turn tensors, lists and NumPy scalars inside an index into arrays, and check their dtypes.
+
+    Args:
+        key: an index as ``x[key]`` takes it.
+        like: the array to be indexed; index arrays are made on (or moved to) its device, as
+            PyTorch takes a CPU index for a CUDA tensor. None: leave them where they are.
+
+    Returns:
+        The key with every index array an array of ``like``'s module and device.
+    """
     if type(key) is tuple:
-        return tuple(_key_part(k) for k in key)
-    return _key_part(key)
+        return tuple([_key_part(k, like) for k in key])
+    return _key_part(key, like)
 
 
-def _key_part(k: Any) -> Any:
+def _key_part(k: Any, like: Any) -> Any:
     if isinstance(k, (int, slice)) or k is None or k is Ellipsis:
         return k
     if isinstance(k, Tensor):
         k = k._data
     elif isinstance(k, (list, tuple)):
-        k = xp.asarray(k) if len(k) else xp.zeros(0, xp.int64)  # [] selects nothing
-    if isinstance(k, ndarray) or isinstance(k, xp.integer):
-        if k.dtype.kind not in "biu":
+        xp = NUMPY if like is None else namespace(like)
+        where = {} if like is None or type(like) is ndarray else {"device": like.device}
+        # [] selects nothing
+        k = xp.asarray(k, **where) if len(k) else xp.zeros(0, dtype=xp.int64, **where)
+    elif not is_array(k):
+        if hasattr(k, "__index__"):  # a NumPy integer
+            return operator.index(k)
+        if hasattr(k, "dtype"):  # a NumPy bool or another 0-d value: NumPy's array of it
+            k = NUMPY.asarray(k)
+    if is_array(k):
+        if canonical_dtype(k.dtype).kind not in "biu":
             raise IndexError(
                 f"tensors used as indices must be integer or bool; got dtype {k.dtype}"
             )
+        if like is not None and not (type(k) is ndarray and type(like) is ndarray):
+            k = to_device(k, device_of(like))
         return k
     raise IndexError(
         f"unsupported index of type {type(k).__name__}: use ints, slices, None, ..., integer "
@@ -89,11 +155,184 @@ def _key_part(k: Any) -> Any:
     )
 
 
+def _is_mask(k: Any) -> bool:
+    return type(k) is bool or (is_array(k) and canonical_dtype(k.dtype).kind == "b")
+
+
+def _standard_key(key: Any, x: Any) -> Any:
+    """``key`` (index arrays already on x's device) rewritten for a module that indexes only as
+    the standard does: a tuple of ints, slices and None that names every axis, or ``Flat``."""
+    parts = list(key) if type(key) is tuple else [key]
+    shape = x.shape
+    used, ellipsis = 0, []
+    for i, k in enumerate(parts):
+        if k is Ellipsis:
+            ellipsis.append(i)
+        elif k is None or type(k) is bool:  # a new axis; a Python bool is a 0-d mask (NumPy)
+            pass
+        elif _is_mask(k):
+            used += k.ndim
+        else:
+            used += 1
+    if len(ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if used > len(shape):
+        raise IndexError(
+            f"too many indices for array: array is {len(shape)}-dimensional, but {used} were "
+            "indexed"
+        )
+    fill = [slice(None)] * (len(shape) - used)
+    if ellipsis:
+        # an ellipsis of no axes still parts the integer arrays on either side of it (NumPy)
+        parts[ellipsis[0] : ellipsis[0] + 1] = fill or [Ellipsis]
+    else:
+        parts += fill
+    if any(is_array(k) or type(k) is bool for k in parts):
+        return Flat(_positions(parts, x))
+    out, axis = [], 0
+    for k in parts:
+        if k is Ellipsis:
+            continue
+        if k is None:
+            out.append(None)
+            continue
+        n = shape[axis]
+        out.append(_slice(k, n) if type(k) is slice else _int(k, n, axis))
+        axis += 1
+    return tuple(out)
+
+
+def _slice(k: slice, n: int) -> slice:
+    """``k`` with bounds inside an axis of size n, which the standard requires."""
+    start, stop, step = k.indices(n)
+    if not len(range(start, stop, step)):
+        return slice(0, 0, 1)
+    return slice(start, None if stop < 0 else stop, step)  # stop -1 going down: past the start
+
+
+def _int(k: int, n: int, axis: int) -> int:
+    if not -n <= k < n:
+        raise IndexError(f"index {k} is out of bounds for axis {axis} with size {n}")
+    return k % n
+
+
+def _positions(parts: list, x: Any) -> Any:
+    """The flat positions NumPy's ``x[tuple(parts)]`` reads (parts name every axis of x; an
+    Ellipsis left among them stands for no axes).
+
+    NumPy's rule: the integer arrays (with the ints beside them, and each mask as the integer
+    arrays of its nonzero positions) broadcast to one block of axes, which takes the place of the
+    first of them when they stand together in the key (nothing, not even an empty ellipsis,
+    between them), and comes first otherwise. Slices and None keep their axes, in order. A None
+    (and a 0-d mask) indexes a new axis of size 1, whose stride is 0.
+    """
+    xp = namespace(x)
+    where = x.device
+    int64 = xp.int64
+    shape = x.shape
+    strides = [math.prod(shape[a + 1 :]) for a in range(len(shape))]
+    entries: list = []  # ("slice", start, step, length, stride), ("index", array or int), ("gap",)
+    axis = 0
+    for k in parts:
+        if k is Ellipsis:
+            entries.append(("gap",))
+        elif k is None:
+            entries.append(("slice", 0, 1, 1, 0))
+        elif type(k) is slice:
+            n = shape[axis]
+            start, stop, step = k.indices(n)
+            entries.append(("slice", start, step, len(range(start, stop, step)), strides[axis]))
+            axis += 1
+        elif type(k) is bool or (_is_mask(k) and k.ndim == 0):
+            # x[True] is x[None]; x[False] selects none of that new axis
+            picked = xp.nonzero(xp.reshape(xp.asarray(k, device=where), (1,)))[0]
+            entries.append(("index", picked * 0))
+        elif _is_mask(k):
+            if tuple(k.shape) != tuple(shape[axis : axis + k.ndim]):
+                raise IndexError(
+                    f"boolean index of shape {tuple(k.shape)} does not match the indexed axes "
+                    f"{axis}..{axis + k.ndim - 1} of shape {tuple(shape[axis : axis + k.ndim])}"
+                )
+            for j, idx in enumerate(xp.nonzero(k)):
+                entries.append(("index", xp.astype(idx, int64) * strides[axis + j]))
+            axis += k.ndim
+        elif is_array(k):
+            entries.append(("index", xp.astype(k, int64), axis))  # checked and scaled below
+            axis += 1
+        else:
+            entries.append(("index", _int(operator.index(k), shape[axis], axis) * strides[axis]))
+            axis += 1
+    advanced = [i for i, e in enumerate(entries) if e[0] == "index"]
+    together = advanced[-1] - advanced[0] == len(advanced) - 1
+    b_shape = _broadcast([tuple(e[1].shape) for e in entries if e[0] == "index" and is_array(e[1])])
+    offset, block = 0, None
+    for e in entries:
+        if e[0] != "index":
+            continue
+        term = e[1]
+        if len(e) == 3:  # an integer array on axis e[2]: NumPy checks it when it reads something
+            a = e[2]
+            n = shape[a]
+            if math.prod(b_shape) and bool(xp.any((term < -n) | (term >= n))):
+                raise IndexError(
+                    f"an index is out of bounds for axis {a} with size {n} (expected indices "
+                    f"in [{-n}, {n - 1}])"
+                )
+            term = xp.where(term < 0, term + n, term) * strides[a]
+        if is_array(term):
+            block = term if block is None else block + term
+        else:
+            offset += term
+    blocks: list = []  # (position of its first axis in the result's key order, shape, term)
+    for i, e in enumerate(entries):
+        if e[0] == "slice":
+            _, start, step, length, stride = e
+            term = xp.arange(length, dtype=int64, device=where) * (step * stride)
+            blocks.append(((length,), term))
+            offset += start * stride
+        elif together and i == advanced[0]:
+            blocks.append((b_shape, block))
+    if not together:
+        blocks.insert(0, (b_shape, block))
+    result = tuple(s for bs, _ in blocks for s in bs)
+    p, at = None, 0
+    for bs, term in blocks:
+        term = xp.reshape(term, (1,) * at + tuple(term.shape) + (1,) * (len(result) - at - len(bs)))
+        p = term if p is None else p + term
+        at += len(bs)
+    p = p + offset
+    if tuple(p.shape) != result:
+        p = xp.broadcast_to(p, result)
+    return p
+
+
+def _broadcast(shapes: list) -> tuple:
+    """The shape integer index arrays broadcast to, as NumPy's IndexError says when they don't."""
+    n = max(len(s) for s in shapes)
+    out = []
+    for sizes in zip(*[(1,) * (n - len(s)) + s for s in shapes]):
+        big = {s for s in sizes if s != 1}
+        if len(big) > 1:
+            raise IndexError(
+                "shape mismatch: indexing arrays could not be broadcast together with shapes "
+                + " ".join(str(s) for s in shapes)
+            )
+        out.append(big.pop() if big else 1)
+    return tuple(out)
+
+
 @register(Index, methods=("__getitem__",))
 def getitem(input: Tensor, key: Any) -> Tensor:
-    """``input[key]`` as NumPy indexes, with a scatter-add backward for repeated indices."""
-    key = index_key(key)
+    """``input[key]`` as NumPy indexes, with a scatter-add backward for repeated indices.
+
+    Index arrays (tensors, NumPy arrays, lists) may live on any device: they are moved to
+    ``input``'s.
+    """
+    data = input._data
     try:
+        key = index_key(key, data)
+        if type(data) is not ndarray:
+            key = _standard_key(key, data)
         return Index.apply(input, key)
     except IndexError as e:
         raise IndexError(f"indexing a tensor of shape {tuple(input.shape)}: {e}") from None

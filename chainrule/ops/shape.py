@@ -11,7 +11,7 @@ from typing import Any
 
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from ..backend import xp
+from ..backend import namespace
 from ._registry import alias, register
 from ._util import normalize_dim, shape_arg
 
@@ -27,11 +27,11 @@ class Reshape(Function):
 
     @staticmethod
     def forward(ctx, x, shape):
-        return x.reshape(shape)
+        return namespace(x).reshape(x, shape)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.reshape(ctx.inputs[0].shape), None
+        return ctx.xp.reshape(grad, ctx.inputs[0].shape), None
 
 
 @register(Reshape, methods=("reshape", "view"))
@@ -126,7 +126,7 @@ class Permute(Function):
 
     @staticmethod
     def forward(ctx, x, axes):
-        return x.transpose(axes)
+        return namespace(x).permute_dims(x, axes)
 
     @staticmethod
     def backward(ctx, grad):
@@ -134,7 +134,7 @@ class Permute(Function):
         inverse = [0] * len(axes)
         for i, a in enumerate(axes):
             inverse[a] = i
-        return ctx.xp.transpose(grad, inverse), None
+        return ctx.xp.permute_dims(grad, tuple(inverse)), None
 
 
 @register(Permute, methods=("permute",))
@@ -185,7 +185,7 @@ class Expand(Function):
 
     @staticmethod
     def forward(ctx, x, shape):
-        return xp.broadcast_to(x, shape)
+        return namespace(x).broadcast_to(x, shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -211,11 +211,14 @@ def expand(input: Tensor, *sizes: Any) -> Tensor:
 def broadcast_to(input: Tensor, shape: Sequence[int]) -> Tensor:
     """Broadcast to ``shape`` as NumPy does (a view; the gradient sums the copies)."""
     target = shape_arg((shape,), "broadcast_to") if not isinstance(shape, int) else (shape,)
-    try:
-        ok = xp.broadcast_shapes(input._data.shape, target) == target
-    except ValueError:
-        ok = False
-    if not ok:
+    have = input._data.shape
+    lead = len(target) - len(have)
+    # NumPy's rule: align on the right; each of the tensor's sizes is 1 or the target's
+    if (
+        lead < 0
+        or any(t < 0 for t in target)
+        or any(s != 1 and s != t for s, t in zip(have, target[lead:]))
+    ):
         raise RuntimeError(
             f"broadcast_to: a tensor of shape {tuple(input.shape)} cannot be broadcast to {target}"
         )
@@ -238,16 +241,18 @@ class Cat(Function):
 
     @staticmethod
     def forward(ctx, axis, *xs):
-        return xp.concatenate(xs, axis=axis)
+        return namespace(xs[0]).concat(xs, axis=axis)
 
     @staticmethod
     def backward(ctx, grad):
         axis, *xs = ctx.inputs
-        bounds, at = [], 0
-        for x in xs[:-1]:
-            at += x.shape[axis]
-            bounds.append(at)
-        return (None, *ctx.xp.split(grad, bounds, axis=axis))
+        lead = (slice(None),) * axis
+        pieces, at = [], 0
+        for x in xs:
+            n = x.shape[axis]
+            pieces.append(grad[(*lead, _part(at, at + n), ...)])
+            at += n
+        return (None, *pieces)
 
 
 @register(Cat)
@@ -280,13 +285,13 @@ class Stack(Function):
 
     @staticmethod
     def forward(ctx, axis, *xs):
-        return xp.stack(xs, axis=axis)
+        return namespace(xs[0]).stack(xs, axis=axis)
 
     @staticmethod
     def backward(ctx, grad):
         axis = ctx.inputs[0]
         lead = (slice(None),) * axis
-        return (None, *[grad[(*lead, i)] for i in range(grad.shape[axis])])
+        return (None, *[grad[(*lead, i, ...)] for i in range(grad.shape[axis])])
 
 
 @register(Stack)
@@ -313,11 +318,14 @@ class Split(Function):
 
     @staticmethod
     def forward(ctx, x, bounds, axis):
-        return tuple(xp.split(x, bounds, axis=axis))
+        # the standard has no split: slice the pieces (views, as NumPy's split gives)
+        lead = (slice(None),) * axis
+        cuts = [0, *bounds, x.shape[axis]]
+        return tuple([x[(*lead, _part(lo, hi), ...)] for lo, hi in zip(cuts, cuts[1:])])
 
     @staticmethod
     def backward(ctx, *grads):
-        return ctx.xp.concatenate(grads, axis=ctx.inputs[2]), None, None
+        return ctx.xp.concat(grads, axis=ctx.inputs[2]), None, None
 
 
 @register(Split, methods=("split",))
@@ -350,6 +358,12 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """Cut into ``chunks`` pieces of (nearly) equal size along ``dim``."""
     n = input.shape[normalize_dim(dim, input.ndim, "chunk")]
     return split(input, max(1, -(-n // chunks)), dim)
+
+
+def _part(lo: int, hi: int) -> slice:
+    """The slice lo:hi, spelled as the Array API standard accepts it even when empty (its bounds
+    must lie inside the axis: ``x[3:3]`` on an axis of size 3 is refused, ``x[0:0]`` is not)."""
+    return slice(lo, hi) if hi > lo else slice(0, 0)
 
 
 def _tensors(tensors: Any, op: str) -> list:
