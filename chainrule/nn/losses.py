@@ -29,7 +29,15 @@ from typing import Any
 
 from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor, to_array
-from ..backend import canonical_dtype, device_of, is_floating, namespace, ndarray, to_device
+from ..backend import (
+    canonical_dtype,
+    device_of,
+    is_array,
+    is_floating,
+    namespace,
+    ndarray,
+    to_device,
+)
 from ..creation import as_tensor
 from ..ops import exp, log, log_softmax, relu, where
 from ..ops.losses import (
@@ -117,7 +125,7 @@ def _on_input_device(value: Any, x: Tensor, fn: str, name: str = "target") -> An
                 f"{device_of(data)}. Move it with {name}.to({str(x.device)!r})"
             )
         return data
-    data = to_array(value, copy=False)
+    data = value if is_array(value) else to_array(value, copy=False)
     if type(data) is ndarray and type(x._data) is ndarray:
         return data
     return to_device(data, x.device)

@@ -59,9 +59,9 @@ class Arith:
 
     def scalars(self, like: Any, *values: float) -> list[Any]:
         """``values`` as constants to scale arrays of ``like``'s dtype with (see above)."""
-        if self.native and type(like) is ndarray:
+        if type(like) is ndarray and self.native:
             asarray, dtype = self.xp.asarray, like.dtype
-            return [asarray(v, dtype=dtype) for v in values]
+            return [asarray(v, dtype) for v in values]
         return [float(v) for v in values]
 
     def copy(self, x: Any, like: Any) -> Any:

@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from ..autograd import Tensor
+from ..backend import ndarray
 from . import _arith
 from ._arith import Arith
 from .optimizer import Optimizer, ParamsT, check_hyperparameter
@@ -106,18 +107,18 @@ class Adam(Optimizer):
         for p in params:
             w, grad, p_state = p._data, p._grad._data, state[p]
             arith = _arith.of(w)
-            zeros_like = arith.xp.zeros_like  # on w's device
             if not p_state:
+                zeros_like = arith.xp.zeros_like  # on w's device
                 p_state["step"] = 0
                 p_state["exp_avg"] = zeros_like(w)
                 p_state["exp_avg_sq"] = zeros_like(w)
                 if amsgrad:
                     p_state["max_exp_avg_sq"] = zeros_like(w)
             p_state["step"] = t = p_state["step"] + 1
-            key = (t, w.dtype, getattr(w, "device", None))
+            key = (t, w.dtype, None if type(w) is ndarray else w.device)
             if key != made_for:  # once per step, unless step counts, dtypes or devices differ
                 made_for = key
-                sc = _Scalars.make(group, w, t)
+                sc = _Scalars.make(group, arith, w, t)
 
             g = -grad if maximize else grad
             if weight_decay != 0:
@@ -130,7 +131,7 @@ class Adam(Optimizer):
             if amsgrad:
                 v_max = p_state.get("max_exp_avg_sq")
                 if v_max is None:  # amsgrad was switched on after the first step
-                    v_max = p_state["max_exp_avg_sq"] = zeros_like(w)
+                    v_max = p_state["max_exp_avg_sq"] = arith.xp.zeros_like(w)
                 arith.maximum(v_max, v, out=v_max)
                 v = v_max
             w -= _step(arith, m, v, sc)
@@ -148,7 +149,7 @@ class Adam(Optimizer):
         """
         if group["amsgrad"] or (group["weight_decay"] != 0 and not group["decoupled_weight_decay"]):
             return None
-        if not params or not _arith.of(params[0]._data).views:
+        if not params:
             return None
         state = self.state
         step = state[params[0]].get("step", 0)
@@ -162,9 +163,9 @@ class Adam(Optimizer):
                     return None
             else:
                 return flat
-        if sum(p._data.size for p in params) > FLAT_LIMIT:
-            return None
         first = params[0]._data
+        if not _arith.of(first).views or sum(p._data.size for p in params) > FLAT_LIMIT:
+            return None
         dtype, where = first.dtype, getattr(first, "device", None)
         for p in params:
             w = p._data
@@ -182,7 +183,7 @@ class Adam(Optimizer):
         for p in params:
             state[p]["step"] = t
         arith = flat.arith
-        sc = _Scalars.make(group, flat.m, t)
+        sc = _Scalars.make(group, arith, flat.m, t)
         ravel = arith.ravel
         g = arith.xp.concat([ravel(p._grad._data) for p in params])  # a copy: ours to change
         if group["maximize"]:
@@ -215,10 +216,10 @@ class _Scalars(NamedTuple):
     step_size: Any
 
     @classmethod
-    def make(cls, group: dict[str, Any], like: Any, t: int) -> _Scalars:
+    def make(cls, group: dict[str, Any], arith: Arith, like: Any, t: int) -> _Scalars:
         lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
         return cls(
-            *_arith.of(like).scalars(
+            *arith.scalars(
                 like,
                 beta1,
                 beta2,

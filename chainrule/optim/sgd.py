@@ -97,7 +97,8 @@ class SGD(Optimizer):
             # the scalars in w's dtype (see as_scalars), made once per step unless the group
             # mixes dtypes or devices
             if w.dtype is not dtype or (type(w) is not ndarray and w.device != where):
-                dtype, where, arith = w.dtype, getattr(w, "device", None), _arith.of(w)
+                dtype, arith = w.dtype, _arith.of(w)
+                where = None if type(w) is ndarray else w.device
                 lr, decay, mu, undamped = arith.scalars(
                     w, group["lr"], weight_decay, momentum, 1 - dampening
                 )
