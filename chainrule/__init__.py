@@ -56,6 +56,7 @@ from .ops import *  # noqa: F403  (every op as a function: cr.exp, cr.matmul, ..
 from .random import (
     get_rng_state,
     manual_seed,
+    normal,
     rand,
     rand_like,
     randint,

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..autograd.tensor import Tensor
-from ..backend import xp
+from ..backend import namespace
+from ..creation import as_tensor
+from ..dtypes import float64
 from ..ops import linear
 from ..ops._registry import functional as _ops_in_functional
-from ..random import default_generator
+from ..random import rand
 from .losses import *  # noqa: F403  (cross_entropy, nll_loss, ... are part of F)
 from .losses import __all__ as _losses_all
 
@@ -41,8 +43,18 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return input
     if p == 1.0:
         return input * 0
-    keep = default_generator().random(input.shape) >= p
-    return input * (keep / (1.0 - p)).astype(input.dtype)
+    return input * _keep_mask(input, input.shape, p)
+
+
+def _keep_mask(input: Tensor, shape: tuple, p: float) -> Tensor:
+    """1/(1-p) where a uniform draw is >= p, else 0: a constant in input's dtype, on its device.
+
+    The draw is float64, as it always was, so a seed keeps its masks on every device and dtype.
+    """
+    u = rand(shape, dtype=float64, device=input.device)._data
+    xp = namespace(u)
+    keep = xp.astype(u >= p, u.dtype) / (1.0 - p)  # True / (1 - p), exactly
+    return Tensor._make(xp.astype(keep, input._data.dtype))
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -60,8 +72,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return input
     if p == 1.0:
         return input * 0
-    keep = default_generator().random(input.shape[:-2] + (1, 1)) >= p
-    return input * (keep / (1.0 - p)).astype(input.dtype)
+    return input * _keep_mask(input, input.shape[:-2] + (1, 1), p)
 
 
 def _batch_axes(input: Tensor, num_features: int) -> tuple[int, ...]:
@@ -102,8 +113,9 @@ def batch_norm(
         mean = input.mean(axes, keepdim=True)
         var = input.var(axes, correction=0, keepdim=True)
         if running_mean is not None and running_var is not None:
-            batch_mean = mean.detach()._data.reshape(-1)
-            batch_var = var.detach()._data.reshape(-1) * (n / (n - 1))
+            xp = namespace(mean._data)
+            batch_mean = xp.reshape(mean._data, (-1,))
+            batch_var = xp.reshape(var._data, (-1,)) * (n / (n - 1))
             running_mean._data *= 1 - momentum
             running_mean._data += momentum * batch_mean
             running_var._data *= 1 - momentum
@@ -161,14 +173,19 @@ def maxout(input: Tensor, weight: Tensor, bias: Tensor | None, pieces: int) -> T
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
-    """Class indices (int) -> one-hot rows (int64), as PyTorch's ``F.one_hot``."""
-    idx = tensor._data if isinstance(tensor, Tensor) else xp.asarray(tensor)
-    if idx.dtype.kind not in "iu":
+    """Class indices (int) -> one-hot rows (int64), as PyTorch's ``F.one_hot``; on the indices'
+    device."""
+    idx = as_tensor(tensor)._data
+    xp = namespace(idx)
+    if not xp.isdtype(idx.dtype, "integral"):
         raise TypeError(f"one_hot: expected integer class indices; got dtype {idx.dtype}")
-    n = int(idx.max()) + 1 if num_classes < 0 else num_classes
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
+    if not idx.size and num_classes < 0:
+        raise ValueError("one_hot: cannot infer the number of classes from no indices; pass it")
+    low, high = (int(xp.min(idx)), int(xp.max(idx))) if idx.size else (0, -1)
+    n = high + 1 if num_classes < 0 else num_classes
+    if low < 0 or high >= n:
         raise ValueError(
-            f"one_hot: class indices must be in [0, {n}); found values in "
-            f"[{int(idx.min())}, {int(idx.max())}]"
+            f"one_hot: class indices must be in [0, {n}); found values in [{low}, {high}]"
         )
-    return Tensor._make(xp.eye(n, dtype=xp.int64)[idx])
+    classes = xp.arange(n, dtype=idx.dtype, device=idx.device)
+    return Tensor._make(xp.astype(xp.expand_dims(idx, axis=-1) == classes, xp.int64))

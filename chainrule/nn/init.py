@@ -1,8 +1,9 @@
 """Weight initialisation, in place, with PyTorch's names and formulas.
 
-Each function fills a tensor from chainrule's seeded generator (``cr.manual_seed``) and returns
-it. ``fan_in`` of a (out_features, in_features) weight is in_features; the gain scales the
-variance for the activation that follows (``calculate_gain``).
+Each function fills a tensor from chainrule's seeded generator (``cr.manual_seed``), on the
+tensor's device, and returns it; a seed gives the same weights on every device. ``fan_in`` of a
+(out_features, in_features) weight is in_features; the gain scales the variance for the
+activation that follows (``calculate_gain``).
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
-from ..random import default_generator
+from ..backend import is_floating, namespace
+from ..dtypes import float64
+from ..random import normal, uniform
 
 _GAINS = {
     "linear": 1.0,
@@ -48,27 +49,44 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
             f"fan in and fan out need a tensor with at least 2 dimensions; got shape "
             f"{tuple(tensor.shape)}"
         )
-    receptive = int(np.prod(tensor.shape[2:])) if tensor.ndim > 2 else 1
+    receptive = math.prod(tensor.shape[2:])
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
-    if not isinstance(tensor, Tensor):
-        raise TypeError(f"expected a Tensor to fill; got {type(tensor).__name__}")
+    """Write ``values`` (a number, or a tensor of ``tensor``'s shape) into ``tensor``."""
+    _check(tensor)
     with no_grad():
-        tensor._data[...] = values
+        data = tensor._data
+        if isinstance(values, Tensor):  # a draw, on data's device: into data's dtype
+            values = values._data
+            if values.dtype != data.dtype:
+                values = namespace(values).astype(values, data.dtype)
+        data[...] = values
         tensor._version += 1
     return tensor
 
 
+def _check(tensor: Any) -> None:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"expected a Tensor to fill; got {type(tensor).__name__}")
+
+
+def _draw_args(tensor: Tensor) -> dict[str, Any]:
+    """Draw in the tensor's dtype (float64 for integers, then cast) on its device."""
+    _check(tensor)
+    dtype = tensor.dtype if is_floating(tensor.dtype) else float64
+    return {"dtype": dtype, "device": tensor.device}
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """Fill with values drawn uniformly from [a, b)."""
-    return _fill(tensor, default_generator().uniform(a, b, tensor.shape))
+    return _fill(tensor, uniform(a, b, tensor.shape, **_draw_args(tensor)))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with values drawn from N(mean, std^2)."""
-    return _fill(tensor, default_generator().normal(mean, std, tensor.shape))
+    return _fill(tensor, normal(mean, std, tensor.shape, **_draw_args(tensor)))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:

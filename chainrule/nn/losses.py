@@ -17,7 +17,9 @@ model (the lecture's H(P, Q) = H(P) + KL(P || Q)); with a one-hot P, H(P) = 0 an
     True
 
 Weights (``weight``, ``pos_weight``) are constants, as in PyTorch: one that requires grad is
-refused rather than silently cut off. Float targets receive gradients, as in PyTorch.
+refused rather than silently cut off. Float targets receive gradients, as in PyTorch. Targets and
+weights given as Tensors must be on the input's device (an error names both devices otherwise);
+given as lists or arrays, they are put there.
 """
 
 from __future__ import annotations
@@ -26,8 +28,16 @@ import warnings
 from typing import Any
 
 from ..autograd.grad_mode import state
-from ..autograd.tensor import Tensor
-from ..backend import xp
+from ..autograd.tensor import Tensor, to_array
+from ..backend import (
+    canonical_dtype,
+    device_of,
+    is_array,
+    is_floating,
+    namespace,
+    ndarray,
+    to_device,
+)
 from ..creation import as_tensor
 from ..ops import exp, log, log_softmax, relu, where
 from ..ops.losses import (
@@ -74,7 +84,7 @@ def _input(input: Any, fn: str, name: str = "input") -> Tensor:
 
 def _float_target(target: Any, x: Tensor, fn: str) -> Tensor:
     """A floating target of the same shape as the input (a Tensor, which may require grad)."""
-    t = target if isinstance(target, Tensor) else as_tensor(target)
+    t = target if isinstance(target, Tensor) else as_tensor(target, device=x.device)
     if t.dtype.kind != "f":
         raise TypeError(
             f"{fn}: expected a floating target (float32 or float64) of shape {tuple(x.shape)}; "
@@ -102,17 +112,36 @@ def _warn_broadcast(t: Tensor, x: Tensor, fn: str) -> None:
         )
 
 
+def _on_input_device(value: Any, x: Tensor, fn: str, name: str = "target") -> Any:
+    """The array of ``value`` on x's device: a Tensor's own (refused on another device), or a
+    list's or an array's, put there."""
+    if isinstance(value, Tensor):
+        data = value._data
+        if type(data) is ndarray and type(x._data) is ndarray:
+            return data  # both on the CPU: the common case, without the devices' comparison
+        if device_of(data) != x.device:
+            raise RuntimeError(
+                f"{fn}: expected {name} on the input's device, {x.device}; got it on "
+                f"{device_of(data)}. Move it with {name}.to({str(x.device)!r})"
+            )
+        return data
+    data = value if is_array(value) else to_array(value, copy=False)
+    if type(data) is ndarray and type(x._data) is ndarray:
+        return data
+    return to_device(data, x.device)
+
+
 def _index_target(x: Tensor, target: Any, ignore_index: int | None, fn: str) -> tuple:
     """Class indices as an integer array of x's shape without its class axis, checked in range.
 
     Returns the indices and the ignore_index to pass to the op: None when no target equals it
     (every target is a class, and ignore_index is not one), which spares the op its masks.
     """
-    y = target._data if isinstance(target, Tensor) else xp.asarray(target)
+    y = _on_input_device(target, x, fn)
     ax = class_axis(x)
     n_classes = x.shape[ax]
     expected = tuple(x.shape[:ax] + x.shape[ax + 1 :])
-    if y.dtype.kind not in "iu":
+    if canonical_dtype(y.dtype).kind not in "iu":
         also = (
             f" (or class probabilities: a float tensor of shape {tuple(x.shape)})"
             if fn == "cross_entropy"
@@ -128,25 +157,33 @@ def _index_target(x: Tensor, target: Any, ignore_index: int | None, fn: str) -> 
             f"input of shape {tuple(x.shape)} (classes along dimension {ax}); got a target of "
             f"shape {tuple(y.shape)}"
         )
-    # The common case, every target a class, in one comparison: read as unsigned, a negative
-    # index is a huge number. Anything else gets the full check below, with its message.
-    unsigned = y.dtype.str.replace("i", "u")  # "<i8" -> "<u8": the same size and byte order
-    if y.size and y.view(unsigned).max() < n_classes:
+    if y.size and _all_classes(y, n_classes):
         if ignore_index is not None and 0 <= ignore_index < n_classes:
             return y, int(ignore_index)  # a class: the op looks for it
         return y, None
+    xp = namespace(y)
     bad = (y < 0) | (y >= n_classes)
     if ignore_index is not None:
         bad &= y != ignore_index
-    if bad.any():
+    if xp.any(bad):
         found = y[bad]
         ignore = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
         raise IndexError(
-            f"{fn}: target {int(found.flat[0])} is out of range: expected class indices in "
+            f"{fn}: target {int(found[0])} is out of range: expected class indices in "
             f"[0, {n_classes - 1}]{ignore} for {n_classes} classes; found {found.size} value(s) "
-            f"outside, from {int(found.min())} to {int(found.max())}"
+            f"outside, from {int(xp.min(found))} to {int(xp.max(found))}"
         )
     return y, None if ignore_index is None else int(ignore_index)
+
+
+def _all_classes(y: Any, n_classes: int) -> bool:
+    """Whether every index in (non-empty) ``y`` is in [0, n_classes): the common case."""
+    if type(y) is ndarray:
+        # NumPy, in one comparison: read as unsigned, a negative index is a huge number
+        unsigned = y.dtype.str.replace("i", "u")  # "<i8" -> "<u8": the same size and byte order
+        return bool(y.view(unsigned).max() < n_classes)
+    xp = namespace(y)
+    return int(xp.min(y)) >= 0 and int(xp.max(y)) < n_classes
 
 
 def _class_weight(weight: Any, n_classes: int, x: Tensor, fn: str) -> Any:
@@ -154,13 +191,13 @@ def _class_weight(weight: Any, n_classes: int, x: Tensor, fn: str) -> Any:
     if weight is None:
         return None
     _refuse_grad(weight, fn, "weight")
-    w = weight._data if isinstance(weight, Tensor) else xp.asarray(weight)
+    w = _on_input_device(weight, x, fn, "weight")
     if w.shape != (n_classes,):
         raise ValueError(
             f"{fn}: expected weight of shape ({n_classes},), one per class of the input of "
             f"shape {tuple(x.shape)}; got shape {tuple(w.shape)}"
         )
-    return xp.ascontiguousarray(w, dtype=x.dtype)
+    return namespace(w).astype(w, x._data.dtype)  # a copy of its own, contiguous
 
 
 def _broadcast_weight(weight: Any, x: Tensor, fn: str, name: str) -> Any:
@@ -168,9 +205,10 @@ def _broadcast_weight(weight: Any, x: Tensor, fn: str, name: str) -> Any:
     if weight is None:
         return None
     _refuse_grad(weight, fn, name)
-    w = weight._data if isinstance(weight, Tensor) else xp.asarray(weight)
+    w = _on_input_device(weight, x, fn, name)
+    xp = namespace(w)
     try:
-        ok = xp.broadcast_shapes(w.shape, x.shape) == x.shape
+        ok = tuple(xp.broadcast_shapes(w.shape, x.shape)) == tuple(x.shape)
     except ValueError:
         ok = False
     if not ok:
@@ -178,7 +216,7 @@ def _broadcast_weight(weight: Any, x: Tensor, fn: str, name: str) -> Any:
             f"{fn}: expected {name} of a shape that broadcasts to the input's "
             f"{tuple(x.shape)}; got {tuple(w.shape)}"
         )
-    return w.astype(x.dtype, copy=False)
+    return xp.astype(w, x._data.dtype, copy=False)
 
 
 def _refuse_grad(weight: Any, fn: str, name: str) -> None:
@@ -190,11 +228,14 @@ def _refuse_grad(weight: Any, fn: str, name: str) -> None:
 
 
 def _in_unit_interval(a: Any, fn: str, name: str) -> None:
-    if a.size and not ((a >= 0) & (a <= 1)).all():
-        bad = a[~((a >= 0) & (a <= 1))]
+    if not a.size:
+        return
+    inside = (a >= 0) & (a <= 1)
+    if not namespace(a).all(inside):
+        bad = a[~inside]
         raise ValueError(
             f"{fn}: expected every element of {name} in [0, 1] (probabilities); found "
-            f"{bad.size} outside, e.g. {bad.flat[0]!r}. Apply sigmoid first, or use "
+            f"{bad.size} outside, e.g. {float(bad[0])!r}. Apply sigmoid first, or use "
             "binary_cross_entropy_with_logits on the scores."
         )
 
@@ -255,8 +296,8 @@ def cross_entropy(
     ax = class_axis(x)
     n_classes = x.shape[ax]
     w = _class_weight(weight, n_classes, x, fn)
-    t = target._data if isinstance(target, Tensor) else xp.asarray(target)
-    if t.dtype.kind == "f" and t.shape == x.shape:  # class probabilities (soft labels)
+    t = _on_input_device(target, x, fn)
+    if is_floating(t.dtype) and t.shape == x.shape:  # class probabilities (soft labels)
         soft = target if isinstance(target, Tensor) else as_tensor(t)
         return _soft_cross_entropy(x, soft, w, label_smoothing, reduction)
     y, ignore = _index_target(x, t, ignore_index, fn)
@@ -273,7 +314,7 @@ def _soft_cross_entropy(x: Tensor, t: Tensor, w: Any, eps: float, reduction: str
     if w is not None:
         shape = [1] * x.ndim
         shape[ax] = n_classes
-        prod = prod * w.reshape(shape)
+        prod = prod * Tensor._make(namespace(w).reshape(w, tuple(shape)))
     return _reduce(-prod.sum(ax), reduction)  # "mean": over samples, never over weights
 
 
@@ -353,18 +394,21 @@ def multi_margin_loss(
         raise ValueError(f"{fn}: expected p = 1 or 2 (as PyTorch); got {p!r}")
     n_classes = x.shape[-1]
     w = _class_weight(weight, n_classes, x, fn)
-    y = _index_target(x, target, None, fn)[0].reshape(-1)
+    y = _index_target(x, target, None, fn)[0]
+    xp = namespace(y)
+    y = xp.reshape(y, (-1,))
     x2 = x if x.ndim == 2 else x.reshape(1, n_classes)
-    rows = xp.arange(x2.shape[0])
+    rows = xp.arange(x2.shape[0], dtype=y.dtype, device=y.device)
     h = relu(x2 - x2[rows, y].reshape(-1, 1) + margin)  # max(0, margin - x[y] + x[i])
     if p == 2:
         h = h * h
     # the i = y term is excluded; w[y] / C scales the rest (a constant)
-    scale = xp.full(x2.shape, 1.0 / n_classes, dtype=x.dtype)
-    scale[rows, y] = 0
+    classes = xp.arange(n_classes, dtype=y.dtype, device=y.device)
+    others = xp.expand_dims(y, axis=1) != classes
+    scale = xp.astype(others, x._data.dtype) * (1.0 / n_classes)
     if w is not None:
-        scale *= w[y][:, None]
-    loss = (h * scale).sum(1)
+        scale = scale * xp.expand_dims(xp.take(w, y), axis=1)
+    loss = (h * Tensor._make(scale)).sum(1)
     if x.ndim == 1:
         loss = loss.reshape(())
     return _reduce(loss, reduction)

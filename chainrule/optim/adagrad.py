@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import ndarray, xp
+from . import _arith
 from .optimizer import Optimizer, ParamsT, check_hyperparameter
 
 
@@ -71,10 +71,11 @@ class Adagrad(Optimizer):
         check_hyperparameter("initial_accumulator_value", group["initial_accumulator_value"])
         check_hyperparameter("eps", group["eps"])
 
-    def _update(self, p: ndarray, grad: ndarray, state: dict[str, Any], group: dict) -> None:
+    def _update(self, p: Any, grad: Any, state: dict[str, Any], group: dict) -> None:
+        arith = _arith.of(p)
         if not state:
             state["step"] = 0
-            state["sum"] = xp.full_like(p, group["initial_accumulator_value"])
+            state["sum"] = arith.xp.full_like(p, group["initial_accumulator_value"])
         state["step"] += 1
         t = state["step"]
 
@@ -86,8 +87,8 @@ class Adagrad(Optimizer):
         clr = group["lr"] / (1 + (t - 1) * group["lr_decay"])
         s = state["sum"]
         s += g * g
-        std = xp.sqrt(s)
+        std = arith.sqrt(s)
         std += group["eps"]
-        step = xp.divide(g, std, out=std)
+        step = arith.divide(g, std, out=std)
         step *= clr
         p -= step

@@ -12,9 +12,11 @@ Per parameter w with gradient g, at step t = 1, 2, ... (PyTorch's rule):
 The two bias corrections undo the pull of m and v towards their zero start; eps is added after
 the square root and its bias correction, as in PyTorch.
 
-A small model's parameters (``FLAT_LIMIT`` numbers in all, at most) are updated as one flat array:
-each parameter's ``exp_avg`` and ``exp_avg_sq`` are then views of two flat arrays, and a step is a
-dozen NumPy calls for the whole group rather than a dozen per parameter. The numbers are the same.
+A small model's parameters (``FLAT_LIMIT`` numbers in all, at most) are updated as one flat array
+on NumPy and CuPy: each parameter's ``exp_avg`` and ``exp_avg_sq`` are then views of two flat
+arrays, and a step is a dozen calls for the whole group rather than a dozen per parameter. The
+numbers are the same. (Other array modules, whose views the standard leaves unspecified, update
+parameter by parameter; see ``_arith``.)
 
 Coupled weight decay is L2 regularization (``weight_decay = 2 * lambda`` for the term
 ``lambda * (W**2).sum()``), but Adam then divides it by sqrt(v) like the rest of the gradient, so
@@ -27,8 +29,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from ..autograd import Tensor
-from ..backend import ndarray, xp
-from .optimizer import Optimizer, ParamsT, as_scalars, check_hyperparameter
+from ..backend import ndarray
+from . import _arith
+from ._arith import Arith
+from .optimizer import Optimizer, ParamsT, check_hyperparameter
 
 
 class Adam(Optimizer):
@@ -99,19 +103,22 @@ class Adam(Optimizer):
         amsgrad, maximize = group["amsgrad"], group["maximize"]
         weight_decay, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
         state = self.state
-        made_for = None  # the (step, dtype) of the scalars below
+        made_for = None  # the (step, dtype, device) of the scalars below
         for p in params:
             w, grad, p_state = p._data, p._grad._data, state[p]
+            arith = _arith.of(w)
             if not p_state:
+                zeros_like = arith.xp.zeros_like  # on w's device
                 p_state["step"] = 0
-                p_state["exp_avg"] = xp.zeros_like(w)
-                p_state["exp_avg_sq"] = xp.zeros_like(w)
+                p_state["exp_avg"] = zeros_like(w)
+                p_state["exp_avg_sq"] = zeros_like(w)
                 if amsgrad:
-                    p_state["max_exp_avg_sq"] = xp.zeros_like(w)
+                    p_state["max_exp_avg_sq"] = zeros_like(w)
             p_state["step"] = t = p_state["step"] + 1
-            if (t, w.dtype) != made_for:  # made once per step, unless step counts or dtypes differ
-                made_for = (t, w.dtype)
-                sc = _Scalars.make(group, w.dtype, t)
+            key = (t, w.dtype, None if type(w) is ndarray else w.device)
+            if key != made_for:  # once per step, unless step counts, dtypes or devices differ
+                made_for = key
+                sc = _Scalars.make(group, arith, w, t)
 
             g = -grad if maximize else grad
             if weight_decay != 0:
@@ -124,19 +131,20 @@ class Adam(Optimizer):
             if amsgrad:
                 v_max = p_state.get("max_exp_avg_sq")
                 if v_max is None:  # amsgrad was switched on after the first step
-                    v_max = p_state["max_exp_avg_sq"] = xp.zeros_like(w)
-                xp.maximum(v_max, v, out=v_max)
+                    v_max = p_state["max_exp_avg_sq"] = arith.xp.zeros_like(w)
+                arith.maximum(v_max, v, out=v_max)
                 v = v_max
-            w -= _step(m, v, sc)
+            w -= _step(arith, m, v, sc)
 
     # ----- small models: a group's moments as two flat arrays -----
     def _flat(self, group: dict[str, Any], params: list[Tensor]) -> _FlatMoments | None:
         """The group's moments as flat arrays, when the group can take one flat update.
 
-        That needs parameters of one dtype, all at the same step, at most ``FLAT_LIMIT`` numbers
-        in all, and an update that never needs the weights as one array (no amsgrad, no coupled
-        weight decay). The flat arrays are made on the first such step (or when something, such
-        as ``load_state_dict``, replaced a parameter's moments): each parameter's ``exp_avg`` and
+        That needs an array module with views (NumPy, CuPy), parameters of one dtype on one
+        device, all at the same step, at most ``FLAT_LIMIT`` numbers in all, and an update that
+        never needs the weights as one array (no amsgrad, no coupled weight decay). The flat
+        arrays are made on the first such step (or when something, such as
+        ``load_state_dict``, replaced a parameter's moments): each parameter's ``exp_avg`` and
         ``exp_avg_sq`` in ``state`` become views of them, so the state reads as before.
         """
         if group["amsgrad"] or (group["weight_decay"] != 0 and not group["decoupled_weight_decay"]):
@@ -155,11 +163,15 @@ class Adam(Optimizer):
                     return None
             else:
                 return flat
-        if sum(p._data.size for p in params) > FLAT_LIMIT:
+        first = params[0]._data
+        if not _arith.of(first).views or sum(p._data.size for p in params) > FLAT_LIMIT:
             return None
-        dtype = params[0]._data.dtype
+        dtype, where = first.dtype, getattr(first, "device", None)
         for p in params:
-            if p._data.dtype != dtype or state[p].get("step", 0) != step:
+            w = p._data
+            if w.dtype != dtype or type(w) is not type(first) or state[p].get("step", 0) != step:
+                return None
+            if getattr(w, "device", None) != where:
                 return None
         flat = self._flats[id(group)] = _FlatMoments(group, params, state)
         return flat
@@ -170,15 +182,17 @@ class Adam(Optimizer):
         t = state[params[0]]["step"] + 1
         for p in params:
             state[p]["step"] = t
-        sc = _Scalars.make(group, flat.m.dtype, t)
-        g = xp.concatenate([p._grad._data.ravel() for p in params])  # a copy: ours to change
+        arith = flat.arith
+        sc = _Scalars.make(group, arith, flat.m, t)
+        ravel = arith.ravel
+        g = arith.xp.concat([ravel(p._grad._data) for p in params])  # a copy: ours to change
         if group["maximize"]:
-            xp.negative(g, out=g)
+            arith.negative(g, out=g)
         if group["weight_decay"] != 0:  # decoupled (_flat rules out the coupled kind)
             for p in params:
                 p._data *= sc.shrink
         _moments(g, flat.m, flat.v, sc)
-        _step(flat.m, flat.v, sc, out=flat.step)
+        _step(arith, flat.m, flat.v, sc, out=flat.step)
         for p, step in zip(params, flat.steps):
             p._data -= step
 
@@ -189,24 +203,24 @@ FLAT_LIMIT = 1 << 16
 
 
 class _Scalars(NamedTuple):
-    """A step's constants as 0-d arrays of the parameters' dtype (see ``as_scalars``)."""
+    """A step's constants in the parameters' dtype (see ``as_scalars``)."""
 
-    b1: ndarray
-    b2: ndarray
-    one_minus_b1: ndarray
-    one_minus_b2: ndarray
-    eps: ndarray
-    decay: ndarray
-    shrink: ndarray
-    bias_correction2_sqrt: ndarray
-    step_size: ndarray
+    b1: Any
+    b2: Any
+    one_minus_b1: Any
+    one_minus_b2: Any
+    eps: Any
+    decay: Any
+    shrink: Any
+    bias_correction2_sqrt: Any
+    step_size: Any
 
     @classmethod
-    def make(cls, group: dict[str, Any], dtype: Any, t: int) -> _Scalars:
+    def make(cls, group: dict[str, Any], arith: Arith, like: Any, t: int) -> _Scalars:
         lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
         return cls(
-            *as_scalars(
-                dtype,
+            *arith.scalars(
+                like,
                 beta1,
                 beta2,
                 1 - beta1,
@@ -220,7 +234,7 @@ class _Scalars(NamedTuple):
         )
 
 
-def _moments(g: ndarray, m: ndarray, v: ndarray, sc: _Scalars) -> None:
+def _moments(g: Any, m: Any, v: Any, sc: _Scalars) -> None:
     """m = beta1 m + (1 - beta1) g and v = beta2 v + (1 - beta2) g^2, in place."""
     m *= sc.b1
     m += sc.one_minus_b1 * g
@@ -230,12 +244,12 @@ def _moments(g: ndarray, m: ndarray, v: ndarray, sc: _Scalars) -> None:
     v += g2
 
 
-def _step(m: ndarray, v: ndarray, sc: _Scalars, out: ndarray | None = None) -> ndarray:
+def _step(arith: Arith, m: Any, v: Any, sc: _Scalars, out: Any = None) -> Any:
     """lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps), to subtract from w."""
-    denom = xp.sqrt(v, out=out)
+    denom = arith.sqrt(v, out=out)
     denom /= sc.bias_correction2_sqrt
     denom += sc.eps
-    step = xp.divide(m, denom, out=denom)  # reuse the buffer: denom is not needed again
+    step = arith.divide(m, denom, out=denom)  # reuse the buffer: denom is not needed again
     step *= sc.step_size
     return step
 
@@ -249,21 +263,25 @@ class _FlatMoments:
 
     def __init__(self, group: dict[str, Any], params: list[Tensor], state: dict) -> None:
         self.group = group
-        dtype = params[0]._data.dtype
-        total = sum(p._data.size for p in params)
-        self.m, self.v, self.step = (xp.empty(total, dtype) for _ in range(3))
+        self.arith = arith = _arith.of(params[0]._data)
+        xp = arith.xp
+        # three flat arrays of the parameters' dtype, on their device
+        self.m, self.v, self.step = (
+            xp.concat([xp.reshape(p._data, (-1,)) for p in params]) for _ in range(3)
+        )
         self.views, self.steps = [], []
         start = 0
         for p in params:
             shape, stop = p._data.shape, start + p._data.size
             p_state = state[p]
-            mv, vv = self.m[start:stop].reshape(shape), self.v[start:stop].reshape(shape)
+            mv = xp.reshape(self.m[start:stop], shape)  # views: _flat asks for a module with them
+            vv = xp.reshape(self.v[start:stop], shape)
             mv[...] = p_state.get("exp_avg", 0)
             vv[...] = p_state.get("exp_avg_sq", 0)
             p_state.setdefault("step", 0)
             p_state["exp_avg"], p_state["exp_avg_sq"] = mv, vv
             self.views.append((mv, vv))
-            self.steps.append(self.step[start:stop].reshape(shape))
+            self.steps.append(xp.reshape(self.step[start:stop], shape))
             start = stop
 
 

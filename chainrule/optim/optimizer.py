@@ -4,12 +4,15 @@ An optimizer holds the parameters it changes in ``param_groups`` (a list of dict
 list and that group's hyperparameters), its per-parameter buffers in ``state`` (a dict keyed by the
 parameter Tensor), and changes the parameters in place when ``step()`` is called. A subclass
 states its hyperparameters' valid ranges (``_check_group``) and its update rule for one parameter
-(``_update``), written on the NumPy arrays; this class does the rest: groups, validation,
+(``_update``), written on the arrays; this class does the rest: groups, validation,
 ``zero_grad``, ``step``, and ``state_dict``/``load_state_dict``.
 
 The update runs on the arrays behind the tensors (``p._data``, ``p.grad._data``) with in-place
-NumPy operations, so a step builds no graph and allocates little. Each update bumps the
-parameter's version counter, so a graph that saved the old value refuses to run backward.
+operations, so a step builds no graph and allocates little. It is written once for every array
+module (NumPy, CuPy, array-api-strict) with the standard's operators and ``_arith``'s functions,
+and a parameter's state (momentum buffers, moments) lives on the parameter's device. Each update
+bumps the parameter's version counter, so a graph that saved the old value refuses to run
+backward.
 
 For a small model a step costs mostly Python's and NumPy's overhead per call, not arithmetic.
 SGD and Adam therefore override ``_update_group`` rather than ``_update``: they read a group's
@@ -26,7 +29,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..autograd import Tensor, enable_grad, no_grad
-from ..backend import ndarray, xp
+from ..backend import device_of, is_array, namespace, ndarray, to_device
+from . import _arith
 
 #: What an optimizer accepts as ``params``: Tensors, or dicts that each describe a parameter group.
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -70,21 +74,22 @@ def check_hyperparameter(
         raise ValueError(f"Invalid {name}: expected {want}, got {value!r}")
 
 
-def as_scalars(dtype: Any, *values: float) -> list[ndarray]:
-    """``values`` as 0-d arrays of ``dtype``, to scale arrays of that dtype with.
+def as_scalars(like: Any, *values: float) -> list[Any]:
+    """``values`` as constants to scale arrays of ``like``'s dtype and device with.
 
-    ``a * 0.9`` with a float32 array ``a`` first turns 0.9 into a float32, on every call; on a
-    small array that costs as much as the product itself. A 0-d float32 array holding 0.9 gives
+    ``a * 0.9`` with a float32 NumPy array ``a`` first turns 0.9 into a float32, on every call; on
+    a small array that costs as much as the product itself. A 0-d float32 array holding 0.9 gives
     the same result (both ways multiply by ``float32(0.9)``) without the conversion, so an
     optimizer makes its scalars once per step and uses them for every parameter of that dtype.
+    Other array modules get the Python floats, which their arrays convert in the same way.
 
     Example:
-        >>> lr, beta = as_scalars(np.float32, 0.1, 0.9)
-        >>> a = np.ones(2, np.float32)
+        >>> a = cr.ones(2).numpy()
+        >>> lr, beta = as_scalars(a, 0.1, 0.9)
         >>> bool(((a * 0.9) == (a * beta)).all()), (a * lr).dtype
         (True, dtype('float32'))
     """
-    return [xp.array(v, dtype) for v in values]
+    return _arith.of(like).scalars(like, *values)
 
 
 class Optimizer:
@@ -253,12 +258,11 @@ class Optimizer:
                 if set_to_none:
                     p._grad = None
                     continue
-                if g.requires_grad or not g._data.flags.writeable:
+                if g.requires_grad or not _zeroed(g._data):
                     # a gradient recorded with create_graph (cut it loose), or a read-only view
-                    # such as a broadcast: a new array of zeros
-                    p._grad = Tensor._make(xp.zeros(g.shape, g.dtype))
+                    # such as a broadcast: a new array of zeros, on its device
+                    p._grad = Tensor._make(namespace(g._data).zeros_like(g._data))
                     continue
-                g._data.fill(0)  # what g.zero_() does, without its checks (g needs no grad)
                 g._version += 1
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -302,9 +306,9 @@ class Optimizer:
 
         The layout is PyTorch's: ``{"state": {index: {name: value}}, "param_groups":
         [{..., "params": [index, ...]}]}``, where parameters are numbered in the order of the
-        groups. Values are ints, floats, bools, strings, tuples, lists, dicts and NumPy arrays
-        (copies: later steps do not change them), never Tensors, so the dict can go to an npz or
-        safetensors file.
+        groups. Values are ints, floats, bools, strings, tuples, lists, dicts and arrays on
+        their parameters' devices (NumPy arrays on the CPU; copies: later steps do not change
+        them), never Tensors, so the dict can go to an npz or safetensors file.
 
         Returns:
             The state dict.
@@ -332,7 +336,7 @@ class Optimizer:
                 p_state = self.state.get(p)
                 if p_state:
                     state[index[id(p)]] = {
-                        k: v.copy() if isinstance(v, ndarray) else copy.deepcopy(v)
+                        k: namespace(v).asarray(v, copy=True) if is_array(v) else copy.deepcopy(v)
                         for k, v in p_state.items()
                     }
         return {"state": state, "param_groups": groups}
@@ -341,7 +345,9 @@ class Optimizer:
         """Resume from a state dict made by ``state_dict()`` of the same kind of optimizer.
 
         The parameters stay this optimizer's own; their groups' hyperparameters and their buffers
-        are taken (copied) from ``state_dict``. Everything is checked before anything changes.
+        are taken (copied) from ``state_dict``, each buffer onto its parameter's device and into
+        its dtype (as PyTorch casts them), from whichever device it was saved on. Everything is
+        checked before anything changes.
 
         Args:
             state_dict: ``{"state": ..., "param_groups": ...}`` as ``state_dict()`` returns it
@@ -403,15 +409,15 @@ class Optimizer:
             for k, v in saved.items():
                 if isinstance(v, Tensor):
                     v = v._data
-                if isinstance(v, ndarray) and v.ndim > 0:
+                if is_array(v) and v.ndim > 0:
                     if v.shape != p.shape:
                         raise ValueError(
                             f"{name}.load_state_dict: state {k!r} of parameter {key} has shape "
                             f"{tuple(v.shape)}, but the parameter has shape {tuple(p.shape)}"
                         )
-                    v = xp.array(v, dtype=p.dtype)  # a copy, in the parameter's dtype
-                elif isinstance(v, ndarray):
-                    v = v.item()
+                    v = _on_parameter(v, p._data)
+                elif is_array(v):
+                    v = _python_number(v)
                 else:
                     v = copy.deepcopy(v)
                 p_state[k] = v
@@ -428,3 +434,29 @@ class Optimizer:
                     lines.append(f"    {key}: {group[key]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _zeroed(a: Any) -> bool:
+    """Fill array ``a`` with zeros in place (what ``zero_()`` does, without its checks); False,
+    leaving it as it is, when ``a`` is read-only (a broadcast view)."""
+    if type(a) is ndarray and not a.flags.writeable:
+        return False
+    try:
+        a[...] = 0
+    except ValueError:  # array-api-strict's read-only views refuse only when written
+        return False
+    return True
+
+
+def _on_parameter(v: Any, w: Any) -> Any:
+    """A copy of array ``v`` on array ``w``'s device, in its dtype."""
+    moved = to_device(v, device_of(w))
+    return namespace(w).astype(moved, w.dtype, copy=moved is v)
+
+
+def _python_number(v: Any) -> int | float | bool:
+    """A 0-d array's value as a Python number (a step count saved as an array)."""
+    xp = namespace(v)
+    if xp.isdtype(v.dtype, "bool"):
+        return bool(v)
+    return int(v) if xp.isdtype(v.dtype, "integral") else float(v)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import ndarray, xp
+from . import _arith
 from .optimizer import Optimizer, ParamsT, check_hyperparameter
 
 
@@ -77,10 +77,12 @@ class RMSprop(Optimizer):
         check_hyperparameter("weight_decay", group["weight_decay"])
         check_hyperparameter("momentum", group["momentum"])
 
-    def _update(self, p: ndarray, grad: ndarray, state: dict[str, Any], group: dict) -> None:
+    def _update(self, p: Any, grad: Any, state: dict[str, Any], group: dict) -> None:
+        arith = _arith.of(p)
+        zeros_like = arith.xp.zeros_like  # on p's device
         if not state:
             state["step"] = 0
-            state["square_avg"] = xp.zeros_like(p)
+            state["square_avg"] = zeros_like(p)
         state["step"] += 1
         alpha, momentum = group["alpha"], group["momentum"]
 
@@ -93,24 +95,28 @@ class RMSprop(Optimizer):
         s *= alpha
         s += (1 - alpha) * (g * g)
         if group["centered"]:
-            a = state.setdefault("grad_avg", xp.zeros_like(p))
+            a = state.get("grad_avg")
+            if a is None:
+                a = state["grad_avg"] = zeros_like(p)
             a *= alpha
             a += (1 - alpha) * g
             scale = s - a * a
             # s - a**2 >= 0 in exact arithmetic; rounding can take it just below 0 when the
             # gradient hardly varies, and sqrt would then give NaN
-            xp.maximum(scale, 0, out=scale)
-            xp.sqrt(scale, out=scale)
+            arith.maximum(scale, 0.0, out=scale)
+            arith.sqrt(scale, out=scale)
         else:
-            scale = xp.sqrt(s)
+            scale = arith.sqrt(s)
         scale += group["eps"]
 
         if momentum > 0:
-            buf = state.setdefault("momentum_buffer", xp.zeros_like(p))
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = zeros_like(p)
             buf *= momentum
-            buf += xp.divide(g, scale, out=scale)
+            buf += arith.divide(g, scale, out=scale)
             p -= group["lr"] * buf
         else:
-            step = xp.divide(g, scale, out=scale)
+            step = arith.divide(g, scale, out=scale)
             step *= group["lr"]
             p -= step

@@ -23,8 +23,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd import Tensor
-from ..backend import xp
-from .optimizer import Optimizer, ParamsT, as_scalars, check_hyperparameter
+from ..backend import ndarray
+from . import _arith
+from .optimizer import Optimizer, ParamsT, check_hyperparameter
 
 
 class SGD(Optimizer):
@@ -89,14 +90,17 @@ class SGD(Optimizer):
     def _update_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
         momentum, dampening, nesterov = group["momentum"], group["dampening"], group["nesterov"]
         weight_decay, maximize = group["weight_decay"], group["maximize"]
-        dtype = None
+        dtype = where = None
         state = self.state
         for p in params:
             w, g = p._data, p._grad._data
-            if w.dtype is not dtype:  # the scalars as 0-d arrays of w's dtype (see as_scalars),
-                dtype = w.dtype  # made once per step unless the group mixes dtypes
-                lr, decay, mu, undamped = as_scalars(
-                    dtype, group["lr"], weight_decay, momentum, 1 - dampening
+            # the scalars in w's dtype (see as_scalars), made once per step unless the group
+            # mixes dtypes or devices
+            if w.dtype is not dtype or (type(w) is not ndarray and w.device != where):
+                dtype, arith = w.dtype, _arith.of(w)
+                where = None if type(w) is ndarray else w.device
+                lr, decay, mu, undamped = arith.scalars(
+                    w, group["lr"], weight_decay, momentum, 1 - dampening
                 )
             if maximize:
                 g = -g
@@ -106,7 +110,7 @@ class SGD(Optimizer):
                 p_state = state[p]
                 buf = p_state.get("momentum_buffer")
                 if buf is None:  # the first step starts the buffer at g, undampened
-                    buf = p_state["momentum_buffer"] = xp.array(g, dtype=dtype)
+                    buf = p_state["momentum_buffer"] = arith.copy(g, w)
                 else:
                     buf *= mu
                     buf += g if dampening == 0 else undamped * g

@@ -610,3 +610,34 @@ def test_adam_flat_state_reads_per_parameter_and_is_copied_out():
     before = saved["state"][0]["exp_avg"].copy()
     opt.step()
     np.testing.assert_array_equal(saved["state"][0]["exp_avg"], before)  # a copy, not a view
+
+
+# ----- one update for every array module (optim._arith) -----
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=IDS)
+def test_numpys_fast_path_equals_the_generic_one_bit_for_bit(monkeypatch, name, kwargs, dtype):
+    # NumPy's ufuncs write into out= and Adam keeps a small group's moments as flat views; the
+    # generic arithmetic (array-api-strict's) copies results in and updates parameter by
+    # parameter: run the generic one on NumPy arrays and compare
+    from chainrule.backend import NUMPY
+    from chainrule.optim import _arith
+
+    fast, fast_opt = run(getattr(optim, name), kwargs, dtype=dtype)
+    monkeypatch.setattr(_arith, "_numpy", [_arith.Arith(NUMPY, native=False)])
+    generic, generic_opt = run(getattr(optim, name), kwargs, dtype=dtype)
+    for a, b in zip(fast, generic):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    fast_sd, generic_sd = fast_opt.state_dict(), generic_opt.state_dict()
+    for i, s in generic_sd["state"].items():
+        for k, v in s.items():
+            np.testing.assert_array_equal(fast_sd["state"][i][k], v)
+
+
+def test_zero_grad_keeps_the_gradient_array_when_it_can():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    opt = cr.optim.SGD([w], lr=0.1)
+    (w * w).sum().backward()
+    g = w.grad
+    opt.zero_grad(set_to_none=False)
+    assert w.grad is g and g._version > 0
+    np.testing.assert_array_equal(g.numpy(), [0.0, 0.0])

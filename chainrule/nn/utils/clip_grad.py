@@ -1,18 +1,25 @@
-"""Gradient clipping, in place, as PyTorch's ``torch.nn.utils``."""
+"""Gradient clipping, in place, as PyTorch's ``torch.nn.utils``; on any device."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
 
-import numpy as np
-
 from ...autograd.tensor import Tensor
+from ...backend import device_of, namespace
 
 
 def _with_grads(parameters: Iterable[Tensor] | Tensor) -> list[Tensor]:
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     return [p for p in params if p.grad is not None]
+
+
+def _norm(g: object, norm_type: float) -> float:
+    """The norm of one gradient array (``norm_type``-th power summed, for a finite norm)."""
+    xp = namespace(g)
+    if norm_type == math.inf:
+        return float(xp.max(xp.abs(g))) if g.size else 0.0
+    return float(xp.sum(xp.abs(g) ** norm_type))
 
 
 def clip_grad_norm_(
@@ -24,7 +31,8 @@ def clip_grad_norm_(
     """Scale all gradients together so that their total norm is at most ``max_norm``.
 
     Returns:
-        The total norm before clipping (a 0-d tensor), as in PyTorch.
+        The total norm before clipping (a 0-d tensor, on the first gradient's device), as in
+        PyTorch.
     """
     if max_norm < 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be non-negative; got {max_norm}")
@@ -33,9 +41,9 @@ def clip_grad_norm_(
         return Tensor(0.0)
     grads = [p.grad._data for p in params]
     if norm_type == math.inf:
-        total = max(float(np.abs(g).max()) if g.size else 0.0 for g in grads)
+        total = max(_norm(g, norm_type) for g in grads)
     else:
-        total = float(sum(float((np.abs(g) ** norm_type).sum()) for g in grads)) ** (1 / norm_type)
+        total = float(sum(_norm(g, norm_type) for g in grads)) ** (1 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
             f"clip_grad_norm_: the total norm of the gradients is {total}; set "
@@ -46,7 +54,7 @@ def clip_grad_norm_(
         for p in params:
             p.grad._data *= scale
             p.grad._version += 1
-    return Tensor(total, dtype=grads[0].dtype)
+    return Tensor(total, dtype=params[0].grad.dtype, device=device_of(grads[0]))
 
 
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
@@ -54,5 +62,6 @@ def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -
     if clip_value < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be non-negative; got {clip_value}")
     for p in _with_grads(parameters):
-        np.clip(p.grad._data, -clip_value, clip_value, out=p.grad._data)
+        g = p.grad._data
+        g[...] = namespace(g).clip(g, -clip_value, clip_value)
         p.grad._version += 1

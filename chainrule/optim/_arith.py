@@ -1,0 +1,99 @@
+"""The optimizers' arithmetic, written once for every array module.
+
+An update is written with the standard's operators, whose in-place forms (``m *= b1``,
+``w -= step``) every array module has, on the constants ``scalars`` makes, plus four functions
+whose result goes into an existing array, as NumPy's ``out=`` does: ``sqrt``, ``divide``,
+``maximum`` and ``negative``. ``of(array)`` gives the ``Arith`` for an array's module:
+
+- NumPy and CuPy (``native``): their ufuncs write into ``out`` themselves, with no temporary
+  array; the constants are 0-d arrays of the parameters' dtype on NumPy (see
+  ``optimizer.as_scalars``: faster for the small arrays of a Playground model, the same numbers);
+  and a reshaped slice of an array is a view that writes through to it (``views``), which
+  Adam's flat update of a small group relies on.
+- Any other module (array-api-strict, the standard's reference): the result is computed, then
+  copied into ``out`` with ``out[...] = result``, the standard's way; the constants are Python
+  floats (the standard converts them to the array's dtype, as NumPy does a 0-d array's value);
+  the standard leaves views unspecified, so Adam updates parameter by parameter.
+
+Both give the same numbers: tests/optim runs every optimizer on NumPy through the generic
+``Arith`` too and compares bit for bit.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from ..backend import NUMPY, namespace, ndarray
+
+#: Array modules whose ufuncs take ``out=`` and whose reshaped slices are views.
+NATIVE = frozenset({"numpy", "cupy"})
+
+
+class Arith:
+    """The in-place arithmetic of one array module (see the module's docstring).
+
+    Attributes:
+        xp: the module's namespace (``backend.namespace``).
+        native: whether ``out=`` and views are the module's own (NumPy, CuPy).
+        views: whether a reshaped slice of an array writes through to it.
+        sqrt, divide, maximum, negative: the standard's functions, with ``out=None``: given an
+            array, the result is written into it and it is returned.
+        ravel: a flat view of a contiguous array (``views`` modules only).
+    """
+
+    __slots__ = ("xp", "native", "views", "sqrt", "divide", "maximum", "negative", "ravel")
+
+    def __init__(self, xp: Any, native: bool) -> None:
+        self.xp = xp
+        self.native = self.views = native
+        if native:
+            self.sqrt, self.divide = xp.sqrt, xp.divide
+            self.maximum, self.negative = xp.maximum, xp.negative
+            self.ravel = operator.methodcaller("ravel")  # C-level; xp.reshape costs 10x more
+        else:
+            self.sqrt, self.divide = _into(xp.sqrt), _into(xp.divide)
+            self.maximum, self.negative = _into(xp.maximum), _into(xp.negative)
+            self.ravel = lambda a: xp.reshape(a, (-1,))
+
+    def scalars(self, like: Any, *values: float) -> list[Any]:
+        """``values`` as constants to scale arrays of ``like``'s dtype with (see above)."""
+        if type(like) is ndarray and self.native:
+            asarray, dtype = self.xp.asarray, like.dtype
+            return [asarray(v, dtype) for v in values]
+        return [float(v) for v in values]
+
+    def copy(self, x: Any, like: Any) -> Any:
+        """A new array holding ``x`` in ``like``'s dtype."""
+        return self.xp.astype(x, like.dtype, copy=True)
+
+
+def _into(f: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any, out: Any = None) -> Any:
+        result = f(*args)
+        if out is None:
+            return result
+        out[...] = result
+        return out
+
+    call.__name__ = getattr(f, "__name__", "call")
+    return call
+
+
+_by_namespace: dict[int, Arith] = {}
+
+
+def of(array: Any) -> Arith:
+    """The ``Arith`` of ``array``'s module."""
+    if type(array) is ndarray:
+        return _numpy[0]
+    xp = namespace(array)
+    found = _by_namespace.get(id(xp))
+    if found is None:
+        found = _by_namespace[id(xp)] = Arith(xp, xp.__name__ in NATIVE)
+    return found
+
+
+#: NumPy's, looked up first (a test swaps in the generic one to compare the two).
+_numpy = [Arith(NUMPY, True)]
