@@ -122,7 +122,10 @@ def index_key(key: Any, like: Any = None) -> Any:
         The key with every index array an array of ``like``'s module and device.
     """
     if type(key) is tuple:
-        return tuple([_key_part(k, like) for k in key])
+        for k in key:
+            if type(k) is not slice and type(k) is not int and k is not None and k is not Ellipsis:
+                return tuple([_key_part(k, like) for k in key])
+        return key  # ints, slices, None and ...: nothing to convert (the common key)
     return _key_part(key, like)
 
 
