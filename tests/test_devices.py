@@ -241,6 +241,95 @@ def test_dropout_draws_the_same_mask_on_every_device():
         np.testing.assert_array_equal(b.numpy(force=True), a.numpy())
 
 
+# ----- the losses and batch norm on strict:1, against the CPU -----
+def _scores():
+    return np.random.default_rng(2).standard_normal((6, 3))
+
+
+def _probs():
+    return 1 / (1 + np.exp(-_scores()))
+
+
+LOSSES = [
+    (
+        "cross_entropy",
+        lambda x, d: F.cross_entropy(x, cr.tensor([0, 2, 1, 1, 0, 2], device=d)),
+        ["cross_entropy"],
+    ),
+    (
+        "cross_entropy_weighted_smoothed",
+        lambda x, d: F.cross_entropy(x, [0, 2, 1, 1, 0, 2], [1.0, 2.0, 0.5], label_smoothing=0.1),
+        ["cross_entropy_smoothed"],
+    ),
+    (
+        "cross_entropy_soft",
+        lambda x, d: F.cross_entropy(x, cr.softmax(x.detach(), -1)),
+        ["log_softmax", "softmax", "mul", "sum", "mean"],
+    ),
+    (
+        "nll_loss",
+        lambda x, d: F.nll_loss(cr.log_softmax(x, 1), [0, 2, 1, 1, 0, 2]),
+        ["nll_loss", "log_softmax"],
+    ),
+    (
+        "multi_margin_loss",
+        lambda x, d: F.multi_margin_loss(x, [0, 2, 1, 1, 0, 2], p=2, weight=[1.0, 2.0, 0.5]),
+        ["index_int_array", "relu", "mul", "sum", "mean", "reshape"],
+    ),
+    ("mse_loss", lambda x, d: F.mse_loss(x, x.detach() * 0.5), ["sub", "mul", "mean"]),
+    ("l1_loss", lambda x, d: F.l1_loss(x, x.detach() * 0.5), ["sub", "abs", "mean"]),
+    (
+        "binary_cross_entropy",
+        lambda x, d: F.binary_cross_entropy(cr.sigmoid(x), cr.tensor(_probs(), device=d)),
+        ["binary_cross_entropy", "sigmoid"],
+    ),
+    (
+        "binary_cross_entropy_with_logits",
+        lambda x, d: F.binary_cross_entropy_with_logits(
+            x, cr.tensor(_probs(), device=d), pos_weight=[1.0, 2.0, 3.0]
+        ),
+        ["binary_cross_entropy_with_logits"],
+    ),
+    (
+        "kl_div",
+        lambda x, d: F.kl_div(
+            cr.log_softmax(x, 1), cr.softmax(x.detach() * 2, 1), reduction="batchmean"
+        ),
+        ["log_softmax", "softmax", "log", "where", "mul", "sub", "sum"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("loss", "rows"),
+    [pytest.param(f, rows, marks=needs_rows(*rows), id=name) for name, f, rows in LOSSES],
+)
+def test_losses_on_strict_match_the_cpu(loss, rows):
+    results = []
+    for where in ("cpu", STRICT):
+        x = cr.tensor(_scores(), device=where, requires_grad=True)
+        value = loss(x, where)
+        value.backward()
+        assert on(value) == where and on(x.grad) == where
+        results.append((value.item(), x.grad.numpy(force=True)))
+    assert results[1][0] == pytest.approx(results[0][0], rel=0, abs=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=0, atol=1e-12)
+
+
+@needs_rows("mean", "var", "sub", "div", "sqrt", "mul", "add", "reshape")
+def test_batch_norm_trains_and_tracks_its_statistics_on_strict():
+    outs = []
+    for where in ("cpu", STRICT):
+        bn = nn.BatchNorm1d(3).to(cr.float64).to(where)
+        x = cr.tensor(_scores(), device=where)
+        y = bn(x)
+        bn.eval()
+        outs.append([y, bn(x), bn.running_mean, bn.running_var, bn.num_batches_tracked])
+    for a, b in zip(*outs):
+        assert on(b) == STRICT
+        np.testing.assert_allclose(b.numpy(force=True), a.detach().numpy(), rtol=0, atol=1e-12)
+
+
 # ----- gradient clipping and one_hot, through the namespace -----
 def test_clipping_on_strict_matches_the_cpu():
     rng = np.random.default_rng(0)
