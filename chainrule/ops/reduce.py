@@ -114,8 +114,10 @@ class SumOfSquares(Function):
         xp = namespace(tensors[0])
         total = None
         for p in tensors:
-            flat = xp.reshape(p, (-1,))
-            square = xp.vecdot(flat, flat)  # a dot product: no p * p array
+            # a dot product of the flattened values (BLAS on NumPy): no p * p array; a 1-d p (a
+            # bias) needs no flattening, which spares NumPy's reshape, a Python function
+            flat = p if p.ndim == 1 else xp.reshape(p, (-1,))
+            square = flat @ flat
             total = square if total is None else total + square
         return xp.asarray(total)
 
