@@ -342,7 +342,9 @@ class Conv2d(Function):
         k = cg * kh * kw
         gy = grad.reshape((n, groups, o // groups, grad.shape[2] * grad.shape[3]))
         size, kernel = tuple(x.shape[2:]), (kh, kw)
-        graph = isinstance(grad, Tensor)  # create_graph: every step recorded, no buffers
+        # create_graph: every step recorded as ops on Tensors, and no pooled array touched (a
+        # recorded op would keep it as a value of the new graph, beyond this node's lease)
+        graph = isinstance(grad, Tensor) or isinstance(x, Tensor)
         gx = gw = gb = None
         if need_x:
             wt = w.reshape((groups, o // groups, k)).swapaxes(-1, -2)
@@ -398,6 +400,7 @@ def _input_grad(
             out[:, top : top + h_end : stride[0], left : left + w_end : stride[1]] += blocks[
                 :, i, j
             ]
+    del blocks  # a view of cols: give pools only an array that nothing else refers to
     give(cols)
     out = out[:, pt : pt + size[0], pl : pl + size[1]]
     return xp.ascontiguousarray(out.transpose(3, 0, 1, 2))

@@ -95,7 +95,7 @@ class MaxPool2d(Function):
             gx = call(Fold, cols, (h, w), kernel, dilation, padding, stride)
         else:  # the same values as where() (finite g times 0 is 0), several times faster,
             # into a pooled buffer given back once folded (col2im's result is fresh)
-            routed = take(won.shape, xp.result_type(grad.dtype, xp.float32))
+            routed = take(won.shape, xp.result_type(grad, won))  # g * won's dtype
             xp.multiply(g, won, out=routed)
             gx = col2im(
                 routed.reshape((n, c * kh * kw, ho * wo)), (h, w), kernel, dilation, padding, stride
