@@ -15,10 +15,11 @@ library differs.
 
 Instructions are not time (a cache miss costs more than an add), but for the per-op Python
 overhead these workloads measure they track time closely, and a change that adds work shows.
-The ConvNet steps ((i) MNIST size, (j) CIFAR size, 5 steps by default: each is ~50 ms of NumPy
-under callgrind's ~50x) are array work: their count shows the copies and adds a change makes or
-saves, but not the kernel's (page faults, zeroing fresh pages), which callgrind does not see;
-measure those with CPU time (user + system). Needs ``valgrind`` (Debian's package).
+The ConvNet steps ((i) MNIST size, (j) CIFAR size; 5 steps in the shorter run by default, as
+each takes seconds under callgrind) are array work: their count shows the copies and adds a
+change makes or saves, but not the kernel's work (page faults, zeroing fresh pages), which
+callgrind does not see; ``interleaved.py`` measures CPU time, user + system, for that. Needs
+``valgrind`` (Debian's package).
 """
 
 from __future__ import annotations

@@ -6,13 +6,10 @@ so that whatever else the machine does falls on both alike. A step's CPU time is
 user + system time across it (``time.process_time``): page faults and the kernel's zeroing of
 fresh pages count, which an instruction count (``instructions.py``) does not see. Reported: the
 median over the steps, the wall-clock median, the minor page faults per step and the loss after
-the last step (the same model and data on every side).
+the last step (the same model and data on every side). BLAS runs on one thread on every side.
 
     python benchmarks/interleaved.py --base main --new conv-pool --only i,j --steps 40
-    python benchmarks/interleaved.py --base main --no-pool --only i
-
-``--no-pool`` adds a side: this tree (or ``--new``) with the image ops' buffer pool switched off
-(``_workspace.MAX_PER_SHAPE = 0``). BLAS runs on one thread on every side.
+    python benchmarks/interleaved.py --base main --torch --only i
 """
 
 from __future__ import annotations
@@ -34,9 +31,10 @@ WORKER = """
 import json, resource, sys, time
 sys.path.insert(0, {bench!r})
 from convnet_step import ChainruleConvNet, make_problem
-if {no_pool}:
-    from chainrule.ops import _workspace
-    _workspace.MAX_PER_SHAPE = 0
+if {torch}:
+    import torch
+    from convnet_step import TorchConvNet as ChainruleConvNet
+    torch.set_num_threads(1)
 model = ChainruleConvNet(make_problem({key!r}))
 for _ in range(3):
     model.step()
@@ -51,9 +49,9 @@ for line in sys.stdin:
 """
 
 
-def start(tree: Path, key: str, no_pool: bool) -> subprocess.Popen:
+def start(tree: Path, key: str, torch: bool) -> subprocess.Popen:
     code = LIBRARY_CHECK.format(tree=str(tree))
-    code += WORKER.format(bench=str(ROOT / "benchmarks"), key=key, no_pool=no_pool)
+    code += WORKER.format(bench=str(ROOT / "benchmarks"), key=key, torch=torch)
     env = dict(os.environ, PYTHONPATH=str(tree), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
@@ -72,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base", default="HEAD", help="the commit to compare with (default HEAD)")
     parser.add_argument("--new", help="a commit to measure instead of this tree")
-    parser.add_argument("--no-pool", action="store_true", help="add the new side without pool")
+    parser.add_argument("--torch", action="store_true", help="add PyTorch's step as a side")
     parser.add_argument("--only", default="i,j", help="workloads of convnet_step (default i,j)")
     parser.add_argument("--steps", type=int, default=40, help="steps timed per side")
     args = parser.parse_args(argv)
@@ -81,12 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         tree = checkout(args.new, Path(tmp) / "new") if args.new else ROOT
         new = args.new or "this tree"
         sides = [(args.base, base, False), (new, tree, False)]
-        if args.no_pool:
-            sides.append((f"{new}, no pool", tree, True))
+        if args.torch:
+            sides.append(("PyTorch", tree, True))
         print("| workload | side | CPU ms/step (median) | wall ms | faults/step | final loss |")
         print("|---|---|---|---|---|---|")
         for key in args.only.split(","):
-            procs = [start(path, key, no_pool) for _, path, no_pool in sides]
+            procs = [start(path, key, torch) for _, path, torch in sides]
             rows: list[list[dict]] = [[] for _ in sides]
             for s in range(args.steps):
                 for k in range(len(sides)):

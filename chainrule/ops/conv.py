@@ -26,7 +26,6 @@ from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
 from ..backend import as_strided, xp
 from ._registry import register
-from ._workspace import Lease, give, take
 
 Pair = tuple[int, int]
 Padding = tuple[Pair, Pair]
@@ -76,21 +75,12 @@ def windows(x: Any, kernel: Pair, stride: Pair, dilation: Pair) -> Any:
     )
 
 
-def im2col(
-    x: Any, kernel: Pair, dilation: Pair, padding: Padding, stride: Pair, out: Any = None
-) -> Any:
-    """(N, C, H, W) -> (N, C*kh*kw, Ho*Wo): each window as a column, C outermost (F.unfold).
-
-    ``out``: a C-contiguous array of that shape to write the columns into (else a new one).
-    """
+def im2col(x: Any, kernel: Pair, dilation: Pair, padding: Padding, stride: Pair) -> Any:
+    """(N, C, H, W) -> (N, C*kh*kw, Ho*Wo): each window as a column, C outermost (F.unfold)."""
     v = windows(pad_image(x, padding), kernel, stride, dilation)
     n, c, ho, wo, kh, kw = v.shape
     # one copy of the view, in the order of the columns: (N, C, kh, kw, Ho, Wo)
-    ordered = v.transpose(0, 1, 4, 5, 2, 3)
-    if out is None:
-        return ordered.reshape(n, c * kh * kw, ho * wo)
-    xp.copyto(out.reshape(n, c, kh, kw, ho, wo), ordered)
-    return out
+    return v.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo)
 
 
 def col2im(
@@ -295,9 +285,8 @@ class Conv2d(Function):
     Backward, with G = dL/dy: dL/dW = sum over n of G[n] @ im2col(x)[n]^T, dL/dx =
     fold(W^T @ G) (a transposed convolution), dL/db = G summed over N, Ho and Wo. The columns of
     the forward are kept for dL/dW when W needs a gradient (a first-order backward reads them;
-    they go back to the op's pool of buffers, ``_workspace``, when the graph frees them); under
-    create_graph the same formulas are recorded as ops, the columns unfolded again from x, so
-    that the weight gradient stays a function of x.
+    they are freed with the graph); under create_graph the same formulas are recorded as ops,
+    the columns unfolded again from x, so that the weight gradient stays a function of x.
     """
 
     symbol = "conv2d"
@@ -311,25 +300,19 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups):
-        n, c = x.shape[:2]
+        n = x.shape[0]
         o, cg, kh, kw = w.shape
+        cols = im2col(x, (kh, kw), dilation, padding, stride)  # (N, C*kh*kw, L)
         ho, wo = _blocks(x.shape[2:], (kh, kw), dilation, padding, stride)
         k = cg * kh * kw
-        shape = (n, c * kh * kw, ho * wo)
-        # the columns, in a pooled buffer (_workspace): leased to backward when W needs a
-        # gradient, else given back below, once y (a fresh array) is computed from them
-        lease = Lease(shape, x.dtype) if ctx.needs_input_grad[1] else None
-        cols = lease.array if lease is not None else take(shape, x.dtype)
-        im2col(x, (kh, kw), dilation, padding, stride, out=cols)
         y = w.reshape(groups, o // groups, k) @ cols.reshape(n, groups, k, ho * wo)
         y = y.reshape(n, o, ho, wo)
         if b is not None:
             y += b.reshape(o, 1, 1)  # y is a fresh array
-        if lease is not None:
-            ctx.save_for_backward(x, w, lease)
+        if ctx.needs_input_grad[1]:
+            ctx.save_for_backward(x, w, cols)
         else:
             ctx.save_for_backward(x, w)
-            give(cols)
         return y
 
     @staticmethod
@@ -342,9 +325,7 @@ class Conv2d(Function):
         k = cg * kh * kw
         gy = grad.reshape((n, groups, o // groups, grad.shape[2] * grad.shape[3]))
         size, kernel = tuple(x.shape[2:]), (kh, kw)
-        # create_graph: every step recorded as ops on Tensors, and no pooled array touched (a
-        # recorded op would keep it as a value of the new graph, beyond this node's lease)
-        graph = isinstance(grad, Tensor) or isinstance(x, Tensor)
+        graph = isinstance(grad, Tensor) or isinstance(x, Tensor)  # create_graph: recorded
         gx = gw = gb = None
         if need_x:
             wt = w.reshape((groups, o // groups, k)).swapaxes(-1, -2)
@@ -354,16 +335,11 @@ class Conv2d(Function):
             else:
                 gx = _input_grad(grad, wt, size, kernel, dilation, padding, stride)
         if need_w:
-            if graph:  # the columns as a function of x, so that gw is differentiated in x
-                cols = call(Unfold, x, kernel, dilation, padding, stride)
-                cols = cols.reshape((n, groups, k, gy.shape[-1]))
-                gw = (gy @ cols.swapaxes(-1, -2)).sum(axis=0).reshape(w.shape)
-            else:  # the forward's leased columns; the per-image products in a pooled buffer
-                cols = kept[0].array.reshape((n, groups, k, gy.shape[-1]))
-                per_image = take((n, groups, o // groups, k), xp.result_type(grad, cols))
-                xp.matmul(gy, cols.swapaxes(-1, -2), out=per_image)
-                gw = per_image.sum(axis=0).reshape(w.shape)  # a fresh sum
-                give(per_image)
+            # under create_graph the columns as a function of x, so that gw is differentiated
+            # in x; else the forward's own
+            cols = call(Unfold, x, kernel, dilation, padding, stride) if graph else kept[0]
+            cols = cols.reshape((n, groups, k, gy.shape[-1]))
+            gw = (gy @ cols.swapaxes(-1, -2)).sum(axis=0).reshape(w.shape)
         if need_b:
             gb = grad.sum(axis=(0, 2, 3))
         return gx, gw, gb, None, None, None, None
@@ -376,17 +352,13 @@ def _input_grad(
 
     The same numbers as the recorded rule, laid out (C*kh*kw, Ho*Wo, N): one matrix product
     per group, and col2im's strided adds then run over rows of Wo*N contiguous values instead
-    of Wo. The upstream gradient, transposed, and the columns live in pooled buffers, given
-    back before returning; the result is a fresh (N, C, H, W) array.
+    of Wo. The result is a fresh (N, C, H, W) array.
     """
     n, o, ho, wo = grad.shape
     groups, k, og = wt.shape
-    dtype = xp.result_type(wt, grad)
-    g_t = take((o, ho * wo, n), dtype)  # the upstream gradient as (O, L, N)
-    xp.copyto(g_t, grad.reshape(n, o, ho * wo).transpose(1, 2, 0))
-    cols = take((groups, k, ho * wo * n), dtype)
-    xp.matmul(wt, g_t.reshape(groups, og, ho * wo * n), out=cols)
-    give(g_t)
+    g_t = xp.ascontiguousarray(grad.reshape(n, o, ho * wo).transpose(1, 2, 0))  # (O, L, N)
+    cols = wt @ g_t.reshape(groups, og, ho * wo * n)  # (groups, k, L*N)
+    dtype = cols.dtype
     kh, kw = kernel
     (pt, pb), (pl, pr) = padding
     c = groups * k // (kh * kw)
@@ -400,8 +372,6 @@ def _input_grad(
             out[:, top : top + h_end : stride[0], left : left + w_end : stride[1]] += blocks[
                 :, i, j
             ]
-    del blocks  # a view of cols: give pools only an array that nothing else refers to
-    give(cols)
     out = out[:, pt : pt + size[0], pl : pl + size[1]]
     return xp.ascontiguousarray(out.transpose(3, 0, 1, 2))
 

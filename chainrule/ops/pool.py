@@ -14,8 +14,7 @@ from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._registry import register
-from ._workspace import give, take
-from .conv import Fold, Padding, Pair, col2im, pad_image, pair, windows
+from .conv import Fold, Padding, Pair, pad_image, pair, windows
 
 
 def _pool_geometry(
@@ -91,17 +90,10 @@ class MaxPool2d(Function):
         g = grad.reshape((n, c, 1, ho, wo))
         if isinstance(grad, Tensor) or not xp.isfinite(grad).all():
             routed = ctx.xp.where(won, g, 0)
-            cols = routed.reshape((n, c * kh * kw, ho * wo))
-            gx = call(Fold, cols, (h, w), kernel, dilation, padding, stride)
-        else:  # the same values as where() (finite g times 0 is 0), several times faster,
-            # into a pooled buffer given back once folded (col2im's result is fresh)
-            routed = take(won.shape, xp.result_type(grad, won))  # g * won's dtype
-            xp.multiply(g, won, out=routed)
-            gx = col2im(
-                routed.reshape((n, c * kh * kw, ho * wo)), (h, w), kernel, dilation, padding, stride
-            )
-            give(routed)
-        return gx, None, None, None, None
+        else:  # the same values as where() (finite g times 0 is 0), several times faster
+            routed = g * won
+        cols = routed.reshape((n, c * kh * kw, ho * wo))
+        return call(Fold, cols, (h, w), kernel, dilation, padding, stride), None, None, None, None
 
 
 def _window_argmax(v: Any, need_index: bool = True) -> tuple[Any, Any]:
@@ -115,21 +107,17 @@ def _window_argmax(v: Any, need_index: bool = True) -> tuple[Any, Any]:
     """
     kh, kw = v.shape[4:]
     k = kh * kw
-    # the copy lives in a pooled buffer (_workspace): best and idx are fresh arrays computed
-    # from it, and it is given back before returning
-    vk = take((k, *v.shape[:4]), v.dtype)
-    xp.copyto(vk.reshape((kh, kw, *v.shape[:4])), v.transpose(4, 5, 0, 1, 2, 3))
+    vk = xp.ascontiguousarray(v.transpose(4, 5, 0, 1, 2, 3)).reshape((k, *v.shape[:4]))
     best = vk.max(axis=0)
-    idx = None
-    if need_index:
-        idx = xp.full(best.shape, k - 1, dtype=xp.uint8 if k <= 256 else xp.int64)
-        for i in range(k - 2, -1, -1):  # downwards: the first of equal winners is written last
-            xp.copyto(idx, i, where=vk[i] == best)
-        nan = best != best
-        if nan.any():  # NaN equals nothing: the winner is the window's last NaN
-            for i in range(k):
-                xp.copyto(idx, i, where=nan & (vk[i] != vk[i]))
-    give(vk)
+    if not need_index:
+        return best, None
+    idx = xp.full(best.shape, k - 1, dtype=xp.uint8 if k <= 256 else xp.int64)
+    for i in range(k - 2, -1, -1):  # downwards: the first of equal winners is written last
+        xp.copyto(idx, i, where=vk[i] == best)
+    nan = best != best
+    if nan.any():  # NaN equals nothing: the winner is the window's last NaN
+        for i in range(k):
+            xp.copyto(idx, i, where=nan & (vk[i] != vk[i]))
     return best, idx
 
 
