@@ -178,6 +178,16 @@ def why(key: str, w: dict, t: dict, results: dict) -> str:
             "millisecond each, which scikit-learn does not; the rest is its steps at batch 32, "
             "where per-op overhead weighs, against scikit-learn's batch of 200."
         )
+    if key in ("i", "j"):
+        return (
+            f"chainrule's step takes {fmt_time(cr.get('median', math.nan))} against PyTorch's "
+            f"{fmt_time(comps.get('torch', {}).get('median', math.nan))}. chainrule's "
+            "convolution is im2col (a copy of the strided window view) and one batched matrix "
+            "product per direction, and its input gradient folds the columns back with one "
+            "strided add per kernel offset; PyTorch runs oneDNN's direct convolutions and "
+            "pooling kernels, with no im2col copy. Fresh temporaries of several MiB per step "
+            "also cost page faults (the allocator returns them to the system between steps)"
+        ) + "."
     if key == "h":
         npk = comps.get("numpy", {})
         return (
@@ -475,6 +485,14 @@ def _checks_text(key: str, w: dict) -> str:
             f"first-layer update (largest relative difference: {errs}): "
             f"{'ok' if a.get('ok') else 'MISMATCH'}; chainrule's loss after all the steps "
             f"{c.get('chainrule_loss_at_end', float('nan')):.4f}"
+        )
+    if key in ("i", "j"):
+        a = c.get("one_step_agreement", {})
+        t = a.get("torch", {})
+        return (
+            f"one step from the same weights: same loss ({a.get('chainrule_loss', 0):.4f}) and "
+            f"first-layer update (largest relative difference to PyTorch: "
+            f"{t.get('update_rel_err', float('nan')):.1e}): {'ok' if a.get('ok') else 'MISMATCH'}"
         )
     if key == "d":
         lv = c.get("lecture_values", {})

@@ -59,6 +59,8 @@ TARGETS: dict[str, list[dict[str, Any]]] = {
     "f": [{"competitor": "sklearn", "at_least": 1.0}],
     "g": [],
     "h": [{"competitor": "numpy", "at_most": 1.25}],
+    "i": [{"competitor": "torch", "at_least": 0.7}],
+    "j": [],  # reported beside (i)
 }
 
 #: The thread count of every BLAS and of PyTorch, as the issue asks (2 on a 2-core machine).

@@ -11,10 +11,15 @@ library differs.
 
     python benchmarks/instructions.py --base HEAD~3
     python benchmarks/instructions.py --base 2afdcc4 --only d --steps 200
+    python benchmarks/instructions.py --base main --new conv-pool --only i,j
 
 Instructions are not time (a cache miss costs more than an add), but for the per-op Python
 overhead these workloads measure they track time closely, and a change that adds work shows.
-Needs ``valgrind`` (Debian's package).
+The ConvNet steps ((i) MNIST size, (j) CIFAR size; 5 steps in the shorter run by default, as
+each takes seconds under callgrind) are array work: their count shows the copies and adds a
+change makes or saves, but not the kernel's work (page faults, zeroing fresh pages), which
+callgrind does not see; ``interleaved.py`` measures CPU time, user + system, for that. Needs
+``valgrind`` (Debian's package).
 """
 
 from __future__ import annotations
@@ -46,7 +51,29 @@ WORKLOADS = {
         "from micrograd_demo import Chainrule, Micrograd, moons\nx, y = moons()\n"
         "step = Chainrule(x, y, Micrograd(x, y).layers()).step\n",
     ),
+    "i": (
+        "LeNet-style ConvNet step, 64 images of 1x28x28",
+        "from convnet_step import ChainruleConvNet, make_problem\n"
+        "step = ChainruleConvNet(make_problem('i')).step\n",
+    ),
+    "j": (
+        "LeNet-style ConvNet step, 64 images of 3x32x32",
+        "from convnet_step import ChainruleConvNet, make_problem\n"
+        "step = ChainruleConvNet(make_problem('j')).step\n",
+    ),
 }
+#: steps in the shorter run where ``--steps`` is not given (array-bound workloads: fewer)
+DEFAULT_STEPS = {"c": 100, "d": 100, "e": 100, "i": 5, "j": 5}
+
+
+#: the measured process imports the tree it is given, or fails: ``python -c`` puts the working
+#: folder on sys.path ahead of PYTHONPATH, so run from the repository's root every side would
+#: otherwise import the root's chainrule and the comparison would compare a tree with itself
+LIBRARY_CHECK = (
+    "import os, chainrule\n"
+    "if not os.path.samefile(os.path.dirname(os.path.dirname(chainrule.__file__)), {tree!r}):\n"
+    "    raise SystemExit(f'imported {{chainrule.__file__}}, not the tree {tree}')\n"
+)
 
 
 def count(tree: Path, setup: str, steps: int) -> int:
@@ -54,6 +81,7 @@ def count(tree: Path, setup: str, steps: int) -> int:
     # the cycle collector runs when allocations cross a threshold, not once per step: off, so
     # both sides count the step's own work (chainrule's graphs hold no cycles to collect)
     script = f"import gc, sys\ngc.disable()\nsys.path.insert(0, {str(ROOT / 'benchmarks')!r})\n"
+    script += LIBRARY_CHECK.format(tree=str(tree))
     script += setup
     script += f"for _ in range({steps}):\n    step()\n"
     env = dict(os.environ, PYTHONPATH=str(tree), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
@@ -69,6 +97,7 @@ def count(tree: Path, setup: str, steps: int) -> int:
         capture_output=True,
         text=True,
         env=env,
+        cwd=tree,  # python -c puts the working folder first on sys.path, before PYTHONPATH
         check=False,
     )
     found = re.search(r"Collected : (\d+)", out.stderr)
@@ -95,8 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base", default="HEAD", help="the commit to compare with (default HEAD)")
     parser.add_argument("--new", help="a commit to measure instead of this tree")
-    parser.add_argument("--only", default="c,d,e", help="workloads, e.g. d or c,d (default c,d,e)")
-    parser.add_argument("--steps", type=int, default=100, help="steps in the shorter run")
+    parser.add_argument(
+        "--only", default="c,d,e", help="workloads, e.g. d or c,d or i,j (default c,d,e)"
+    )
+    parser.add_argument(
+        "--steps", type=int, help="steps in the shorter run (default 100; 5 for i and j)"
+    )
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
         print(
@@ -110,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         tree = checkout(args.new, Path(tmp) / "new") if args.new else ROOT
         for key in args.only.split(","):
             name, setup = WORKLOADS[key]
-            old, new = per_step(base, setup, args.steps), per_step(tree, setup, args.steps)
+            steps = args.steps or DEFAULT_STEPS[key]
+            old, new = per_step(base, setup, steps), per_step(tree, setup, steps)
             print(f"| ({key}) {name} | {old:,.0f} | {new:,.0f} | {new / old:.3f}x |")
     return 0
 

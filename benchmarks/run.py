@@ -35,9 +35,11 @@ WORKLOADS = {
     "f": "digits_fit",
     "g": "long_chain",
     "h": "peak_memory",
+    "i": "convnet_step",
+    "j": "convnet_step",
 }
 #: the workloads whose time is BLAS time: measured under both OpenBLAS settings
-BLAS_BOUND = ("a", "b", "f")
+BLAS_BOUND = ("a", "b", "f", "i", "j")
 BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 #: workloads whose competitors all run on one thread (0-d ops): a round counts as quiet while
 #: other processes leave them a core (up to 0.75 cores busy); the others use both cores
@@ -52,7 +54,7 @@ VARIANTS = {
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         prog="python benchmarks/run.py",
-        description="chainrule's benchmark suite: workloads (a)-(h) against hand-written NumPy, "
+        description="chainrule's benchmark suite: workloads (a)-(j) against hand-written NumPy, "
         "PyTorch, scikit-learn and micrograd, interleaved, with the issue's targets.",
     )
     ap.add_argument("--quick", action="store_true", help="a smoke run: 2 rounds, short samples")

@@ -90,6 +90,9 @@ def col2im(
 
     The inverse walk of ``im2col``: a loop over the kh*kw offsets inside a window (never over
     positions), each adding one strided slice of the (padded) image; overlapping windows add up.
+    Where windows cannot overlap (a stride at least the dilated window, as 2x2 pooling has),
+    every value has a place of its own: the slices are assigned, not added, and when the
+    windows also tile the image exactly, nothing is zeroed first.
     """
     kh, kw = kernel
     (pt, pb), (pl, pr) = padding
@@ -99,15 +102,19 @@ def col2im(
     n = cols.shape[0]
     c = cols.shape[1] // (kh * kw)
     blocks = cols.reshape(n, c, kh, kw, ho, wo)
-    out = xp.zeros((n, c, hp, wp), dtype=cols.dtype)
+    apart = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
+    tiled = apart and stride == kernel and dilation == (1, 1) and (ho * kh, wo * kw) == (hp, wp)
+    out = (xp.empty if tiled else xp.zeros)((n, c, hp, wp), dtype=cols.dtype)
     h_end, w_end = stride[0] * (ho - 1) + 1, stride[1] * (wo - 1) + 1
     for i in range(kh):
         top = i * dilation[0]
         for j in range(kw):
             left = j * dilation[1]
-            out[:, :, top : top + h_end : stride[0], left : left + w_end : stride[1]] += blocks[
-                :, :, i, j
-            ]
+            place = out[:, :, top : top + h_end : stride[0], left : left + w_end : stride[1]]
+            if apart:
+                place[...] = blocks[:, :, i, j]
+            else:
+                place += blocks[:, :, i, j]
     if (pt, pb, pl, pr) == (0, 0, 0, 0):
         return out
     return out[:, :, pt : pt + size[0], pl : pl + size[1]]
@@ -278,8 +285,8 @@ class Conv2d(Function):
     Backward, with G = dL/dy: dL/dW = sum over n of G[n] @ im2col(x)[n]^T, dL/dx =
     fold(W^T @ G) (a transposed convolution), dL/db = G summed over N, Ho and Wo. The columns of
     the forward are kept for dL/dW when W needs a gradient (a first-order backward reads them;
-    they are freed with the graph); under create_graph they are unfolded again from x, so that
-    the weight gradient stays a function of x.
+    they are freed with the graph); under create_graph the same formulas are recorded as ops,
+    the columns unfolded again from x, so that the weight gradient stays a function of x.
     """
 
     symbol = "conv2d"
@@ -317,21 +324,56 @@ class Conv2d(Function):
         o, cg, kh, kw = w.shape
         k = cg * kh * kw
         gy = grad.reshape((n, groups, o // groups, grad.shape[2] * grad.shape[3]))
+        size, kernel = tuple(x.shape[2:]), (kh, kw)
+        graph = isinstance(grad, Tensor) or isinstance(x, Tensor)  # create_graph: recorded
         gx = gw = gb = None
         if need_x:
-            cols = w.reshape((groups, o // groups, k)).swapaxes(-1, -2) @ gy  # (N, g, k, L)
-            cols = cols.reshape((n, c * kh * kw, gy.shape[-1]))
-            gx = call(Fold, cols, tuple(x.shape[2:]), (kh, kw), dilation, padding, stride)
-        if need_w:
-            if isinstance(x, Tensor):  # create_graph: the columns as a function of x
-                cols = call(Unfold, x, (kh, kw), dilation, padding, stride)
+            wt = w.reshape((groups, o // groups, k)).swapaxes(-1, -2)
+            if graph:
+                cols = (wt @ gy).reshape((n, c * kh * kw, gy.shape[-1]))
+                gx = call(Fold, cols, size, kernel, dilation, padding, stride)
             else:
-                cols = kept[0]
+                gx = _input_grad(grad, wt, size, kernel, dilation, padding, stride)
+        if need_w:
+            # under create_graph the columns as a function of x, so that gw is differentiated
+            # in x; else the forward's own
+            cols = call(Unfold, x, kernel, dilation, padding, stride) if graph else kept[0]
             cols = cols.reshape((n, groups, k, gy.shape[-1]))
             gw = (gy @ cols.swapaxes(-1, -2)).sum(axis=0).reshape(w.shape)
         if need_b:
             gb = grad.sum(axis=(0, 2, 3))
         return gx, gw, gb, None, None, None, None
+
+
+def _input_grad(
+    grad: Any, wt: Any, size: Pair, kernel: Pair, dilation: Pair, padding: Padding, stride: Pair
+) -> Any:
+    """fold(W^T @ G) of a first-order backward, computed with the batch as the innermost axis.
+
+    The same numbers as the recorded rule, laid out (C*kh*kw, Ho*Wo, N): one matrix product
+    per group, and col2im's strided adds then run over rows of Wo*N contiguous values instead
+    of Wo. The result is a fresh (N, C, H, W) array.
+    """
+    n, o, ho, wo = grad.shape
+    groups, k, og = wt.shape
+    g_t = xp.ascontiguousarray(grad.reshape(n, o, ho * wo).transpose(1, 2, 0))  # (O, L, N)
+    cols = wt @ g_t.reshape(groups, og, ho * wo * n)  # (groups, k, L*N)
+    dtype = cols.dtype
+    kh, kw = kernel
+    (pt, pb), (pl, pr) = padding
+    c = groups * k // (kh * kw)
+    blocks = cols.reshape(c, kh, kw, ho, wo, n)
+    out = xp.zeros((c, size[0] + pt + pb, size[1] + pl + pr, n), dtype=dtype)
+    h_end, w_end = stride[0] * (ho - 1) + 1, stride[1] * (wo - 1) + 1
+    for i in range(kh):
+        top = i * dilation[0]
+        for j in range(kw):
+            left = j * dilation[1]
+            out[:, top : top + h_end : stride[0], left : left + w_end : stride[1]] += blocks[
+                :, i, j
+            ]
+    out = out[:, pt : pt + size[0], pl : pl + size[1]]
+    return xp.ascontiguousarray(out.transpose(3, 0, 1, 2))
 
 
 def conv_padding(padding: Any, kernel: Pair, stride: Pair, dilation: Pair, op: str) -> Padding:

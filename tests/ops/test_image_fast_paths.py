@@ -1,0 +1,93 @@
+"""The image ops' first-order fast paths give the numbers of their recorded rules.
+
+A first-order backward of ``Conv2d`` folds its input gradient with the batch as the innermost
+axis (``conv._input_grad``), and ``col2im`` assigns instead of adding where windows cannot
+overlap, leaving its result uninitialised where they also tile the image. Under create_graph
+the same formulas run as recorded ops; both must agree, and col2im must equal adding every
+window value one by one.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.ops import conv
+from chainrule.ops.conv import col2im
+
+F = cr.nn.functional
+RNG = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize(
+    "kernel, stride, dilation, padding, size",
+    [
+        ((2, 2), (2, 2), (1, 1), ((0, 0), (0, 0)), (8, 8)),  # tiled: no zeroing
+        ((2, 2), (2, 2), (1, 1), ((0, 1), (0, 1)), (7, 7)),  # tiled with ceil_mode's padding
+        ((2, 2), (2, 2), (1, 1), ((0, 0), (0, 0)), (7, 7)),  # the last row, column in no window
+        ((2, 3), (3, 4), (1, 1), ((0, 0), (0, 0)), (9, 11)),  # apart, gaps between windows
+        ((2, 2), (3, 3), (2, 2), ((1, 1), (0, 0)), (8, 9)),  # apart, dilated
+        ((3, 3), (2, 2), (1, 1), ((0, 0), (0, 0)), (9, 9)),  # overlapping: added
+        ((2, 2), (2, 1), (1, 1), ((0, 0), (0, 0)), (6, 6)),  # apart in one direction only
+    ],
+)
+def test_col2im_equals_adding_every_window_value(
+    kernel, stride, dilation, padding, size, monkeypatch
+) -> None:
+    """Where col2im leaves its result uninitialised (``empty``), every element must be written:
+    here ``empty`` gives NaN, so one left out shows."""
+    namespace = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np)})
+    namespace.empty = lambda shape, dtype: np.full(shape, np.nan, dtype)
+    monkeypatch.setattr(conv, "xp", namespace)
+    (pt, pb), (pl, pr) = padding
+    hp, wp = size[0] + pt + pb, size[1] + pl + pr
+    ho = (hp - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    wo = (wp - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    cols = RNG.standard_normal((2, 3 * kernel[0] * kernel[1], ho * wo))
+    want = np.zeros((2, 3, hp, wp))
+    blocks = cols.reshape(2, 3, kernel[0], kernel[1], ho, wo)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            for p in range(ho):
+                for q in range(wo):
+                    r, c = p * stride[0] + i * dilation[0], q * stride[1] + j * dilation[1]
+                    want[:, :, r, c] += blocks[:, :, i, j, p, q]
+    want = want[:, :, pt : pt + size[0], pl : pl + size[1]]
+    np.testing.assert_allclose(col2im(cols, size, kernel, dilation, padding, stride), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_max_pool_s_first_order_gradient_equals_the_recorded_rule_s(dtype) -> None:
+    """Bit for bit, in the gradient's own dtype (float16 summed as float16, as the rule does)."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 3, 15, 15)).astype(dtype)
+    g = cr.tensor((rng.standard_normal((4, 3, 7, 7)) * 100).astype(dtype))
+    first = cr.tensor(x, requires_grad=True)
+    F.max_pool2d(first, 3, stride=2).backward(g)  # overlapping windows: col2im adds
+    recorded = cr.tensor(x, requires_grad=True)
+    (gx,) = cr.autograd.grad(F.max_pool2d(recorded, 3, stride=2), [recorded], g, create_graph=True)
+    assert first.grad.dtype == dtype
+    np.testing.assert_array_equal(first.grad.numpy(), gx.detach().numpy())
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"stride": 2, "padding": 1}, {"dilation": 2, "padding": (2, 1)}, {"groups": 2}],
+    ids=["plain", "stride_padding", "dilation", "groups"],
+)
+@pytest.mark.parametrize("n", [1, 3])
+def test_conv_s_first_order_gradients_equal_the_recorded_rule_s(kwargs, n) -> None:
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((n, 4, 9, 8))
+    w = rng.standard_normal((6, 4 // kwargs.get("groups", 1), 3, 3))
+    first = [cr.tensor(x, requires_grad=True), cr.tensor(w, requires_grad=True)]
+    y = F.conv2d(*first, **kwargs)
+    g = cr.tensor(rng.standard_normal(y.shape))
+    y.backward(g)
+    again = [cr.tensor(x, requires_grad=True), cr.tensor(w, requires_grad=True)]
+    recorded = cr.autograd.grad(F.conv2d(*again, **kwargs), again, g, create_graph=True)
+    for t, r in zip(first, recorded):
+        np.testing.assert_allclose(t.grad.numpy(), r.detach().numpy(), rtol=1e-12, atol=1e-12)
