@@ -489,9 +489,19 @@ def _replayable(node: Node) -> Node:
     """``node``, or where backward freed its saved values but kept its inputs, a node just like
     it, made by running its forward again on those inputs: its backward then gives the same
     gradients (forward values are all it saved). This is what lets a graph be drawn after
-    ``backward()`` without anything kept alive for the drawing's sake."""
+    ``backward()`` without anything kept alive for the drawing's sake. A saved input or output
+    changed in place since (an optimizer's step) would make the replay silently differ from the
+    real pass: that raises, as ``saved_tensors`` does under ``retain_graph=True``."""
     if node.saved is not None:
         return node
+    for src in node._saved_src or ():
+        if src is not None and src[2][0] != src[3]:
+            raise RuntimeError(
+                f"trace: {node.name()}: {'an input' if src[0] == 'in' else 'an output'} it used "
+                "was modified in place since forward (an optimizer's step?), so its forward "
+                "values are gone. Draw or explain the graph before changing its tensors, or take "
+                "a snapshot first: g = cr.viz.trace(output)"
+            )
     args = [
         Tensor._make(a._data, need) if isinstance(a, Tensor) else a
         for a, need in zip(node.inputs, node.needs_input_grad)

@@ -186,6 +186,16 @@ def test_a_graph_too_large_to_keep_says_how_to_draw_it():
     assert "min" in cr.viz.draw_graph(f2, format="dot")
 
 
+def test_a_drawing_after_an_optimizer_step_raises_rather_than_mix_old_and_new_values():
+    w = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    f = (w * cr.tensor([3.0, 4.0], dtype=cr.float64)).sum()
+    f.backward()
+    with cr.no_grad():
+        w -= 0.1 * w.grad
+    with pytest.raises(RuntimeError, match="modified in place since forward"):
+        cr.viz.draw_graph(f, format="dot")
+
+
 def test_leaves_show_their_names_and_tensors_their_shape_and_values():
     x = cr.tensor([1.0, -2.0, 3.0, -1.0], requires_grad=True, name="scores")
     w = cr.randn(64, 32, requires_grad=True)
