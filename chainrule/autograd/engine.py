@@ -10,7 +10,9 @@ of its inputs (upstream x local, as a vector-Jacobian product). The engine
 3. reduces each gradient to its input's shape (summing the axes broadcasting added), keeps the
    input's dtype, and either passes it on to the input's own node or accumulates it into a leaf's
    ``.grad``;
-4. frees each node's inputs and saved values once it has run, unless ``retain_graph``.
+4. frees each node's saved values once it has run, unless ``retain_graph``, and its inputs too
+   unless the whole graph is small (``KEEP_NUMBERS``): a small graph keeps its structure and
+   forward values, so it can still be drawn after backward.
 
 A second gradient for the same place is added in place when no one else holds the first one
 (``_sum_into``), so accumulating costs no new array. "No one else" must hold for the memory, not
@@ -205,24 +207,41 @@ def _deliver(node: Node, index: int, g: Any) -> None:
         buf[index] = g if cur is None else _plus(cur, g)
 
 
-def _collect(roots: list[Node]) -> None:
-    """Count, for each node reachable from ``roots``, the edges leading into it (``_deps``)."""
+KEEP_NUMBERS = 4096
+GATE_NUMBERS = 16
+"""A graph is small when the tensors its nodes take hold at most ``KEEP_NUMBERS`` numbers in
+all, each node counting as ``GATE_NUMBERS`` more (so at most 256 of them). A backward without
+``retain_graph`` frees a small graph's saved values but keeps each node's ``inputs`` (the
+graph's structure and forward values), so it can be drawn after backward, as the lecture's
+order has it (forward, backward, then look); a larger graph's inputs are freed as well. All or
+nothing, decided before backward starts, so a graph is either drawable or freed as before; what
+a kept graph holds stays bounded whatever the model (32 KiB of float64 numbers and the objects
+of at most 256 nodes), and a training step's activations exceed it at once."""
+
+
+def _collect(roots: list[Node]) -> bool:
+    """Count, for each node reachable from ``roots``, the edges leading into it (``_deps``).
+
+    Returns:
+        Whether the graph is small (``KEEP_NUMBERS``).
+    """
     seen = set(roots)
     for r in roots:
         r._deps = 0
         r._grad = None
     stack = list(seen)
+    numbers = 0  # held by the tensors the nodes take
     while stack:
         node = stack.pop()
-        inputs = node.inputs
-        if inputs is None:
+        if node.saved is None:  # freed by a backward (its inputs too, unless the graph is small)
             raise RuntimeError(
                 f"{node.name()}: trying to backward through the graph a second time (its saved "
                 "values were freed by the first backward). Pass retain_graph=True to the first "
                 "backward if you need to backward through it again."
             )
-        for a, need in zip(inputs, node.needs_input_grad):
+        for a, need in zip(node.inputs, node.needs_input_grad):
             if need:
+                numbers += a._data.size
                 p = a.grad_fn
                 if p is not None:
                     if p in seen:
@@ -232,6 +251,9 @@ def _collect(roots: list[Node]) -> None:
                         p._deps = 1
                         p._grad = None
                         stack.append(p)
+            elif isinstance(a, Tensor):  # data, targets, masks: a kept graph holds them too
+                numbers += a._data.size
+    return numbers + GATE_NUMBERS * len(seen) <= KEEP_NUMBERS
 
 
 def run_backward(
@@ -262,7 +284,7 @@ def run_backward(
         for t in roots:
             if t.grad_fn is not None and t.grad_fn not in root_nodes:
                 root_nodes.append(t.grad_fn)
-        _collect(root_nodes)
+        small = _collect(root_nodes)
         for t, g in zip(roots, grads):
             if not create_graph:
                 run.given.add(id(g))  # the caller's array: never store it as a .grad itself
@@ -275,8 +297,9 @@ def run_backward(
             node = ready.pop()
             _process(node, run, ready)
             if not retain_graph:
-                node.inputs = None
                 node.saved = None
+                if not small:  # a small graph keeps its inputs, to be drawn (KEEP_NUMBERS)
+                    node.inputs = None
     finally:
         state.grad_enabled = prev
     return run.captured

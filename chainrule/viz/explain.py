@@ -275,7 +275,8 @@ def explain(
     A value used more than once gets a copy step that adds its gradients. ``.grad`` is left alone.
 
     Args:
-        output: a tensor (call before ``backward()``, which frees the graph), or a ``Graph``.
+        output: a tensor (before ``backward()``, or after it where backward kept a small graph;
+            see ``trace``), or a ``Graph``.
         grad_output: the gradient to start from; needed when ``output`` has more than one element.
         module: a ``cr.nn.Module`` whose parameters to name.
         digits: significant digits in the text.

@@ -351,8 +351,8 @@ def draw_graph(
     below it in red. Tensors show their shape and their values (all when small, else min/mean/max).
 
     Args:
-        output: a tensor (walked now; call before ``backward()``, which frees the graph) or a
-            ``Graph`` from ``trace``.
+        output: a tensor (walked now: before ``backward()``, or after it where backward kept a
+            small graph; see ``trace``) or a ``Graph`` from ``trace``.
         values: write the forward values.
         grads: write the gradients (for a scalar output, or when ``grad_output`` is given).
         format: "svg", "png", "pdf" or "dot"; by default the suffix of ``path``, else "svg".

@@ -9,9 +9,11 @@ order, exactly as the engine does; the replay touches no ``.grad`` and frees not
 (``graph.py``) and ``explain`` (``explain.py``) both read the snapshot.
 
 Why a snapshot: ``backward()`` frees each node's saved values as it runs (unless
-``retain_graph=True``). Where it keeps a node's inputs, the replay runs that node's forward again
-on them (``_replayable``), so nothing needs to be kept for a drawing's sake; where it frees the
-inputs too, the graph can only be walked before it. Trace first, backward later::
+``retain_graph=True``). A small graph (``engine.KEEP_NUMBERS``: the lecture's neuron, a layer
+on a few points) keeps its nodes' inputs, and the replay runs each node's forward again on them
+(``_replayable``), so forward, backward, then draw just works and nothing is kept for the
+drawing's sake; a larger graph's inputs are freed too, and it can only be walked before
+backward. To draw one, trace first and backward later::
 
     >>> g = cr.viz.trace(f)       # before f.backward()
     >>> f.backward()
@@ -30,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd.engine import sum_to
+from ..autograd.engine import GATE_NUMBERS, KEEP_NUMBERS, sum_to
 from ..autograd.function import Node
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.tensor import Tensor
@@ -174,9 +176,10 @@ class Graph:
 def trace(output: Tensor, grad_output: Any = None, *, module: Any = None) -> Graph:
     """Walk the graph that made ``output`` into a ``Graph`` snapshot, with every edge's gradient.
 
-    Call it before ``output.backward()``, which frees the graph (or after
-    ``backward(retain_graph=True)``). The gradients are computed here, by running each gate's
-    ``backward`` in reverse topological order; ``.grad`` is left alone. Tensor hooks are not run.
+    Call it before ``output.backward()``, or after it where backward kept the graph: a small
+    one (see the module's docstring), or any with ``backward(retain_graph=True)``. The
+    gradients are computed here, by running each gate's ``backward`` in reverse topological
+    order; ``.grad`` is left alone. Tensor hooks are not run.
 
     Args:
         output: the result of a computation.
@@ -238,8 +241,10 @@ def _walk(root: Node) -> tuple[list[Node], list[Node]]:
         if node.inputs is None:
             raise RuntimeError(
                 f"trace: the graph was freed by backward() ({node.name()} has no inputs any "
-                "more). Draw or explain it before output.backward(), keep it with "
-                "backward(retain_graph=True), or take a snapshot first: g = cr.viz.trace(output)"
+                "more): backward keeps a graph for drawing only when its tensors hold at most "
+                f"{KEEP_NUMBERS} numbers, each gate counting as {GATE_NUMBERS}. Draw or explain it "
+                "before output.backward(), keep it with backward(retain_graph=True), or take a "
+                "snapshot first: g = cr.viz.trace(output)"
             )
         for p in _parents(node):
             if p in deps:
@@ -484,9 +489,19 @@ def _replayable(node: Node) -> Node:
     """``node``, or where backward freed its saved values but kept its inputs, a node just like
     it, made by running its forward again on those inputs: its backward then gives the same
     gradients (forward values are all it saved). This is what lets a graph be drawn after
-    ``backward()`` without anything kept alive for the drawing's sake."""
+    ``backward()`` without anything kept alive for the drawing's sake. A saved input or output
+    changed in place since (an optimizer's step) would make the replay silently differ from the
+    real pass: that raises, as ``saved_tensors`` does under ``retain_graph=True``."""
     if node.saved is not None:
         return node
+    for src in node._saved_src or ():
+        if src is not None and src[2][0] != src[3]:
+            raise RuntimeError(
+                f"trace: {node.name()}: {'an input' if src[0] == 'in' else 'an output'} it used "
+                "was modified in place since forward (an optimizer's step?), so its forward "
+                "values are gone. Draw or explain the graph before changing its tensors, or take "
+                "a snapshot first: g = cr.viz.trace(output)"
+            )
     args = [
         Tensor._make(a._data, need) if isinstance(a, Tensor) else a
         for a, need in zip(node.inputs, node.needs_input_grad)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import chainrule as cr
+from chainrule.autograd.engine import GATE_NUMBERS, KEEP_NUMBERS
 
 F64 = cr.float64
 
@@ -57,6 +58,88 @@ def test_second_backward_through_a_freed_graph_raises():
         y.backward()
     assert "second time" in str(info.value) or "freed" in str(info.value)
     assert "Backward" in str(info.value)  # names the node it stopped at
+
+
+def test_second_backward_through_a_large_freed_graph_raises():
+    x = t64(np.ones(KEEP_NUMBERS + 1))
+    y = (x * x).sum()
+    y.backward()
+    assert y.grad_fn.inputs is None
+    with pytest.raises(RuntimeError, match="second time.*retain_graph"):
+        y.backward()
+
+
+def test_a_small_graph_keeps_its_inputs_and_frees_its_saved_values():
+    # what a drawing after backward needs (issue 17, item 2); saved values go either way
+    x = t64([1.0, 2.0])
+    h = cr.exp(x)
+    y = (h * h).sum()
+    exp, mul = h.grad_fn, y.grad_fn.inputs[0].grad_fn
+    y.backward()
+    assert all(node.saved is None for node in (y.grad_fn, mul, exp))
+    assert mul.inputs[0] is h and mul.inputs[1] is h and exp.inputs[0] is x
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp([2.0, 4.0]), rtol=1e-15)
+
+
+class _TimesSumOf(cr.autograd.Function):
+    """y = x * sum(c), c a constant: a small output from a large input that needs no gradient."""
+
+    @staticmethod
+    def forward(ctx, x, c):
+        return x * c.sum()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.inputs[1].sum(), None
+
+
+def _nodes(y):
+    """Every node of y's graph, before backward frees anything."""
+    nodes, stack = [], [y.grad_fn]
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        stack += [a.grad_fn for a in node.inputs if getattr(a, "grad_fn", None) is not None]
+    return nodes
+
+
+def _chain(n):
+    y = t64(1.0)
+    for _ in range(n):
+        y = y * 1.0
+    return y
+
+
+GATES = KEEP_NUMBERS // (GATE_NUMBERS + 1)  # the longest chain of y * 1.0 on a number kept
+
+GRAPHS = {  # name -> (graph, does backward keep its inputs?)
+    "at the budget": (lambda: t64(np.ones(KEEP_NUMBERS - GATE_NUMBERS)).sum(), True),
+    "one number over": (lambda: t64(np.ones(KEEP_NUMBERS - GATE_NUMBERS + 1)).sum(), False),
+    "a few numbers over, near the output": (
+        lambda: (t64(np.ones(3)) * 2.0).sum() + (t64(np.ones(KEEP_NUMBERS // 2)) * 3.0).sum(),
+        False,
+    ),
+    "a few numbers over, near the leaves": (
+        lambda: ((t64(np.ones(KEEP_NUMBERS // 2)) * 3.0) * 2.0).sum() + t64(np.ones(3)).sum(),
+        False,
+    ),
+    "a large input that needs no gradient": (
+        lambda: _TimesSumOf.apply(t64(1.0), cr.ones(KEEP_NUMBERS)),
+        False,
+    ),
+    "at the budget in gates": (lambda: _chain(GATES), True),
+    "one gate over": (lambda: _chain(GATES + 1), False),
+}
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_backward_keeps_the_inputs_of_small_graphs_only_and_all_or_nothing(name):
+    make, keeps = GRAPHS[name]
+    y = make()
+    nodes = _nodes(y)
+    y.backward()
+    assert all(node.saved is None for node in nodes)
+    assert [node.inputs is not None for node in nodes] == [keeps] * len(nodes)
 
 
 def test_retain_graph_allows_a_second_backward():
@@ -230,6 +313,18 @@ def _training_step(x, w1, w2):
             p -= 0.1 * p.grad
             p.grad = None
     return loss.item()
+
+
+def test_a_training_step_keeps_no_inputs_after_backward():
+    # the activations (8 x 600) exceed KEEP_NUMBERS: nothing of the step outlives backward
+    cr.manual_seed(0)
+    x = cr.randn(8, 400)
+    w1 = cr.randn(400, 600, requires_grad=True)
+    w2 = cr.randn(600, 2, requires_grad=True)
+    loss = ((x @ w1).relu() @ w2).pow(2).mean()
+    node = loss.grad_fn
+    loss.backward()
+    assert node.inputs is None and node.saved is None
 
 
 def test_graph_is_freed_by_reference_counting():

@@ -162,14 +162,21 @@ def test_markdown():
     assert "Gradients at the inputs: w0 = -0.1966" in md
 
 
-def test_explain_leaves_grad_alone_and_needs_a_live_graph():
+def test_explain_leaves_grad_alone_and_works_before_and_after_backward():
     f, leaves = neuron()
-    cr.viz.explain(f)
+    before = str(cr.viz.explain(f))
     assert all(t.grad is None for t in leaves.values())
     f.backward()
     assert leaves["x1"].grad.item() == pytest.approx(-0.5898, abs=1e-4)
+    assert str(cr.viz.explain(f)) == before  # a small graph is kept for looking at
+    assert leaves["x1"].grad.item() == pytest.approx(-0.5898, abs=1e-4)  # and .grad untouched
+    from chainrule.autograd.engine import KEEP_NUMBERS
+
+    big = cr.randn(KEEP_NUMBERS + 1, requires_grad=True)
+    loss = (big * big).sum()
+    loss.backward()
     with pytest.raises(RuntimeError, match="freed by backward"):
-        cr.viz.explain(f)
+        cr.viz.explain(loss)
 
 
 def test_what_explain_cannot_do_it_says():
