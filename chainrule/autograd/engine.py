@@ -137,12 +137,16 @@ class _Run:
     def own(self, g: Any) -> Any:
         """What a ``.grad`` may store for gradient ``g``: a Tensor with memory of its own.
 
-        First order: ``g`` itself when nobody else holds it, else a copy. With ``create_graph``:
-        a differentiable clone, as PyTorch stores, so no two ``.grad`` share one tensor.
+        First order: ``g`` itself when nobody else holds it, else a copy (always a copy for an
+        array that is not NumPy's, as not every array module tells a view apart). With
+        ``create_graph``: a differentiable clone, as PyTorch stores, so no two ``.grad`` share
+        one tensor.
         """
         if self.create_graph:
             return g.clone()
-        if id(g) in self.given or g.base is not None or not g.flags.writeable:
+        if type(g) is not ndarray:  # other modules may not say whether g is a view: copy
+            g = namespace(g).asarray(g, copy=True)
+        elif id(g) in self.given or g.base is not None or not g.flags.writeable:
             g = g.copy()  # shared, a view of another array, or a read-only broadcast
         self.given.add(id(g))
         return Tensor._make(g)

@@ -531,7 +531,9 @@ def _loss(name: str, **extra: Any) -> tuple[Callable, Callable]:
     """The loss in chainrule's and PyTorch's ``nn.functional`` (targets as tensors)."""
 
     def ours(x, target, reduction):
-        return getattr(cr.nn.functional, name)(x, cr.tensor(target), reduction=reduction, **extra)
+        return getattr(cr.nn.functional, name)(
+            x, cr.tensor(target, device=x.device), reduction=reduction, **extra
+        )
 
     def theirs(torch, x, target, reduction):
         fn = getattr(torch.nn.functional, name)
