@@ -39,6 +39,8 @@ from ..autograd.tensor import Tensor
 
 logger = logging.getLogger(__name__)
 
+CONST_BY_VALUE = 4  # an unnamed constant of at most this many numbers is called by its value
+
 
 @dataclass(eq=False)
 class Value:
@@ -211,6 +213,7 @@ def trace(output: Tensor, grad_output: Any = None, *, module: Any = None) -> Gra
         g.order = [builder.gate_of[node] for node in backward]
         g.output = builder.tensor_value(output)
         builder.name_gates()
+    builder.name_inputs()
     out = g.values[g.output]
     if output.name is not None:
         out.name = output.name
@@ -324,7 +327,7 @@ class _Builder:
         self.keys: dict[Any, int] = {}  # id(leaf) / (node, index) -> value index
         self.gate_of: dict[Node, int] = {}
         self.nodes: list[Node] = []
-        self.unnamed: dict[str, int] = {}
+        self.roles: dict[int, str] = {}  # value index -> its argument's name, for the unnamed
 
     def tensor_value(self, t: Tensor, role: str = "x") -> int:
         g = self.graph
@@ -338,11 +341,11 @@ class _Builder:
                 else:
                     name, mod = t.name, None
                 named = name is not None
-                if not named:
-                    name = self.role_name(role)
-                v = Value(name, t._data, "leaf", requires_grad=t.requires_grad, tensor=t)
-                v.module, v.named = mod, named
+                v = Value(name if named else role, t._data, "leaf", tensor=t)
+                v.requires_grad, v.module, v.named = t.requires_grad, mod, named
                 self.keys[key] = self._add(v)
+                if not named:
+                    self.roles[self.keys[key]] = role
             return self.keys[key]
         key = (t.grad_fn, t._index)
         if key not in self.keys:
@@ -354,12 +357,29 @@ class _Builder:
             gate.outputs[t._index] = self.keys[key]
         return self.keys[key]
 
-    def role_name(self, role: str) -> str:
-        """A name for an unnamed input: the argument it is to its first gate (``x``,
-        ``target``), numbered from the second such input on (``x#2``)."""
-        self.unnamed[role] = self.unnamed.get(role, 0) + 1
-        n = self.unnamed[role]
-        return role if n == 1 else f"{role}#{n}"
+    def name_inputs(self) -> None:
+        """Name the inputs that have no name of their own, once every name given is known.
+
+        A small constant that is only a letter of its first gate's forward (the ``y`` of
+        ``x * y``) is called by its value, as written (``2``, ``[4, -1, 5, 9]``); any other
+        input by the argument it is to its first gate (``x``, ``target``), numbered where
+        that name is already taken (``x#2``): never two inputs of one name, and never an
+        unnamed one called like a named one."""
+        values = self.graph.values
+        taken = {v.name for v in values if v.named}
+        for vi, role in self.roles.items():
+            v = values[vi]
+            if not v.requires_grad and len(role) == 1 and np.size(v.data) <= CONST_BY_VALUE:
+                text = _value_text(v.data)
+                if len(text) <= 24:
+                    v.name = text
+                    continue
+            name, n = role, 1
+            while name in taken:
+                n += 1
+                name = f"{role}#{n}"
+            taken.add(name)
+            v.name = name
 
     def _add(self, v: Value) -> int:
         self.graph.values.append(v)
@@ -382,7 +402,8 @@ class _Builder:
             if isinstance(a, Tensor):
                 vi = self.tensor_value(a, role)
             elif isinstance(a, np.ndarray) and a.ndim > 0:
-                vi = self._add(Value(self.role_name(role), a, "const"))
+                vi = self._add(Value(role, a, "const"))
+                self.roles[vi] = role
             else:
                 continue
             gate.edges.append(len(g.edges))
@@ -583,6 +604,15 @@ def gate_label(fn: type, args: tuple) -> str:
     if describe is None:  # a class that is not a Function
         return sym
     return describe(tuple(None if isinstance(a, Tensor) else a for a in args)) or sym
+
+
+def _value_text(a: Any) -> str:
+    """A constant as written: ``2``, ``[4, -1, 5, 9]``, ``[[1, 2], [3, 4]]``."""
+
+    def nested(x: Any) -> str:
+        return "[" + ", ".join(map(nested, x)) + "]" if isinstance(x, list) else fmt(x)
+
+    return nested(np.asarray(a, dtype=np.float64).tolist())
 
 
 def fmt(x: float, digits: int = 4) -> str:

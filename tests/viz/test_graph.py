@@ -270,6 +270,25 @@ def test_a_users_function_and_a_split_are_replayed_like_the_engine():
     np.testing.assert_allclose(traced["y"], y.grad.numpy())
 
 
+def test_an_unnamed_input_is_called_by_its_value_or_a_name_nobody_else_has():
+    x = cr.tensor(3.0, requires_grad=True, name="x")
+    g = cr.viz.trace(cr.tensor(2.0) * x)  # Mul.forward(ctx, x, y): the constant is its x
+    assert [v.name for v in g.leaves()] == ["2", "x"]
+    v = cr.tensor([1.0, -2.0, 3.0, -1.0], requires_grad=True, name="x")
+    g = cr.viz.trace((v.relu() * cr.tensor([4.0, -1.0, 5.0, 9.0])).sum())
+    assert [v.name for v in g.leaves()] == ["x", "[4, -1, 5, 9]"]
+    nodes, _ = parse_dot(g.to_dot())
+    assert "[4, -1, 5, 9] (4,)" in nodes.values()
+    big = cr.tensor(np.arange(6.0).reshape(2, 3))  # too large to be called by its values
+    g = cr.viz.trace((cr.tensor(np.ones((2, 3)), requires_grad=True, name="x") * big).sum())
+    assert [v.name for v in g.leaves()] == ["x", "y"]
+    a = cr.tensor(2.0, requires_grad=True, name="y")
+    b = cr.tensor(3.0, requires_grad=True)
+    g = cr.viz.trace(a * b)  # b is Mul's y, but that name is a's
+    assert [v.name for v in g.leaves()] == ["y", "y#2"]
+    assert "y#2 = 3" in str(cr.viz.explain(g))
+
+
 def test_a_small_network_traces_to_the_engines_gradients_and_collapses_by_layer():
     cr.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
