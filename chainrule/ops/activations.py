@@ -153,7 +153,11 @@ class ELU(Function):
     """z = x where x > 0, else alpha (e^x - 1). dz/dx = 1, or alpha e^x = z + alpha."""
 
     symbol = "elu"
-    local_grad = "1 if x > 0 else s + alpha"
+
+    @staticmethod
+    def describe_local(position, args, other, const):
+        alpha = float(args[1])  # alpha e^x, written with alpha's value
+        return "1 if x > 0 else e^x" if alpha == 1 else f"1 if x > 0 else {const(alpha)} e^x"
 
     on_arrays = True
 
@@ -190,7 +194,11 @@ class Softplus(Function):
     """
 
     symbol = "softplus"
-    local_grad = "sigmoid(x)"
+
+    @staticmethod
+    def describe_local(position, args, other, const):
+        beta = float(args[1])  # 1 past the threshold, where softplus is x itself
+        return "sigmoid(x)" if beta == 1 else f"sigmoid({const(beta)} x)"
 
     on_arrays = True
 

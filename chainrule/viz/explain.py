@@ -147,11 +147,13 @@ class Explanation:
 
     def _head(self) -> str:
         g = self.graph
-        n = len(g.gates)
-        copies = sum(s.kind == "copy" for s in self.steps)
+        n = sum(s.kind == "gate" for s in self.steps)
+        copies = len(self.steps) - n
         counted = _plural(n, "gate")
-        if copies:
+        if copies:  # a value used k times is one copy gate: a step of its own
             counted += f" and {_plural(copies, 'copy gate')} ({_plural(len(self.steps), 'step')})"
+        if n < len(g.gates):
+            counted += f" ({len(g.gates) - n} more that no gradient reaches)"
         out = g.values[g.output]
         return (
             f"Backpropagation through {counted}, from the output back to the inputs (reverse "

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .snapshot import Edge, Gate, Graph, fmt_const
+from .snapshot import Edge, Gate, Graph, fmt, fmt_const
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INFIX = ("+", "-", "*", "/", "@", "**")
@@ -58,7 +58,7 @@ def equation(g: Graph, gate: Gate) -> str | None:
             return re.sub(r"\bx\b", names[0], label)
         m = re.fullmatch(r"(\*\*|[-+*/@])(.+)", label)  # a constant folded in: +1, *(-1), **2
         if m:
-            return f"{names[0]} {m.group(1)} {m.group(2)}"
+            return tidy(f"{names[0]} {m.group(1)} {m.group(2)}")
     if _IDENTIFIER.fullmatch(label) and names:
         return f"{label}({', '.join(names)})"
     return label
@@ -106,12 +106,42 @@ def _local_rule(g: Graph, gate: Gate, edge: Edge) -> str | None:
             return None
         said = rule[min(edge.position, len(rule) - 1)] if isinstance(rule, tuple) else rule
     this = g.values[edge.value]
-    if _plain_name(this) and this.name != "x":
-        if len(gate.edges) == 1 or _OTHER in said:
-            said = re.sub(r"\bx\b", this.name, said)
-    if _OTHER in said:
-        said = said.replace(_OTHER, _other(g, gate, edge))
-    return said
+    other = _other(g, gate, edge) if _OTHER in said else ""
+    if len(gate.edges) == 1 or other:
+        if _plain_name(this):
+            said = _X.sub(this.name, said)
+        elif _X.search(other) and np.size(this.data) == 1:  # x / (y + z): not -x/x^2
+            said = _X.sub(_token(g, edge.value), said)
+    return tidy(said.replace(_OTHER, other))
+
+
+# x as a formula's variable: a word of its own, or after a number (2x)
+_X = re.compile(r"(?<![A-Za-z_.])x(?![A-Za-z0-9_])")
+_POSITIVE = r"\d+(?:\.\d*)?(?:e[-+]?\d+)?"
+_NUM = rf"(?:\(-{_POSITIVE}\)|{_POSITIVE})"  # a number as fmt_const writes it: 2, (-0.5)
+
+
+def tidy(text: str) -> str:
+    """A formula with its numbers worked out as one writes them: ``x^(0.9 - 1)`` is
+    ``x^(-0.1)`` and ``x^(3 - 1)`` is ``x^2``, ``-(-0.7)/y^2`` is ``0.7/y^2``, ``q + (-1)``
+    is ``q - 1``, and a leading ``(-0.7)`` is ``-0.7``.
+
+    Example:
+        >>> tidy("(-0.52) x^((-0.52) - 1)")
+        '-0.52 x^(-1.52)'
+    """
+
+    def fold(m: re.Match) -> str:
+        a, b = float(m.group(2).strip("()")), float(m.group(4).strip("()"))
+        value = a + b if m.group(3) == "+" else a - b
+        bare = m.group(1) == "^" and value >= 0  # x^2, not x^(2); ln(2) keeps its own
+        return m.group(1) + (fmt(value) if bare else f"({fmt(value)})")
+
+    text = re.sub(rf"(\^?)\(({_NUM}) ([-+]) ({_NUM})\)", fold, text)
+    text = re.sub(rf"(?<![\w)])-\(-({_POSITIVE})\)", r"\1", text)
+    text = re.sub(rf" \+ \(-({_POSITIVE})\)", r" - \1", text)
+    text = re.sub(rf" - \(-({_POSITIVE})\)", r" + \1", text)
+    return re.sub(rf"^\((-{_POSITIVE})\)(?= |$)", r"\1", text)
 
 
 def vjp(g: Graph, gate: Gate, edge: Edge) -> str:

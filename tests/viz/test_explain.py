@@ -267,6 +267,65 @@ def test_the_l2_step_reads_2_lambda_w():
     np.testing.assert_allclose(edge.downstream, 0.02 * w.detach().numpy(), rtol=1e-6)
 
 
+def test_a_gate_no_gradient_reaches_is_counted_apart():
+    class FirstOnly(cr.autograd.Function):
+        """z = x * y, passing a gradient to x alone (a user's Function may)."""
+
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.save_for_backward(y)
+            return x * y
+
+        @staticmethod
+        def backward(ctx, grad):
+            (y,) = ctx.saved_tensors
+            return grad * y, None
+
+    x, y = scalar("x", 2.0), scalar("y", 3.0)
+    ex = cr.viz.explain(FirstOnly.apply(x, cr.exp(y)))  # exp gets no gradient
+    assert [s.gate for s in ex.steps] == ["FirstOnly"]
+    assert str(ex).startswith("Backpropagation through 1 gate (1 more that no gradient reaches),")
+
+
+# the numbers of a local gradient worked out, its input called by its name (issue 17, item 4)
+@pytest.mark.parametrize(
+    "make, to, local",
+    [
+        (lambda a, b, c: a**2, "a", "2a"),  # not 2x
+        (lambda a, b, c: -a / b, "b", "0.7/b^2"),  # not -(-0.7)/b^2
+        (lambda a, b, c: a ** (b + c), "a", "0.9 a^(-0.1)"),  # not 0.9 a^(0.9 - 1)
+        (lambda a, b, c: (a + c) ** (b * c), "+", "-0.52 x^(-1.52)"),
+        (lambda a, b, c: -a * b, "b", "-0.7"),  # not (-0.7)
+        (lambda a, b, c: cr.elu(a), "a", "1 if a > 0 else e^a"),  # not s + alpha
+        (lambda a, b, c: cr.elu(a, 0.5), "a", "1 if a > 0 else 0.5 e^a"),
+        (lambda a, b, c: cr.nn.functional.softplus(a, beta=2.0), "a", "sigmoid(2 a)"),
+    ],
+)
+def test_local_gradients_read_as_one_writes_them(make, to, local):
+    a, b, c = scalar("a", 0.7), scalar("b", 1.3), scalar("c", -0.4)
+    ex = cr.viz.explain(make(a, b, c))
+    edges = {e.to: e for s in ex.steps for e in s.edges}
+    assert edges[to].local == local
+    assert "--" not in str(ex) and "+ -" not in str(ex) and "-(-" not in str(ex)
+
+
+def test_a_denominator_without_a_name_is_not_called_like_the_numerator():
+    x, y, z = scalar("x", 0.7), scalar("y", 1.3), scalar("z", -0.4)
+    (div, _) = cr.viz.explain(x / (y + z)).steps
+    assert [e.local for e in div.edges] == ["1/0.9", "-x/0.9^2"]  # not -x/x^2
+    assert float(div.edges[1].local_value) == pytest.approx(-0.7 / 0.81)
+    a = scalar("a", 0.7)
+    (div, _) = cr.viz.explain(a / (y + z)).steps
+    assert div.edges[1].local == "-a/x^2"  # x, the gate's input, as the slides write -1/x^2
+
+
+def test_an_equation_with_a_negative_constant_reads_as_a_difference():
+    from chainrule.viz.expr import parse_program
+
+    q = parse_program("q = a + -1; f = q * b").evaluate({"a": scalar("a", 2.0), "b": 3.0})
+    assert [s.equation for s in cr.viz.explain(q).steps] == ["q * 3", "a - 1"]
+
+
 def _dot_edges(dot):
     """The DOT text with its HTML tags taken out, and the words of every label."""
     import html as _html
