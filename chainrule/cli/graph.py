@@ -86,15 +86,16 @@ def prepare_argv(argv: list[str]) -> list[str]:
     argparse takes any argument that starts with ``-`` (other than a negative number) for an
     option; this one's options are all long but ``-h``, so any other word of ``chainrule
     graph`` that starts with a single ``-`` is the expression, and a space in front keeps it so
-    (the language ignores spaces).
+    (the language ignores spaces). The usual ``--`` works too: the word after it is the
+    expression, and options may follow it (``graph -- "-log(p)" --set p=0.13``).
     """
     if not argv or argv[0] != "graph":
         return argv
     out = list(argv)
     for i in range(1, len(out)):
         word = out[i]
-        if word == "--":
-            break
+        if word == "--":  # graph -- "-log(p)" --set p=0.13: -- marks the expression alone
+            return out[:i] + out[i + 2 :] + out[i : i + 2]
         if out[i - 1] in _TAKES_A_VALUE:  # --out -x.svg: that is the option's value
             continue
         if word.startswith("-") and not word.startswith("--") and word != "-h":

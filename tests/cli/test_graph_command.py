@@ -171,6 +171,10 @@ def test_a_program_names_intermediates_and_an_expression_may_start_with_a_minus(
         "graph", "--digits", "-3", " -x", "--set", "x=1"
     ]  # fmt: skip
     assert graph_command.prepare_argv(["train", "-x"]) == ["train", "-x"]
+    # the usual --: the word after it is the expression, wherever the options are
+    for args in (["--", "-log(p)", "--set", "p=0.13"], ["--set", "p=0.13", "--", "-log(p)"]):
+        assert cli.main(["graph", *args]) == 0
+        assert re.search(r"^df/dp = -7\.692$", capsys.readouterr().out, re.M)
 
 
 def test_a_program_s_mistakes_are_pointed_at(capsys):
