@@ -408,12 +408,14 @@ class _Builder:
                 continue
             gate.edges.append(len(g.edges))
             g.edges.append(Edge(vi, gate.index, pos))
-        # a gate belongs to a layer when the parameters it takes are that layer's alone: the L2
-        # penalty of a whole model takes every layer's weights, and belongs to none of them
-        owners = {g.values[g.edges[e].value].module for e in gate.edges}
-        owners.discard(None)
-        if len(owners) == 1:
-            gate.module = owners.pop()
+        # a gate belongs to a layer when the parameters it takes are that layer's alone (the L2
+        # penalty of a whole model takes every layer's weights, and belongs to none of them)
+        # and something flows through it besides them: the layer's input, or what one of its
+        # gates made. A gate on the weights alone (W ** 2 of a hand-written penalty) is not
+        # the layer's forward, and is drawn outside its box
+        owners = [g.values[g.edges[e].value].module for e in gate.edges]
+        if len(set(owners) - {None}) == 1 and None in owners:
+            gate.module = next(m for m in owners if m is not None)
 
     def name_gates(self) -> None:
         """A gate is called by its output's name where that was given (``q``), else by its

@@ -325,6 +325,22 @@ def test_the_l2_penalty_of_a_whole_model_is_drawn_outside_every_layer():
     assert (layer0, "*0.01") not in pairs and ("sum of squares", "*0.01") in pairs
 
 
+def test_a_hand_written_penalty_is_drawn_outside_the_layers_too():
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
+    data = nn.functional.cross_entropy(model(cr.randn(4, 2)), cr.tensor([0, 1, 1, 0]))
+    loss = data + 0.01 * ((model[0].weight ** 2).sum() + (model[2].weight ** 2).sum())
+    g = cr.viz.trace(loss, module=model)
+    assert [gate.module for gate in g.gates if gate.label == "**2"] == [None, None]
+    nodes, edges = parse_dot(g.to_dot())
+    layers = {label for label in nodes.values() if "Linear" in label}
+    pairs = {(src, dst) for src, dst, *_ in edges}
+    assert ("0.weight (3, 2)", "**2") in pairs and ("2.weight (2, 3)", "**2") in pairs
+    assert not any(src in layers and dst != "relu" and "Linear" not in dst and dst != "cross_entropy"
+                   for src, dst in pairs)  # fmt: skip
+    assert sum(label in layers for label, _ in pairs) == 2  # each layer: one wire out
+
+
 def test_a_layer_of_several_gates_becomes_one_box():
     class Affine(nn.Module):
         def __init__(self):
