@@ -118,6 +118,29 @@ class _Dot:
                     self.hidden.add(vi)
         self.labels = 0
 
+    def input_order(self) -> list[int]:
+        """The inputs (leaves and constants) as the expression reads, left to right: the order
+        a walk from the output meets them, each gate's arguments in turn (``a*(b+c*d)``: a, b,
+        c, d; the gates ran c*d first)."""
+        g = self.g
+        args: dict[int, list[int]] = {}
+        for e in g.edges:
+            args.setdefault(e.gate, []).append(e.value)
+        order: list[int] = []
+        seen: set[int] = set()
+        stack = [g.output]
+        while stack:
+            vi = stack.pop()
+            if vi in seen:
+                continue
+            seen.add(vi)
+            v = g.values[vi]
+            if v.kind != "gate":
+                order.append(vi)
+            else:
+                stack.extend(reversed(args.get(v.gate, [])))
+        return order
+
     def node_of_gate(self, gi: int) -> str:
         return self.box_ids[self.box[gi]] if gi in self.box else f"g{gi}"
 
@@ -159,7 +182,7 @@ class _Dot:
         if label is None:
             out.append(f"  {src} -> {dst};")
             return
-        out.append(f"  {src} -> {label}:m:w [arrowhead=none, headclip=false];")
+        out.append(f"  {src} -> {label}:m:w [arrowhead=none, headclip=false{_near(src)}];")
         out.append(f"  {label}:m:e -> {dst} [tailclip=false];")
 
     def source(self) -> str:
@@ -172,14 +195,19 @@ class _Dot:
             '  edge [fontname="Helvetica", fontsize=10, arrowsize=0.6];',
         ]
         labelled = self.values or self.grads
-        for vi, v in enumerate(g.values):
-            if v.kind == "gate" or vi in self.hidden:
+        inputs: list[str] = []
+        for vi in self.input_order():
+            v = g.values[vi]
+            if vi in self.hidden:
                 continue
             text = f"<B>{_esc(v.name)}</B>"
             if np.ndim(v.data) > 0:
                 text += f"<BR/>{_esc(_shape(v.data))}"
             color = VALUE_COLOR if v.requires_grad else "#888888"
             out.append(f'  v{vi} [label=<{text}>, shape=plaintext, fontcolor="{color}"];')
+            inputs.append(f"v{vi}")
+        if len(inputs) > 1:  # the inputs in one column, top to bottom as the expression has them
+            out.append(f"  {{rank=same; {' -> '.join(inputs)} [style=invis];}}")
         for gate in g.gates:
             if gate.index in self.box:
                 continue
@@ -236,9 +264,9 @@ class _Dot:
             if trunk is None:
                 trunk = f"c{vi}"
                 out.append(f"  {trunk} [shape=point, width=0.06];")
-                out.append(f"  {src} -> {trunk} [arrowhead=none];")
+                out.append(f"  {src} -> {trunk} [arrowhead=none{_near(src)}];")
             else:
-                out.append(f"  {src} -> {trunk}:m:w [arrowhead=none, headclip=false];")
+                out.append(f"  {src} -> {trunk}:m:w [arrowhead=none, headclip=false{_near(src)}];")
             for k in wires:
                 branch = self.label_node(out, None, merged[k], None, False) if labelled else None
                 if branch is None:
@@ -270,6 +298,11 @@ class _Dot:
             out.append(f"  label=<{'<BR/>'.join(legend)}>;")
         out.append("}")
         return "\n".join(out) + "\n"
+
+
+def _near(src: str) -> str:
+    """An input's numbers sit next to its name, however far its gate is: a heavy first edge."""
+    return ", weight=8" if src.startswith("v") else ""
 
 
 def _shape(a: Any) -> str:

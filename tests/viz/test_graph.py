@@ -493,6 +493,36 @@ def test_inputs_come_in_the_order_of_the_expression():
 
 
 @needs_dot
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1/(1+exp(-(w0*x0+w1*x1+w2)))",  # w2 came out between w1 and x1
+        "s0 = w0*x0; s1 = w1*x1; s2 = s0 + s1; s3 = s2 + w2; L = sigmoid(s3)",
+        "a*(b+c*d)",  # the gates run c*d first
+        "a/b - c*a",
+        "w2 + w1*x1 + w0*x0",
+    ],
+)
+def test_the_inputs_stand_in_one_column_as_the_expression_names_them(text):
+    from chainrule.viz.expr import parse_program
+
+    program = parse_program(text)
+    leaves = {
+        n: cr.tensor(1.0 + i, dtype=cr.float64, requires_grad=True, name=n)
+        for i, n in enumerate(program.names)
+    }
+    texts, nodes, _ = _svg_layout(cr.viz.draw_graph(program.evaluate(leaves), format="svg"))
+    where = {}
+    for title, body in nodes.items():
+        m = re.search(r' x="([-\d.]+)" y="([-\d.]+)"[^>]*>([^<]+)</text>', html.unescape(body))
+        if re.fullmatch(r"v\d+", title) and m:
+            where[m.group(3)] = (float(m.group(1)), float(m.group(2)))
+    assert sorted(where, key=lambda n: where[n][1]) == list(program.names)  # top to bottom
+    xs = [x for x, _ in where.values()]
+    assert max(xs) - min(xs) < 10  # one column, as on the slides (a gate stands ~80 further)
+
+
+@needs_dot
 def test_every_value_sits_above_its_own_line_and_its_gradient_below():
     f, _ = neuron()
     texts, nodes, edges = _svg_layout(cr.viz.draw_graph(f, format="svg"))
