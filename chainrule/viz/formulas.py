@@ -124,7 +124,7 @@ _NUM = rf"(?:\(-{_POSITIVE}\)|{_POSITIVE})"  # a number as fmt_const writes it: 
 def tidy(text: str) -> str:
     """A formula with its numbers worked out as one writes them: ``x^(0.9 - 1)`` is
     ``x^(-0.1)`` and ``x^(3 - 1)`` is ``x^2``, ``-(-0.7)/y^2`` is ``0.7/y^2``, ``q + (-1)``
-    is ``q - 1``, and a leading ``(-0.7)`` is ``-0.7``.
+    is ``q - 1``, ``ln((-2))`` is ``ln(-2)``, and a leading ``(-0.7)`` is ``-0.7``.
 
     Example:
         >>> tidy("(-0.52) x^((-0.52) - 1)")
@@ -138,6 +138,7 @@ def tidy(text: str) -> str:
         return m.group(1) + (fmt(value) if bare else f"({fmt(value)})")
 
     text = re.sub(rf"(\^?)\(({_NUM}) ([-+]) ({_NUM})\)", fold, text)
+    text = re.sub(rf"\(\((-{_POSITIVE})\)\)", r"(\1)", text)  # ln((-2)): ln(-2)
     text = re.sub(rf"(?<![\w)])-\(-({_POSITIVE})\)", r"\1", text)
     text = re.sub(rf" \+ \(-({_POSITIVE})\)", r" - \1", text)
     text = re.sub(rf" - \(-({_POSITIVE})\)", r" + \1", text)
