@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "expression",
         metavar="EXPR",
+        nargs="?",  # missing: run() says so, and where it went
         help='the expression, e.g. "(x+y)*z", or statements naming intermediates, '
         '"q = x + y; f = q * z"',
     )
@@ -86,8 +87,9 @@ def prepare_argv(argv: list[str]) -> list[str]:
     argparse takes any argument that starts with ``-`` (other than a negative number) for an
     option; this one's options are all long but ``-h``, so any other word of ``chainrule
     graph`` that starts with a single ``-`` is the expression, and a space in front keeps it so
-    (the language ignores spaces). The usual ``--`` works too: the word after it is the
-    expression, and options may follow it (``graph -- "-log(p)" --set p=0.13``).
+    (the language ignores spaces); it is moved first, so ``--set p=0.13 "-log(p)"`` works too.
+    The usual ``--`` works as well: the word after it is the expression, and options may follow
+    it (``graph -- "-log(p)" --set p=0.13``).
     """
     if not argv or argv[0] != "graph":
         return argv
@@ -99,8 +101,8 @@ def prepare_argv(argv: list[str]) -> list[str]:
         if out[i - 1] in _TAKES_A_VALUE:  # --out -x.svg: that is the option's value
             continue
         if word.startswith("-") and not word.startswith("--") and word != "-h":
-            out[i] = " " + word
-            break  # one expression
+            # first, where no --set list can take it for one of its values
+            return [out[0], " " + word, *out[1:i], *out[i + 1 :]]
     return out
 
 
@@ -122,6 +124,13 @@ def run(args: argparse.Namespace) -> int:
     if not 10 <= args.dpi <= 2400:
         return fail("graph", f"--dpi must be from 10 to 2400; got {args.dpi}")
     n = args.max_elements
+    if args.expression is None:
+        stray = [item for item in args.assignments if "=" not in item]
+        return fail(
+            "graph",
+            'expected an expression, as in: chainrule graph "(x+y)*z" --set x=-2 y=5 z=-4'
+            + (f"; {stray[0]!r} came after --set, which took it for a value" if stray else ""),
+        )
     text = args.expression.lstrip()
     try:
         expr = parse_program(text)

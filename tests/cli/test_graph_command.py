@@ -168,8 +168,13 @@ def test_a_program_names_intermediates_and_an_expression_may_start_with_a_minus(
     assert "df/dx = -3" in capsys.readouterr().out
     # only the expression is protected: an option's value is the option's
     assert graph_command.prepare_argv(["graph", "--digits", "-3", "-x", "--set", "x=1"]) == [
-        "graph", "--digits", "-3", " -x", "--set", "x=1"
+        "graph", " -x", "--digits", "-3", "--set", "x=1"
     ]  # fmt: skip
+    assert cli.main(["graph", "--set", "p=0.13", "-log(p)"]) == 0  # after --set's values too
+    assert re.search(r"^df/dp = -7\.692$", capsys.readouterr().out, re.M)
+    assert cli.main(["graph", "--set", "x=2", "y=3", "x*y"]) == 2  # --set took it for a value
+    err = capsys.readouterr().err
+    assert "expected an expression" in err and "'x*y' came after --set" in err
     assert graph_command.prepare_argv(["train", "-x"]) == ["train", "-x"]
     # the usual --: the word after it is the expression, wherever the options are
     for args in (["--", "-log(p)", "--set", "p=0.13"], ["--set", "p=0.13", "--", "-log(p)"]):
