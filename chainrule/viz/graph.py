@@ -217,10 +217,15 @@ class _Dot:
                 f'tooltip="{_esc(gate.node_name)}"];'
             )
         for mod, mid in self.box_ids.items():
-            params = [v for v in g.values if v.module == mod]
+            params = [(vi, v) for vi, v in enumerate(g.values) if v.module == mod]
             text = f"<B>{_esc(mod or 'model')}</B><BR/>{_esc(g.modules.get(mod, ''))}"
-            for p in params:
+            for vi, p in params:
                 text += f"<BR/>{_esc(p.name.rsplit('.', 1)[-1])} {_esc(_shape(p.data))}"
+                if self.grads and p.grad is not None and vi in self.hidden:
+                    # no wire shows it: its gradient, dL/dW, under its name
+                    lines = summary_lines(p.grad, self.digits, self.max_elements)
+                    grad = "<BR/>".join(_esc(line) for line in lines[1:] or lines)
+                    text += f'<BR/><FONT COLOR="{GRAD_COLOR}">{grad}</FONT>'
             out.append(
                 f'  {mid} [label=<{text}>, shape=box, style="rounded,filled", fillcolor="#eef3fb"];'
             )

@@ -309,6 +309,23 @@ def test_a_small_network_traces_to_the_engines_gradients_and_collapses_by_layer(
     assert {"0.weight (3, 2)", "2.bias (2,)"} <= set(nodes.values())
 
 
+def test_a_layer_s_box_shows_the_gradients_of_the_parameters_it_hides():
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
+    loss = nn.functional.cross_entropy(model(cr.randn(4, 2)), cr.tensor([0, 1, 1, 0]))
+    dot = cr.viz.draw_graph(loss, module=model, format="dot")
+    loss.backward()
+    box = re.search(r"^\s+m1 \[label=<(.*?)>, shape=box", dot, re.M).group(1)
+    for name in ("weight", "bias"):
+        grad = getattr(model[2], name).grad.numpy()
+        rows = G.summary_lines(grad)[1:]  # the rows of dL/dW, in red under its name
+        assert f'<FONT COLOR="{G.GRAD_COLOR}">{"<BR/>".join(rows)}</FONT>' in box, name
+    unasked = cr.viz.draw_graph(
+        model(cr.randn(4, 2)).sum(), module=model, grads=False, format="dot"
+    )
+    assert G.GRAD_COLOR not in unasked
+
+
 def test_the_l2_penalty_of_a_whole_model_is_drawn_outside_every_layer():
     cr.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
@@ -355,7 +372,7 @@ def test_a_layer_of_several_gates_becomes_one_box():
     nodes, edges = parse_dot(cr.viz.draw_graph(out, module=layer, format="dot"))
     assert "matmul" not in nodes.values() and "+" not in nodes.values()
     box = [label for label in nodes.values() if "Affine" in label]
-    assert box == ["model Affine W (3, 2) b (2,)"]
+    assert box == ["model Affine W (3, 2) [4, 4] [4, 4] [4, 4] b (2,) [4, 4]"]  # and dL/dW, dL/db
     assert [(e[0], e[1]) for e in edges if e[1] == "relu"] == [(box[0], "relu")]
 
 
