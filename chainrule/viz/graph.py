@@ -384,9 +384,12 @@ def draw_graph(
 ) -> str | bytes:
     """Draw the computational graph of ``output`` as the lecture does, left to right.
 
-    Leaves on the left (named by ``name=``), one node per gate labelled with its operation
-    (``*``, ``+1``, ``exp``, ``1/x``, ``matmul``), the forward value on each edge and the gradient
-    below it in red. Tensors show their shape and their values (all when small, else min/mean/max).
+    Inputs in one column on the left, top to bottom in the order the expression names them
+    (called by ``name=``; an unnamed small constant by its value, else by the argument it is),
+    one node per gate labelled with its operation (``*``, ``+1``, ``exp``, ``1/x``, ``matmul``),
+    the forward value on each edge and the gradient below it in red; a value used more than once
+    shows its total gradient, in bold, where it fans out. Tensors show their shape and their
+    values (all when small, a matrix row by row, else min/mean/max).
 
     Args:
         output: a tensor (walked now: before ``backward()``, or after it where backward kept a
@@ -396,7 +399,8 @@ def draw_graph(
         format: "svg", "png", "pdf" or "dot"; by default the suffix of ``path``, else "svg".
         path: where to write the drawing (atomically); None to only return it.
         module: a ``cr.nn.Module``: name its parameters and, with ``collapse``, draw one box per
-            layer (the gates that take the layer's parameters).
+            layer (the gates its input flows through with the layer's parameters), with the
+            gradient of each parameter only the layer uses.
         collapse: one box per layer of ``module``.
         grad_output: the gradient to start from, for an output with more than one element.
         digits: significant digits of the numbers.
