@@ -103,7 +103,7 @@ class SumOfSquares(Function):
     """
 
     symbol = "sum of squares"
-    local_grad = "2w"
+    local_grad = "2x"  # x: the parameter it is taken for (explain writes its name: 2 w0)
     vjp = ("upstream * 2 w",)
 
     on_arrays = True

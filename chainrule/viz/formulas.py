@@ -9,6 +9,7 @@ these; they live apart because they are the one place that turns the ops' text i
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any
 
@@ -107,12 +108,22 @@ def _local_rule(g: Graph, gate: Gate, edge: Edge) -> str | None:
         said = rule[min(edge.position, len(rule) - 1)] if isinstance(rule, tuple) else rule
     this = g.values[edge.value]
     other = _other(g, gate, edge) if _OTHER in said else ""
-    if len(gate.edges) == 1 or other:
+    if len(gate.edges) == 1 or other or _variadic(fn):
         if _plain_name(this):
             said = _X.sub(this.name, said)
         elif _X.search(other) and np.size(this.data) == 1:  # x / (y + z): not -x/x^2
             said = _X.sub(_token(g, edge.value), said)
     return tidy(said.replace(_OTHER, other))
+
+
+def _variadic(fn: type) -> bool:
+    """Whether ``fn.forward`` takes its tensors as ``*args``: each plays the same part, so the
+    x of its formula can only be the input it is taken for (``2x`` of the sum of squares)."""
+    try:
+        params = inspect.signature(fn.forward).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
 
 
 # x as a formula's variable: a word of its own, or after a number (2x)

@@ -297,6 +297,7 @@ def test_a_gate_no_gradient_reaches_is_counted_apart():
         (lambda a, b, c: (a + c) ** (b * c), "+", "-0.52 x^(-1.52)"),
         (lambda a, b, c: -a * b, "b", "-0.7"),  # not (-0.7)
         (lambda a, b, c: (c - 1) ** a, "a", "(-1.4)^a ln(-1.4)"),  # not ln((-1.4))
+        (lambda a, b, c: cr.nn.l2_penalty([a, b]), "b", "2b"),  # not 2w, whichever weight
         (lambda a, b, c: cr.elu(a), "a", "1 if a > 0 else e^a"),  # not s + alpha
         (lambda a, b, c: cr.elu(a, 0.5), "a", "1 if a > 0 else 0.5 e^a"),
         (lambda a, b, c: cr.nn.functional.softplus(a, beta=2.0), "a", "sigmoid(2 a)"),
