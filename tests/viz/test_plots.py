@@ -508,3 +508,29 @@ def test_draw_network_elides_wide_layers_and_names_activations():
     for bad, error in [(nn.ReLU(), ValueError), ([3], ValueError), ("3-4", TypeError)]:
         with pytest.raises(error, match="draw_network"):
             cr.viz.draw_network(bad)
+
+
+def test_draw_network_reads_a_sequential_and_skips_layers_that_keep_the_width():
+    seq = nn.Sequential(
+        nn.Flatten(), nn.Linear(64, 30), nn.BatchNorm1d(30), nn.ReLU(), nn.Dropout(0.2),
+        nn.Linear(30, 20), nn.LayerNorm(20), nn.Tanh(), nn.Linear(20, 10),
+    )  # fmt: skip
+    assert cr.viz.network_layers(seq) == ([64, 30, 20, 10], ["relu", "tanh", ""])
+    fig = cr.viz.draw_network(seq)
+    assert _columns(fig.axes[0]) == [7, 7, 7, 7]  # each wider than 8: 7 circles and an ellipsis
+    assert fig.axes[0].get_title() == '"3-layer Neural Net"\nor "2-hidden-layer Neural Net"'
+
+
+def test_draw_network_refuses_a_convnet_and_says_what_to_draw_instead():
+    from chainrule.train.convnet import ConvNet
+
+    net = ConvNet((8, 8), 10, channels=(4, 8), kernel_size=3, hidden=16)
+    flatten = next(i for i, m in enumerate(net.children()) if isinstance(m, nn.Flatten))
+    with pytest.raises(ValueError, match=r"Conv2d.*fully-connected.*") as info:
+        cr.viz.draw_network(net)
+    assert f"model[{flatten + 1}:]" in str(info.value)  # the drawable head, by its index
+    head = cr.viz.network_layers(net[flatten + 1 :])
+    assert head == ([8 * 2 * 2, 16, 10], ["relu", ""])
+    pool_only = nn.Sequential(nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4, 2))
+    with pytest.raises(ValueError, match="MaxPool2d"):
+        cr.viz.draw_network(pool_only)
