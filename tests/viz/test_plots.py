@@ -497,7 +497,7 @@ def test_draw_network_draws_the_lectures_architecture_slides(model, columns, tit
 def test_draw_network_elides_wide_layers_and_names_activations():
     fig = cr.viz.draw_network(nn.MLP(3072, [100], 10), max_neurons=6)
     (ax,) = fig.axes
-    assert _columns(ax) == [5, 5, 5]  # five circles and an ellipsis each
+    assert _columns(ax) == [4, 4, 4]  # two circles, an ellipsis, two circles: centred
     assert sum(t.get_text() == "\u22ee" for t in ax.texts) == 3
     words = " ".join(texts(fig))
     assert "3072 inputs" in words and "100 neurons" in words and "10 outputs" in words
@@ -517,7 +517,7 @@ def test_draw_network_reads_a_sequential_and_skips_layers_that_keep_the_width():
     )  # fmt: skip
     assert cr.viz.network_layers(seq) == ([64, 30, 20, 10], ["relu", "tanh", ""])
     fig = cr.viz.draw_network(seq)
-    assert _columns(fig.axes[0]) == [7, 7, 7, 7]  # each wider than 8: 7 circles and an ellipsis
+    assert _columns(fig.axes[0]) == [6, 6, 6, 6]  # each wider than 8: 3 circles, an ellipsis, 3
     assert fig.axes[0].get_title() == '"3-layer Neural Net"\nor "2-hidden-layer Neural Net"'
 
 

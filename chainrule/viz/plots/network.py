@@ -183,10 +183,9 @@ def draw_network(
 
 
 def _shown(width: int, most: int) -> list[int | None]:
-    """Which neurons of a layer get a circle: all, or the first and last few around a None
-    (the ellipsis) when there are more than ``most``."""
+    """Which neurons of a layer get a circle: all, or as many first as last around a None (the
+    ellipsis, centred in its column) when there are more than ``most``."""
     if width <= most:
         return list(range(width))
-    head = (most - 1) // 2
-    tail = most - 1 - head
-    return [*range(head), None, *range(width - tail, width)]
+    half = (most - 1) // 2
+    return [*range(half), None, *range(width - half, width)]
