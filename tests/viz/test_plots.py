@@ -532,5 +532,17 @@ def test_draw_network_refuses_a_convnet_and_says_what_to_draw_instead():
     head = cr.viz.network_layers(net[flatten + 1 :])
     assert head == ([8 * 2 * 2, 16, 10], ["relu", ""])
     pool_only = nn.Sequential(nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4, 2))
-    with pytest.raises(ValueError, match="MaxPool2d"):
+    with pytest.raises(ValueError, match="MaxPool2d, whose outputs are feature maps"):
         cr.viz.draw_network(pool_only)
+
+    class Scale(nn.Module):  # weights of its own, but no in_features/out_features
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(cr.ones(4))
+
+        def forward(self, x):
+            return x * self.weight
+
+    custom = nn.Sequential(nn.Linear(2, 4), Scale(), nn.Linear(4, 1))
+    with pytest.raises(ValueError, match="has a Scale, a layer with weights that is neither"):
+        cr.viz.draw_network(custom)

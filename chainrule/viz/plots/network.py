@@ -85,10 +85,14 @@ def _not_a_column(model: Any, layer: Any) -> str:
     flattens = [i for i, m in enumerate(children) if type(m).__name__ == "Flatten"]
     if flattens and hasattr(model, "__getitem__"):
         hint = f"draw its fully-connected part alone, draw_network(model[{flattens[-1] + 1}:])"
+    what = (
+        "whose outputs are feature maps, not one column of neurons"
+        if hasattr(layer, "kernel_size")
+        else "a layer with weights that is neither Linear nor Maxout"
+    )
     return (
         f"draw_network: draws fully-connected networks (Linear or Maxout layers and the "
-        f"activations between them); this {type(model).__name__} has a {name}, whose outputs "
-        f"are feature maps, not one column of neurons: {hint}"
+        f"activations between them); this {type(model).__name__} has a {name}, {what}: {hint}"
     )
 
 
