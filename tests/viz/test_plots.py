@@ -546,3 +546,21 @@ def test_draw_network_refuses_a_convnet_and_says_what_to_draw_instead():
     custom = nn.Sequential(nn.Linear(2, 4), Scale(), nn.Linear(4, 1))
     with pytest.raises(ValueError, match="has a Scale, a layer with weights that is neither"):
         cr.viz.draw_network(custom)
+
+
+def test_boundary_grid_tick_labels_do_not_run_into_each_other():
+    # the sweep's 3 x 3 grid on points spread wide, as the spiral or standardized data are
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-0.9, 0.9, size=(60, 2))  # matplotlib's own choice: 11 ticks, 3 px apart
+    y = (x[:, 0] > 0).astype(int)
+    models = {(h, lam): (x0_classifier(), 0.5) for h in (3, 6, 20) for lam in (1e-4, 1e-3, 1e-2)}
+    fig = plots.boundary_grid(models, x, y, resolution=10, split="validation")
+    fig.draw_without_rendering()  # lays the figure out: the labels' extents as they are drawn
+    for ax in fig.axes:
+        boxes = [
+            t.get_window_extent() for t in ax.get_xticklabels() if t.get_visible() and t.get_text()
+        ]
+        assert len(boxes) >= 2
+        for left, right in zip(boxes, boxes[1:]):  # clear space between: half a label or more
+            gap = right.x0 - left.x1
+            assert gap > 0.5 * left.width, [t.get_text() for t in ax.get_xticklabels()]
