@@ -497,7 +497,7 @@ def test_draw_network_draws_the_lectures_architecture_slides(model, columns, tit
 def test_draw_network_elides_wide_layers_and_names_activations():
     fig = cr.viz.draw_network(nn.MLP(3072, [100], 10), max_neurons=6)
     (ax,) = fig.axes
-    assert _columns(ax) == [5, 5, 5]  # five circles and an ellipsis each
+    assert _columns(ax) == [4, 4, 4]  # two circles, an ellipsis, two circles: centred
     assert sum(t.get_text() == "\u22ee" for t in ax.texts) == 3
     words = " ".join(texts(fig))
     assert "3072 inputs" in words and "100 neurons" in words and "10 outputs" in words
@@ -508,3 +508,59 @@ def test_draw_network_elides_wide_layers_and_names_activations():
     for bad, error in [(nn.ReLU(), ValueError), ([3], ValueError), ("3-4", TypeError)]:
         with pytest.raises(error, match="draw_network"):
             cr.viz.draw_network(bad)
+
+
+def test_draw_network_reads_a_sequential_and_skips_layers_that_keep_the_width():
+    seq = nn.Sequential(
+        nn.Flatten(), nn.Linear(64, 30), nn.BatchNorm1d(30), nn.ReLU(), nn.Dropout(0.2),
+        nn.Linear(30, 20), nn.LayerNorm(20), nn.Tanh(), nn.Linear(20, 10),
+    )  # fmt: skip
+    assert cr.viz.network_layers(seq) == ([64, 30, 20, 10], ["relu", "tanh", ""])
+    fig = cr.viz.draw_network(seq)
+    assert _columns(fig.axes[0]) == [6, 6, 6, 6]  # each wider than 8: 3 circles, an ellipsis, 3
+    assert fig.axes[0].get_title() == '"3-layer Neural Net"\nor "2-hidden-layer Neural Net"'
+
+
+def test_draw_network_refuses_a_convnet_and_says_what_to_draw_instead():
+    from chainrule.train.convnet import ConvNet
+
+    net = ConvNet((8, 8), 10, channels=(4, 8), kernel_size=3, hidden=16)
+    flatten = next(i for i, m in enumerate(net.children()) if isinstance(m, nn.Flatten))
+    with pytest.raises(ValueError, match=r"Conv2d.*fully-connected.*") as info:
+        cr.viz.draw_network(net)
+    assert f"model[{flatten + 1}:]" in str(info.value)  # the drawable head, by its index
+    head = cr.viz.network_layers(net[flatten + 1 :])
+    assert head == ([8 * 2 * 2, 16, 10], ["relu", ""])
+    pool_only = nn.Sequential(nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4, 2))
+    with pytest.raises(ValueError, match="MaxPool2d, whose outputs are feature maps"):
+        cr.viz.draw_network(pool_only)
+
+    class Scale(nn.Module):  # weights of its own, but no in_features/out_features
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(cr.ones(4))
+
+        def forward(self, x):
+            return x * self.weight
+
+    custom = nn.Sequential(nn.Linear(2, 4), Scale(), nn.Linear(4, 1))
+    with pytest.raises(ValueError, match="has a Scale, a layer with weights that is neither"):
+        cr.viz.draw_network(custom)
+
+
+def test_boundary_grid_tick_labels_do_not_run_into_each_other():
+    # the sweep's 3 x 3 grid on points spread wide, as the spiral or standardized data are
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-0.9, 0.9, size=(60, 2))  # matplotlib's own choice: 11 ticks, 3 px apart
+    y = (x[:, 0] > 0).astype(int)
+    models = {(h, lam): (x0_classifier(), 0.5) for h in (3, 6, 20) for lam in (1e-4, 1e-3, 1e-2)}
+    fig = plots.boundary_grid(models, x, y, resolution=10, split="validation")
+    fig.draw_without_rendering()  # lays the figure out: the labels' extents as they are drawn
+    for ax in fig.axes:
+        boxes = [
+            t.get_window_extent() for t in ax.get_xticklabels() if t.get_visible() and t.get_text()
+        ]
+        assert len(boxes) >= 2
+        for left, right in zip(boxes, boxes[1:]):  # clear space between: half a label or more
+            gap = right.x0 - left.x1
+            assert gap > 0.5 * left.width, [t.get_text() for t in ax.get_xticklabels()]

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 LAYER_COLORS = {"input": "#f4c7c3", "hidden": "#c6dbef", "output": "#c7e9c0"}
+# Layers between two weight layers that keep the width: no column of their own.
+WIDTH_KEEPING = ("Dropout", "Flatten", "BatchNorm1d", "LayerNorm")
 
 
 def network_layers(model: Any) -> tuple[list[int], list[str]]:
@@ -62,13 +64,36 @@ def network_layers(model: Any) -> tuple[list[int], list[str]]:
             widths.append(int(m.out_features))
             pieces = getattr(m, "pieces", None)
             activations.append(f"maxout ({pieces} pieces)" if pieces else "")
-        elif widths and not list(m.parameters()) and name not in ("Dropout", "Flatten"):
+        elif hasattr(m, "kernel_size") or (
+            list(m.parameters(recurse=False)) and name not in WIDTH_KEEPING
+        ):
+            raise ValueError(_not_a_column(model, m))
+        elif widths and not list(m.parameters()) and name not in WIDTH_KEEPING:
             activations[-1] = _activation_name(name)
     if len(widths) < 2:
         raise ValueError(
             f"draw_network: {type(model).__name__} has no Linear (or Maxout) layer to draw"
         )
     return widths, activations
+
+
+def _not_a_column(model: Any, layer: Any) -> str:
+    """Why ``layer`` cannot be drawn as a column of neurons, and what can be drawn instead."""
+    name = type(layer).__name__
+    hint = "draw its computational graph with cr.viz.draw_graph"
+    children = list(model.children())
+    flattens = [i for i, m in enumerate(children) if type(m).__name__ == "Flatten"]
+    if flattens and hasattr(model, "__getitem__"):
+        hint = f"draw its fully-connected part alone, draw_network(model[{flattens[-1] + 1}:])"
+    what = (
+        "whose outputs are feature maps, not one column of neurons"
+        if hasattr(layer, "kernel_size")
+        else "a layer with weights that is neither Linear nor Maxout"
+    )
+    return (
+        f"draw_network: draws fully-connected networks (Linear or Maxout layers and the "
+        f"activations between them); this {type(model).__name__} has a {name}, {what}: {hint}"
+    )
 
 
 def _activation_name(cls_name: str) -> str:
@@ -96,6 +121,10 @@ def draw_network(
 
     Returns:
         The Figure (the one ``ax`` belongs to, when given).
+
+    Raises:
+        ValueError: the model has a layer that is not a column of neurons (a convolution or a
+            pooling layer: a ConvNet); the message names the fully-connected part to draw.
 
     Example:
         >>> fig = draw_network(cr.nn.MLP(3, [4, 4], 1))   # the lecture's 3-layer net
@@ -158,10 +187,9 @@ def draw_network(
 
 
 def _shown(width: int, most: int) -> list[int | None]:
-    """Which neurons of a layer get a circle: all, or the first and last few around a None
-    (the ellipsis) when there are more than ``most``."""
+    """Which neurons of a layer get a circle: all, or as many first as last around a None (the
+    ellipsis, centred in its column) when there are more than ``most``."""
     if width <= most:
         return list(range(width))
-    head = (most - 1) // 2
-    tail = most - 1 - head
-    return [*range(head), None, *range(width - tail, width)]
+    half = (most - 1) // 2
+    return [*range(half), None, *range(width - half, width)]
