@@ -14,15 +14,13 @@ devices than ranks is a clear error.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-import numpy
-
 from .. import backend
 from ..autograd.tensor import Tensor
+from ..creation import zeros
 from ..nn import Module
 
 T = TypeVar("T")
@@ -105,18 +103,22 @@ def _rank_device(name: str, kind: str, local_rank: int, local_size: int) -> back
             f"Open MPI: mpiexec --map-by ppr:{have}:node), or train on --device cpu"
         )
     if kind == "cuda":
-        importlib.import_module("cupy").cuda.Device(local_rank).use()
+        import cupy  # backend.available("cuda") found it
+
+        cupy.cuda.Device(local_rank).use()
     return backend.device(kind, local_rank)
 
 
 def _count(kind: str, most: int) -> int:
     """How many devices of type ``kind`` this node has (counting no further than ``most``)."""
-    if kind == "cuda":  # counted without touching them: a probe would make a context on each
-        return int(importlib.import_module("cupy").cuda.runtime.getDeviceCount())
+    if kind == "cuda":
+        import cupy  # counted without touching the GPUs: a probe would make a context on each
+
+        return int(cupy.cuda.runtime.getDeviceCount())
     have = 0
     while have < most:
         try:
-            backend.from_numpy(numpy.zeros(1), backend.device(kind, have))
+            zeros(1, device=backend.device(kind, have))
         except RuntimeError:
             break
         have += 1
