@@ -10,7 +10,7 @@ The sweep executors (local, Ray, Dask) are in ``chainrule.train.sweep``.
 """
 
 from .buckets import Buckets
-from .comm import Comm, DistributedError, use_local_gpu
+from .comm import Comm, DistributedError
 from .data_parallel import DataParallel, DataParallelStep, ShardedLoader, shard
 from .fit import fit_distributed
 
@@ -23,5 +23,4 @@ __all__ = [
     "ShardedLoader",
     "fit_distributed",
     "shard",
-    "use_local_gpu",
 ]

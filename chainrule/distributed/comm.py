@@ -1,8 +1,9 @@
 """The MPI world as data-parallel training uses it: ranks, a few collectives, and a watchdog.
 
 ``Comm`` wraps mpi4py's ``COMM_WORLD``: this process's rank, the number of ranks, the local
-rank (its index among the ranks on the same node, which picks its GPU), and the collectives the
-training needs, on NumPy buffers (no pickling): an in-place sum (Allreduce), a broadcast from
+rank (its index among the ranks on the same node, which picks its GPU:
+``chainrule.train.device.one_device_per_rank``), and the collectives the training needs, on
+NumPy buffers in host memory (no pickling): an in-place sum (Allreduce), a broadcast from
 rank 0 (Bcast), and bytes broadcast from rank 0.
 
 Every collective runs under a watchdog. A rank that dies under ``mpiexec`` is usually noticed by
@@ -35,27 +36,6 @@ class DistributedError(RuntimeError):
     """A failure that every rank of the run raises (so none is left waiting)."""
 
 
-def use_local_gpu(local_rank: int) -> int | None:
-    """Make the GPU of index ``local_rank`` (modulo the node's GPUs) this process's CuPy device.
-
-    Each rank of a node gets its own GPU. Returns the device index, or None where CuPy or a
-    GPU is missing (the NumPy backend computes on the CPU and needs none).
-    """
-    try:
-        import cupy
-    except ImportError:
-        return None
-    try:
-        count = cupy.cuda.runtime.getDeviceCount()
-    except Exception:  # CuPy without a driver raises its own CUDARuntimeError
-        return None
-    if count < 1:
-        return None
-    device = local_rank % count
-    cupy.cuda.Device(device).use()
-    return device
-
-
 def import_mpi() -> Any:
     """mpi4py's ``MPI`` module, or an ImportError that says what to install."""
     try:
@@ -78,7 +58,10 @@ class Comm:
 
     Attributes:
         rank, size: this process's rank and the number of ranks.
-        local_rank, local_size: its index among the ranks on its node, and their number.
+        local_rank, local_size: its index among the ranks on its node, and their number, from
+            MPI's own split of the ranks by shared memory (``MPI_COMM_TYPE_SHARED``): the same
+            on every MPI and launcher (MPICH's ``MPI_LOCALRANKID``, Open MPI's
+            ``OMPI_COMM_WORLD_LOCAL_RANK``, Slurm's ``SLURM_LOCALID`` say it each their way).
 
     Example:
         >>> comm = Comm()                       # under mpiexec -n 2: rank 0 or 1, size 2

@@ -15,6 +15,13 @@ Every rank holds the whole model. ``DataParallel.attach`` plugs into a run's ``T
   over the global batch, as one process computes it, up to the order of the sum. The shard's
   loss rides along in the same buffers, so the divergence check sees the global batch's loss
   and every rank stops at the same step. Gradient clipping, a later hook, clips the average.
+- **Devices**: each rank computes on its own device (``--device cuda``: the GPU of its local
+  rank, ``chainrule.train.device.one_device_per_rank``); what MPI moves goes through host
+  memory: a gradient is copied from its device into the host buckets, summed there, and the
+  average copied back to the parameter's device. (MPI can read GPU memory directly only when
+  it is built CUDA-aware, which a program cannot rely on: an MPI that is not would crash or
+  read garbage. The copies cost two transfers of the gradients per step over PCIe, small
+  against the network's.)
 - **The epoch's metrics** (``Training.reduce_totals``): the training loss and accuracy are sums
   over each rank's shards, added up over the ranks once per epoch. The same call checks that
   every rank holds the same weights (a CRC-32 of them), which the identical sums guarantee.
@@ -132,7 +139,7 @@ class DataParallelStep:
         """The gradient hook: every parameter's ``.grad`` becomes the global batch's mean
         gradient; then the divergence check runs on the global batch's loss."""
         n = self._n
-        grads = [None if p.grad is None else p.grad.numpy() for p in self.params]
+        grads = [None if p.grad is None else p.grad.cpu().numpy() for p in self.params]
         self.buckets.pack(grads, scale=n)
         last = self.buckets.slots[-1]  # the slot after the gradients: [n * loss, n]
         self.buckets.buffers[last[0]][last[1] : last[2]] = (n * self._loss, n)
@@ -141,7 +148,7 @@ class DataParallelStep:
         total = self.buckets.buffers[last[0]][last[1] : last[2]].astype(np.float64)
         summed = self.buckets.unpack(1.0 / total[1])
         for p, g in zip(self.params, summed):
-            p.grad = from_numpy(g)
+            p.grad = from_numpy(g).to(p.device)  # back from the host (itself on the CPU)
         if self._check is not None:
             self._check(float(total[0] / total[1]))  # the same on every rank: all stop together
 
@@ -178,7 +185,7 @@ class DataParallel:
         """Every rank takes rank 0's parameters and buffers."""
         state = model.state_dict()
         names = list(state)
-        arrays = [state[k].numpy() for k in names]
+        arrays = [state[k].cpu().numpy() for k in names]  # on the host, for MPI
         buckets = Buckets([a.shape for a in arrays], [a.dtype for a in arrays], self.bucket_bytes)
         if self.comm.rank == 0:
             buckets.pack(arrays)
@@ -199,7 +206,8 @@ class DataParallel:
         )
         crc = 0
         for p in self.t.model.parameters():
-            crc = zlib.crc32(np.ascontiguousarray(p.detach().numpy()).view(np.uint8), crc)
+            weights = np.ascontiguousarray(p.detach().cpu().numpy())
+            crc = zlib.crc32(weights.view(np.uint8), crc)
         spread = np.array([crc, -crc], np.int64)
         with self.comm.waiting(f"the weight check of epoch {epoch}"):
             self.comm.comm.Allreduce(self.comm.MPI.IN_PLACE, spread, op=self.comm.MPI.MAX)

@@ -30,12 +30,13 @@ from typing import Any
 from ..random import manual_seed
 from ..train.batches import load_data
 from ..train.config import TrainConfig
+from ..train.device import one_device_per_rank
 from ..train.loop import run_epochs
 from ..train.run import RunFolder
 from ..train.stops import Stage, stop_on_sigterm
 from ..train.trainer import fit
 from ..train.training import Training, build_training, restore
-from .comm import Comm, DistributedError, use_local_gpu
+from .comm import Comm, DistributedError
 from .data_parallel import DataParallel
 
 #: Failures that every rank raises at the same point of the run.
@@ -80,12 +81,12 @@ def fit_distributed(
         >>> comm = Comm()
         >>> summary = fit_distributed(TrainConfig(epochs=5), "runs/dp", comm)
     """
-    use_local_gpu(comm.local_rank)
     dp = DataParallel(comm)
     try:
-        if comm.rank == 0:
-            return _lead(config, out, comm, dp, resume, overwrite, progress, report, figures)
-        return _follow(comm, dp)
+        with one_device_per_rank(comm.local_rank, comm.local_size):  # cuda: cuda:<local rank>
+            if comm.rank == 0:
+                return _lead(config, out, comm, dp, resume, overwrite, progress, report, figures)
+            return _follow(comm, dp)
     except SHARED_FAILURES:
         raise
     except BaseException:

@@ -21,9 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .. import nn
+from ..backend import namespace
 
 
 class TrainingInterrupted(Exception):
@@ -160,7 +159,8 @@ def check_finite(model: nn.Module, val_loss: float, epoch: int, opt: Any) -> Non
     """After an epoch: every weight and the validation loss are finite, or training diverged."""
     remedy = _REMEDY.format(lr=opt.param_groups[0]["lr"])
     for name, p in model.named_parameters():
-        if not np.isfinite(p._data).all():
+        xp = namespace(p._data)  # on its device: a GPU's array is no NumPy array
+        if not bool(xp.all(xp.isfinite(p._data))):
             raise FloatingPointError(
                 f"training diverged: the weight {name} holds NaN or inf after epoch {epoch}. "
                 f"{remedy}"

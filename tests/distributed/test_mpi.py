@@ -4,16 +4,21 @@ The same global batch on 2 ranks reaches the weights of one process up to the or
 floating-point sums: every weight within ``ATOL`` of one process's (float32 weights of size
 ~0.1-1; the measured difference after 3 epochs of Adam is ~5e-8, a few ulps, and ``ATOL`` leaves
 20x room for the drift a different BLAS or MPI may add). A 2-rank run resumed from its
-checkpoint ends bit for bit where the uninterrupted 2-rank run does. A rank that dies, or hangs,
-stops the run (the launcher's cleanup, or the watchdog) instead of leaving the other waiting.
+checkpoint ends bit for bit where the uninterrupted 2-rank run does. With ``--device strict``
+(array-api-strict's devices, standing in for a node's GPUs) rank 0 trains on strict:0 and rank 1
+on strict:1, and they reach the CPU's weights within the same ``ATOL``. A rank that dies, or
+hangs, stops the run (the launcher's cleanup, or the watchdog) instead of leaving the other
+waiting.
 
-The tests that kill or stop a rank are driven by the run's observed progress (its first epoch in
-metrics.csv); the time limits below only guard against a hang.
+What a test cannot see from outside (a rank's process id, its device) the ranks write to files
+(``rank_probe.py``). The tests that kill or stop a rank are driven by the run's observed progress
+(its first epoch in metrics.csv); the time limits below only guard against a hang.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -61,20 +66,32 @@ def environ() -> dict[str, str]:
     return env
 
 
-def command(args: list[str], n: int = 2) -> list[str]:
-    train = [sys.executable, "-m", "chainrule", "train", "--distributed", "mpi"]
-    return [MPIEXEC, "-n", str(n), *train, *args]
+PROBE = Path(__file__).with_name("rank_probe.py")
 
 
-def mpirun(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def command(args: list[str], n: int = 2, probe: Path | None = None) -> list[str]:
+    """``mpiexec -n N chainrule train --distributed mpi ARGS``; with ``probe``, each rank also
+    writes its pid and devices to that folder (``rank_probe.py``)."""
+    main = ["-m", "chainrule"] if probe is None else [str(PROBE), str(probe)]
+    return [MPIEXEC, "-n", str(n), sys.executable, *main, "train", "--distributed", "mpi", *args]
+
+
+def mpirun(
+    args: list[str], cwd: Path, n: int = 2, probe: Path | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        command(args), cwd=cwd, env=environ(), capture_output=True, text=True, timeout=HANG_GUARD
+        command(args, n, probe),
+        cwd=cwd,
+        env=environ(),
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
     )
 
 
 def weights(run: Path) -> dict[str, np.ndarray]:
     model, _, _ = load_checkpoint(RunFolder(run).checkpoint)
-    return {k: v.numpy() for k, v in model.items()}
+    return {k: v.cpu().numpy() for k, v in model.items()}  # a checkpoint loads where it was
 
 
 @pytest.fixture(scope="module")
@@ -146,11 +163,17 @@ def test_an_error_on_rank_0_before_training_stops_both_ranks_with_one_message(ru
     assert "BAD TERMINATION" not in proc.stdout + proc.stderr
 
 
+#: the local rank as launchers say it (MPICH's Hydra, Open MPI, Slurm)
+LOCAL_RANK_VARS = ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID")
+
+
 def test_each_rank_knows_its_local_rank(tmp_path):
     # each rank writes its own file: the launcher interleaves the ranks' output
     code = (
-        "import sys; from chainrule.distributed import Comm; c = Comm(); "
-        "open(f'{sys.argv[1]}/{c.rank}', 'w').write(f'{c.local_rank} {c.local_size}')"
+        "import os, sys; from chainrule.distributed import Comm; c = Comm(); "
+        f"env = [os.environ[k] for k in {LOCAL_RANK_VARS!r} if k in os.environ][:1]; "
+        "open(f'{sys.argv[1]}/{c.rank}', 'w').write(' '.join([str(c.local_rank), "
+        "str(c.local_size), *env]))"
     )
     proc = subprocess.run(
         [MPIEXEC, "-n", "2", sys.executable, "-c", code, str(tmp_path)],
@@ -160,42 +183,84 @@ def test_each_rank_knows_its_local_rank(tmp_path):
         timeout=HANG_GUARD,
     )
     assert proc.returncode == 0, proc.stderr
-    # one machine: the local ranks are the ranks (each would take its own GPU)
-    assert [(tmp_path / r).read_text() for r in "01"] == ["0 2", "1 2"]
+    # one machine: the local ranks are the ranks (each takes its own GPU); MPI's split of the
+    # ranks by shared memory agrees with the launcher's variable, where it sets one
+    found = [(tmp_path / r).read_text().split() for r in "01"]
+    assert [f[:2] for f in found] == [["0", "2"], ["1", "2"]]
+    assert all(f[2:] in ([], [f[0]]) for f in found), found
+
+
+# ----- one device per rank -----
+#: SGD with momentum: its state (the momentum buffers) lives on the parameters' devices too
+STRICT = {**OPTIONS, "optimizer": "sgd", "momentum": 0.9}
+
+
+@pytest.fixture(scope="module")
+def strict_runs(tmp_path_factory):
+    """One process on the CPU (fit, here) and 2 ranks on --device strict (mpiexec)."""
+    pytest.importorskip("array_api_strict", reason="--device strict needs array-api-strict")
+    base = tmp_path_factory.mktemp("strict")
+    cpu = base / "cpu"
+    fit(TrainConfig(**STRICT, device="cpu"), cpu, figures=False)
+    probe = base / "probe"
+    probe.mkdir()
+    two = base / "two"
+    proc = mpirun([*argv(STRICT), "--device", "strict", "--out", str(two)], base, probe=probe)
+    assert proc.returncode == 0, proc.stderr
+    return base, cpu, two, probe
+
+
+def test_each_rank_trains_on_the_device_of_its_local_rank(strict_runs):
+    _, cpu, two, probe = strict_runs
+    for rank in (0, 1):
+        seen = json.loads((probe / f"rank-{rank}.json").read_text())
+        where = f"strict:{rank}"
+        # the model, and the averaged gradients copied back from the host buckets
+        assert seen == {"device": where, "params": [where], "grads": [where]}, rank
+    w_cpu, w_two = weights(cpu), weights(two)
+    assert w_cpu.keys() == w_two.keys()
+    for k in w_cpu:
+        np.testing.assert_allclose(w_two[k], w_cpu[k], rtol=0, atol=ATOL, err_msg=k)
+
+
+def test_resume_on_two_devices_ends_bit_for_bit_where_the_whole_run_does(strict_runs):
+    base, _, two, _ = strict_runs
+    part = base / "part"
+    args = [*argv({**STRICT, "epochs": 2}), "--device", "strict", "--out", str(part)]
+    first = mpirun(args, base)
+    assert first.returncode == 0, first.stderr
+    # rank 1 restores rank 0's checkpoint (weights, momentum buffers) onto strict:1
+    second = mpirun(["--resume", str(part), "--epochs", "3"], base)
+    assert second.returncode == 0, second.stderr
+    w, whole = weights(part), weights(two)
+    assert all(np.array_equal(w[k], whole[k]) for k in whole)
+
+
+def test_fewer_devices_than_ranks_on_a_node_is_one_clear_error(tmp_path):
+    pytest.importorskip("array_api_strict", reason="--device strict needs array-api-strict")
+    out = tmp_path / "run"
+    # array-api-strict has 3 devices (strict:0 to strict:2): a 4th rank has none of its own
+    proc = mpirun([*argv({"epochs": 1}), "--device", "strict", "--out", str(out)], tmp_path, n=4)
+    assert proc.returncode == 2
+    message = "the 4 ranks on this node each need a strict device of their own"
+    assert proc.stderr.count(message) == 1, proc.stderr
+    assert "but this node has 3" in proc.stderr and "mpiexec -ppn 3" in proc.stderr
+    assert "BAD TERMINATION" not in proc.stdout + proc.stderr
+    assert not out.exists()
 
 
 # ----- a rank that dies or hangs -----
-def rank_pids(launcher: int) -> dict[int, int]:
-    """{rank: pid} of the ranks below the launcher's process (read from /proc)."""
-    parents, ranks = {}, {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-            env = (entry / "environ").read_bytes().split(b"\0")
-        except (OSError, ValueError, IndexError):
-            continue
-        for var in (b"PMI_RANK=", b"OMPI_COMM_WORLD_RANK="):
-            found = [v[len(var) :] for v in env if v.startswith(var)]
-            if found:
-                ranks[int(entry.name)] = int(found[0])
-    out = {}
-    for pid, rank in ranks.items():
-        p = pid
-        while p in parents and p != launcher:
-            p = parents[p]
-        if p == launcher:
-            out[rank] = pid
-    return out
-
-
-def start_long_run(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
-    out = tmp_path / "run"
+def start_long_run(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path, dict[int, int]]:
+    """A run of 100000 epochs on 2 ranks, once its first epoch is written; and {rank: pid}."""
+    out, probe = tmp_path / "run", tmp_path / "probe"
+    probe.mkdir()
     args = [*argv({**OPTIONS, "epochs": 100000}), "--out", str(out), "--quiet", *extra]
     proc = subprocess.Popen(
-        command(args), cwd=tmp_path, env=environ(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        command(args, probe=probe),
+        cwd=tmp_path,
+        env=environ(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     # progress: the first epoch's row (epochs take tens of milliseconds; 100000 never end)
     deadline = time.monotonic() + HANG_GUARD
@@ -203,45 +268,62 @@ def start_long_run(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path]
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "no epoch finished"
         time.sleep(0.05)
-    return proc, out
+    # each rank wrote its pid as it started, before the run's first collective
+    return proc, out, {r: int((probe / f"pid-{r}").read_text()) for r in (0, 1)}
 
 
-def stop(proc: subprocess.Popen) -> tuple[int, str]:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    if not Path("/proc").is_dir():
+        return True  # no /proc to tell a zombie by: kill(pid, 0) said it is there
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:  # gone since
+        return False
+
+
+def stop(proc: subprocess.Popen, pids: dict[int, int]) -> tuple[int, str]:
     """Wait for the launcher to end; its status and all it printed (MPICH's launcher reports a
-    killed rank on its standard output)."""
+    killed rank on its standard output). After a hang, nothing is left running."""
     try:
         out, err = proc.communicate(timeout=HANG_GUARD)
     finally:
         if proc.poll() is None:  # a hang: the assertion below fails, nothing is left running
-            for pid in rank_pids(proc.pid).values():
-                os.kill(pid, signal.SIGKILL)
+            for pid in pids.values():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             proc.kill()
             proc.communicate()
     return proc.returncode, out.decode() + err.decode()
 
 
-@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc (Linux)")
 def test_a_rank_that_dies_stops_the_others_and_the_run_stays_resumable(tmp_path):
-    proc, out = start_long_run(tmp_path)
-    pids = rank_pids(proc.pid)
-    assert sorted(pids) == [0, 1]
+    proc, out, pids = start_long_run(tmp_path)
     os.kill(pids[1], signal.SIGKILL)
-    code, text = stop(proc)
+    code, text = stop(proc, pids)
+    # the launcher ends (not a hang), fails, and says which process died and how: MPICH's
+    # "PID <pid> RUNNING AT <host> ... Killed (signal 9)", exit status 9; Open MPI's "process
+    # rank 1 with PID <pid> ... exited on signal 9 (Killed)"
     assert code != 0
-    # the launcher says which process died (MPICH: its PID and "Killed (signal 9)")
-    assert str(pids[1]) in text or "rank 1" in text or "Killed" in text, text
-    _, _, extra = load_checkpoint(RunFolder(out).checkpoint)  # the last completed epoch, whole
+    assert str(pids[1]) in text and "signal 9" in text, text
+    assert not alive(pids[0])  # the survivor was stopped with it, not left waiting
+    # the last completed epoch's checkpoint, whole (what --resume continues from)
+    _, _, extra = load_checkpoint(RunFolder(out).checkpoint)
     assert extra["state"]["epoch"] >= 1
     assert not RunFolder(out).summary.exists()
 
 
-@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc (Linux)")
 def test_a_rank_that_hangs_is_caught_by_the_watchdog(tmp_path):
-    proc, out = start_long_run(tmp_path, "--dist-timeout", "10")
-    pids = rank_pids(proc.pid)
+    proc, out, pids = start_long_run(tmp_path, "--dist-timeout", "10")
     os.kill(pids[1], signal.SIGSTOP)  # alive, but never joins the next allreduce
     try:
-        code, text = stop(proc)
+        code, text = stop(proc, pids)
     finally:
         try:
             os.kill(pids[1], signal.SIGKILL)
