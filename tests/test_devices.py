@@ -423,3 +423,22 @@ def test_load_refuses_bad_map_locations_clearly(tmp_path):
         cr.load(path, lambda t, loc: 1)
     with pytest.raises(ValueError, match="chainrule's own"):
         cr.save({"w": cr.ones(2)}, path, metadata={"chainrule.devices": "{}"})
+
+
+def test_chainrule_train_on_strict_matches_the_cpu_and_resumes(tmp_path):
+    """``chainrule train --device strict:1`` with the default Adam: its checkpoint holds Adam's
+    state (made on strict:1, saved through the CPU), a resumed run ends where the CPU's ends."""
+    from chainrule.train import TrainConfig, fit
+
+    def run(device: str, out: str, epochs: int, resume: bool = False) -> dict:
+        cfg = TrainConfig(hidden=[16], epochs=epochs, device=device, seed=3)
+        fit(cfg, tmp_path / out, resume=resume, figures=False)
+        return cr.load(tmp_path / out / "checkpoint.safetensors")
+
+    cpu = run("cpu", "cpu", 3)
+    run("strict:1", "strict", 2)
+    resumed = run("strict:1", "strict", 3, resume=True)
+    assert any(k.startswith("optim.") for k in cpu)  # Adam's moments are in the checkpoint
+    assert cpu.keys() == resumed.keys()
+    for k in cpu:
+        np.testing.assert_allclose(resumed[k].cpu().numpy(), cpu[k].numpy(), rtol=1e-5, atol=1e-6)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.tensor import Tensor
+from ..backend import is_array, to_numpy
 from ..serialization import load, save
 
 
@@ -40,8 +41,8 @@ def save_checkpoint(
     for idx, buffers in optimizer_state["state"].items():
         meta = state_meta[str(idx)] = {}
         for name, value in buffers.items():
-            if isinstance(value, np.ndarray):
-                tensors[f"optim.{idx}.{name}"] = value
+            if is_array(value):  # on any device: saved from the CPU, as save does
+                tensors[f"optim.{idx}.{name}"] = to_numpy(value)
             else:
                 meta[name] = value
     header = {
@@ -65,7 +66,7 @@ def load_checkpoint(path: Path) -> tuple[dict[str, Tensor], dict[str, Any], dict
             match the SHA-256 saved with it, or a description of the wrong structure.
     """
     where = f"{str(path)!r}"
-    tensors, metadata = load(path, with_metadata=True)
+    tensors, metadata = load(path, map_location="cpu", with_metadata=True)
     if "chainrule.checkpoint" not in metadata:
         raise ValueError(f"{where} is a weight file, not a chainrule checkpoint")
     try:
@@ -92,7 +93,7 @@ def _digest(text: str, tensors: dict[str, Any]) -> str:
     h = hashlib.sha256(text.encode("utf-8"))
     for name in sorted(tensors):
         v = tensors[name]
-        a = np.ascontiguousarray(v._data if isinstance(v, Tensor) else v)
+        a = np.ascontiguousarray(to_numpy(v._data if isinstance(v, Tensor) else v))
         h.update(f"\0{name}\0{a.dtype.str}\0{a.shape}\0".encode())
         h.update(a.reshape(-1).view(np.uint8))
     return h.hexdigest()

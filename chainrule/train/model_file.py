@@ -74,7 +74,7 @@ def read_model_file(path: str | os.PathLike) -> ModelFile:
         ('mlp', 64, 10)
     """
     path = Path(path)
-    state, metadata = load(path, with_metadata=True)
+    state, metadata = load(path, map_location="cpu", with_metadata=True)
     where = f"{str(path)!r}"
     text = metadata.get("chainrule.model")
     if text is None:
