@@ -1,0 +1,172 @@
+"""BLAS threads: how many threads NumPy's matrix products use, and how many fit the work.
+
+NumPy hands every matrix product to a BLAS library (OpenBLAS in NumPy's wheels), which splits a
+large product between its threads. Each thread gets an equal share and the product ends when the
+slowest share does; between products the threads spin-wait for the next one. On a machine where
+another process keeps one core busy, the share on that core waits for the scheduler (milliseconds)
+and the other thread spins meanwhile: a product that takes 0.1-1 ms on one thread can take 20 ms
+on two. Measured with ``python benchmarks/blas_threads.py`` on a 2-core machine (the figures are in
+docs/performance.md): up to about ``CROSSOVER_MACS`` multiply-adds, a second thread gains little
+on a quiet machine and loses many times that on a busy one; above it, a product is long enough that
+a stall of a scheduler's time slice costs a fraction of it, and two threads are up to twice as fast.
+
+So the policy (``num_threads_for``, what ``chainrule train --threads auto`` does): one BLAS thread
+for a model whose largest product is below ``CROSSOVER_MACS``, all of them above. It is decided once
+per model, not per product: switching costs about 2 us, and one setting for the whole step keeps
+the steps alike. The thread count never changes what is computed, only how the work is split;
+OpenBLAS's products may differ in the last bits between thread counts (BLAS documents no more
+than that), which the tests bound.
+
+``set_num_threads`` and ``get_num_threads`` take PyTorch's names; they act on the BLAS libraries
+loaded in this process (NumPy's OpenBLAS, SciPy's when loaded) through threadpoolctl, and leave
+OpenMP pools (PyTorch's) alone. Without threadpoolctl (``pip install threadpoolctl``) BLAS keeps
+the count it started with (set by ``OPENBLAS_NUM_THREADS`` before Python starts).
+
+Example:
+    >>> import chainrule as cr
+    >>> cr.set_num_threads(1)
+    >>> cr.get_num_threads()
+    1
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+#: Multiply-adds (m * k * n) of a model's largest matrix product from which every BLAS thread is
+#: used; below it, one. Measured by ``python benchmarks/blas_threads.py`` (see the module's note).
+CROSSOVER_MACS = 50_000_000
+
+_controller: Any = None  # threadpoolctl's controller of the BLAS libraries, made on first use
+_initial: int | None = None  # the threads BLAS had then: "all of them"
+
+
+def _blas() -> Any:
+    """threadpoolctl's controller of this process's BLAS libraries (ImportError without it)."""
+    global _controller, _initial
+    if _controller is None:
+        import numpy  # noqa: F401  (NumPy's BLAS must be loaded to be found)
+        from threadpoolctl import ThreadpoolController
+
+        # made once: finding the libraries walks every loaded one (0.7 ms)
+        controller = ThreadpoolController().select(user_api="blas")
+        _initial = max((lib.num_threads for lib in controller.lib_controllers), default=1)
+        _controller = controller
+    return _controller
+
+
+def _no_threadpoolctl(what: str) -> ImportError:
+    return ImportError(
+        f"{what} needs threadpoolctl to reach NumPy's BLAS library: pip install threadpoolctl "
+        "(or set OPENBLAS_NUM_THREADS=N in the environment before Python starts)"
+    )
+
+
+def get_num_threads() -> int:
+    """The number of threads NumPy's BLAS uses for a matrix product, as ``torch.get_num_threads``.
+
+    Returns:
+        The BLAS libraries' thread count (the largest, if several are loaded). Without
+        threadpoolctl: the count BLAS starts with, from ``OPENBLAS_NUM_THREADS`` or
+        ``OMP_NUM_THREADS``, else the number of cores.
+
+    Example:
+        >>> cr.get_num_threads() >= 1
+        True
+    """
+    try:
+        controller = _blas()
+    except ImportError:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+            value = os.environ.get(var, "").split(",")[0].strip()
+            if value.isdigit() and int(value) > 0:
+                return int(value)
+        return os.cpu_count() or 1
+    return max((lib.get_num_threads() for lib in controller.lib_controllers), default=1)
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads for NumPy's matrix products, as ``torch.set_num_threads``.
+
+    It holds for the whole process until changed; it never changes what is computed beyond the
+    last bits of a product's rounding.
+
+    Args:
+        n: a positive number of threads (BLAS uses at most as many as it was built for).
+
+    Raises:
+        ValueError: ``n`` is not a positive integer.
+        ImportError: threadpoolctl is not installed.
+
+    Example:
+        >>> cr.set_num_threads(1)   # small models, or a machine busy with other work
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive integer; got {n!r}")
+    try:
+        controller = _blas()
+    except ImportError:
+        raise _no_threadpoolctl("set_num_threads") from None
+    for lib in controller.lib_controllers:
+        lib.set_num_threads(n)
+
+
+def largest_product(model: Any, input_shape: Sequence[int]) -> int:
+    """Multiply-adds of the largest matrix product a training step of ``model`` makes.
+
+    Every weight of two or more dimensions is one: a linear layer's (out, in) weight meets a batch
+    of N rows (N * out * in, forward and both gradients alike); a convolution's (O, C, kh, kw)
+    weight meets N images' columns (N * O * C * kh * kw per output position, counted at the input's
+    H * W positions: an upper bound, padding and pooling make fewer).
+
+    Args:
+        model: a Module (anything with ``parameters()``).
+        input_shape: the shape of one batch: (N, features) or (N, C, H, W).
+
+    Returns:
+        The multiply-adds, 0 for a model without such weights.
+
+    Example:
+        >>> largest_product(cr.nn.Linear(784, 256), (64, 784))
+        12845056
+    """
+    shape = tuple(int(d) for d in input_shape)
+    if not shape or any(d < 0 for d in shape):
+        raise ValueError(
+            f"largest_product: expected a batch's shape such as (64, 784); got {input_shape!r}"
+        )
+    batch, positions = shape[0], math.prod(shape[2:])
+    most = 0
+    for p in model.parameters():
+        if p.ndim >= 2:
+            most = max(most, batch * math.prod(p.shape) * (positions if p.ndim > 2 else 1))
+    return most
+
+
+def num_threads_for(model: Any, input_shape: Sequence[int]) -> int:
+    """The BLAS threads that fit a model's work: 1 below ``CROSSOVER_MACS``, else all.
+
+    "All" is the count BLAS had when chainrule first looked (the cores, or
+    ``OPENBLAS_NUM_THREADS``). This is ``chainrule train --threads auto``.
+
+    Args:
+        model: a Module.
+        input_shape: the shape of one batch: (N, features) or (N, C, H, W).
+
+    Returns:
+        The number of threads to pass to ``set_num_threads``.
+
+    Example:
+        >>> model = cr.nn.MLP(784, [256], 10)
+        >>> cr.set_num_threads(cr.threads.num_threads_for(model, (64, 784)))
+    """
+    if largest_product(model, input_shape) < CROSSOVER_MACS:
+        return 1
+    try:
+        _blas()
+    except ImportError:
+        return get_num_threads()
+    return _initial or 1
