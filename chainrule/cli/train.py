@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 import traceback
@@ -299,6 +300,7 @@ def _run_mpi(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, comm: Any = None, checked: dict | None = None) -> int:
+    from .. import threads as blas
     from ..train import RunFolder, TrainingInterrupted, fit
     from ..train.run import new_folder
 
@@ -346,18 +348,21 @@ def _run(args: argparse.Namespace, comm: Any = None, checked: dict | None = None
             "report": None if quiet else _print_epoch,
         }
         threads = getattr(args, "threads", "auto")
-        if threads != "auto":
-            from ..threads import set_num_threads
-
-            set_num_threads(threads)  # before any work: without threadpoolctl, an error now
-        if comm is None:
-            if threads == "auto":
+        before = blas.get_num_threads()  # restored after the run: cli.main may be called in-process
+        try:
+            if threads != "auto":
+                blas.set_num_threads(threads)  # before any work: without threadpoolctl, an error
+            elif comm is None:  # a distributed run's ranks keep their BLAS as mpiexec starts it
                 options["setup"] = _fit_threads(quiet)
-            summary = fit(config, out, **options)
-        else:
-            from ..distributed import fit_distributed
+            if comm is None:
+                summary = fit(config, out, **options)
+            else:
+                from ..distributed import fit_distributed
 
-            summary = fit_distributed(config, out, comm, **options)
+                summary = fit_distributed(config, out, comm, **options)
+        finally:
+            with contextlib.suppress(ImportError):  # without threadpoolctl nothing was changed
+                blas.set_num_threads(before)
     except TrainingInterrupted as e:
         discard_if_empty(made)
         print(f"chainrule train: {_rank(comm)}{e}", file=sys.stderr)
