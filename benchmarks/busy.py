@@ -318,10 +318,11 @@ def _crossover_lines() -> list[str]:
         "",
         f"Where a second thread pays, from `{bt.get('command')}` (one product, 1 against 2 "
         f"threads, interleaved; other processes' load before it: "
-        f"{bt.get('load_before_cores') or 0:.2f} cores). The crossover is the smallest product "
-        f"from which every larger one is at least {bt['min_gain']}x faster on 2 threads on the "
-        f"machine as it is and at most {bt['max_loss']}x slower on 2 threads beside the spinner: "
-        + (f"{c / 1e6:.0f}M multiply-adds." if c else "none, one thread won at every size.")
+        f"{bt.get('load_before_cores') or 0:.2f} cores). The crossover: from it on, two threads "
+        f"took at most {bt['max_loss']}x one thread's time both on the machine as it was and "
+        "beside the spinner, for every larger product measured; it is the geometric middle "
+        "between the largest product that failed and the smallest that passed: "
+        + (f"{c / 1e6:,.0f}M multiply-adds." if c else "none, two threads lost at every size.")
         + f" `chainrule.threads.CROSSOVER_MACS` is {CROSSOVER_MACS / 1e6:,.0f}M.",
         "",
         "| m x k x n | multiply-adds | quiet: 1 thread | 2 threads | busy: 1 thread | 2 threads |",

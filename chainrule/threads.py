@@ -3,19 +3,22 @@
 NumPy hands every matrix product to a BLAS library (OpenBLAS in NumPy's wheels), which splits a
 large product between its threads. Each thread gets an equal share and the product ends when the
 slowest share does; between products the threads spin-wait for the next one. On a machine where
-another process keeps one core busy, the share on that core waits for the scheduler (milliseconds)
-and the other thread spins meanwhile: a product that takes 0.1-1 ms on one thread can take 20 ms
-on two. Measured with ``python benchmarks/blas_threads.py`` on a 2-core machine (the figures are in
-docs/performance.md): up to about ``CROSSOVER_MACS`` multiply-adds, a second thread gains little
-on a quiet machine and loses many times that on a busy one; above it, a product is long enough that
-a stall of a scheduler's time slice costs a fraction of it, and two threads are up to twice as fast.
+another process keeps a core busy, the share on that core waits for the scheduler (milliseconds)
+while the other thread spins: a product that takes 0.7 ms on one thread took 50 ms on two. Only a
+product long enough that such a wait is a small part of it is worth splitting.
+``python benchmarks/blas_threads.py`` times one product on 1 and on 2 threads, on the machine as
+it is and beside a process spinning on one core: on the shared 2-core machine it was written on,
+two threads cost at most 1.5x one thread's time on both only from about ``CROSSOVER_MACS``
+multiply-adds on (between 2.1 and 8.6 billion; below, up to 100x). docs/performance.md has the
+table. On an idle machine two threads would halve the time of the large products; where a
+machine is known to be idle, ``set_num_threads`` (``--threads N``) says so.
 
 So the policy (``num_threads_for``, what ``chainrule train --threads auto`` does): one BLAS thread
 for a model whose largest product is below ``CROSSOVER_MACS``, all of them above. It is decided once
 per model, not per product: switching costs about 2 us, and one setting for the whole step keeps
 the steps alike. The thread count never changes what is computed, only how the work is split;
-OpenBLAS's products may differ in the last bits between thread counts (BLAS documents no more
-than that), which the tests bound.
+OpenBLAS's products may differ in the last bits between thread counts (BLAS promises no more),
+which the tests bound (here they agree bit for bit).
 
 ``set_num_threads`` and ``get_num_threads`` take PyTorch's names; they act on the BLAS libraries
 loaded in this process (NumPy's OpenBLAS, SciPy's when loaded) through threadpoolctl, and leave
@@ -38,7 +41,7 @@ from typing import Any
 
 #: Multiply-adds (m * k * n) of a model's largest matrix product from which every BLAS thread is
 #: used; below it, one. Measured by ``python benchmarks/blas_threads.py`` (see the module's note).
-CROSSOVER_MACS = 50_000_000
+CROSSOVER_MACS = 4_000_000_000
 
 _controller: Any = None  # threadpoolctl's controller of the BLAS libraries, made on first use
 _initial: int | None = None  # the threads BLAS had then: "all of them"
@@ -148,6 +151,8 @@ def largest_product(model: Any, input_shape: Sequence[int]) -> int:
 
 def num_threads_for(model: Any, input_shape: Sequence[int]) -> int:
     """The BLAS threads that fit a model's work: 1 below ``CROSSOVER_MACS``, else all.
+
+    Every network of the lecture is below (a 3072-1024-1024-10 MLP at batch 256: 0.8 billion).
 
     "All" is the count BLAS had when chainrule first looked (the cores, or
     ``OPENBLAS_NUM_THREADS``). This is ``chainrule train --threads auto``.

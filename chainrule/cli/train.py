@@ -225,7 +225,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=_threads,
         metavar="N|auto",
         help="BLAS threads for the matrix products: auto (the default) uses one for a model "
-        f"whose largest product is small (below {CROSSOVER_MACS / 1e6:.0f}M multiply-adds), "
+        f"whose largest product is below {CROSSOVER_MACS / 1e6:,.0f}M multiply-adds, "
         "where a second thread "
         "stalls on a busy machine, and all of them above; N fixes the count "
         "(see chainrule.threads)",
@@ -402,7 +402,7 @@ def _fit_threads(quiet: bool) -> Any:
             side = "below" if macs < threads.CROSSOVER_MACS else "at least"
             print(
                 f"BLAS threads: {n} (auto: the largest matrix product, {macs / 1e6:.1f}M "
-                f"multiply-adds, is {side} {threads.CROSSOVER_MACS / 1e6:.0f}M)",
+                f"multiply-adds, is {side} {threads.CROSSOVER_MACS / 1e6:,.0f}M)",
                 flush=True,
             )
 
