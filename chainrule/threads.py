@@ -34,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Sequence
@@ -43,29 +44,33 @@ from typing import Any
 #: used; below it, one. Measured by ``python benchmarks/blas_threads.py`` (see the module's note).
 CROSSOVER_MACS = 4_000_000_000
 
-_controller: Any = None  # threadpoolctl's controller of the BLAS libraries, made on first use
+_log = logging.getLogger(__name__)
+_libraries: list[Any] | None = None  # threadpoolctl's BLAS controllers, found on first use
 _initial: int | None = None  # the threads BLAS had then: "all of them"
 
 
-def _blas() -> Any:
-    """threadpoolctl's controller of this process's BLAS libraries (ImportError without it)."""
-    global _controller, _initial
-    if _controller is None:
+def _blas() -> list[Any]:
+    """threadpoolctl's controllers of this process's BLAS libraries (ImportError without it;
+    empty where it finds none it can set, such as Apple's Accelerate)."""
+    global _libraries, _initial
+    if _libraries is None:
         import numpy  # noqa: F401  (NumPy's BLAS must be loaded to be found)
         from threadpoolctl import ThreadpoolController
 
-        # made once: finding the libraries walks every loaded one (0.7 ms)
-        controller = ThreadpoolController().select(user_api="blas")
-        _initial = max((lib.num_threads for lib in controller.lib_controllers), default=1)
-        _controller = controller
-    return _controller
+        # found once: finding the libraries walks every loaded one (0.7 ms)
+        libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+        _initial = max((lib.num_threads for lib in libraries), default=None)
+        _libraries = libraries
+    return _libraries
 
 
-def _no_threadpoolctl(what: str) -> ImportError:
-    return ImportError(
-        f"{what} needs threadpoolctl to reach NumPy's BLAS library: pip install threadpoolctl "
-        "(or set OPENBLAS_NUM_THREADS=N in the environment before Python starts)"
-    )
+def _started_with() -> int:
+    """The threads BLAS starts with: ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, the cores."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "").split(",")[0].strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return os.cpu_count() or 1
 
 
 def get_num_threads() -> int:
@@ -73,29 +78,28 @@ def get_num_threads() -> int:
 
     Returns:
         The BLAS libraries' thread count (the largest, if several are loaded). Without
-        threadpoolctl: the count BLAS starts with, from ``OPENBLAS_NUM_THREADS`` or
-        ``OMP_NUM_THREADS``, else the number of cores.
+        threadpoolctl, or a BLAS it can read: the count BLAS starts with, from
+        ``OPENBLAS_NUM_THREADS`` or ``OMP_NUM_THREADS``, else the number of cores.
 
     Example:
         >>> cr.get_num_threads() >= 1
         True
     """
     try:
-        controller = _blas()
+        libraries = _blas()
     except ImportError:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-            value = os.environ.get(var, "").split(",")[0].strip()
-            if value.isdigit() and int(value) > 0:
-                return int(value)
-        return os.cpu_count() or 1
-    return max((lib.get_num_threads() for lib in controller.lib_controllers), default=1)
+        libraries = []
+    if not libraries:
+        return _started_with()
+    return max(lib.get_num_threads() for lib in libraries)
 
 
 def set_num_threads(n: int) -> None:
     """Use ``n`` threads for NumPy's matrix products, as ``torch.set_num_threads``.
 
     It holds for the whole process until changed; it never changes what is computed beyond the
-    last bits of a product's rounding.
+    last bits of a product's rounding. Where threadpoolctl finds no BLAS library it can set
+    (Apple's Accelerate), a warning is logged and nothing changes.
 
     Args:
         n: a positive number of threads (BLAS uses at most as many as it was built for).
@@ -110,10 +114,20 @@ def set_num_threads(n: int) -> None:
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive integer; got {n!r}")
     try:
-        controller = _blas()
+        libraries = _blas()
     except ImportError:
-        raise _no_threadpoolctl("set_num_threads") from None
-    for lib in controller.lib_controllers:
+        raise ImportError(
+            "set_num_threads needs threadpoolctl to reach NumPy's BLAS library: pip install "
+            "threadpoolctl (or set OPENBLAS_NUM_THREADS=N in the environment before Python "
+            "starts)"
+        ) from None
+    if not libraries:
+        _log.warning(
+            "set_num_threads(%d): threadpoolctl finds no BLAS library it can set in this "
+            "process; the count stays as it is",
+            n,
+        )
+    for lib in libraries:
         lib.set_num_threads(n)
 
 
@@ -173,5 +187,5 @@ def num_threads_for(model: Any, input_shape: Sequence[int]) -> int:
     try:
         _blas()
     except ImportError:
-        return get_num_threads()
-    return _initial or 1
+        pass
+    return _initial or _started_with()

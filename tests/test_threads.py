@@ -48,7 +48,7 @@ def test_set_num_threads_refuses_what_is_not_a_positive_integer(bad):
 
 def test_without_threadpoolctl(monkeypatch):
     monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import threadpoolctl fails
-    monkeypatch.setattr(threads, "_controller", None)
+    monkeypatch.setattr(threads, "_libraries", None)
     with pytest.raises(ImportError, match="pip install threadpoolctl"):
         cr.set_num_threads(1)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
@@ -56,6 +56,14 @@ def test_without_threadpoolctl(monkeypatch):
     monkeypatch.delenv("OPENBLAS_NUM_THREADS")
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert cr.get_num_threads() == (os.cpu_count() or 1)
+
+
+def test_a_blas_that_threadpoolctl_cannot_set_is_left_alone(monkeypatch, caplog):
+    monkeypatch.setattr(threads, "_libraries", [])  # as with Apple's Accelerate
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    cr.set_num_threads(1)
+    assert "finds no BLAS library it can set" in caplog.text
+    assert cr.get_num_threads() == 3
 
 
 def test_largest_product_of_linear_and_convolution_weights():
