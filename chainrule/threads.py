@@ -9,7 +9,7 @@ product long enough that such a wait is a small part of it is worth splitting.
 ``python benchmarks/blas_threads.py`` times one product on 1 and on 2 threads, on the machine as
 it is and beside a process spinning on one core: on the shared 2-core machine it was written on,
 two threads cost at most 1.5x one thread's time on both only from about ``CROSSOVER_MACS``
-multiply-adds on (between 2.1 and 8.6 billion; below, up to 100x). docs/performance.md has the
+multiply-adds on (between 2.1 and 8.6 billion; below, up to 300x). docs/performance.md has the
 table. On an idle machine two threads would halve the time of the large products; where a
 machine is known to be idle, ``set_num_threads`` (``--threads N``) says so.
 
@@ -21,9 +21,10 @@ OpenBLAS's products may differ in the last bits between thread counts (BLAS prom
 which the tests bound (here they agree bit for bit).
 
 ``set_num_threads`` and ``get_num_threads`` take PyTorch's names; they act on the BLAS libraries
-loaded in this process (NumPy's OpenBLAS, SciPy's when loaded) through threadpoolctl, and leave
-OpenMP pools (PyTorch's) alone. Without threadpoolctl (``pip install threadpoolctl``) BLAS keeps
-the count it started with (set by ``OPENBLAS_NUM_THREADS`` before Python starts).
+loaded in this process when chainrule first looks (NumPy's OpenBLAS, SciPy's if already loaded)
+through threadpoolctl, and leave OpenMP pools (PyTorch's) alone. Without threadpoolctl
+(``pip install threadpoolctl``) BLAS keeps the count it started with (set by
+``OPENBLAS_NUM_THREADS`` before Python starts).
 
 Example:
     >>> import chainrule as cr
