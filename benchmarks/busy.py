@@ -241,7 +241,7 @@ def run(key: str, settings: Any, log: Any) -> dict[str, Any]:
 # ----- its part of docs/performance.md -----
 def docs_section(results: dict) -> list[str]:
     """The lines of the busy-machine section, from the suite's results (empty without (k))."""
-    from _harness import fmt_time
+    from _harness import fmt_ratio, fmt_time
 
     v = results["variants"].get(results["headline"], {})
     w = v.get("workloads", {}).get("k")
@@ -260,19 +260,31 @@ def docs_section(results: dict) -> list[str]:
         "above); *chainrule (2 threads)* is the same step with OpenBLAS's two threads, as a "
         "script that sets nothing runs it.",
         "",
-        "| step | competitor | quiet | busy | slowdown | other processes' load, quiet / busy |",
-        "|---|---|---|---|---|---|",
+        "| step | competitor | quiet | busy | slowdown | busy, time / chainrule's | other "
+        "processes' load, quiet / busy |",
+        "|---|---|---|---|---|---|---|",
     ]
+    quiet_load = []
     for r in busy["steps"].values():
         name = r["title"]
         load = f"{_load(r['quiet']):.2f} / {_load(r['busy']):.2f} cores"
+        quiet_load.append(_load(r["quiet"]))
+        ref = r["busy"]["competitors"]["chainrule"]["median"]
         for k, c in r["quiet"]["competitors"].items():
             b = r["busy"]["competitors"][k]
             lines.append(
                 f"| {name} | {c['label']} | {fmt_time(c['median'])} | {fmt_time(b['median'])} | "
-                f"{r['slowdown'][k]:.2f}x | {load} |"
+                f"{r['slowdown'][k]:.2f}x | {fmt_ratio(b['median'] / ref)} | {load} |"
             )
             name = load = ""
+    if max(quiet_load) > 0.25:
+        lines += [
+            "",
+            f"Other processes used up to {max(quiet_load):.2f} cores during the quiet samples "
+            "(the suite's limit for a quiet round is 0.25): the slowdowns compare a loaded "
+            "machine with a more loaded one, and a competitor whose quiet time the load had "
+            "already spoiled shows a small one. The busy times side by side tell the rest.",
+        ]
     lines += [
         "",
         f"`chainrule train` on a 784-256-10 MLP at batch 64 (random MNIST-shaped images, 45 "
