@@ -160,7 +160,7 @@ def run_worker(key: str, variant: str, quick: bool) -> dict:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
-                timeout=180 if quick else 420,
+                timeout=(180 if quick else 420) * (2 if key == "k" else 1),  # (k): quiet, then busy
             )
             err_text, rc = proc.stderr, proc.returncode
         except subprocess.TimeoutExpired as e:
