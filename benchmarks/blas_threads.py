@@ -1,6 +1,6 @@
 """Where a second BLAS thread starts to pay: one matrix product on 1 and on 2 threads.
 
-``python benchmarks/blas_threads.py`` (about 2-5 minutes) times float32 products (m, k) @ (k, n)
+``python benchmarks/blas_threads.py`` (about 7 minutes) times float32 products (m, k) @ (k, n)
 from 8 thousand to 8.6 billion multiply-adds (the products of workloads (a), (b), (c) and of the
 784-256-10 MLP among them), each on one and on two OpenBLAS threads, interleaved in one process
 (the suite's harness: alternating rounds, medians, rounds with other processes' load above the

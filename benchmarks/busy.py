@@ -20,7 +20,7 @@ epochs, with ``--threads auto`` and with ``--threads 2``, quiet and busy. The sp
 times is max / min over epochs 2-12 (the first one also pays for the first calls); the target is
 within 1.5x under load with ``--threads auto``.
 
-``python benchmarks/run.py --only k`` runs it (about 2-4 minutes); ``docs_section(results)`` is
+``python benchmarks/run.py --only k`` runs it (about 6 minutes); ``docs_section(results)`` is
 its part of docs/performance.md.
 """
 
