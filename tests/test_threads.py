@@ -141,3 +141,21 @@ def test_train_threads_refuses_a_bad_count(tmp_path, capsys, bad):
         cli.main(["train", "--threads", bad, "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert f"argument --threads: expected a positive number of threads or auto; got {bad!r}" in err
+
+
+def _row(macs: float, quiet_loss: float, busy_loss: float) -> dict:
+    return {"macs": macs, "gain_quiet": 1 / quiet_loss, "loss_busy": busy_loss}
+
+
+def test_the_crossover_rule_of_the_benchmark(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from blas_threads import crossover
+
+    rows = [_row(1e6, 1.0, 1.1), _row(1e8, 40, 50), _row(2e9, 2.1, 1.55), _row(8e9, 1.06, 0.94)]
+    assert crossover(rows) == 4_000_000_000  # between 2e9 (failed) and 8e9: sqrt(16e18)
+    assert crossover(rows[:3]) is None  # the largest failed: two threads never pay
+    assert crossover([_row(1e6, 1.0, 1.0), _row(1e8, 0.6, 1.2)]) == 1_000_000  # all passed
+    # a pass below a failure does not count: every larger product must pass too
+    assert crossover([_row(1e6, 1.0, 1.0), _row(1e8, 3.0, 1.0), _row(1e9, 1.0, 1.0)]) == int(
+        float(f"{(1e8 * 1e9) ** 0.5:.0e}")
+    )
