@@ -14,15 +14,16 @@ table. On an idle machine two threads would halve the time of the large products
 machine is known to be idle, ``set_num_threads`` (``--threads N``) says so.
 
 So the policy (``num_threads_for``, what ``chainrule train --threads auto`` does): one BLAS thread
-for a model whose largest product is below ``CROSSOVER_MACS``, all of them above. It is decided once
-per model, not per product: switching costs about 2 us, and one setting for the whole step keeps
-the steps alike. The thread count never changes what is computed, only how the work is split;
-OpenBLAS's products may differ in the last bits between thread counts (BLAS promises no more),
-which the tests bound (here they agree bit for bit).
+for a model whose largest product is below ``CROSSOVER_MACS``, all of them above. It is decided
+once per model, not per product: ``set_num_threads`` costs 0.7 ms (threadpoolctl finds the
+loaded libraries anew), and one setting for the whole step keeps the steps alike. The thread
+count never changes what is computed, only how the work is split; OpenBLAS's products may differ
+in the last bits between thread counts (BLAS promises no more), which the tests bound (here they
+agree bit for bit).
 
-``set_num_threads`` and ``get_num_threads`` take PyTorch's names; they act on the BLAS libraries
-loaded in this process when chainrule first looks (NumPy's OpenBLAS, SciPy's if already loaded)
-through threadpoolctl, and leave OpenMP pools (PyTorch's) alone. Without threadpoolctl
+``set_num_threads`` and ``get_num_threads`` take PyTorch's names; they act on every BLAS library
+loaded in this process (NumPy's OpenBLAS, and SciPy's once loaded) through threadpoolctl, and
+leave OpenMP pools (PyTorch's) alone. Without threadpoolctl
 (``pip install threadpoolctl``) BLAS keeps the count it started with (set by
 ``OPENBLAS_NUM_THREADS`` before Python starts).
 
@@ -46,23 +47,22 @@ from typing import Any
 CROSSOVER_MACS = 4_000_000_000
 
 _log = logging.getLogger(__name__)
-_libraries: list[Any] | None = None  # threadpoolctl's BLAS controllers, found on first use
-_initial: int | None = None  # the threads BLAS had then: "all of them"
+_initial: int | None = None  # the threads BLAS had when chainrule first looked: "all of them"
 
 
 def _blas() -> list[Any]:
-    """threadpoolctl's controllers of this process's BLAS libraries (ImportError without it;
-    empty where it finds none it can set, such as Apple's Accelerate)."""
-    global _libraries, _initial
-    if _libraries is None:
-        import numpy  # noqa: F401  (NumPy's BLAS must be loaded to be found)
-        from threadpoolctl import ThreadpoolController
+    """threadpoolctl's controllers of the BLAS libraries loaded in this process now (ImportError
+    without threadpoolctl; empty where it finds none it can set, such as Apple's Accelerate).
 
-        # found once: finding the libraries walks every loaded one (0.7 ms)
-        libraries = ThreadpoolController().select(user_api="blas").lib_controllers
-        _initial = max((lib.num_threads for lib in libraries), default=None)
-        _libraries = libraries
-    return _libraries
+    Found anew at each call (0.7 ms): a library loaded since (SciPy's) is included."""
+    global _initial
+    import numpy  # noqa: F401  (NumPy's BLAS must be loaded to be found)
+    from threadpoolctl import ThreadpoolController
+
+    libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    if _initial is None and libraries:
+        _initial = max(lib.num_threads for lib in libraries)
+    return libraries
 
 
 def _started_with() -> int:

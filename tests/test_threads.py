@@ -40,6 +40,25 @@ def test_set_num_threads_changes_what_threadpoolctl_reports(n):
     assert cr.get_num_threads() == n
 
 
+def test_a_blas_library_loaded_later_is_set_too():
+    pytest.importorskip("scipy")
+    code = (
+        "import chainrule as cr, threadpoolctl\n"
+        "cr.set_num_threads(2)\n"
+        "import scipy.linalg  # SciPy's own OpenBLAS, loaded after chainrule first looked\n"
+        "cr.set_num_threads(1)\n"
+        "info = [d for d in threadpoolctl.threadpool_info() if d['user_api'] == 'blas']\n"
+        "print(len(info), *sorted({d['num_threads'] for d in info}))"
+    )
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    libraries, *counts = out.stdout.split()
+    assert counts == ["1"], out.stdout  # every library, however many were found
+    assert int(libraries) >= 1
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2", None])
 def test_set_num_threads_refuses_what_is_not_a_positive_integer(bad):
     with pytest.raises(ValueError, match=r"set_num_threads: expected a positive integer; got"):
@@ -48,7 +67,6 @@ def test_set_num_threads_refuses_what_is_not_a_positive_integer(bad):
 
 def test_without_threadpoolctl(monkeypatch):
     monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import threadpoolctl fails
-    monkeypatch.setattr(threads, "_libraries", None)
     with pytest.raises(ImportError, match="pip install threadpoolctl"):
         cr.set_num_threads(1)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
@@ -59,7 +77,7 @@ def test_without_threadpoolctl(monkeypatch):
 
 
 def test_a_blas_that_threadpoolctl_cannot_set_is_left_alone(monkeypatch, caplog):
-    monkeypatch.setattr(threads, "_libraries", [])  # as with Apple's Accelerate
+    monkeypatch.setattr(threads, "_blas", list)  # no library it can set: Apple's Accelerate
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
     cr.set_num_threads(1)
     assert "finds no BLAS library it can set" in caplog.text
