@@ -419,6 +419,9 @@ def write_docs(results: dict, root: Path) -> list[Path]:
             table_markdown(results, name),
             "",
         ]
+    import busy  # workload (k)'s section: slowdowns on a busy machine, not ratios
+
+    lines += busy.docs_section(results)
     lines += ["## Checks", ""]
     for key, w in hv.get("workloads", {}).items():
         lines.append(f"- ({key}) {_checks_text(key, w)}")
@@ -517,6 +520,8 @@ def _checks_text(key: str, w: dict) -> str:
             f"({'>= 98%' if c.get('reaches_98') else 'BELOW 98%'}); scikit-learn reached it "
             f"every time: {c.get('sklearn_reached')}"
         )
+    if key == "k":
+        return "the steps are those of (a) and (c), checked there; none of its own"
     if key == "g":
         g = c.get("gradient", {})
         return (

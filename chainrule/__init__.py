@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from . import autograd, data, nn, optim, viz
+from . import autograd, data, nn, optim, threads, viz
 from .autograd import Function, Tensor, enable_grad, no_grad, set_grad_enabled
 from .autograd.grad_mode import is_grad_enabled
 from .backend import device
@@ -67,6 +67,7 @@ from .random import (
     set_rng_state,
 )
 from .serialization import load, save
+from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 

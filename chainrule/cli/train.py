@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 import traceback
@@ -61,6 +62,16 @@ def _channels(text: str) -> list[int]:
     if not counts or any(c <= 0 for c in counts):
         raise argparse.ArgumentTypeError(f"expected positive counts such as 16,32; got {text!r}")
     return counts
+
+
+def _threads(text: str) -> int | str:
+    if text == "auto":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of threads or auto; got {text!r}"
+        )
+    return int(text)
 
 
 def _dataset_name(text: str) -> str:
@@ -191,6 +202,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..threads import CROSSOVER_MACS
+
     p = sub.add_parser(
         "train",
         help="train a classifier and write a run folder",
@@ -206,6 +219,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--overwrite",
         action="store_true",
         help="replace the run in --out (deletes only the files a run writes there)",
+    )
+    p.add_argument(
+        "--threads",
+        type=_threads,
+        metavar="N|auto",
+        help="BLAS threads for the matrix products: auto (the default) uses one for a model "
+        f"whose largest product is below {CROSSOVER_MACS / 1e6:,.0f}M multiply-adds, "
+        "where a second thread "
+        "stalls on a busy machine, and all of them above; N fixes the count "
+        "(see chainrule.threads)",
     )
     g = p.add_argument_group("distributed (mpiexec -n N chainrule train --distributed mpi ...)")
     g.add_argument(
@@ -232,7 +255,7 @@ def resolve_config(args: argparse.Namespace) -> Any:
     if getattr(args, "config", None):
         values.update(TrainConfig.from_file(args.config))
     skip = {"run_command", "command", "config", "quiet", "resume", "overwrite", "out"}
-    skip |= {"distributed", "dist_timeout"}
+    skip |= {"distributed", "dist_timeout", "threads"}
     values.update({k: v for k, v in vars(args).items() if k not in skip})
     return TrainConfig.from_dict(values, "options").validate()
 
@@ -277,6 +300,7 @@ def _run_mpi(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, comm: Any = None, checked: dict | None = None) -> int:
+    from .. import threads as blas
     from ..train import RunFolder, TrainingInterrupted, fit
     from ..train.run import new_folder
 
@@ -290,7 +314,7 @@ def _run(args: argparse.Namespace, comm: Any = None, checked: dict | None = None
             if getattr(args, "out", None) and Path(args.out) != Path(resume):
                 return fail("train", "--resume continues the run in its own folder; drop --out")
             allowed = {"run_command", "command", "resume", "quiet", "epochs", "out"}
-            allowed |= {"distributed", "dist_timeout"}
+            allowed |= {"distributed", "dist_timeout", "threads"}
             ignored = sorted(k for k in vars(args) if k not in allowed)
             if ignored:
                 names = ", ".join("--" + k.replace("_", "-") for k in ignored)
@@ -323,12 +347,22 @@ def _run(args: argparse.Namespace, comm: Any = None, checked: dict | None = None
             "progress": not quiet and sys.stderr.isatty(),
             "report": None if quiet else _print_epoch,
         }
-        if comm is None:
-            summary = fit(config, out, **options)
-        else:
-            from ..distributed import fit_distributed
+        threads = getattr(args, "threads", "auto")
+        before = blas.get_num_threads()  # restored after the run: cli.main may be called in-process
+        try:
+            if threads != "auto":
+                blas.set_num_threads(threads)  # before any work: without threadpoolctl, an error
+            elif comm is None:  # a distributed run's ranks keep their BLAS as mpiexec starts it
+                options["setup"] = _fit_threads(quiet)
+            if comm is None:
+                summary = fit(config, out, **options)
+            else:
+                from ..distributed import fit_distributed
 
-            summary = fit_distributed(config, out, comm, **options)
+                summary = fit_distributed(config, out, comm, **options)
+        finally:
+            with contextlib.suppress(ImportError):  # without threadpoolctl nothing was changed
+                blas.set_num_threads(before)
     except TrainingInterrupted as e:
         discard_if_empty(made)
         print(f"chainrule train: {_rank(comm)}{e}", file=sys.stderr)
@@ -348,6 +382,31 @@ def _run(args: argparse.Namespace, comm: Any = None, checked: dict | None = None
     if lead:
         print_summary(summary, out)
     return 0
+
+
+def _fit_threads(quiet: bool) -> Any:
+    """``fit``'s setup for ``--threads auto``: the BLAS threads that fit the built model's
+    largest matrix product on one batch (``chainrule.threads.num_threads_for``); left as they
+    are without threadpoolctl."""
+    from .. import threads
+
+    def setup(t: Any) -> None:
+        shape = (t.config.batch_size, *t.train_loader.dataset[0][0].shape)
+        try:
+            n = threads.num_threads_for(t.model, shape)
+            threads.set_num_threads(n)
+        except ImportError:
+            return  # an optional speed-up: BLAS keeps its own count
+        if not quiet:
+            macs = threads.largest_product(t.model, shape)
+            side = "below" if macs < threads.CROSSOVER_MACS else "at least"
+            print(
+                f"BLAS threads: {n} (auto: the largest matrix product, {macs / 1e6:.1f}M "
+                f"multiply-adds, is {side} {threads.CROSSOVER_MACS / 1e6:,.0f}M)",
+                flush=True,
+            )
+
+    return setup
 
 
 def _rank(comm: Any) -> str:
