@@ -1,0 +1,411 @@
+"""Recording one eager call of a step: which ops ran on which values, and what backward did.
+
+``record(fn, args, kwargs, tensors)`` runs ``fn`` eagerly, exactly as without ``cr.compile``,
+while a few seams of the package are watched (installed for the call, restored after it):
+
+* ``Function.apply``: each op, its class, where each argument came from (an argument of the
+  step, a tensor from outside such as a parameter, an earlier op's output, a constant) and the
+  outputs it made;
+* ``Tensor.backward`` (``autograd.functional._backward``) and the engine's ``_process``: the
+  roots of each backward and the order the engine ran the nodes in, which fixes the order in
+  which gradients are summed;
+* ``Optimizer.step``, ``Optimizer.zero_grad``, ``Module.zero_grad`` and ``LRScheduler.step``:
+  calls to repeat as they are (so a changed ``lr`` is read at each replay);
+* ``Module.__call__``: the modules the step calls, whose ``training`` flags guard a replay;
+* dropout's mask (``nn.functional._keep_mask``): a draw to repeat from the generator, in order;
+* everything a replay could not repeat: reading a tensor's values into Python (``item()``,
+  ``float()``, ``bool()``, ``numpy()``, ``tolist()``, ``repr``), changing a tensor in place
+  outside an op, other random draws, reseeding, ``autograd.grad``, ``create_graph``, hooks on
+  intermediate values, ``retain_grad``, a Function that computes on Tensors. Each is noted as
+  the reason the step is not traceable; the call itself still runs eagerly and is correct.
+
+Not thread-safe while recording: the seams are class attributes, watched for one call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import optim
+from ..autograd import engine, functional
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ..backend import _BY_TYPE
+from ..nn import functional as nnf
+from ..nn.module import Module
+from ..optim.lr_scheduler import LRScheduler
+from ..random import _generator
+
+#: The recording in progress, if any (a step called inside another's recording runs eagerly).
+ACTIVE: list[Recording | None] = [None]
+
+
+class Recording:
+    """What one eager call did, in the order it did it.
+
+    Values live in numbered slots. ``sources[s]`` says where slot s comes from: ``("arg", k)``
+    (the k-th tensor argument), ``("ext", tensor)`` (a tensor from outside: a parameter, a
+    buffer, or a constant made inside the step), ``("out", op, j)`` (output j of op number
+    ``op``) or ``("mask", step)`` (a dropout mask). ``steps`` lists, in order, ``("op", i)``,
+    ``("backward", roots, order)``, ``("call", obj, name, args, kwargs)`` and
+    ``("mask", input slot, shape, p, slot)``.
+    """
+
+    def __init__(self, tensors: list[Tensor]) -> None:
+        self.sources: list[tuple] = []
+        self.requires: list[bool] = []  # does the value in each slot require grad?
+        self.meta: list[tuple] = []  # (shape, dtype, array type) of each slot's value
+        self.ops: list[dict] = []
+        self.steps: list[tuple] = []
+        self.modules: list[Module] = []
+        self.reason: str | None = None
+        self.output: Any = None
+        self._by_tensor: dict[int, int] = {}
+        self._by_array: dict[int, int] = {}
+        self._node_op: dict[int, int] = {}
+        self._keep: list = []  # holds what the dicts above key by id, so no id is reused
+        self._trusted = 0  # > 0 inside a call that is repeated as a whole (optimizer.step)
+        self._in_backward = False
+        self._order: list[int] | None = None
+        for k, t in enumerate(tensors):
+            self._new_slot(("arg", k), t)
+
+    # ----- slots -----
+    def _new_slot(self, source: tuple, t: Tensor) -> int:
+        s = len(self.sources)
+        self.sources.append(source)
+        self.requires.append(t._requires_grad)
+        d = t._data
+        self.meta.append((d.shape, d.dtype, type(d)))
+        self._by_tensor[id(t)] = s
+        self._by_array.setdefault(id(d), s)
+        self._keep.append(t)
+        return s
+
+    def fail(self, reason: str) -> None:
+        """Note why the step cannot be replayed (the first reason is kept)."""
+        if self.reason is None:
+            self.reason = reason
+
+    def slot_of(self, t: Tensor) -> int:
+        """The slot of tensor ``t``, a new one for a tensor from outside the step."""
+        s = self._by_tensor.get(id(t))
+        if s is not None:
+            return s
+        s = self._by_array.get(id(t._data))
+        if s is not None:  # the same array under another Tensor: x.detach(), x.data
+            if t._requires_grad:
+                self.fail("a tensor sharing an op's output (x.detach().requires_grad_()) is used")
+            self._by_tensor[id(t)] = s
+            self._keep.append(t)
+            return s
+        base = getattr(t._data, "base", None)
+        if base is not None and id(base) in self._by_array:
+            self.fail("a view of an op's output was made outside an op (Tensor._make of a slice)")
+        if t.grad_fn is not None:
+            self.fail("a tensor computed before the step (it has a grad_fn) is used in it")
+        return self._new_slot(("ext", t), t)
+
+    def spec(self, a: Any) -> tuple:
+        """How to get value ``a`` (an op's argument, the step's result) at replay: ("v", slot)
+        for a tensor or an array an op made, ("t", specs, type) for a tuple or list and
+        ("d", keys, specs) for a dict that hold some, ("c", a) for a constant."""
+        if isinstance(a, Tensor):
+            return ("v", self.slot_of(a))
+        if type(a) in _BY_TYPE:
+            s = self._by_array.get(id(a))
+            return ("c", a) if s is None else ("v", s)
+        if isinstance(a, (tuple, list)):
+            specs = [self.spec(b) for b in a]
+            if all(sp[0] == "c" for sp in specs):
+                return ("c", a)
+            return ("t", specs, type(a))
+        if type(a) is dict:
+            specs = [self.spec(b) for b in a.values()]
+            if all(sp[0] == "c" for sp in specs):
+                return ("c", a)
+            return ("d", list(a), specs)
+        return ("c", a)
+
+    # ----- what the seams report -----
+    def on_apply(self, cls: type, args: tuple, out: Any) -> None:
+        if not cls.on_arrays:
+            self.fail(f"{cls.__name__} is a Function that computes on Tensors (on_arrays=False)")
+        specs = [self.spec(a) for a in args]
+        outs = out if type(out) is tuple else (out,)
+        i = len(self.ops)
+        node = outs[0].grad_fn if outs and isinstance(outs[0], Tensor) else None
+        op = {
+            "cls": cls,
+            "specs": specs,
+            "is_tensor": [isinstance(a, Tensor) for a in args],
+            "outs": [],
+            "multi": type(out) is tuple,
+            "needs": None if node is None else node.needs_input_grad,
+            "xp": None if node is None else node.xp,
+            "out_meta": None if node is None else node._out_meta,
+        }
+        self.ops.append(op)
+        for j, t in enumerate(outs):
+            op["outs"].append(self._new_slot(("out", i, j), t))
+        if node is not None:
+            self._node_op[id(node)] = i
+            self._keep.append(node)
+        self.steps.append(("op", i))
+
+    def on_backward(self, tensors: Any, grads: Any, retain_graph: Any, create_graph: bool) -> None:
+        if create_graph:
+            self.fail("backward(create_graph=True)")
+        if any(g is not None for g in grads):
+            self.fail("backward(gradient=...) with a given gradient")
+        roots = []
+        for t in tensors:
+            if isinstance(t, Tensor):
+                roots.append(self.slot_of(t))
+        self._order = []
+        self.steps.append(("backward", roots, self._order))
+
+    def on_process(self, node: Any) -> None:
+        i = self._node_op.get(id(node))
+        if i is None:
+            self.fail("backward reached a graph built before the step")
+        elif node._hooks is not None or node._retained is not None:
+            self.fail("a hook or retain_grad() on a value inside the step")
+        elif self._order is not None:
+            self._order.append(i)
+
+    def on_call(self, obj: Any, name: str, args: tuple, kwargs: dict) -> None:
+        self.steps.append(("call", obj, name, args, kwargs))
+
+    def on_mask(self, input: Tensor, shape: tuple, p: float, mask: Tensor) -> None:
+        s_in = self.slot_of(input)
+        s = self._new_slot(("mask", len(self.steps)), mask)
+        self.steps.append(("mask", s_in, tuple(shape), p, s))
+
+
+# ----- the seams -----
+def _active() -> Recording | None:
+    rec = ACTIVE[0]
+    return rec if rec is not None and rec._trusted == 0 else None
+
+
+def _apply(original: Any) -> Any:
+    def apply(cls: type, *args: Any) -> Any:
+        out = original(cls, *args)
+        rec = _active()
+        if rec is not None:
+            rec.on_apply(cls, args, out)
+        return out
+
+    return classmethod(apply)
+
+
+def _backward(original: Any) -> Any:
+    def backward(tensors: Any, grads: Any, retain_graph: Any, create_graph: bool) -> None:
+        rec = _active()
+        if rec is None:
+            return original(tensors, grads, retain_graph, create_graph)
+        rec.on_backward(tensors, grads, retain_graph, create_graph)
+        rec._in_backward = True
+        try:
+            return original(tensors, grads, retain_graph, create_graph)
+        finally:
+            rec._in_backward = False
+            rec._order = None
+
+    return backward
+
+
+def _run_backward(original: Any) -> Any:
+    def run_backward(*args: Any, **kwargs: Any) -> Any:
+        rec = _active()
+        if rec is not None and not rec._in_backward:
+            rec.fail("autograd.grad() reads gradients into the step")
+        return original(*args, **kwargs)
+
+    return run_backward
+
+
+def _process(original: Any) -> Any:
+    def process(node: Any, run: Any, ready: list) -> None:
+        rec = _active()
+        if rec is not None:
+            rec.on_process(node)
+        return original(node, run, ready)
+
+    return process
+
+
+def _repeated(original: Any, name: str) -> Any:
+    """A method whose call is recorded and repeated as a whole at replay (``opt.step()``)."""
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        rec = _active()
+        if rec is None:
+            return original(self, *args, **kwargs)
+        if name == "step" and (args or kwargs):
+            rec.fail(f"{type(self).__name__}.step() with arguments (a closure or a metric)")
+        rec.on_call(self, name, args, dict(kwargs))
+        rec._trusted += 1
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            rec._trusted -= 1
+
+    method.__name__ = name
+    return method
+
+
+def _module_call(original: Any) -> Any:
+    def call(self: Module, *args: Any, **kwargs: Any) -> Any:
+        rec = _active()
+        if rec is not None and all(m is not self for m in rec.modules):
+            rec.modules.append(self)
+        return original(self, *args, **kwargs)
+
+    return call
+
+
+def _keep_mask(original: Any) -> Any:
+    def keep_mask(input: Tensor, shape: tuple, p: float) -> Tensor:
+        rec = _active()
+        if rec is None:
+            return original(input, shape, p)
+        rec._trusted += 1  # the draw inside is the mask's own
+        try:
+            mask = original(input, shape, p)
+        finally:
+            rec._trusted -= 1
+        rec.on_mask(input, shape, p, mask)
+        return mask
+
+    return keep_mask
+
+
+def _refuse(original: Any, what: str) -> Any:
+    """A Tensor method that reads values into Python or changes them in place: noted, then run."""
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        rec = _active()
+        if rec is not None:
+            rec.fail(what)
+        return original(self, *args, **kwargs)
+
+    method.__name__ = getattr(original, "__name__", "method")
+    return method
+
+
+def _setter(prop: property, what: str) -> property:
+    def fset(self: Tensor, value: Any) -> None:
+        rec = _active()
+        if rec is not None:
+            rec.fail(what)
+        prop.fset(self, value)
+
+    return property(prop.fget, fset, doc=prop.__doc__)
+
+
+class _Generator:
+    """Stands in for the generator while recording: a draw other than dropout's is noted."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        rec = _active()
+        if rec is not None:
+            rec.fail(f"a random draw (generator.{name}) other than dropout's mask")
+        return getattr(self._real, name)
+
+
+_READS = {
+    "item": "tensor.item() reads a value into Python",
+    "tolist": "tensor.tolist() reads values into Python",
+    "numpy": "tensor.numpy() reads values into Python",
+    "__float__": "float(tensor) reads a value into Python",
+    "__int__": "int(tensor) reads a value into Python",
+    "__index__": "a tensor used as a Python index reads a value",
+    "__bool__": "bool(tensor) (an if or while on a tensor) reads a value into Python",
+    "__array__": "np.asarray(tensor) reads values into NumPy",
+    "__repr__": "repr(tensor) (printing) reads values",
+    "_inplace": "an in-place change of a tensor (add_, zero_, copy_, +=) outside an op",
+    "__setitem__": "an assignment into a tensor (x[i] = v) outside an op",
+}
+
+
+def _subclasses(cls: type) -> list[type]:
+    out, todo = [], [cls]
+    while todo:
+        c = todo.pop()
+        out.append(c)
+        todo.extend(c.__subclasses__())
+    return out
+
+
+def _seams() -> list[tuple[Any, str, Any]]:
+    """(owner, attribute, replacement) of every seam watched while recording."""
+    seams: list[tuple[Any, str, Any]] = [
+        (Function, "apply", _apply(Function.__dict__["apply"].__func__)),
+        (functional, "_backward", _backward(functional._backward)),
+        (functional, "run_backward", _run_backward(functional.run_backward)),
+        (engine, "_process", _process(engine._process)),
+        (Module, "__call__", _module_call(Module.__call__)),
+        (nnf, "_keep_mask", _keep_mask(nnf._keep_mask)),
+    ]
+    # every class's own step/zero_grad: a subclass's override is repeated as a whole too
+    for base, names in (
+        (optim.Optimizer, ("step", "zero_grad")),
+        (LRScheduler, ("step",)),
+        (Module, ("zero_grad",)),
+    ):
+        for cls in _subclasses(base):
+            for name in names:
+                if name in cls.__dict__:
+                    seams.append((cls, name, _repeated(cls.__dict__[name], name)))
+    for name, what in (
+        ("_version", "an in-place change of a tensor outside an op"),
+        ("data", "tensor.data = ... outside an op"),
+        ("grad", "tensor.grad = ... outside optimizer.zero_grad()"),
+    ):
+        seams.append((Tensor, name, _setter(Tensor.__dict__[name], what)))
+    for name, what in _READS.items():
+        seams.append((Tensor, name, _refuse(Tensor.__dict__[name], what)))
+    return seams
+
+
+def _install() -> list[tuple[Any, str, Any]]:
+    """Watch the seams; returns what to put back."""
+    saved = []
+    for owner, name, new in _seams():
+        saved.append((owner, name, owner.__dict__[name]))
+        setattr(owner, name, new)
+    _generator[0] = _Generator(_generator[0])
+    return saved
+
+
+def _uninstall(saved: list, rec: Recording) -> None:
+    for owner, name, old in reversed(saved):
+        setattr(owner, name, old)
+    gen = _generator[0]
+    if isinstance(gen, _Generator):
+        _generator[0] = gen._real
+    else:  # the step reseeded (cr.manual_seed): keep the user's generator
+        rec.fail("the step reseeds the generator (cr.manual_seed)")
+
+
+def record(fn: Any, args: tuple, kwargs: dict, tensors: list[Tensor]) -> tuple[Any, Recording]:
+    """Run ``fn(*args, **kwargs)`` eagerly and record it; ``tensors`` are its tensor arguments.
+
+    Returns:
+        ``fn``'s result (the eager one) and the recording (``reason`` set if not replayable).
+    """
+    rec = Recording(tensors)
+    ACTIVE[0] = rec
+    saved = _install()
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        _uninstall(saved, rec)
+        ACTIVE[0] = None
+    rec.output = rec.spec(result)
+    return result, rec
