@@ -43,7 +43,7 @@ from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
 from ..backend import ndarray
 from . import trace
-from .program import Program, build
+from .program import AGAIN, Program, build
 
 __all__ = ["compile", "CompiledFunction"]
 
@@ -104,7 +104,9 @@ class CompiledFunction:
             self._remember(key, rec)
         else:
             program, why = build(entry, rec)
-            if program is None and why.startswith("its result requires grad"):
+            if why == AGAIN:
+                self._remember(key, rec)
+            elif program is None and why.startswith("its result requires grad"):
                 self._cache[key] = _EAGER  # under no_grad the same step may still replay
                 self._warn(why)
             elif program is None:

@@ -269,7 +269,7 @@ class Program:
         for s, src in enumerate(rec.sources):
             if src[0] == "arg":
                 self.args.append((s, src[1]))
-            elif s in baked:
+            elif src[0] == "new":
                 self.vals[s] = baked[s]
             elif src[0] == "ext":
                 self.outside.append((s, src[1], _meta(src[1]._data), rec.requires[s]))
@@ -334,15 +334,27 @@ def _meta(a: Any) -> tuple:
 
 
 # ----- comparing two recordings -----
+#: ``build``'s answer when two recordings agree, but on arguments of equal values and with
+#: constants made inside the step: those may have been computed from the values, so another
+#: pair of recordings must tell.
+AGAIN = "again"
+
+
 def build(first: Recording, second: Recording) -> tuple[Program | None, str | None]:
-    """The program of ``second`` if it did what ``first`` did; else (None, why not)."""
+    """The program of ``second`` if it did what ``first`` did; else (None, why not), where
+    why may be ``AGAIN``."""
     why = _differ(first, second)
     if why is not None:
-        return None, why
+        return None, why  # AGAIN among them
     baked: dict[int, Any] = {}
-    for s, (a, b) in enumerate(zip(first.sources, second.sources)):
-        if a[0] == "ext" and a[1] is not b[1]:  # made inside the step: a constant
+    for s, b in enumerate(second.sources):
+        if b[0] == "new":  # made inside the step: a constant (_differ compared the values)
             baked[s] = b[1]._data
+    fresh = baked or any(
+        _fresh_specs(x["specs"], y["specs"]) for x, y in zip(first.ops, second.ops)
+    )
+    if fresh and all(_same(x, y) for x, y in zip(first.arg_values, second.arg_values)):
+        return None, AGAIN
     if not any(st[0] == "backward" for st in second.steps):
         if _requires_output(second, second.output):
             return None, (
@@ -350,6 +362,16 @@ def build(first: Recording, second: Recording) -> tuple[Program | None, str | No
                 "cr.no_grad(), or compile the whole training step (forward, backward, update)"
             )
     return Program(second, baked), None
+
+
+def _fresh_specs(xs: list, ys: list) -> bool:
+    """Whether two recordings' op arguments hold arrays made anew by each call."""
+    for x, y in zip(xs, ys):
+        if x[0] == "c" and type(x[1]) in _BY_TYPE and x[1] is not y[1]:
+            return True
+        if x[0] == "t" and _fresh_specs(x[1], y[1]) or x[0] == "d" and _fresh_specs(x[2], y[2]):
+            return True
+    return False
 
 
 def _requires_output(rec: Recording, spec: tuple) -> bool:
@@ -363,21 +385,31 @@ def _requires_output(rec: Recording, spec: tuple) -> bool:
 
 
 def _differ(a: Recording, b: Recording) -> str | None:
-    """Why two recordings of one step differ, or None."""
+    """Why two recordings of one step differ, or None; ``AGAIN`` where what differs is what
+    a replay's guards check (a parameter replaced, a training flag switched between them)."""
+    if len(a.modules) != len(b.modules) or any(x is not y for x, y in zip(a.modules, b.modules)):
+        return AGAIN
+    if a.flags != b.flags:
+        return AGAIN
     if len(a.sources) != len(b.sources) or len(a.steps) != len(b.steps):
         return "two calls ran different numbers of ops (Python control flow on values?)"
     for s, (x, y) in enumerate(zip(a.sources, b.sources)):
+        if "ext" in (x[0], y[0]) and (
+            x[0] != y[0]
+            or x[1] is not y[1]
+            or a.meta[s] != b.meta[s]
+            or a.requires[s] != b.requires[s]
+        ):
+            return AGAIN  # a tensor from outside replaced or changed between the calls
+    for s, (x, y) in enumerate(zip(a.sources, b.sources)):
         if x[0] != y[0] or a.meta[s] != b.meta[s] or a.requires[s] != b.requires[s]:
             return "two calls made different values (Python control flow on values?)"
-        if x[0] == "ext" and x[1] is not y[1]:
-            if y[1]._requires_grad:
-                return "a tensor made inside the step requires grad"
-            if not _same(x[1]._data, y[1]._data):
-                return (
-                    "a tensor made inside the step outside any op (cr.tensor(...), a random "
-                    "draw, or one computed from values) differs between calls"
-                )
-        elif x[1:] != y[1:] and x[0] != "ext":
+        if x[0] == "new" and not _same(x[1]._data, y[1]._data):
+            return (
+                "a tensor made inside the step outside any op (cr.tensor(...), a random "
+                "draw, or one computed from values) differs between calls"
+            )
+        if x[0] in ("arg", "out", "mask") and x[1:] != y[1:]:
             return "two calls used their values differently"
     for x, y in zip(a.ops, b.ops):
         if (
@@ -394,8 +426,6 @@ def _differ(a: Recording, b: Recording) -> str | None:
             return "two calls ran backward differently"
         if x[0] == "call" and (x[1] is not y[1] or x[2] != y[2] or not _same(x[3:], y[3:])):
             return f"two calls called {type(y[1]).__name__}.{y[2]} differently"
-    if len(a.modules) != len(b.modules) or any(x is not y for x, y in zip(a.modules, b.modules)):
-        return "two calls called different modules"
     if not _same_specs([a.output], [b.output]):
         return "two calls returned different things"
     return None
@@ -425,7 +455,9 @@ def _same(x: Any, y: Any) -> bool:
     if type(x) in _BY_TYPE:
         if x.shape != y.shape or x.dtype != y.dtype:
             return False
-        return bool(np.array_equal(to_numpy(x), to_numpy(y), equal_nan=canonical_dtype(x.dtype).kind == "f"))
+        return bool(
+            np.array_equal(to_numpy(x), to_numpy(y), equal_nan=canonical_dtype(x.dtype).kind == "f")
+        )
     if isinstance(x, (tuple, list)):
         return len(x) == len(y) and all(_same(p, q) for p, q in zip(x, y))
     if type(x) is dict:

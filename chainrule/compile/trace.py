@@ -30,7 +30,7 @@ from .. import optim
 from ..autograd import engine, functional
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from ..backend import _BY_TYPE
+from ..backend import _BY_TYPE, to_numpy
 from ..nn import functional as nnf
 from ..nn.module import Module
 from ..optim.lr_scheduler import LRScheduler
@@ -45,7 +45,8 @@ class Recording:
 
     Values live in numbered slots. ``sources[s]`` says where slot s comes from: ``("arg", k)``
     (the k-th tensor argument), ``("ext", tensor)`` (a tensor from outside: a parameter, a
-    buffer, or a constant made inside the step), ``("out", op, j)`` (output j of op number
+    buffer), ``("new", tensor)`` (a tensor made inside the step other than by an op: a
+    constant, unless it is computed from values), ``("out", op, j)`` (output j of op number
     ``op``) or ``("mask", step)`` (a dropout mask). ``steps`` lists, in order, ``("op", i)``,
     ``("backward", roots, order)``, ``("call", obj, name, args, kwargs)`` and
     ``("mask", input slot, shape, p, slot)``.
@@ -58,15 +59,19 @@ class Recording:
         self.ops: list[dict] = []
         self.steps: list[tuple] = []
         self.modules: list[Module] = []
+        self.flags: list[bool] = []  # their training flags after the call
         self.reason: str | None = None
         self.output: Any = None
         self._by_tensor: dict[int, int] = {}
         self._by_array: dict[int, int] = {}
         self._node_op: dict[int, int] = {}
         self._keep: list = []  # holds what the dicts above key by id, so no id is reused
+        self._born: set[int] = set()  # ids of the tensors made during the call
         self._trusted = 0  # > 0 inside a call that is repeated as a whole (optimizer.step)
         self._in_backward = False
         self._order: list[int] | None = None
+        # the arguments' values as they were (an argument refilled in place changes later)
+        self.arg_values = [to_numpy(t._data).copy() for t in tensors]
         for k, t in enumerate(tensors):
             self._new_slot(("arg", k), t)
 
@@ -99,11 +104,14 @@ class Recording:
             self._by_tensor[id(t)] = s
             self._keep.append(t)
             return s
-        base = getattr(t._data, "base", None)
-        if base is not None and id(base) in self._by_array:
+        if self._derived(t._data):
             self.fail("a view of an op's output was made outside an op (Tensor._make of a slice)")
         if t.grad_fn is not None:
             self.fail("a tensor computed before the step (it has a grad_fn) is used in it")
+        if id(t) in self._born:  # made inside the step, not by an op: a constant
+            if t._requires_grad:
+                self.fail("a tensor made inside the step requires grad")
+            return self._new_slot(("new", t), t)
         return self._new_slot(("ext", t), t)
 
     def spec(self, a: Any) -> tuple:
@@ -114,6 +122,8 @@ class Recording:
             return ("v", self.slot_of(a))
         if type(a) in _BY_TYPE:
             s = self._by_array.get(id(a))
+            if s is None and self._derived(a):
+                self.fail("an op's argument is a view of a value, made outside ops")
             return ("c", a) if s is None else ("v", s)
         if isinstance(a, (tuple, list)):
             specs = [self.spec(b) for b in a]
@@ -126,6 +136,15 @@ class Recording:
                 return ("c", a)
             return ("d", list(a), specs)
         return ("c", a)
+
+    def _derived(self, a: Any) -> bool:
+        """Whether array ``a`` is a view of a value of the step (its base is one)."""
+        base = getattr(a, "base", None)
+        while base is not None:
+            if id(base) in self._by_array:
+                return True
+            base = getattr(base, "base", None)
+        return False
 
     # ----- what the seams report -----
     def on_apply(self, cls: type, args: tuple, out: Any) -> None:
@@ -282,6 +301,23 @@ def _keep_mask(original: Any) -> Any:
     return keep_mask
 
 
+def _born_make(original: Any) -> Any:
+    def make(cls: type, *args: Any) -> Tensor:
+        t = original(cls, *args)
+        ACTIVE[0]._born.add(id(t))
+        return t
+
+    return classmethod(make)
+
+
+def _born_init(original: Any) -> Any:
+    def init_slots(self: Tensor, data: Any) -> None:
+        original(self, data)
+        ACTIVE[0]._born.add(id(self))
+
+    return init_slots
+
+
 def _refuse(original: Any, what: str) -> Any:
     """A Tensor method that reads values into Python or changes them in place: noted, then run."""
 
@@ -351,6 +387,8 @@ def _seams() -> list[tuple[Any, str, Any]]:
         (engine, "_process", _process(engine._process)),
         (Module, "__call__", _module_call(Module.__call__)),
         (nnf, "_keep_mask", _keep_mask(nnf._keep_mask)),
+        (Tensor, "_make", _born_make(Tensor.__dict__["_make"].__func__)),
+        (Tensor, "_init_slots", _born_init(Tensor._init_slots)),
     ]
     # every class's own step/zero_grad: a subclass's override is repeated as a whole too
     for base, names in (
@@ -408,4 +446,5 @@ def record(fn: Any, args: tuple, kwargs: dict, tensors: list[Tensor]) -> tuple[A
         _uninstall(saved, rec)
         ACTIVE[0] = None
     rec.output = rec.spec(result)
+    rec.flags = [m.training for m in rec.modules]
     return result, rec
