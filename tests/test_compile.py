@@ -480,3 +480,63 @@ def test_strict_device():
     batches = [(x.to(where), y.to(where)) for x, y in _batches(4)]
     compiled = _run_both(build, lambda ps: cr.optim.Adam(ps, lr=0.01), F.cross_entropy, batches)
     assert compiled.replays == STEPS - 2
+
+
+# ----- chainrule train: compiled by default, --no-compile the same numbers -----
+TRAIN_RUNS = {
+    "mlp-adam": ["--epochs", "2"],
+    "svm-momentum-reg-clip": [
+        "--model", "linear", "--loss", "svm", "--optimizer", "momentum", "--reg", "1e-3",
+        "--clip-grad", "1.0", "--schedule", "cosine", "--epochs", "2",
+    ],
+    "dropout-free-convnet": [
+        "--model", "convnet", "--channels", "4", "--hidden", "16", "--epochs", "1",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(TRAIN_RUNS))
+def test_train_compiled_equals_no_compile(tmp_path, name, monkeypatch):
+    """Two short ``chainrule train`` runs, compiled and ``--no-compile``: the same weights (best
+    and checkpoint, optimizer buffers included) and metrics, bit for bit; the compiled run
+    really replayed."""
+    from chainrule.cli import main
+    from chainrule.serialization import load
+    from chainrule.train import step as step_module
+    from chainrule.train.run import RunFolder
+
+    made = []
+    original = step_module.TrainStep.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(step_module.TrainStep, "__init__", spy)
+    runs = {}
+    for mode, extra in (("compiled", []), ("eager", ["--no-compile"])):
+        out = tmp_path / mode
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # a fallback would warn
+            assert main(["train", *TRAIN_RUNS[name], "--quiet", "--out", str(out), *extra]) == 0
+        runs[mode] = out
+    compiled_step, eager_step = made
+    assert compiled_step.compiled is not None and compiled_step.compiled.replays > 10
+    assert eager_step.compiled is None
+    a, b = runs["compiled"], runs["eager"]
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in RunFolder(a).read_metrics()]
+    assert strip == [
+        {k: v for k, v in r.items() if k != "seconds"} for r in RunFolder(b).read_metrics()
+    ]
+    for file in ("model.safetensors", "checkpoint.safetensors"):
+        ta, tb = load(a / file), load(b / file)
+        assert ta.keys() == tb.keys()
+        for k in ta:
+            assert _same(ta[k], tb[k]), (file, k)
+
+
+def test_no_compile_with_distributed_is_refused(capsys):
+    from chainrule.cli import main
+
+    assert main(["train", "--distributed", "mpi", "--no-compile", "--quiet"]) == 2
+    assert "--no-compile" in capsys.readouterr().err

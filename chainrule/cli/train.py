@@ -203,6 +203,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="run folder (default: runs/DATASET-MODEL-TIME)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder")
     p.add_argument(
+        "--no-compile",
+        dest="compile",
+        action="store_false",
+        help="run the training step eagerly rather than recorded and replayed by cr.compile "
+        "(the same numbers either way; see docs/compile.md)",
+    )
+    p.add_argument(
         "--overwrite",
         action="store_true",
         help="replace the run in --out (deletes only the files a run writes there)",
@@ -231,7 +238,7 @@ def resolve_config(args: argparse.Namespace) -> Any:
     values: dict[str, Any] = {}
     if getattr(args, "config", None):
         values.update(TrainConfig.from_file(args.config))
-    skip = {"run_command", "command", "config", "quiet", "resume", "overwrite", "out"}
+    skip = {"run_command", "command", "config", "quiet", "resume", "overwrite", "out", "compile"}
     skip |= {"distributed", "dist_timeout"}
     values.update({k: v for k, v in vars(args).items() if k not in skip})
     return TrainConfig.from_dict(values, "options").validate()
@@ -241,6 +248,8 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "dist_timeout", None) is not None and not getattr(args, "distributed", None):
         return fail("train", "--dist-timeout is for --distributed mpi runs; drop it")
     if getattr(args, "distributed", None) == "mpi":
+        if not getattr(args, "compile", True):
+            return fail("train", "--no-compile is not available with --distributed mpi yet")
         return _run_mpi(args)
     return _run(args)
 
@@ -289,7 +298,7 @@ def _run(args: argparse.Namespace, comm: Any = None, checked: dict | None = None
         if resume:
             if getattr(args, "out", None) and Path(args.out) != Path(resume):
                 return fail("train", "--resume continues the run in its own folder; drop --out")
-            allowed = {"run_command", "command", "resume", "quiet", "epochs", "out"}
+            allowed = {"run_command", "command", "resume", "quiet", "epochs", "out", "compile"}
             allowed |= {"distributed", "dist_timeout"}
             ignored = sorted(k for k in vars(args) if k not in allowed)
             if ignored:
@@ -324,7 +333,7 @@ def _run(args: argparse.Namespace, comm: Any = None, checked: dict | None = None
             "report": None if quiet else _print_epoch,
         }
         if comm is None:
-            summary = fit(config, out, **options)
+            summary = fit(config, out, compile=getattr(args, "compile", True), **options)
         else:
             from ..distributed import fit_distributed
 
