@@ -412,6 +412,15 @@ def _untraceable_steps():
         out.backward(cr.ones_like(out))
         return out
 
+    def lr(x):  # a schedule inside the step: a replay would not repeat it
+        calls[0] += 1
+        opt.zero_grad()
+        loss = lin(x).sum()
+        loss.backward()
+        opt.param_groups[0]["lr"] = 0.1 / calls[0]
+        opt.step()
+        return loss
+
     return {
         "item": (item, "item"),
         "branch": (branch, "differ"),
@@ -420,6 +429,7 @@ def _untraceable_steps():
         "graph": (graph, "autograd.grad"),
         "inplace": (inplace, "in-place"),
         "given": (given, "gradient="),
+        "lr": (lr, "hyperparameters"),
     }
 
 

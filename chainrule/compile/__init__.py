@@ -97,7 +97,8 @@ class CompiledFunction:
         if self._recordings > 4 * self.cache_size:
             self._give_up(f"it was recorded {self._recordings - 1} times: its guards change often")
             return self.fn(*args, **kwargs)
-        result, rec = trace.record(self.fn, args, kwargs, tensors)
+        before = entry if isinstance(entry, trace.Recording) else None
+        result, rec = trace.record(self.fn, args, kwargs, tensors, before)
         if rec.reason is not None:
             self._give_up(rec.reason)
         elif entry is None:

@@ -60,6 +60,7 @@ class Recording:
         self.steps: list[tuple] = []
         self.modules: list[Module] = []
         self.flags: list[bool] = []  # their training flags after the call
+        self.hyper: dict[int, tuple] = {}  # id(optimizer) -> (it, its hyperparameters)
         self.reason: str | None = None
         self.output: Any = None
         self._by_tensor: dict[int, int] = {}
@@ -194,7 +195,19 @@ class Recording:
             self._order.append(i)
 
     def on_call(self, obj: Any, name: str, args: tuple, kwargs: dict) -> None:
+        hyper = self.hyper.get(id(obj))
+        if hyper is not None and hyper[1] != hyperparameters(obj):
+            self.fail(
+                f"the step changes {type(obj).__name__}'s hyperparameters (lr, ...) itself, which "
+                "a replay would not repeat: set them outside the compiled step, or with a "
+                "scheduler's step()"
+            )
         self.steps.append(("call", obj, name, args, kwargs))
+
+    def after_call(self) -> None:
+        """A repeated call may change hyperparameters (a scheduler's step sets lr): fine."""
+        for key, (opt, _) in self.hyper.items():
+            self.hyper[key] = (opt, hyperparameters(opt))
 
     def on_mask(self, input: Tensor, shape: tuple, p: float, mask: Tensor) -> None:
         s_in = self.slot_of(input)
@@ -270,6 +283,7 @@ def _repeated(original: Any, name: str) -> Any:
             return original(self, *args, **kwargs)
         finally:
             rec._trusted -= 1
+            rec.after_call()
 
     method.__name__ = name
     return method
@@ -431,13 +445,29 @@ def _uninstall(saved: list, rec: Recording) -> None:
         rec.fail("the step reseeds the generator (cr.manual_seed)")
 
 
-def record(fn: Any, args: tuple, kwargs: dict, tensors: list[Tensor]) -> tuple[Any, Recording]:
+def hyperparameters(obj: Any) -> Any:
+    """An optimizer's hyperparameters, group by group (None for anything else)."""
+    if not isinstance(obj, optim.Optimizer):
+        return None
+    return [{k: v for k, v in g.items() if k != "params"} for g in obj.param_groups]
+
+
+def record(
+    fn: Any, args: tuple, kwargs: dict, tensors: list[Tensor], before: Recording | None = None
+) -> tuple[Any, Recording]:
     """Run ``fn(*args, **kwargs)`` eagerly and record it; ``tensors`` are its tensor arguments.
+
+    ``before``, an earlier recording of the step: the hyperparameters of the optimizers it
+    called are noted now, and the step may not change them before it calls them (a replay
+    would not repeat that).
 
     Returns:
         ``fn``'s result (the eager one) and the recording (``reason`` set if not replayable).
     """
     rec = Recording(tensors)
+    for step in before.steps if before is not None else ():
+        if step[0] == "call" and isinstance(step[1], optim.Optimizer):
+            rec.hyper[id(step[1])] = (step[1], hyperparameters(step[1]))
     ACTIVE[0] = rec
     saved = _install()
     try:
