@@ -15,7 +15,8 @@ import pytest
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import nn
-from chainrule.compile import compile as cr_compile
+
+cr_compile = cr.compile
 
 STEPS = 6  # two recordings, then four replays
 

@@ -32,7 +32,7 @@ LAYERS = [
     "metrics",  # accuracy and the confusion matrix, on labels
     "nn",
     "optim",
-    "compile",  # cr.compile: records a step's ops, backward and optimizer calls; replays them
+    "compiler",  # cr.compile: records a step's ops, backward and optimizer calls; replays them
     "data",
     "viz",
     "train",

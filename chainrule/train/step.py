@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from .. import nn, optim
 from ..autograd.tensor import Tensor
-from ..compile import compile as cr_compile
+from ..compiler import compile as cr_compile
 from .config import TrainConfig
 
 #: A gradient hook: called with the model after backward, before the optimizer's step; it may
