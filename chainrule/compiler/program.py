@@ -108,6 +108,16 @@ class _OpStep:
         self.outs = op["outs"]
         self.out = self.outs[0] if not op["multi"] else -1
 
+    def release(self) -> None:
+        """Let go of this call's arrays (the saved values and the arguments)."""
+        argv = self.argv
+        for pos, _ in self.fills:
+            argv[pos] = None
+        for pos, _ in self.builds:
+            argv[pos] = None
+        if type(self.ctx) is _Ctx:  # the shared context of unrecorded ops saves nothing
+            self.ctx.saved = ()
+
     def run(self, vals: list, tensors: list) -> None:
         argv = self.argv
         for pos, s in self.fills:
@@ -277,7 +287,8 @@ class Program:
         for m in rec.modules:
             modules += [sub for sub in m.modules() if all(sub is not k for k in modules)]
         self.flags = [(m, m.training) for m in modules]
-        ops = [_OpStep(op) for op in rec.ops]
+        ops = self.ops = [_OpStep(op) for op in rec.ops]
+        self.transient = [s for s, src in enumerate(rec.sources) if src[0] != "new"]
         self.steps: list = []
         for step in rec.steps:
             if step[0] == "op":
@@ -308,9 +319,15 @@ class Program:
             vals[s] = tensors[k]._data
         for s, t, _, _ in self.outside:
             vals[s] = t._data
-        for step in self.steps:
-            step.run(vals, tensors)
-        return self._result(self.output, tensors)
+        try:
+            for step in self.steps:
+                step.run(vals, tensors)
+            return self._result(self.output, tensors)
+        finally:  # hold no array past the call (eager frees the graph after backward)
+            for s in self.transient:
+                vals[s] = None
+            for op in self.ops:
+                op.release()
 
     def _result(self, spec: tuple, tensors: list) -> Any:
         kind = spec[0]
