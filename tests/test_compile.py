@@ -551,3 +551,32 @@ def test_no_compile_with_distributed_is_refused(capsys):
 
     assert main(["train", "--distributed", "mpi", "--no-compile", "--quiet"]) == 2
     assert "--no-compile" in capsys.readouterr().err
+
+
+def test_the_same_tensor_twice_is_another_key():
+    def f(a, b):
+        return (a * 2 + b).sum()
+
+    compiled = cr_compile(f)
+    x, a, b = cr.randn(3), cr.randn(3), cr.randn(3)
+    for _ in range(3):
+        assert _same(compiled(x, x), f(x, x))
+    assert compiled.replays == 1
+    for _ in range(3):  # two different tensors: not the program of f(x, x)
+        assert _same(compiled(a, b), f(a, b))
+    assert compiled.replays == 2
+
+
+def test_a_parameter_passed_as_an_argument_is_refused():
+    cr.manual_seed(0)
+    lin = nn.Linear(3, 2)
+
+    def f(w, x):
+        return (lin(x) * w.sum()).sum()
+
+    compiled = cr_compile(f)
+    with pytest.warns(UserWarning, match="passed as an argument"):
+        with cr.no_grad():
+            for _ in range(3):
+                compiled(lin.weight, cr.randn(4, 3))
+    assert compiled.replays == 0

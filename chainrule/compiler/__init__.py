@@ -144,7 +144,8 @@ def _key(args: tuple, kwargs: dict, tensors: list) -> Any:
         if isinstance(a, Tensor):
             d = a._data
             where = None if type(d) is ndarray else d.device
-            parts.append((name, len(tensors), d.shape, d.dtype, type(d), where, a._requires_grad))
+            same = next((i for i, t in enumerate(tensors) if t is a), -1)  # step(x, x)
+            parts.append((name, same, d.shape, d.dtype, type(d), where, a._requires_grad))
             tensors.append(a)
         else:
             try:

@@ -477,4 +477,12 @@ def record(
         ACTIVE[0] = None
     rec.output = rec.spec(result)
     rec.flags = [m.training for m in rec.modules]
+    owned = {id(p) for m in rec.modules for p in m.parameters()}
+    for step in rec.steps:
+        if step[0] == "call" and isinstance(step[1], optim.Optimizer):
+            owned |= {id(p) for g in step[1].param_groups for p in g["params"]}
+    if any(id(t) in owned for t in tensors):
+        # reached both as an argument and through the model: a replay would take every use
+        # for the argument's
+        rec.fail("a parameter of the model or the optimizer is passed as an argument")
     return result, rec
