@@ -580,3 +580,45 @@ def test_a_parameter_passed_as_an_argument_is_refused():
             for _ in range(3):
                 compiled(lin.weight, cr.randn(4, 3))
     assert compiled.replays == 0
+
+
+def test_rebinding_the_optimizer_or_a_layer_records_again():
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled = cr_compile(step)
+    batches = _batches(3, 2, steps=9)
+    for x, y in batches[:3]:
+        compiled(x, y)
+    assert compiled.replays == 1
+    opt = cr.optim.SGD(model.parameters(), lr=0.0)  # noqa: F841  (read by step)
+    before = [p.numpy(force=True).copy() for p in model.parameters()]
+    for x, y in batches[3:6]:
+        compiled(x, y)  # the new optimizer, lr 0: nothing moves
+    assert all(np.array_equal(a, p.numpy(force=True)) for a, p in zip(before, model.parameters()))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    net = Net()
+    forward = cr_compile(net)
+    x = batches[0][0]
+    with cr.no_grad():
+        for _ in range(3):
+            forward(x)
+        assert forward.replays == 1
+        net.fc = nn.Linear(3, 2)  # a new layer: its parameters, not the old ones
+        assert _same(forward(x), net(x))

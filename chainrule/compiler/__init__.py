@@ -13,7 +13,9 @@ When it replays, and when it does not:
   thing (same ops, same argument sources, same constants, same backward order), later calls
   with that key replay. The key holds the tensor arguments' shapes, dtypes, devices and
   ``requires_grad``, the other arguments' values, and grad mode; before each replay the tensors
-  from outside the step (parameters) and the called modules' ``training`` flags are checked too.
+  from outside the step (parameters), the called modules' ``training`` flags and, by identity,
+  what the step reached by name (``trace.watched``: globals, closure variables, a bound method's
+  object's attributes, the modules' parameters and sub-modules) are checked too.
   Anything changed: the call runs eagerly and is recorded again (``cache_size`` keys are kept).
 * A step a replay could not repeat is detected while recording and runs eagerly from then on,
   with one ``UserWarning`` naming the reason: it reads a tensor's values into Python
@@ -26,8 +28,8 @@ When it replays, and when it does not:
 
 What a replay does not repeat: Python code of the step other than ops, ``backward()``,
 ``optimizer.step()``/``zero_grad()``, ``Module.zero_grad()`` and a scheduler's ``step()``
-(appending to a list, counting calls); Python values it reads from outside (``self.reg``) are
-those of the recording. Tensors it returns are detached (``requires_grad`` False): backward has
+(appending to a list, counting calls); values it reaches deeper than the watched names
+(``self.config.reg``) are those of the recording. Tensors it returns are detached (``requires_grad`` False): backward has
 already run. A compiled Module (``cr.compile(model)``) replays its forward under
 ``cr.no_grad()`` only (a replay builds no graph for a later backward); with gradients on it runs
 eagerly, so compile the whole step for training.

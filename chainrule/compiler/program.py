@@ -287,6 +287,7 @@ class Program:
         for m in rec.modules:
             modules += [sub for sub in m.modules() if all(sub is not k for k in modules)]
         self.flags = [(m, m.training) for m in modules]
+        self.watch = rec.watch
         ops = self.ops = [_OpStep(op) for op in rec.ops]
         self.transient = [s for s, src in enumerate(rec.sources) if src[0] != "new"]
         self.steps: list = []
@@ -310,7 +311,7 @@ class Program:
         for m, training in self.flags:
             if m.training is not training:
                 return False
-        return True
+        return unchanged(self.watch)
 
     def run(self, tensors: list) -> Any:
         """Replay the step for the call's tensor arguments ``tensors``; returns its result."""
@@ -406,7 +407,7 @@ def _differ(a: Recording, b: Recording) -> str | None:
     a replay's guards check (a parameter replaced, a training flag switched between them)."""
     if len(a.modules) != len(b.modules) or any(x is not y for x, y in zip(a.modules, b.modules)):
         return AGAIN
-    if a.flags != b.flags:
+    if a.flags != b.flags or not _same_watch(a.watch, b.watch):
         return AGAIN
     if len(a.sources) != len(b.sources) or len(a.steps) != len(b.steps):
         return "two calls ran different numbers of ops (Python control flow on values?)"
@@ -446,6 +447,27 @@ def _differ(a: Recording, b: Recording) -> str | None:
     if not _same_specs([a.output], [b.output]):
         return "two calls returned different things"
     return None
+
+
+def unchanged(watch: list) -> bool:
+    """Whether every name in ``watch`` (``trace.watched``) still holds the same object."""
+    for where, name, value in watch:
+        if where is None:
+            try:
+                if name.cell_contents is not value:
+                    return False
+            except ValueError:
+                return False
+        elif where.get(name, watch) is not value:
+            return False
+    return True
+
+
+def _same_watch(a: list, b: list) -> bool:
+    return len(a) == len(b) and all(
+        x[0] is y[0] and x[2] is y[2] and (x[1] is y[1] or type(x[1]) is str and x[1] == y[1])
+        for x, y in zip(a, b)
+    )
 
 
 def _same_specs(xs: list, ys: list) -> bool:

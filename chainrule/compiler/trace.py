@@ -61,6 +61,7 @@ class Recording:
         self.modules: list[Module] = []
         self.flags: list[bool] = []  # their training flags after the call
         self.hyper: dict[int, tuple] = {}  # id(optimizer) -> (it, its hyperparameters)
+        self.watch: list[tuple[Any, Any, Any]] = []  # see ``watched``
         self.reason: str | None = None
         self.output: Any = None
         self._by_tensor: dict[int, int] = {}
@@ -445,6 +446,31 @@ def _uninstall(saved: list, rec: Recording) -> None:
         rec.fail("the step reseeds the generator (cr.manual_seed)")
 
 
+def watched(fn: Any, modules: list[Module]) -> list[tuple[Any, Any, Any]]:
+    """What the step reached by name, to check by identity before a replay: (namespace, name,
+    value) for the globals its code names and its closure's cells (namespace None: the cell),
+    a bound method's object's attributes, and the called modules' parameters, buffers and
+    sub-modules. Rebinding any of them (``opt = Adam(...)``, ``model.fc = nn.Linear(...)``)
+    records the step again."""
+    out: list[tuple[Any, Any, Any]] = []
+    owner = getattr(fn, "__self__", None)
+    if owner is not None and isinstance(getattr(owner, "__dict__", None), dict):
+        out += [(owner.__dict__, k, v) for k, v in owner.__dict__.items()]
+    fn = getattr(fn, "__func__", fn)
+    code, glob = getattr(fn, "__code__", None), getattr(fn, "__globals__", None)
+    if code is not None and glob is not None:
+        out += [(glob, k, glob[k]) for k in code.co_names if k in glob]
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            out.append((None, cell, cell.cell_contents))
+        except ValueError:  # an empty cell
+            pass
+    for m in modules:
+        for d in (m._parameters, m._buffers, m._modules):
+            out += [(d, k, v) for k, v in d.items()]
+    return out
+
+
 def hyperparameters(obj: Any) -> Any:
     """An optimizer's hyperparameters, group by group (None for anything else)."""
     if not isinstance(obj, optim.Optimizer):
@@ -477,6 +503,7 @@ def record(
         ACTIVE[0] = None
     rec.output = rec.spec(result)
     rec.flags = [m.training for m in rec.modules]
+    rec.watch = watched(fn, rec.modules)
     owned = {id(p) for m in rec.modules for p in m.parameters()}
     for step in rec.steps:
         if step[0] == "call" and isinstance(step[1], optim.Optimizer):
