@@ -29,10 +29,11 @@ When it replays, and when it does not:
 What a replay does not repeat: Python code of the step other than ops, ``backward()``,
 ``optimizer.step()``/``zero_grad()``, ``Module.zero_grad()`` and a scheduler's ``step()``
 (appending to a list, counting calls); values it reaches deeper than the watched names
-(``self.config.reg``) are those of the recording. Tensors it returns are detached (``requires_grad`` False): backward has
-already run. A compiled Module (``cr.compile(model)``) replays its forward under
-``cr.no_grad()`` only (a replay builds no graph for a later backward); with gradients on it runs
-eagerly, so compile the whole step for training.
+(``self.config.reg``) are those of the recording. Tensors it returns are detached
+(``requires_grad`` False): backward has already run. A compiled Module
+(``cr.compile(model)``) replays its forward under ``cr.no_grad()`` only (a replay builds no
+graph for a later backward); with gradients on it runs eagerly, so compile the whole step for
+training.
 """
 
 from __future__ import annotations
