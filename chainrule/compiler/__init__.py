@@ -147,7 +147,11 @@ def _key(args: tuple, kwargs: dict, tensors: list) -> Any:
         if isinstance(a, Tensor):
             d = a._data
             where = None if type(d) is ndarray else d.device
-            same = next((i for i, t in enumerate(tensors) if t is a), -1)  # step(x, x)
+            same = -1  # step(x, x) is not step(a, b)
+            for i, t in enumerate(tensors):
+                if t is a:
+                    same = i
+                    break
             parts.append((name, same, d.shape, d.dtype, type(d), where, a._requires_grad))
             tensors.append(a)
         else:
