@@ -622,3 +622,19 @@ def test_rebinding_the_optimizer_or_a_layer_records_again():
         assert forward.replays == 1
         net.fc = nn.Linear(3, 2)  # a new layer: its parameters, not the old ones
         assert _same(forward(x), net(x))
+
+
+def test_a_replay_holds_no_array_after_the_call():
+    """As eager frees its graph after backward, a replay lets go of its activations: nothing the
+    program keeps between calls refers to an array of the last call."""
+    from chainrule.compiler.program import Program
+
+    _, _, step = _setup(_mlp(), lambda ps: cr.optim.SGD(ps, lr=0.1), F.cross_entropy)
+    compiled = cr_compile(step)
+    for x, y in _batches(4, steps=3):
+        loss = compiled(x, y)
+    (program,) = [p for p in compiled._cache.values() if isinstance(p, Program)]
+    assert all(program.vals[s] is None for s in program.transient)
+    assert all(argv[pos] is None for argv, pos in program.held)
+    assert all(ctx.saved == () for ctx in program.contexts) and program.contexts
+    assert loss.shape == ()  # what the call returned stays valid

@@ -108,16 +108,6 @@ class _OpStep:
         self.outs = op["outs"]
         self.out = self.outs[0] if not op["multi"] else -1
 
-    def release(self) -> None:
-        """Let go of this call's arrays (the saved values and the arguments)."""
-        argv = self.argv
-        for pos, _ in self.fills:
-            argv[pos] = None
-        for pos, _ in self.builds:
-            argv[pos] = None
-        if type(self.ctx) is _Ctx:  # the shared context of unrecorded ops saves nothing
-            self.ctx.saved = ()
-
     def run(self, vals: list, tensors: list) -> None:
         argv = self.argv
         for pos, s in self.fills:
@@ -288,7 +278,10 @@ class Program:
             modules += [sub for sub in m.modules() if all(sub is not k for k in modules)]
         self.flags = [(m, m.training) for m in modules]
         self.watch = rec.watch
-        ops = self.ops = [_OpStep(op) for op in rec.ops]
+        ops = [_OpStep(op) for op in rec.ops]
+        # what holds this call's arrays after it: the ops' arguments and saved values
+        self.held = [(op.argv, pos) for op in ops for pos, _ in (*op.fills, *op.builds)]
+        self.contexts = [op.ctx for op in ops if type(op.ctx) is _Ctx]
         self.transient = [s for s, src in enumerate(rec.sources) if src[0] != "new"]
         self.steps: list = []
         for step in rec.steps:
@@ -327,8 +320,10 @@ class Program:
         finally:  # hold no array past the call (eager frees the graph after backward)
             for s in self.transient:
                 vals[s] = None
-            for op in self.ops:
-                op.release()
+            for argv, pos in self.held:
+                argv[pos] = None
+            for ctx in self.contexts:
+                ctx.saved = ()
 
     def _result(self, spec: tuple, tensors: list) -> Any:
         kind = spec[0]

@@ -155,7 +155,8 @@ class Recording:
         specs = [self.spec(a) for a in args]
         outs = out if type(out) is tuple else (out,)
         i = len(self.ops)
-        node = outs[0].grad_fn if outs and isinstance(outs[0], Tensor) else None
+        # the graph node, if apply recorded one (an output that is not floating has none)
+        node = next((t.grad_fn for t in outs if t.grad_fn is not None), None)
         op = {
             "cls": cls,
             "specs": specs,
