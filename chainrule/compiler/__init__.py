@@ -46,7 +46,8 @@ from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
 from ..backend import ndarray
 from . import trace
-from .program import AGAIN, Program, build
+from .compare import AGAIN, build
+from .program import Program
 
 __all__ = ["compile", "CompiledFunction"]
 
