@@ -638,3 +638,32 @@ def test_a_replay_holds_no_array_after_the_call():
     assert all(argv[pos] is None for argv, pos in program.held)
     assert all(ctx.saved == () for ctx in program.contexts) and program.contexts
     assert loss.shape == ()  # what the call returned stays valid
+
+
+def test_batch_norm_in_training_runs_eagerly_and_in_evaluation_replays():
+    """Its running statistics change in place outside any op: a replay would not update them,
+    so training runs eagerly (warned); evaluation only reads them, and replays."""
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled = cr_compile(step)
+    with pytest.warns(UserWarning, match="in-place change"):
+        for x, y in _batches(4, steps=3):
+            compiled(x, y)
+    assert compiled.replays == 0
+    assert int(model[1].num_batches_tracked.item()) == 3  # every call updated the statistics
+    model.eval()
+    forward = cr_compile(model)
+    x = _batches(4)[0][0]
+    with cr.no_grad():
+        for _ in range(3):
+            out = forward(x)
+        assert forward.replays == 1 and _same(out, model(x))
