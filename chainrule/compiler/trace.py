@@ -192,7 +192,11 @@ class Recording:
 
     def on_call(self, obj: Any, name: str, args: tuple, kwargs: dict) -> None:
         hyper = self.hyper.get(id(obj))
-        if hyper is not None and hyper[1] != hyperparameters(obj):
+        try:
+            changed = hyper is not None and bool(hyper[1] != hyperparameters(obj))
+        except (TypeError, ValueError):  # a hyperparameter held as an array: can't tell
+            changed = True
+        if changed:
             self.fail(
                 f"the step changes {type(obj).__name__}'s hyperparameters (lr, ...) itself, which "
                 "a replay would not repeat: set them outside the compiled step, or with a "
