@@ -500,7 +500,7 @@ TRAIN_RUNS = {
         "--model", "linear", "--loss", "svm", "--optimizer", "momentum", "--reg", "1e-3",
         "--clip-grad", "1.0", "--schedule", "cosine", "--epochs", "2",
     ],
-    "dropout-free-convnet": [
+    "convnet": [
         "--model", "convnet", "--channels", "4", "--hidden", "16", "--epochs", "1",
     ],
 }  # fmt: skip
