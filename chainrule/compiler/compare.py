@@ -51,10 +51,21 @@ def build(first: Recording, second: Recording) -> tuple[Program | None, str | No
 def _fresh_specs(xs: list, ys: list) -> bool:
     """Whether two recordings' op arguments hold arrays made anew by each call."""
     for x, y in zip(xs, ys):
-        if x[0] == "c" and type(x[1]) in _BY_TYPE and x[1] is not y[1]:
+        if x[0] == "c" and _fresh(x[1], y[1]):
             return True
         if x[0] == "t" and _fresh_specs(x[1], y[1]) or x[0] == "d" and _fresh_specs(x[2], y[2]):
             return True
+    return False
+
+
+def _fresh(x: Any, y: Any) -> bool:
+    """Whether two equal constants hold different array objects (in tuples, lists, dicts too)."""
+    if type(x) in _BY_TYPE:
+        return x is not y
+    if isinstance(x, (tuple, list)):
+        return any(_fresh(p, q) for p, q in zip(x, y))
+    if type(x) is dict:
+        return any(_fresh(x[k], y[k]) for k in x)
     return False
 
 
