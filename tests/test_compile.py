@@ -667,3 +667,27 @@ def test_batch_norm_in_training_runs_eagerly_and_in_evaluation_replays():
         for _ in range(3):
             out = forward(x)
         assert forward.replays == 1 and _same(out, model(x))
+
+
+def test_a_tensor_computed_from_values_outside_ops_is_never_baked():
+    """Code that computes on an argument's array directly (outside any op) makes a new tensor
+    each call. Two recordings on equal arguments cannot tell it from a constant, so the third
+    call records again; values that differ then make the step eager, with eager's results."""
+    cr.manual_seed(0)
+    lin = nn.Linear(3, 2)
+
+    def f(x):
+        scale = cr.Tensor._make(x._data * 0 + x._data.sum())  # from the values, not an op
+        return (lin(x) * scale[:, :2]).sum()
+
+    compiled = cr_compile(f)
+    x = cr.randn(4, 3)
+    with cr.no_grad():
+        compiled(x)
+        compiled(cr.tensor(x.numpy().copy()))  # equal values, another tensor
+        x2 = cr.randn(4, 3)
+        with pytest.warns(UserWarning, match="differs between calls"):
+            assert _same(compiled(x2), f(x2))
+        x3 = cr.randn(4, 3)
+        assert _same(compiled(x3), f(x3))
+    assert compiled.replays == 0
