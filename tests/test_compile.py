@@ -691,3 +691,51 @@ def test_a_tensor_computed_from_values_outside_ops_is_never_baked():
         x3 = cr.randn(4, 3)
         assert _same(compiled(x3), f(x3))
     assert compiled.replays == 0
+
+
+def test_steps_in_two_threads_stay_their_own():
+    """Each thread's step is recorded and replayed on its own; what the other thread does
+    meanwhile (its ops, its reads) is never taken for it."""
+    import threading
+    import time
+
+    def make(seed):
+        cr.manual_seed(seed)
+        model = nn.MLP(4, [16], 3)
+        opt = cr.optim.Adam(model.parameters(), lr=0.01)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    batches = _batches(4, steps=30)
+    eager = [make(s) for s in (1, 2)]
+    for _, step in eager:
+        for x, y in batches:
+            step(x, y)
+    runs = [make(s) for s in (1, 2)]
+    compiled = [cr_compile(step) for _, step in runs]
+    errors = []
+
+    def train(fn):
+        try:
+            for x, y in batches:
+                fn(x, y)
+                time.sleep(0)  # let the other thread run: their recordings overlap
+        except Exception as e:  # noqa: BLE001  (reported below)
+            errors.append(e)
+
+    threads = [threading.Thread(target=train, args=(fn,)) for fn in compiled]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for (m1, _), (m2, _), fn in zip(eager, runs, compiled):
+        assert fn.reason is None and fn.replays > 0
+        assert all(_same(a, b) for a, b in zip(m1.parameters(), m2.parameters()))

@@ -103,7 +103,9 @@ class CompiledFunction:
             return self.fn(*args, **kwargs)
         before = entry if isinstance(entry, trace.Recording) else None
         result, rec = trace.record(self.fn, args, kwargs, tensors, before)
-        if rec.reason is not None:
+        if rec is None:  # another thread was recording: this call ran eagerly, unrecorded
+            self._recordings -= 1
+        elif rec.reason is not None:
             self._give_up(rec.reason)
         elif entry is None:
             self._remember(key, rec)

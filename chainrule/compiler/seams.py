@@ -12,6 +12,7 @@ the seams stay silent: what that call does, its replay does again.
 
 from __future__ import annotations
 
+from threading import get_ident
 from typing import TYPE_CHECKING, Any
 
 from .. import optim
@@ -30,8 +31,16 @@ if TYPE_CHECKING:
 ACTIVE: list[Recording | None] = [None]
 
 
-def _active() -> Recording | None:
+def _mine() -> Recording | None:
+    """The recording in progress if this thread is making it (other threads' ops are not the
+    step's: they run as they would, unseen)."""
     rec = ACTIVE[0]
+    return rec if rec is not None and rec.thread == get_ident() else None
+
+
+def _active() -> Recording | None:
+    """``_mine()``, outside the calls a replay repeats as a whole."""
+    rec = _mine()
     return rec if rec is not None and rec._trusted == 0 else None
 
 
@@ -132,7 +141,9 @@ def _keep_mask(original: Any) -> Any:
 def _born_make(original: Any) -> Any:
     def make(cls: type, *args: Any) -> Tensor:
         t = original(cls, *args)
-        ACTIVE[0]._born.add(id(t))
+        rec = _mine()
+        if rec is not None:
+            rec._born.add(id(t))
         return t
 
     return classmethod(make)
@@ -141,7 +152,9 @@ def _born_make(original: Any) -> Any:
 def _born_init(original: Any) -> Any:
     def init_slots(self: Tensor, data: Any) -> None:
         original(self, data)
-        ACTIVE[0]._born.add(id(self))
+        rec = _mine()
+        if rec is not None:
+            rec._born.add(id(self))
 
     return init_slots
 

@@ -19,12 +19,14 @@ while a few seams of the package are watched (installed for the call, restored a
   intermediate values, ``retain_grad``, a Function that computes on Tensors. Each is noted as
   the reason the step is not traceable; the call itself still runs eagerly and is correct.
 
-The seams themselves are in ``seams.py``. Not thread-safe while recording: the seams are class
-attributes, watched for one call.
+The seams themselves are in ``seams.py``. They are the package's (class attributes, watched for
+one call), so one thread records at a time (another's step runs eagerly meanwhile), and what
+other threads do while it records is not taken for the step's.
 """
 
 from __future__ import annotations
 
+from threading import Lock, get_ident
 from typing import Any
 
 from .. import optim
@@ -64,6 +66,7 @@ class Recording:
         self._keep: list = []  # holds what the dicts above key by id, so no id is reused
         self._born: set[int] = set()  # ids of the tensors made during the call
         self._trusted = 0  # > 0 inside a call that is repeated as a whole (optimizer.step)
+        self.thread = get_ident()  # the thread making it: others' ops are not the step's
         self._in_backward = False
         self._order: list[int] | None = None
         # the arguments' values as they were (an argument refilled in place changes later)
@@ -257,8 +260,23 @@ def record(
     would not repeat that).
 
     Returns:
-        ``fn``'s result (the eager one) and the recording (``reason`` set if not replayable).
+        ``fn``'s result (the eager one) and the recording (``reason`` set if not replayable),
+        or None when another thread is recording (the seams are the package's: one at a time).
     """
+    if not _ONE_AT_A_TIME.acquire(blocking=False):
+        return fn(*args, **kwargs), None
+    try:
+        return _record(fn, args, kwargs, tensors, before)
+    finally:
+        _ONE_AT_A_TIME.release()
+
+
+_ONE_AT_A_TIME = Lock()
+
+
+def _record(
+    fn: Any, args: tuple, kwargs: dict, tensors: list[Tensor], before: Recording | None
+) -> tuple[Any, Recording]:
     rec = Recording(tensors)
     for step in before.steps if before is not None else ():
         if step[0] == "call" and isinstance(step[1], optim.Optimizer):
