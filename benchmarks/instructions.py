@@ -12,6 +12,7 @@ library differs.
     python benchmarks/instructions.py --base HEAD~3
     python benchmarks/instructions.py --base 2afdcc4 --only d --steps 200
     python benchmarks/instructions.py --base main --new conv-pool --only i,j
+    python benchmarks/instructions.py --base 92a3e03 --only cc,ec   # cr.compile against eager
 
 Instructions are not time (a cache miss costs more than an add), but for the per-op Python
 overhead these workloads measure they track time closely, and a change that adds work shows.
@@ -51,6 +52,23 @@ WORKLOADS = {
         "from micrograd_demo import Chainrule, Micrograd, moons\nx, y = moons()\n"
         "step = Chainrule(x, y, Micrograd(x, y).layers()).step\n",
     ),
+    # cr.compile's replay of the same steps; a tree without cr.compile runs the eager step, so
+    # --base (a commit before it) against this tree gives compiled / eager (the two recordings
+    # are made in the set-up, which cancels out)
+    "cc": (
+        "(c) through cr.compile (eager where the tree has no cr.compile)",
+        "import chainrule as cr\n"
+        "from mlp_step import ChainruleCompiledMLP, ChainruleMLP, make_problem\n"
+        "build = ChainruleCompiledMLP if hasattr(cr, 'compile') else ChainruleMLP\n"
+        "step = build(make_problem('c')).step\nstep()\nstep()\n",
+    ),
+    "ec": (
+        "(e) through cr.compile (eager where the tree has no cr.compile)",
+        "import chainrule as cr\n"
+        "from micrograd_demo import Chainrule, ChainruleCompiled, Micrograd, moons\n"
+        "x, y = moons()\nbuild = ChainruleCompiled if hasattr(cr, 'compile') else Chainrule\n"
+        "step = build(x, y, Micrograd(x, y).layers()).step\nstep()\nstep()\n",
+    ),
     "i": (
         "LeNet-style ConvNet step, 64 images of 1x28x28",
         "from convnet_step import ChainruleConvNet, make_problem\n"
@@ -63,7 +81,7 @@ WORKLOADS = {
     ),
 }
 #: steps in the shorter run where ``--steps`` is not given (array-bound workloads: fewer)
-DEFAULT_STEPS = {"c": 100, "d": 100, "e": 100, "i": 5, "j": 5}
+DEFAULT_STEPS = {"c": 100, "d": 100, "e": 100, "cc": 100, "ec": 100, "i": 5, "j": 5}
 
 
 #: the measured process imports the tree it is given, or fails: ``python -c`` puts the working

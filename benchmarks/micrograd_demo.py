@@ -11,6 +11,9 @@ tensors for the others, from micrograd's initial weights (copied):
   nn.l2_penalty(parameters)`` (the library's L2 term: one op for the sum of every parameter's
   squares, biases included as micrograd counts them), ``optim.SGD`` with the learning rate set
   per step, float32;
+- chainrule compiled (key ``compiled``): the same step through ``cr.compile``, the learning rate
+  set before each call (the optimizer reads it at every replay); recorded on its first two
+  calls, replayed after; a check runs it beside eager chainrule and compares bit for bit;
 - PyTorch (for information): the same with torch ops, float32;
 - hand-written NumPy (for information, the floor): forward, backward and update by hand.
 
@@ -120,6 +123,44 @@ class Chainrule:
 
     def grads(self) -> list[np.ndarray]:
         return [np.concatenate([p.grad.numpy().ravel() for p in self.params])]
+
+
+class ChainruleCompiled(Chainrule):
+    """The same step, recorded by ``cr.compile`` and replayed on arrays; the learning rate is set
+    outside the compiled function, as a scheduler would, and read by the optimizer at each call."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, layers: list) -> None:
+        import chainrule as cr
+
+        super().__init__(x, y, layers)
+
+        def step(x: Any, y: Any) -> Any:
+            scores = self.model(x)
+            data_loss = self.F.relu(1 - y * scores).mean()
+            total_loss = data_loss + ALPHA * self.nn.l2_penalty(self.params)
+            self.opt.zero_grad()
+            total_loss.backward()
+            self.opt.step()
+            return total_loss
+
+        self.compiled = cr.compile(step)
+
+    def step(self) -> Any:
+        self.opt.param_groups[0]["lr"] = _lr(self.k)
+        total_loss = self.compiled(self.x, self.y)
+        self.k += 1
+        return total_loss
+
+
+def compiled_agrees(x: np.ndarray, y: np.ndarray, layers: list, steps: int = 5) -> dict:
+    """Eager and compiled chainrule from the same weights: the same losses and gradients, bit for
+    bit, over ``steps`` steps (the last ``steps - 2`` replayed, the learning rate changing)."""
+    eager, compiled = Chainrule(x, y, layers), ChainruleCompiled(x, y, layers)
+    same = True
+    for _ in range(steps):
+        same &= float(eager.step().item()) == float(compiled.step().item())
+        same &= bool(np.array_equal(eager.grads()[0], compiled.grads()[0]))
+    return {"ok": same, "replays": compiled.compiled.replays, "steps": steps}
 
 
 class Torch:
@@ -242,7 +283,11 @@ def run(key: str, settings: Any, log: Any) -> dict[str, Any]:
     mg = Micrograd(x, y)
     layers = mg.layers()
     built: dict[str, Any] = {}
-    for k, cls, module in (("chainrule", Chainrule, "chainrule"), ("torch", Torch, "torch")):
+    for k, cls, module in (
+        ("chainrule", Chainrule, "chainrule"),
+        ("compiled", ChainruleCompiled, "chainrule"),
+        ("torch", Torch, "torch"),
+    ):
         note = skipped(module)
         if note:
             skips[k] = note
@@ -263,8 +308,12 @@ def run(key: str, settings: Any, log: Any) -> dict[str, Any]:
         ok &= good
     checks["ok"] = ok
     log(f"    check (micrograd's loss and gradients after one step): {'ok' if ok else 'MISMATCH'}")
+    agrees = compiled_agrees(x, y, layers) if "compiled" in built else None
+    if agrees is not None:
+        log(f"    check (compiled = eager, bit for bit): {'ok' if agrees['ok'] else 'MISMATCH'}")
     labels = {
         "chainrule": "chainrule (batched tensors)",
+        "compiled": "chainrule, cr.compile",
         "torch": "PyTorch (batched tensors)",
         "numpy": "by hand (NumPy)",
     }
@@ -279,9 +328,23 @@ def run(key: str, settings: Any, log: Any) -> dict[str, Any]:
         "unit": "step",
         "measurements": [{"label": "one training step", **result}],
         "targets": TARGETS[key],
-        "checks": {"first_step_vs_micrograd": checks, "gc_enabled": gc.isenabled()},
-        "extra": {},
+        "checks": {
+            "first_step_vs_micrograd": checks,
+            "compiled_bit_for_bit": agrees,
+            "gc_enabled": gc.isenabled(),
+        },
+        "extra": {"compiled_speedup": compiled_speedup(result)},
     }
+
+
+def compiled_speedup(result: dict[str, Any]) -> dict[str, float] | None:
+    """The compiled step against eager chainrule, PyTorch and micrograd: ratios of the medians
+    of the same run (their time / the compiled step's: > 1 means the compiled step is faster)."""
+    comps = result["competitors"]
+    if "compiled" not in comps:
+        return None
+    t = comps["compiled"]["median"]
+    return {k: comps[k]["median"] / t for k in ("chainrule", "torch", "micrograd") if k in comps}
 
 
 TITLE = "(e) micrograd's demo: MLP(2, [16, 16, 1]) on 100 moons, max-margin loss + L2, one step"

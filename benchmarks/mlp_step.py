@@ -10,6 +10,9 @@ Competitors, all written here:
 
 - chainrule: ``nn.MLP``, ``F.cross_entropy``, ``optim.SGD``, ``zero_grad()``, ``backward()``,
   ``step()``;
+- chainrule compiled (key ``compiled``): the same step as a function through ``cr.compile``,
+  recorded on its first two calls and replayed after (its warm-up covers both); a check runs
+  both from the same weights for a few steps and compares the losses and weights bit for bit;
 - hand-written NumPy, the floor: fused ``x @ W.T + b`` into preallocated buffers, ReLU in place,
   stable softmax cross-entropy, backward by hand, SGD in place; no needless copies;
 - PyTorch CPU: ``nn.Sequential`` + ``F.cross_entropy`` + ``optim.SGD``, same thread count;
@@ -200,6 +203,43 @@ class ChainruleMLP:
         return self.model[0].weight.detach().numpy()
 
 
+class ChainruleCompiledMLP(ChainruleMLP):
+    """The same step, recorded once by ``cr.compile`` and replayed on arrays after."""
+
+    def __init__(self, p: Problem, lr: float = LR) -> None:
+        import chainrule as cr
+
+        super().__init__(p, lr)
+
+        def step(x: Any, y: Any) -> Any:
+            loss = self.F.cross_entropy(self.model(x), y)
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+            return loss
+
+        self.compiled = cr.compile(step)
+
+    def step(self) -> None:
+        self.loss = self.compiled(self.x, self.y)
+
+    def phases(self) -> list[tuple[str, Any]]:
+        return [("compiled step", self.step)]
+
+
+def compiled_agrees(p: Problem, steps: int = 5) -> dict[str, Any]:
+    """Eager and compiled chainrule from the same weights: the same losses and weights, bit for
+    bit, after ``steps`` steps (the last ``steps - 2`` of them replayed)."""
+    eager, compiled = ChainruleMLP(p), ChainruleCompiledMLP(p)
+    same = True
+    for _ in range(steps):
+        eager.step()
+        compiled.step()
+        same &= eager.loss_value() == compiled.loss_value()
+    same &= bool(np.array_equal(eager.first_weight(), compiled.first_weight()))
+    return {"ok": same, "replays": compiled.compiled.replays, "steps": steps}
+
+
 # ----- PyTorch -----
 class TorchMLP:
     def __init__(self, p: Problem, lr: float = LR) -> None:
@@ -317,18 +357,26 @@ class Ceiling:
 
 BUILDERS = {
     "chainrule": ChainruleMLP,
+    "compiled": ChainruleCompiledMLP,
     "numpy": NumpyMLP,
     "torch": TorchMLP,
     "sklearn": SklearnMLP,
 }
 LABELS = {
     "chainrule": "chainrule",
+    "compiled": "chainrule, cr.compile",
     "numpy": "hand-written NumPy",
     "torch": "PyTorch",
     "sklearn": "scikit-learn MLPClassifier",
     "ceiling": "NumPy matmul ceiling",
 }
-MODULES = {"chainrule": "chainrule", "numpy": "numpy", "torch": "torch", "sklearn": "sklearn"}
+MODULES = {
+    "chainrule": "chainrule",
+    "compiled": "chainrule",
+    "numpy": "numpy",
+    "torch": "torch",
+    "sklearn": "sklearn",
+}
 
 TITLES = {
     "a": "(a) 3072-100-10 MLP, batch 256, float32 training step",
@@ -358,6 +406,16 @@ def _check(built: dict[str, Any], p: Problem) -> dict[str, Any]:
         out[key] = {"loss": loss, "update_rel_err": err, "ok": good}
     out["ok"] = ok
     return out
+
+
+def compiled_speedup(result: dict[str, Any]) -> dict[str, float] | None:
+    """The compiled step against eager chainrule and PyTorch, as ratios of the medians of the same
+    run (their time / the compiled step's: > 1 means the compiled step is faster)."""
+    comps = result["competitors"]
+    if "compiled" not in comps:
+        return None
+    t = comps["compiled"]["median"]
+    return {k: comps[k]["median"] / t for k in ("chainrule", "torch", "numpy") if k in comps}
 
 
 def breakdown(objs: dict[str, Any], seconds: float) -> dict[str, dict[str, float]]:
@@ -398,6 +456,9 @@ def run(key: str, settings: Any, log: Any) -> dict[str, Any]:
         built[name] = cls(p)
     check = _check(built, p)
     log(f"    check (one step from the same weights): {'ok' if check['ok'] else 'MISMATCH'}")
+    agrees = compiled_agrees(p) if "compiled" in built else None
+    if agrees is not None:
+        log(f"    check (compiled = eager, bit for bit): {'ok' if agrees['ok'] else 'MISMATCH'}")
     competitors = [Competitor(k, LABELS[k], step=obj.step) for k, obj in built.items()]
     if key in ("a", "b"):
         competitors.append(Competitor("ceiling", LABELS["ceiling"], step=Ceiling(p).step))
@@ -419,8 +480,13 @@ def run(key: str, settings: Any, log: Any) -> dict[str, Any]:
         "unit": "step",
         "measurements": [{"label": "training step", **result}],
         "targets": TARGETS[key],
-        "checks": {"one_step_agreement": check, "chainrule_loss_at_end": last_loss},
+        "checks": {
+            "one_step_agreement": check,
+            "compiled_bit_for_bit": agrees,
+            "chainrule_loss_at_end": last_loss,
+        },
         "extra": {
+            "compiled_speedup": compiled_speedup(result),
             "matmul_shapes_mkn": matmul_shapes(p),
             "step_gflop": flops / 1e9,
             "breakdown": breakdown(built, 0.1 if settings.quick else 1.0),

@@ -16,10 +16,11 @@ Example:
 
 from __future__ import annotations
 
-from . import autograd, data, nn, optim, threads, viz
+from . import autograd, compiler, data, nn, optim, threads, viz
 from .autograd import Function, Tensor, enable_grad, no_grad, set_grad_enabled
 from .autograd.grad_mode import is_grad_enabled
 from .backend import device
+from .compiler import compile
 from .creation import (
     arange,
     as_tensor,

@@ -33,6 +33,7 @@ LAYERS = [
     "metrics",  # accuracy and the confusion matrix, on labels
     "nn",
     "optim",
+    "compiler",  # cr.compile: records a step's ops, backward and optimizer calls; replays them
     "data",
     "viz",
     "train",

@@ -216,6 +216,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="run folder (default: runs/DATASET-MODEL-TIME)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder")
     p.add_argument(
+        "--no-compile",
+        dest="compile",
+        action="store_false",
+        help="run the training step eagerly rather than recorded and replayed by cr.compile "
+        "(the same numbers either way; see docs/compile.md)",
+    )
+    p.add_argument(
         "--overwrite",
         action="store_true",
         help="replace the run in --out (deletes only the files a run writes there)",
@@ -254,7 +261,7 @@ def resolve_config(args: argparse.Namespace) -> Any:
     values: dict[str, Any] = {}
     if getattr(args, "config", None):
         values.update(TrainConfig.from_file(args.config))
-    skip = {"run_command", "command", "config", "quiet", "resume", "overwrite", "out"}
+    skip = {"run_command", "command", "config", "quiet", "resume", "overwrite", "out", "compile"}
     skip |= {"distributed", "dist_timeout", "threads"}
     values.update({k: v for k, v in vars(args).items() if k not in skip})
     return TrainConfig.from_dict(values, "options").validate()
@@ -313,7 +320,7 @@ def _run(args: argparse.Namespace, comm: Any = None, checked: dict | None = None
         if resume:
             if getattr(args, "out", None) and Path(args.out) != Path(resume):
                 return fail("train", "--resume continues the run in its own folder; drop --out")
-            allowed = {"run_command", "command", "resume", "quiet", "epochs", "out"}
+            allowed = {"run_command", "command", "resume", "quiet", "epochs", "out", "compile"}
             allowed |= {"distributed", "dist_timeout", "threads"}
             ignored = sorted(k for k in vars(args) if k not in allowed)
             if ignored:
@@ -355,11 +362,13 @@ def _run(args: argparse.Namespace, comm: Any = None, checked: dict | None = None
             elif comm is None:  # a distributed run's ranks keep their BLAS as mpiexec starts it
                 options["setup"] = _fit_threads(quiet)
             if comm is None:
-                summary = fit(config, out, **options)
+                summary = fit(config, out, compile=getattr(args, "compile", True), **options)
             else:
                 from ..distributed import fit_distributed
 
-                summary = fit_distributed(config, out, comm, **options)
+                summary = fit_distributed(
+                    config, out, comm, compile=getattr(args, "compile", True), **options
+                )
         finally:
             with contextlib.suppress(ImportError):  # without threadpoolctl nothing was changed
                 blas.set_num_threads(before)

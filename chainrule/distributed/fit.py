@@ -53,6 +53,7 @@ def fit_distributed(
     progress: bool = False,
     report: Callable[[dict[str, Any]], None] | None = None,
     figures: bool = True,
+    compile: bool = True,
 ) -> dict[str, Any]:
     """Train data-parallel over the ranks of ``comm``; called on every rank.
 
@@ -65,6 +66,7 @@ def fit_distributed(
         progress: a progress bar per epoch (rank 0's).
         report: called with each epoch's metrics row (rank 0's).
         figures: draw the figures at the end (rank 0's).
+        compile: run each rank's step through ``cr.compile``, as ``fit`` does (rank 0's).
 
     Returns:
         The summary (test accuracy...), on every rank.
@@ -85,7 +87,9 @@ def fit_distributed(
     try:
         with one_device_per_rank(comm.local_rank, comm.local_size):  # cuda: cuda:<local rank>
             if comm.rank == 0:
-                return _lead(config, out, comm, dp, resume, overwrite, progress, report, figures)
+                return _lead(
+                    config, out, comm, dp, resume, overwrite, progress, report, figures, compile
+                )
             return _follow(comm, dp)
     except SHARED_FAILURES:
         raise
@@ -104,6 +108,7 @@ def _lead(
     progress: bool,
     report: Callable[[dict[str, Any]], None] | None,
     figures: bool,
+    compile: bool,
 ) -> dict[str, Any]:
     if out is None:
         raise ValueError("fit_distributed: rank 0 needs the run folder (out)")
@@ -111,7 +116,8 @@ def _lead(
 
     def setup(t: Training) -> None:
         restored = resume and checkpoint.is_file()  # as fit's _start decides
-        _send(comm, {"ok": True, "config": t.config.to_dict(), "checkpoint": restored})
+        start = {"config": t.config.to_dict(), "checkpoint": restored, "compile": compile}
+        _send(comm, {"ok": True, **start})
         if restored:
             comm.bcast_bytes(checkpoint.read_bytes(), "the broadcast of the checkpoint")
         dp.attach(t)
@@ -126,6 +132,7 @@ def _lead(
             report=report,
             figures=figures,
             setup=setup,
+            compile=compile,
         )
     except BaseException as e:
         cancel_start(comm, f"{type(e).__name__}: {e}")  # if the others still wait for the start
@@ -160,7 +167,7 @@ def _follow(comm: Comm, dp: DataParallel) -> dict[str, Any]:
     with stop_on_sigterm():
         manual_seed(config.seed)  # as fit does, in the same order
         splits = load_data(config)
-        t = build_training(config, splits)
+        t = build_training(config, splits, message["compile"])
         if message["checkpoint"]:
             data = comm.bcast_bytes(None, "the broadcast of the checkpoint")
             with tempfile.TemporaryDirectory(prefix="chainrule-rank-") as scratch:

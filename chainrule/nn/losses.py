@@ -396,19 +396,21 @@ def multi_margin_loss(
     w = _class_weight(weight, n_classes, x, fn)
     y = _index_target(x, target, None, fn)[0]
     xp = namespace(y)
-    y = xp.reshape(y, (-1,))
+    # what depends on the labels is computed by ops on y, so that cr.compile replays it
+    yt = target if isinstance(target, Tensor) and target._data is y else Tensor._make(y)
+    if yt.ndim != 1:
+        yt = yt.reshape(-1)
     x2 = x if x.ndim == 2 else x.reshape(1, n_classes)
     rows = xp.arange(x2.shape[0], dtype=y.dtype, device=y.device)
-    h = relu(x2 - x2[rows, y].reshape(-1, 1) + margin)  # max(0, margin - x[y] + x[i])
+    h = relu(x2 - x2[rows, yt].reshape(-1, 1) + margin)  # max(0, margin - x[y] + x[i])
     if p == 2:
         h = h * h
     # the i = y term is excluded; w[y] / C scales the rest (a constant)
-    classes = xp.arange(n_classes, dtype=y.dtype, device=y.device)
-    others = xp.expand_dims(y, axis=1) != classes
-    scale = xp.astype(others, x._data.dtype) * (1.0 / n_classes)
+    eye = Tensor._make(xp.eye(n_classes, dtype=x._data.dtype, device=y.device))
+    scale = (1.0 - eye[yt]) * (1.0 / n_classes)  # 1 where i != y, exactly
     if w is not None:
-        scale = scale * xp.expand_dims(xp.take(w, y), axis=1)
-    loss = (h * Tensor._make(scale)).sum(1)
+        scale = scale * Tensor._make(w)[yt].reshape(-1, 1)
+    loss = (h * scale).sum(1)
     if x.ndim == 1:
         loss = loss.reshape(())
     return _reduce(loss, reduction)

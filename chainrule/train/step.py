@@ -4,9 +4,10 @@
 (``loop.py``) hands it Tensors and gets back the loss and the scores. Two later pieces of work
 plug in here:
 
-- **A traced or compiled step** (``cr.compile(step)``): ``TrainStep.__call__`` is the whole
-  step, a function of ``(x, y)`` with the model, optimizer and hooks fixed at construction;
-  ``make_train_step`` is where the compiled step replaces it, and the loop never knows.
+- **A compiled step** (``cr.compile``, on by default, ``--no-compile`` off): the forward, the
+  loss and backward (``TrainStep.forward_backward``) are recorded and replayed on arrays; the
+  loss's value, the check, the hooks and the update run after it as they always did. The
+  numbers are the eager step's, bit for bit; the loop never knows.
 - **Gradient allreduce** (averaging gradients over MPI ranks): ``TrainStep.grad_hooks``, called
   in order with the model between ``backward()`` and ``optimizer.step()``. Averaging goes first
   (``step.grad_hooks.insert(0, allreduce)``), so that gradient clipping, the hook that
@@ -20,6 +21,7 @@ from typing import NamedTuple
 
 from .. import nn, optim
 from ..autograd.tensor import Tensor
+from ..compiler import compile as cr_compile
 from .config import TrainConfig
 
 #: A gradient hook: called with the model after backward, before the optimizer's step; it may
@@ -43,6 +45,8 @@ class TrainStep:
         loss_fn: the data loss, ``loss_fn(scores, y)`` -> a scalar Tensor.
         reg: lambda of the L2 penalty lambda * sum(W^2) added to the loss (0 for none).
         grad_hooks: called in order with the model after backward, before the update.
+        compile: record and replay ``forward_backward`` with ``cr.compile`` (the same numbers;
+            a step it cannot replay runs eagerly, with a warning).
 
     Example:
         >>> step = TrainStep(model, opt, F.cross_entropy)
@@ -58,9 +62,11 @@ class TrainStep:
         loss_fn: Callable[[Tensor, Tensor], Tensor],
         reg: float = 0.0,
         grad_hooks: Sequence[GradHook] = (),
+        compile: bool = False,
     ) -> None:
         self.model, self.opt, self.loss_fn, self.reg = model, opt, loss_fn, reg
         self.grad_hooks: list[GradHook] = list(grad_hooks)
+        self.compiled = cr_compile(self.forward_backward) if compile else None
 
     def loss(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """Forward: ``(loss, scores)``, the loss being the data loss plus lambda R(W)."""
@@ -68,6 +74,14 @@ class TrainStep:
         loss = self.loss_fn(scores, y)
         if self.reg:
             loss = loss + self.reg * nn.l2_penalty(self.model)
+        return loss, scores
+
+    def forward_backward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Zero the gradients, forward, backward: ``(loss, scores)``, what ``cr.compile``
+        records and replays."""
+        self.opt.zero_grad()
+        loss, scores = self.loss(x, y)
+        loss.backward()
         return loss, scores
 
     def __call__(
@@ -83,7 +97,20 @@ class TrainStep:
 
         Returns:
             The loss's value and the scores, both from before the update.
+
+        Compiled, the gradients are computed before ``check`` runs (a replay is forward and
+        backward in one); the weights and the optimizer's state are still untouched when it
+        raises.
         """
+        if self.compiled is not None:
+            loss, scores = self.compiled(x, y)
+            value = loss.item()
+            if check is not None:
+                check(value)
+            for hook in self.grad_hooks:
+                hook(self.model)
+            self.opt.step()
+            return StepResult(value, scores)
         loss, scores = self.loss(x, y)
         value = loss.item()
         if check is not None:
@@ -111,12 +138,9 @@ def make_train_step(
     model: nn.Module,
     opt: optim.Optimizer,
     loss_fn: Callable[[Tensor, Tensor], Tensor],
+    compile: bool = False,
 ) -> TrainStep:
-    """The step a config describes: the data loss, its ``--reg``, and ``--clip-grad`` as a hook.
-
-    Where a compiled step plugs in: the loop calls whatever this returns as
-    ``step(x, y, check=...)`` and uses nothing else of it, so ``cr.compile(step)`` wraps or
-    replaces the step made here.
-    """
+    """The step a config describes: the data loss, its ``--reg``, and ``--clip-grad`` as a hook;
+    with ``compile``, recorded and replayed by ``cr.compile`` (see ``TrainStep``)."""
     hooks = [clip_hook(config.clip_grad)] if config.clip_grad else []
-    return TrainStep(model, opt, loss_fn, config.reg, hooks)
+    return TrainStep(model, opt, loss_fn, config.reg, hooks, compile)

@@ -48,6 +48,7 @@ def fit(
     report: Callable[[dict[str, Any]], None] | None = None,
     figures: bool = True,
     setup: Callable[[Training], None] | None = None,
+    compile: bool = True,
 ) -> dict[str, Any]:
     """Train a model as ``config`` says, writing the run folder ``out``.
 
@@ -66,6 +67,8 @@ def fit(
         setup: called with the run's objects once they are built (and restored, with
             ``resume``), before the first epoch. Where data parallelism plugs in
             (``chainrule.distributed``: the other ranks join here).
+        compile: run the training step through ``cr.compile`` (recorded, then replayed on
+            arrays: faster for small models, the same numbers); False runs it eagerly.
 
     Returns:
         The summary written to summary.json (test accuracy, per-class accuracy, confusion).
@@ -96,7 +99,7 @@ def fit(
             splits = load_data(config)  # before touching the folder: a data error leaves nothing
             if not resume:
                 made = run.create(overwrite)
-            t = build_training(config, splits)
+            t = build_training(config, splits, compile)
             _start(t, run, splits, resume, stage)
             if setup is not None:
                 setup(t)

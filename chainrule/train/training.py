@@ -80,8 +80,9 @@ def new_state() -> dict[str, Any]:
     }
 
 
-def build_training(config: TrainConfig, splits: Any) -> Training:
-    """The model, optimizer, schedule, step and loaders of a run of ``config`` on ``splits``."""
+def build_training(config: TrainConfig, splits: Any, compile: bool = True) -> Training:
+    """The model, optimizer, schedule, step and loaders of a run of ``config`` on ``splits``;
+    with ``compile``, the step is recorded and replayed (``cr.compile``: the same numbers)."""
     family = MODELS[config.model]
     if config.features != "pixels":  # config.validate checked the family takes features
         prep = family.preprocess.fit(
@@ -107,7 +108,7 @@ def build_training(config: TrainConfig, splits: Any) -> Training:
         opt=opt,
         sched=make_scheduler(config, opt),
         loss_fn=loss_fn,
-        step=make_train_step(config, model, opt, loss_fn),
+        step=make_train_step(config, model, opt, loss_fn, compile),
         train_loader=train_loader(config, x_train, splits.y_train),
         val_loader=eval_loader(x_val, splits.y_val),
         sizes={"train": len(x_train), "val": len(x_val), "test": len(splits.x_test)},

@@ -123,6 +123,19 @@ def test_two_ranks_reach_the_weights_of_one_process(runs):
         assert r2["lr"] == r1["lr"]
 
 
+def test_two_ranks_without_compile_reach_the_same_bytes(runs, tmp_path):
+    """--no-compile on 2 ranks: each rank's step runs eagerly, and the weights are the compiled
+    run's bit for bit (cr.compile replays the same ops in the same order)."""
+    _, _, two, _ = runs
+    eager = tmp_path / "eager"
+    proc = mpirun([*argv(OPTIONS), "--no-compile", "--out", str(eager)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    w_compiled, w_eager = weights(two), weights(eager)
+    assert w_compiled.keys() == w_eager.keys()
+    for k in w_compiled:
+        np.testing.assert_array_equal(w_eager[k], w_compiled[k], err_msg=k)
+
+
 def test_rank_0_alone_writes_the_run_folder_and_prints(runs):
     base, _, two, proc = runs
     assert sorted(p.name for p in base.iterdir()) == ["one", "two"]  # no folder of rank 1's

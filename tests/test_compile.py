@@ -1,0 +1,735 @@
+"""cr.compile: a replayed step gives eager's numbers bit for bit, and falls back when it must.
+
+Each test runs the same step twice from the same seed, once eagerly and once compiled, over
+several batches, and compares the losses, the parameters and their gradients byte for byte;
+``replays`` (how many calls were replayed) shows that the fast path really ran.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.nn.functional as F
+from chainrule import nn
+
+cr_compile = cr.compile
+
+STEPS = 6  # two recordings, then four replays
+
+
+def _batches(n_in: int, n_classes: int = 3, batch: int = 8, dtype=np.float32, steps=STEPS):
+    rng = np.random.default_rng(1)
+    return [
+        (
+            cr.tensor(rng.standard_normal((batch, n_in)).astype(dtype)),
+            cr.tensor(rng.integers(0, n_classes, batch)),
+        )
+        for _ in range(steps)
+    ]
+
+
+def _setup(build_model, build_opt, loss_fn, reg: float = 0.0):
+    cr.manual_seed(0)
+    model = build_model()
+    opt = build_opt(model.parameters())
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        if reg:
+            loss = loss + reg * nn.l2_penalty(model)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, opt, step
+
+
+def _same(a: cr.Tensor, b: cr.Tensor) -> bool:
+    return (
+        a.dtype == b.dtype
+        and a.shape == b.shape
+        and a.numpy(force=True).tobytes() == (b.numpy(force=True).tobytes())
+    )
+
+
+def _run_both(build_model, build_opt, loss_fn, batches, reg=0.0):
+    """Train eagerly and compiled from the same seed; assert bit-for-bit equality each step."""
+    m1, _, eager = _setup(build_model, build_opt, loss_fn, reg)
+    m2, _, step = _setup(build_model, build_opt, loss_fn, reg)
+    compiled = cr_compile(step)
+    for x, y in batches:
+        cr.manual_seed(7)  # dropout's draws: the same for both
+        l1 = eager(x, y)
+        cr.manual_seed(7)
+        l2 = compiled(x, y)
+        assert _same(l1, l2)
+        for p1, p2 in zip(m1.parameters(), m2.parameters()):
+            assert _same(p1, p2)
+            assert _same(p1.grad, p2.grad)
+    return compiled
+
+
+def _mlp(n_in=4, hidden=(16, 16), n_out=3):
+    return lambda: nn.MLP(n_in, list(hidden), n_out)
+
+
+@pytest.mark.parametrize(
+    "build_opt",
+    [
+        lambda ps: cr.optim.SGD(ps, lr=0.1),
+        lambda ps: cr.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+        lambda ps: cr.optim.Adam(ps, lr=0.01, weight_decay=1e-2),
+        lambda ps: cr.optim.AdamW(ps, lr=0.01),
+        lambda ps: cr.optim.RMSprop(ps, lr=0.01),
+    ],
+    ids=["sgd", "sgd-nesterov-decay", "adam-decay", "adamw", "rmsprop"],
+)
+def test_mlp_step_is_eager_bit_for_bit(build_opt):
+    compiled = _run_both(_mlp(), build_opt, F.cross_entropy, _batches(4))
+    assert compiled.reason is None
+    assert compiled.replays == STEPS - 2
+
+
+@pytest.mark.parametrize(
+    "loss_fn,reg",
+    [(F.cross_entropy, 0.0), (F.multi_margin_loss, 1e-3), (F.cross_entropy, 5e-4)],
+    ids=["linear-softmax", "linear-svm-l2", "linear-softmax-l2"],
+)
+def test_linear_classifiers(loss_fn, reg):
+    compiled = _run_both(
+        lambda: nn.Linear(5, 3), lambda ps: cr.optim.SGD(ps, lr=0.05), loss_fn, _batches(5), reg
+    )
+    assert compiled.replays == STEPS - 2
+
+
+def test_float64_and_other_activations():
+    def build():
+        return nn.Sequential(
+            nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 2)
+        )
+
+    cr.set_default_dtype(cr.float64)
+    try:
+        batches = _batches(3, 2, dtype=np.float64)
+        compiled = _run_both(build, lambda ps: cr.optim.Adam(ps, lr=0.01), F.cross_entropy, batches)
+    finally:
+        cr.set_default_dtype(cr.float32)
+    assert compiled.replays == STEPS - 2
+
+
+def test_convnet():
+    from chainrule.train.convnet import ConvNet
+
+    rng = np.random.default_rng(2)
+    batches = [
+        (
+            cr.tensor(rng.standard_normal((4, 1, 8, 8)).astype(np.float32)),
+            cr.tensor(rng.integers(0, 3, 4)),
+        )
+        for _ in range(4)
+    ]
+    compiled = _run_both(
+        lambda: ConvNet((8, 8), 3, channels=(4,), kernel_size=3, hidden=8),
+        lambda ps: cr.optim.SGD(ps, lr=0.1, momentum=0.9),
+        F.cross_entropy,
+        batches,
+    )
+    assert compiled.reason is None and compiled.replays == 2
+
+
+def test_dropout_draws_new_masks_like_eager():
+    def build():
+        return nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 3))
+
+    m1, _, eager = _setup(build, lambda ps: cr.optim.SGD(ps, lr=0.1), F.cross_entropy)
+    m2, _, step = _setup(build, lambda ps: cr.optim.SGD(ps, lr=0.1), F.cross_entropy)
+    compiled = cr_compile(step)
+    x, y = _batches(4)[0]
+    cr.manual_seed(3)
+    eager_losses = [eager(x, y) for _ in range(STEPS)]
+    cr.manual_seed(3)
+    compiled_losses = [compiled(x, y) for _ in range(STEPS)]
+    assert compiled.replays == STEPS - 2
+    for a, b in zip(eager_losses, compiled_losses):
+        assert _same(a, b)
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        assert _same(p1, p2)
+    # one batch, weights moving slowly: equal losses would mean the same mask every step
+    assert len({float(v.item()) for v in compiled_losses[2:]}) > 1
+    # and the generator moved on exactly as eager's did
+    cr.manual_seed(3)
+    for _ in range(STEPS):
+        eager(x, y)
+    after_eager = cr.rand(3).numpy()
+    cr.manual_seed(3)
+    for _ in range(STEPS):
+        compiled(x, y)
+    assert np.array_equal(cr.rand(3).numpy(), after_eager)
+
+
+def test_shared_weights_views_and_accumulated_grads():
+    """A layer used twice (gradients summed in the engine's order), a view of a parameter
+    (w.T, w[0]), and gradients accumulated over two steps (zero_grad(set_to_none=False))."""
+
+    def run(compiled: bool):
+        cr.manual_seed(0)
+        lin = nn.Linear(4, 4)
+        w = cr.randn(4, 3, requires_grad=True)
+        opt = cr.optim.SGD([*lin.parameters(), w], lr=0.01)
+
+        def step(x, y, zero):
+            if zero:
+                opt.zero_grad(set_to_none=False)
+            h = lin(lin(x).relu()) + x
+            scores = h @ w + w[0] + (w.T @ w).sum() * 1e-3
+            loss = F.cross_entropy(scores, y)
+            loss.backward()
+            if zero:
+                opt.step()
+            return loss, scores
+
+        fn = cr_compile(step) if compiled else step
+        out = []
+        for i, (x, y) in enumerate(_batches(4, steps=8)):
+            loss, scores = fn(x, y, i % 2 == 1)
+            out.append((loss, scores, [p.grad for p in opt.param_groups[0]["params"]]))
+        return out, fn, [*lin.parameters(), w]
+
+    eager, _, p1 = run(False)
+    compiled, fn, p2 = run(True)
+    assert fn.replays == 4  # two keys (zero True/False), each recorded twice
+    for (l1, s1, g1), (l2, s2, g2) in zip(eager, compiled):
+        assert _same(l1, l2) and _same(s1, s2)
+        assert all(_same(a, b) for a, b in zip(g1, g2))
+    assert all(_same(a, b) for a, b in zip(p1, p2))
+
+
+def test_input_gradient():
+    cr.manual_seed(0)
+    lin = nn.Linear(3, 2)
+
+    def step(x):
+        loss = (lin(x) ** 2).mean()
+        loss.backward()
+        return loss
+
+    compiled = cr_compile(step)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        data = rng.standard_normal((5, 3)).astype(np.float32)
+        x1, x2 = cr.tensor(data, requires_grad=True), cr.tensor(data, requires_grad=True)
+        lin.zero_grad()
+        step(x1)
+        g1 = lin.weight.grad
+        lin.zero_grad()
+        compiled(x2)
+        assert _same(x1.grad, x2.grad) and _same(g1, lin.weight.grad)
+    assert compiled.replays == 2
+
+
+def test_gradients_by_finite_differences_float64():
+    """The replayed gradient is the derivative: central differences in float64."""
+    cr.manual_seed(0)
+    w = cr.randn(3, 2, dtype=cr.float64, requires_grad=True)
+
+    x = cr.randn(5, 3, dtype=cr.float64)
+    y = cr.tensor([0, 1, 1, 0, 1])
+    opt = cr.optim.SGD([w], lr=0.0)
+
+    def step2(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy((x @ w).tanh(), y)
+        loss.backward()
+        return loss
+
+    compiled = cr_compile(step2)
+    for _ in range(3):
+        compiled(x, y)
+    assert compiled.replays == 1
+    grad = w.grad.numpy().copy()
+    base = w.detach().numpy().copy()
+    eps = 1e-6
+
+    def loss_at(moved):
+        with cr.no_grad():
+            return F.cross_entropy((x @ cr.tensor(moved)).tanh(), y).item()
+
+    for i in np.ndindex(*base.shape):
+        plus, minus = base.copy(), base.copy()
+        plus[i] += eps
+        minus[i] -= eps
+        assert abs((loss_at(plus) - loss_at(minus)) / (2 * eps) - grad[i]) < 1e-6
+
+
+def test_against_pytorch():
+    torch = pytest.importorskip("torch")
+    cr.manual_seed(0)
+    model = nn.MLP(4, [8], 3)
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    tmodel = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    with torch.no_grad():
+        for tp, p in zip(tmodel.parameters(), model.parameters()):
+            tp.copy_(torch.from_numpy(p.numpy(force=True)))
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1)
+
+    @cr_compile
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    for x, y in _batches(4):
+        loss = step(x, y)
+        topt.zero_grad()
+        tloss = torch.nn.functional.cross_entropy(
+            tmodel(torch.from_numpy(x.numpy())), torch.from_numpy(y.numpy())
+        )
+        tloss.backward()
+        topt.step()
+        assert abs(loss.item() - tloss.item()) < 1e-5
+    assert step.replays == STEPS - 2
+    for tp, p in zip(tmodel.parameters(), model.parameters()):
+        np.testing.assert_allclose(p.numpy(force=True), tp.detach().numpy(), atol=1e-5)
+
+
+# ----- guards: a change records again, and the numbers stay eager's -----
+def test_new_shapes_and_learning_rates_are_honoured():
+    m1, o1, eager = _setup(_mlp(), lambda ps: cr.optim.SGD(ps, lr=0.1), F.cross_entropy)
+    m2, o2, step = _setup(_mlp(), lambda ps: cr.optim.SGD(ps, lr=0.1), F.cross_entropy)
+    s1 = cr.optim.lr_scheduler.StepLR(o1, step_size=1, gamma=0.5)
+    s2 = cr.optim.lr_scheduler.StepLR(o2, step_size=1, gamma=0.5)
+    compiled = cr_compile(step)
+    batches = _batches(4, batch=8) + _batches(4, batch=5)  # a last, smaller batch: a new key
+    for i, (x, y) in enumerate(batches):
+        assert _same(eager(x, y), compiled(x, y))
+        if i % 3 == 2:
+            s1.step()
+            s2.step()
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        assert _same(p1, p2)
+    assert compiled.replays == len(batches) - 4
+
+
+def test_training_flag_and_replaced_parameter_record_again():
+    def build():
+        return nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 3))
+
+    cr.manual_seed(0)
+    model = build()
+
+    def forward(x):
+        return model(x)
+
+    compiled = cr_compile(forward)
+    x = cr.randn(2, 4)
+    with cr.no_grad():
+        model.eval()
+        for _ in range(3):
+            out = compiled(x)
+        assert compiled.replays == 1 and _same(out, model(x))
+        model.train()  # dropout on: the recorded program no longer applies
+        cr.manual_seed(5)
+        a = compiled(x)
+        cr.manual_seed(5)
+        assert _same(a, model(x))
+        model.eval()
+        model[0].weight = nn.Parameter(cr.randn(8, 4))  # a new parameter object
+        assert _same(compiled(x), model(x))
+        model[0].weight.data = cr.randn(8, 4, dtype=cr.float64)  # a new dtype
+        assert _same(compiled(x), model(x))
+
+
+def test_compiled_module_replays_without_gradients_only():
+    cr.manual_seed(0)
+    model = nn.MLP(4, [8], 3)
+    compiled = cr_compile(model)
+    x = cr.randn(5, 4)
+    with cr.no_grad():
+        for _ in range(3):
+            out = compiled(x)
+    assert compiled.replays == 1 and _same(out, model(x))
+    assert compiled.parameters is not None  # the module's attributes pass through
+    with pytest.warns(UserWarning, match="builds no graph"):
+        for _ in range(3):
+            out = compiled(x)
+    assert out.grad_fn is not None  # eager: backward works
+    out.sum().backward()
+    assert model[0].weight.grad is not None
+    with cr.no_grad():
+        compiled(x)
+    assert compiled.replays == 2  # the no_grad key still replays
+
+
+# ----- what cannot be replayed: detected, warned once, run eagerly -----
+def _untraceable_steps():
+    cr.manual_seed(0)
+    lin = nn.Linear(3, 2)
+    opt = cr.optim.SGD(lin.parameters(), lr=0.1)
+    calls = [0]
+
+    def item(x):
+        opt.zero_grad()
+        loss = lin(x).sum()
+        if loss.item() > 1e9:  # data-dependent control flow
+            return loss
+        loss.backward()
+        opt.step()
+        return loss
+
+    def branch(x):  # a Python counter: the two recordings differ
+        calls[0] += 1
+        out = lin(x)
+        return (out.relu() if calls[0] % 2 else out.tanh()).sum()
+
+    def noise(x):
+        return (lin(x) + cr.randn(2)).sum()
+
+    def hook(x):
+        h = lin(x)
+        h.register_hook(lambda g: g * 2)
+        loss = h.sum()
+        loss.backward()
+        return loss
+
+    def graph(x):
+        loss = (lin(x) ** 2).sum()
+        (g,) = cr.autograd.grad(loss, lin.weight, create_graph=True)
+        return g
+
+    def inplace(x):
+        w = lin.weight.detach()
+        w.add_(1.0)
+        return lin(x).sum()
+
+    def given(x):
+        out = lin(x)
+        out.backward(cr.ones_like(out))
+        return out
+
+    def lr(x):  # a schedule inside the step: a replay would not repeat it
+        calls[0] += 1
+        opt.zero_grad()
+        loss = lin(x).sum()
+        loss.backward()
+        opt.param_groups[0]["lr"] = 0.1 / calls[0]
+        opt.step()
+        return loss
+
+    return {
+        "item": (item, "item"),
+        "branch": (branch, "differ"),
+        "noise": (noise, "random draw"),
+        "hook": (hook, "hook"),
+        "graph": (graph, "autograd.grad"),
+        "inplace": (inplace, "in-place"),
+        "given": (given, "gradient="),
+        "lr": (lr, "hyperparameters"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_untraceable_steps()))
+def test_untraceable_steps_warn_once_and_run_eagerly(name):
+    fn, why = _untraceable_steps()[name]
+    compiled = cr_compile(fn)
+    x = cr.randn(4, 3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(5):
+            compiled(x)
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert len(messages) == 1 and why in messages[0], messages
+    assert compiled.reason is not None and compiled.replays == 0
+
+
+def test_untraceable_step_gives_eager_results():
+    m1, o1, _ = _setup(_mlp(), lambda ps: cr.optim.SGD(ps, lr=0.1), F.cross_entropy)
+
+    def eager(x, y):
+        o1.zero_grad()
+        loss = F.cross_entropy(m1(x), y)
+        loss.backward()
+        o1.step()
+        return loss.item()
+
+    m2, o2, _ = _setup(_mlp(), lambda ps: cr.optim.SGD(ps, lr=0.1), F.cross_entropy)
+
+    def step(x, y):
+        o2.zero_grad()
+        loss = F.cross_entropy(m2(x), y)
+        loss.backward()
+        o2.step()
+        return loss.item()
+
+    compiled = cr_compile(step)
+    with pytest.warns(UserWarning, match="item"):
+        for x, y in _batches(4):
+            assert eager(x, y) == compiled(x, y)
+    assert all(_same(a, b) for a, b in zip(m1.parameters(), m2.parameters()))
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="function or a Module"):
+        cr_compile(3)
+    with pytest.raises(ValueError, match="cache_size"):
+        cr_compile(lambda x: x, cache_size=0)
+
+
+def test_strict_device():
+    pytest.importorskip("array_api_strict")
+    where = "strict:1"
+
+    def build():
+        return nn.MLP(4, [8], 3).to(where)
+
+    batches = [(x.to(where), y.to(where)) for x, y in _batches(4)]
+    compiled = _run_both(build, lambda ps: cr.optim.Adam(ps, lr=0.01), F.cross_entropy, batches)
+    assert compiled.replays == STEPS - 2
+
+
+# ----- chainrule train: compiled by default, --no-compile the same numbers -----
+TRAIN_RUNS = {
+    "mlp-adam": ["--epochs", "2"],
+    "svm-momentum-reg-clip": [
+        "--model", "linear", "--loss", "svm", "--optimizer", "momentum", "--reg", "1e-3",
+        "--clip-grad", "1.0", "--schedule", "cosine", "--epochs", "2",
+    ],
+    "convnet": [
+        "--model", "convnet", "--channels", "4", "--hidden", "16", "--epochs", "1",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(TRAIN_RUNS))
+def test_train_compiled_equals_no_compile(tmp_path, name, monkeypatch):
+    """Two short ``chainrule train`` runs, compiled and ``--no-compile``: the same weights (best
+    and checkpoint, optimizer buffers included) and metrics, bit for bit; the compiled run
+    really replayed."""
+    from chainrule.cli import main
+    from chainrule.serialization import load
+    from chainrule.train import step as step_module
+    from chainrule.train.run import RunFolder
+
+    made = []
+    original = step_module.TrainStep.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(step_module.TrainStep, "__init__", spy)
+    runs = {}
+    for mode, extra in (("compiled", []), ("eager", ["--no-compile"])):
+        out = tmp_path / mode
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # a fallback would warn
+            assert main(["train", *TRAIN_RUNS[name], "--quiet", "--out", str(out), *extra]) == 0
+        runs[mode] = out
+    compiled_step, eager_step = made
+    assert compiled_step.compiled is not None and compiled_step.compiled.replays > 10
+    assert eager_step.compiled is None
+    a, b = runs["compiled"], runs["eager"]
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in RunFolder(a).read_metrics()]
+    assert strip == [
+        {k: v for k, v in r.items() if k != "seconds"} for r in RunFolder(b).read_metrics()
+    ]
+    for file in ("model.safetensors", "checkpoint.safetensors"):
+        ta, tb = load(a / file), load(b / file)
+        assert ta.keys() == tb.keys()
+        for k in ta:
+            assert _same(ta[k], tb[k]), (file, k)
+
+
+def test_the_same_tensor_twice_is_another_key():
+    def f(a, b):
+        return (a * 2 + b).sum()
+
+    compiled = cr_compile(f)
+    x, a, b = cr.randn(3), cr.randn(3), cr.randn(3)
+    for _ in range(3):
+        assert _same(compiled(x, x), f(x, x))
+    assert compiled.replays == 1
+    for _ in range(3):  # two different tensors: not the program of f(x, x)
+        assert _same(compiled(a, b), f(a, b))
+    assert compiled.replays == 2
+
+
+def test_a_parameter_passed_as_an_argument_is_refused():
+    cr.manual_seed(0)
+    lin = nn.Linear(3, 2)
+
+    def f(w, x):
+        return (lin(x) * w.sum()).sum()
+
+    compiled = cr_compile(f)
+    with pytest.warns(UserWarning, match="passed as an argument"):
+        with cr.no_grad():
+            for _ in range(3):
+                compiled(lin.weight, cr.randn(4, 3))
+    assert compiled.replays == 0
+
+
+def test_rebinding_the_optimizer_or_a_layer_records_again():
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled = cr_compile(step)
+    batches = _batches(3, 2, steps=9)
+    for x, y in batches[:3]:
+        compiled(x, y)
+    assert compiled.replays == 1
+    opt = cr.optim.SGD(model.parameters(), lr=0.0)  # noqa: F841  (read by step)
+    before = [p.numpy(force=True).copy() for p in model.parameters()]
+    for x, y in batches[3:6]:
+        compiled(x, y)  # the new optimizer, lr 0: nothing moves
+    assert all(np.array_equal(a, p.numpy(force=True)) for a, p in zip(before, model.parameters()))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    net = Net()
+    forward = cr_compile(net)
+    x = batches[0][0]
+    with cr.no_grad():
+        for _ in range(3):
+            forward(x)
+        assert forward.replays == 1
+        net.fc = nn.Linear(3, 2)  # a new layer: its parameters, not the old ones
+        assert _same(forward(x), net(x))
+
+
+def test_a_replay_holds_no_array_after_the_call():
+    """As eager frees its graph after backward, a replay lets go of its activations: nothing the
+    program keeps between calls refers to an array of the last call."""
+    from chainrule.compiler.program import Program
+
+    _, _, step = _setup(_mlp(), lambda ps: cr.optim.SGD(ps, lr=0.1), F.cross_entropy)
+    compiled = cr_compile(step)
+    for x, y in _batches(4, steps=3):
+        loss = compiled(x, y)
+    (program,) = [p for p in compiled._cache.values() if isinstance(p, Program)]
+    assert all(program.vals[s] is None for s in program.transient)
+    assert all(argv[pos] is None for argv, pos in program.held)
+    assert all(ctx.saved == () for ctx in program.contexts) and program.contexts
+    assert loss.shape == ()  # what the call returned stays valid
+
+
+def test_batch_norm_in_training_runs_eagerly_and_in_evaluation_replays():
+    """Its running statistics change in place outside any op: a replay would not update them,
+    so training runs eagerly (warned); evaluation only reads them, and replays."""
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled = cr_compile(step)
+    with pytest.warns(UserWarning, match="in-place change"):
+        for x, y in _batches(4, steps=3):
+            compiled(x, y)
+    assert compiled.replays == 0
+    assert int(model[1].num_batches_tracked.item()) == 3  # every call updated the statistics
+    model.eval()
+    forward = cr_compile(model)
+    x = _batches(4)[0][0]
+    with cr.no_grad():
+        for _ in range(3):
+            out = forward(x)
+        assert forward.replays == 1 and _same(out, model(x))
+
+
+def test_a_tensor_computed_from_values_outside_ops_is_never_baked():
+    """Code that computes on an argument's array directly (outside any op) makes a new tensor
+    each call. Two recordings on equal arguments cannot tell it from a constant, so the third
+    call records again; values that differ then make the step eager, with eager's results."""
+    cr.manual_seed(0)
+    lin = nn.Linear(3, 2)
+
+    def f(x):
+        scale = cr.Tensor._make(x._data * 0 + x._data.sum())  # from the values, not an op
+        return (lin(x) * scale[:, :2]).sum()
+
+    compiled = cr_compile(f)
+    x = cr.randn(4, 3)
+    with cr.no_grad():
+        compiled(x)
+        compiled(cr.tensor(x.numpy().copy()))  # equal values, another tensor
+        x2 = cr.randn(4, 3)
+        with pytest.warns(UserWarning, match="differs between calls"):
+            assert _same(compiled(x2), f(x2))
+        x3 = cr.randn(4, 3)
+        assert _same(compiled(x3), f(x3))
+    assert compiled.replays == 0
+
+
+def test_another_thread_s_ops_are_not_the_step_s():
+    """While a step is recorded, another thread computing with tensors (and reading values with
+    .item()) is not taken for the step: the step still replays, with eager's numbers. (Grad mode
+    is one switch for the process, as the engine keeps it: the other thread builds no graph.)"""
+    import threading
+    import time
+
+    def make():
+        cr.manual_seed(1)
+        model = nn.MLP(4, [16], 3)
+        opt = cr.optim.Adam(model.parameters(), lr=0.01)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    batches = _batches(4, steps=20)
+    m1, eager = make()
+    for x, y in batches:
+        eager(x, y)
+    m2, step = make()
+    compiled = cr_compile(step)
+    done = threading.Event()
+    seen = []
+
+    def other():
+        u, v = cr.randn(8), cr.randn(8)
+        while not done.is_set():
+            seen.append((u * v + 1.0).sum().item())
+            time.sleep(0)  # let the training thread run
+
+    helper = threading.Thread(target=other)
+    helper.start()
+    try:
+        for x, y in batches:
+            compiled(x, y)
+            time.sleep(0)  # let the other thread run, inside the recordings too
+    finally:
+        done.set()
+        helper.join()
+    assert seen and compiled.reason is None and compiled.replays == len(batches) - 2
+    assert all(_same(a, b) for a, b in zip(m1.parameters(), m2.parameters()))
