@@ -306,9 +306,3 @@ def format_array(array: numpy.ndarray, prefix: str) -> str:
     return numpy.array2string(
         array, separator=", ", prefix=prefix, precision=4, threshold=200, edgeitems=3
     )
-
-
-# The port to namespaces goes op file by op file; until it is through, unported modules import
-# these. (tests/test_layering.py lists who still may.)
-xp = numpy
-as_strided = NUMPY.as_strided
