@@ -428,3 +428,44 @@ def test_a_convnet_trains_on_strict_as_on_the_cpu():
         params.append([p.detach().numpy(force=True) for p in model.parameters()])
     for got, want in zip(params[1], params[0]):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+# ----- the NumPy namespace's method-backed functions do what NumPy's functions do -----
+_A = np.arange(24, dtype=np.int32).reshape(2, 3, 4)
+FAST_CALLS = [
+    ("reshape", (_A, (4, 6)), {}),
+    ("reshape", (_A, (-1,)), {"copy": True}),
+    ("reshape", (_A, (6, 4)), {"copy": False}),
+    ("reshape", (_A.transpose(2, 1, 0), (4, 6)), {}),  # a copy, in C order
+    ("reshape", (np.float64(2.0), (1,)), {}),  # a NumPy scalar: NumPy's function
+    ("permute_dims", (_A, (2, 0, 1)), {}),
+    ("matrix_transpose", (_A,), {}),
+    ("astype", (_A, np.float32), {}),
+    ("astype", (_A, np.int32), {"copy": False}),
+    ("astype", (_A, np.int64), {"copy": True, "device": "cpu"}),
+    ("sum", (_A,), {}),
+    ("sum", (_A,), {"axis": (0, 2), "keepdims": True}),
+    ("sum", (_A,), {"axis": 1, "dtype": np.float64}),
+    ("sum", (np.float32(1.5),), {}),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs"), FAST_CALLS)
+def test_numpy_namespace_fast_functions_match_numpy(name, args, kwargs):
+    assert getattr(backend.NUMPY, name) is not getattr(np, name)  # the fast one is tested
+    got = getattr(backend.NUMPY, name)(*args, **kwargs)
+    want = getattr(np, name)(*args, **kwargs)
+    assert type(got) is type(want) and got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    if isinstance(args[0], np.ndarray):  # a view where NumPy gives a view, a copy where a copy
+        assert np.shares_memory(got, args[0]) == np.shares_memory(want, args[0])
+
+
+def test_numpy_namespace_fast_functions_raise_as_numpy():
+    for name, args in [("matrix_transpose", (np.ones(3),)), ("reshape", (np.ones(3), (2,)))]:
+        with pytest.raises(ValueError):
+            getattr(np, name)(*args)
+        with pytest.raises(ValueError):
+            getattr(backend.NUMPY, name)(*args)
+    with pytest.raises(ValueError):
+        backend.NUMPY.reshape(_A.transpose(2, 1, 0), (4, 6), copy=False)
