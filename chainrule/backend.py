@@ -175,12 +175,6 @@ def _numpy_permute_dims(x: Any, /, axes: tuple) -> Any:
     return numpy.permute_dims(x, axes)
 
 
-def _numpy_matrix_transpose(x: Any, /) -> Any:
-    if type(x) is ndarray:
-        return x.mT  # a ValueError below 2 dimensions, as np.matrix_transpose
-    return numpy.matrix_transpose(x)
-
-
 def _numpy_astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Any:
     if device is None and type(x) is ndarray:
         return x.astype(dtype, copy=copy)
@@ -199,7 +193,6 @@ NUMPY = _namespace(
     fast={
         "reshape": _numpy_reshape,
         "permute_dims": _numpy_permute_dims,
-        "matrix_transpose": _numpy_matrix_transpose,
         "astype": _numpy_astype,
         "sum": _numpy_sum,
     },

@@ -346,7 +346,7 @@ class Conv2d(Function):
         graph = isinstance(grad, Tensor) or isinstance(x, Tensor)  # create_graph: recorded
         gx = gw = gb = None
         if need_x:
-            wt = xp.matrix_transpose(xp.reshape(w, (groups, o // groups, k)))
+            wt = xp.permute_dims(xp.reshape(w, (groups, o // groups, k)), (0, 2, 1))
             if graph:
                 cols = xp.reshape(wt @ gy, (n, c * kh * kw, gy.shape[-1]))
                 gx = call(Fold, cols, size, kernel, dilation, padding, stride)
@@ -357,7 +357,7 @@ class Conv2d(Function):
             # in x; else the forward's own
             cols = call(Unfold, x, kernel, dilation, padding, stride) if graph else kept[0]
             cols = xp.reshape(cols, (n, groups, k, gy.shape[-1]))
-            gw = xp.reshape(xp.sum(gy @ xp.matrix_transpose(cols), axis=0), w.shape)
+            gw = xp.reshape(xp.sum(gy @ xp.permute_dims(cols, (0, 1, 3, 2)), axis=0), w.shape)
         if need_b:
             gb = xp.sum(grad, axis=(0, 2, 3))
         return gx, gw, gb, None, None, None, None

@@ -83,7 +83,6 @@ GRAPH_FUNCTIONS = SimpleNamespace(
     log=log,
     log1p=lambda a: log(1 + a),
     matmul=matmul,
-    matrix_transpose=lambda a: transpose(a, -1, -2),
     maximum=maximum,
     mean=lambda a, axis=None, keepdims=False: mean(a, axis, keepdims),
     minimum=minimum,
