@@ -6,8 +6,8 @@ op table's rows run one example each on ``strict:1``; here every key of ``MIXED_
 corners of NumPy's rule run there, forward, backward and second order, against NumPy. Index
 arrays given on another device than the tensor's (NumPy arrays, lists, CPU tensors for a
 ``strict:1`` tensor, and the other way round) are moved to the tensor's device, as PyTorch takes
-a CPU index for a CUDA tensor. Assignment (``x[key] = value``) runs the same keys and NumPy's corners of
-assignment (repeated positions, broadcast values, None axes, casts) on ``strict:1``.
+a CPU index for a CUDA tensor. Assignment (``x[key] = value``) runs the same keys, and NumPy's
+corners of assignment (repeated positions, broadcast values, None axes, casts), on ``strict:1``.
 """
 
 from __future__ import annotations
