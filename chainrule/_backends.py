@@ -49,6 +49,12 @@ def _strict() -> _Backend:
         numpy.add.at(out, _index_to_numpy(index), _to_numpy(values))
         return xp.asarray(out, device=target.device)
 
+    def scatter_set(target: Any, index: Any, values: Any) -> Any:
+        # no scatter either: assign on the CPU (NumPy's rule for repeats), put the result back
+        out = numpy.array(_to_numpy(target))
+        out[_index_to_numpy(index)] = _to_numpy(values)
+        return xp.asarray(out, device=target.device)
+
     def as_strided(x: Any, shape: tuple, strides: tuple) -> Any:
         # the standard has no strided views: gather the same elements with take
         flat = xp.reshape(x, (-1,))
@@ -64,6 +70,7 @@ def _strict() -> _Backend:
     ns = _namespace(
         xp,
         scatter_add=scatter_add,
+        scatter_set=scatter_set,
         as_strided=as_strided,
         errstate=backend.nullcontext,
         native_dtype=native_dtype,
@@ -116,6 +123,11 @@ def _cupy() -> _Backend:
         cp.add.at(target, index, values)
         return target
 
+    def scatter_set(target: Any, index: Any, values: Any) -> Any:
+        # CuPy leaves unspecified which value of a repeated index stays
+        target[index] = values
+        return target
+
     def as_strided(x: Any, shape: tuple, strides: tuple) -> Any:
         x = cp.ascontiguousarray(x)
         size = x.itemsize
@@ -124,6 +136,7 @@ def _cupy() -> _Backend:
     ns = _namespace(
         cp,
         scatter_add=scatter_add,
+        scatter_set=scatter_set,
         as_strided=as_strided,
         errstate=backend.nullcontext,
         native_dtype=lambda d: d,

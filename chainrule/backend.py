@@ -48,6 +48,9 @@ STANDARD = (
 EXTRAS = {
     "scatter_add": "scatter_add(target, index, values): target[index] += values, repeated "
     "indices adding up (NumPy's add.at); returns target, changed in place where it can be",
+    "scatter_set": "scatter_set(target, index, values): target[index] = values for an integer "
+    "array index (where an index repeats, the last of its values stays, as NumPy's assignment "
+    "leaves it); returns target, changed in place where it can be",
     "as_strided": "as_strided(x, shape, strides): a read-only view of x's elements, taken in C "
     "order, with the given shape and strides counted in elements (a convolution's windows)",
     "errstate": "errstate(**how): a context that silences floating-point warnings where the "
@@ -120,6 +123,11 @@ def _numpy_scatter_add(target: Any, index: Any, values: Any) -> Any:
     return target
 
 
+def _numpy_scatter_set(target: Any, index: Any, values: Any) -> Any:
+    target[index] = values
+    return target
+
+
 def _numpy_as_strided(x: Any, shape: tuple, strides: tuple) -> Any:
     x = numpy.ascontiguousarray(x)
     size = x.itemsize
@@ -128,13 +136,16 @@ def _numpy_as_strided(x: Any, shape: tuple, strides: tuple) -> Any:
     )
 
 
-def _namespace(module: Any, **extras: Any) -> SimpleNamespace:
-    """The standard's names as ``module`` spells them, and the extras."""
+def _namespace(module: Any, fast: dict | None = None, **extras: Any) -> SimpleNamespace:
+    """The standard's names as ``module`` spells them (or as ``fast`` replaces them), and the
+    extras."""
     names = {name: getattr(module, name) for name in STANDARD if hasattr(module, name)}
     missing = set(STANDARD) - set(names)
     if missing:  # an older module: the names it lacks are errors when called, not at import
         names.update({name: _lacks(module, name) for name in missing})
     assert set(extras) == set(EXTRAS), "every namespace implements every extra"
+    assert set(fast or ()) <= set(STANDARD), "fast versions replace standard functions only"
+    names.update(fast or {})
     return SimpleNamespace(**names, **extras, __name__=module.__name__)
 
 
@@ -148,10 +159,45 @@ def _lacks(module: Any, name: str) -> Any:
     return call
 
 
+# NumPy's functions of these names are Python wrappers around the array's methods (np.reshape
+# costs ~1 us, x.reshape ~0.2 us): on the hot path of small steps that is the engine's overhead.
+# For an ndarray and the standard's arguments each method does exactly what the function does;
+# anything else goes to the function.
+def _numpy_reshape(x: Any, /, shape: tuple, *, copy: bool | None = None) -> Any:
+    if copy is None and type(x) is ndarray:
+        return x.reshape(shape)
+    return numpy.reshape(x, shape, copy=copy)
+
+
+def _numpy_permute_dims(x: Any, /, axes: tuple) -> Any:
+    if type(x) is ndarray:
+        return x.transpose(axes)
+    return numpy.permute_dims(x, axes)
+
+
+def _numpy_astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Any:
+    if device is None and type(x) is ndarray:
+        return x.astype(dtype, copy=copy)
+    return numpy.astype(x, dtype, copy=copy, device=device)
+
+
+def _numpy_sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+    if type(x) is ndarray:
+        return x.sum(axis=axis, dtype=dtype, keepdims=keepdims)
+    return numpy.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
 #: NumPy's namespace: the CPU's.
 NUMPY = _namespace(
     numpy,
+    fast={
+        "reshape": _numpy_reshape,
+        "permute_dims": _numpy_permute_dims,
+        "astype": _numpy_astype,
+        "sum": _numpy_sum,
+    },
     scatter_add=_numpy_scatter_add,
+    scatter_set=_numpy_scatter_set,
     as_strided=_numpy_as_strided,
     errstate=numpy.errstate,
     native_dtype=lambda d: d,
@@ -306,9 +352,3 @@ def format_array(array: numpy.ndarray, prefix: str) -> str:
     return numpy.array2string(
         array, separator=", ", prefix=prefix, precision=4, threshold=200, edgeitems=3
     )
-
-
-# The port to namespaces goes op file by op file; until it is through, unported modules import
-# these. (tests/test_layering.py lists who still may.)
-xp = numpy
-as_strided = NUMPY.as_strided

@@ -172,3 +172,57 @@ def test_the_engine_draws_nothing_but_jupyter_still_shows_the_graph():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     svg = (x * 2).sum()._repr_svg_()
     assert svg is None or "<svg" in svg  # None only without Graphviz
+
+
+#: The only modules of the engine, the ops, nn and optim that may import NumPy, each with its
+#: reason; everything else there computes through ``backend.namespace`` (issue 12, item 3). The
+#: backend (backend.py, _backends.py) owns NumPy and sits outside these layers.
+NUMPY_ALLOWED = {
+    # NumPy's dispatch protocol: np.exp(tensor) lands here; the keys are NumPy's functions,
+    # the values chainrule ops
+    "chainrule.autograd.dispatch": "the table of NumPy functions that Tensor intercepts",
+    # a testing tool: Jacobians compared on the CPU in float64, as torch.autograd.gradcheck
+    "chainrule.autograd.gradcheck": "finite differences checked on the CPU",
+}
+COMPUTING_LAYERS = ("autograd", "ops", "nn", "optim")
+
+
+def numpy_imports(path: Path) -> list[int]:
+    """The lines of ``path`` that import NumPy (or a submodule of it), lazy imports included."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        else:
+            continue
+        if any(n == "numpy" or n.startswith("numpy.") for n in names):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_the_engine_ops_nn_and_optim_import_numpy_only_where_listed():
+    found = {}
+    for layer in COMPUTING_LAYERS:
+        for path in sorted((PACKAGE / layer).rglob("*.py")):
+            lines = numpy_imports(path)
+            if lines:
+                found[module_name(path)] = f"{path.relative_to(ROOT)}:{lines[0]}"
+    unlisted = sorted(set(found) - set(NUMPY_ALLOWED))
+    assert not unlisted, (
+        "these modules import NumPy; compute through backend.namespace(array) instead (or list "
+        "the module, with its reason, in NUMPY_ALLOWED): " + ", ".join(found[m] for m in unlisted)
+    )
+    stale = sorted(set(NUMPY_ALLOWED) - set(found))
+    assert not stale, f"NUMPY_ALLOWED lists modules that no longer import NumPy: {stale}"
+
+
+def test_the_numpy_scan_sees_every_form_of_import(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import numpy as np\nfrom numpy.lib import stride_tricks\nimport os\n"
+        "from . import numpy\ndef f():\n    import numpy.linalg\n",
+        encoding="utf-8",
+    )
+    assert numpy_imports(probe) == [1, 2, 6]  # a relative ``numpy`` is chainrule's, not NumPy

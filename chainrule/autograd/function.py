@@ -23,14 +23,15 @@ Two kinds of Function share this API:
 
 * A user's Function (``on_arrays = False``, the default) sees Tensors in forward and backward, as in
   PyTorch; forward runs with recording off.
-* The built-in ops set ``on_arrays = True``: forward receives the NumPy arrays inside the tensors
-  and returns arrays, which keeps the per-op path short. Their backward is written with NumPy
-  operations and receives arrays in a first-order backward; with ``create_graph=True`` it receives
-  Tensors instead, and NumPy's dispatch protocols (``__array_ufunc__``/``__array_function__`` on
-  Tensor) route the same NumPy calls to differentiable ops. One rule thus serves gradients and
-  gradients of gradients. Values such a backward saves must be an input, an output, or something
-  whose own derivative is zero (a mask, an index); anything else would be taken as a constant
-  in a second-order backward.
+* The built-in ops set ``on_arrays = True``: forward receives the arrays inside the tensors
+  (NumPy's, CuPy's or array-api-strict's) and returns arrays, which keeps the per-op path
+  short; it computes through ``backend.namespace`` of its inputs. Their backward calls the
+  functions of ``ctx.xp`` and operators: in a first-order backward it receives arrays and
+  ``ctx.xp`` is their namespace; with ``create_graph=True`` it receives Tensors and ``ctx.xp``
+  holds the same names as differentiable ops (``ops.graph_functions``). One rule thus serves
+  gradients and gradients of gradients on every device. Values such a backward saves must be an
+  input, an output, or something whose own derivative is zero (a mask, an index); anything
+  else would be taken as a constant in a second-order backward.
 
 Saved inputs are guarded by a version counter: chainrule's in-place operations (``add_``,
 ``zero_``, ``x[i] = v``, an optimizer's step) bump it, and a backward that finds a saved input
@@ -152,7 +153,8 @@ class Node:
     def xp(self) -> Any:
         """The array functions a backward rule calls: ``ctx.xp.where(mask, grad, 0)``.
 
-        In an ordinary backward, the array module itself (the rule gets arrays). Under
+        In an ordinary backward, the namespace of the inputs' arrays (``backend.namespace``:
+        the Array API standard's functions and the backend's extras; the rule gets arrays). Under
         ``create_graph=True``, their differentiable twins: chainrule ops on Tensors with the
         array module's names and arguments (``chainrule.ops.graph_functions``), so the same rule
         is recorded and can be differentiated again, whatever array module the tensors live on.
@@ -164,8 +166,6 @@ class Node:
             for a in self.inputs or ():
                 if isinstance(a, Tensor):
                     ns = self._ns = namespace(a._data)
-                    if ns is NUMPY:
-                        ns = self._ns = _LEGACY  # PORT: until every op file is ported
                     break
         return ns
 
@@ -381,8 +381,6 @@ def _distinct_arrays(args: tuple, data: list) -> None:
                     data[i] = _another_view(d)
                     break
 
-
-import numpy as _LEGACY  # noqa: E402  PORT: removed once every op file is ported
 
 #: ``Node.xp`` under create_graph; set by ``chainrule.ops`` (the ops sit above the engine).
 GRAPH_FUNCTIONS: list[Any] = [None]

@@ -498,7 +498,8 @@ class Tensor:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
-        self._data[_ops.index_key(key)] = _value(value)
+        # index arrays and the value are moved to this tensor's device, as for x[key]
+        _ops.indexing.setitem(self._data, key, value)
         self._version += 1
 
     def _iop(self, op: str, fn: Callable[[Any, Any], Tensor], other: Any) -> Tensor:

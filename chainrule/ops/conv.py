@@ -24,7 +24,7 @@ from typing import Any
 
 from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
-from ..backend import as_strided, xp
+from ..backend import namespace
 from ._registry import register
 
 Pair = tuple[int, int]
@@ -52,10 +52,19 @@ def output_size(size: int, kernel: int, stride: int, pad: Pair, dilation: int) -
 
 
 def pad_image(x: Any, padding: Padding, value: float = 0.0) -> Any:
-    """(N, C, H, W) with ``value`` around it: ((top, bottom), (left, right)) rows and columns."""
+    """(N, C, H, W) with ``value`` around it: ((top, bottom), (left, right)) rows and columns.
+
+    A fresh array filled with ``value`` and the image assigned into its middle (the standard
+    has no ``pad``); ``x`` itself when there is no padding.
+    """
     if padding == ((0, 0), (0, 0)):
         return x
-    return xp.pad(x, ((0, 0), (0, 0), *padding), constant_values=value)
+    xp = namespace(x)
+    n, c, h, w = x.shape
+    (pt, pb), (pl, pr) = padding
+    out = xp.full((n, c, h + pt + pb, w + pl + pr), value, dtype=x.dtype, device=x.device)
+    out[:, :, pt : pt + h, pl : pl + w] = x
+    return out
 
 
 def windows(x: Any, kernel: Pair, stride: Pair, dilation: Pair) -> Any:
@@ -68,7 +77,7 @@ def windows(x: Any, kernel: Pair, stride: Pair, dilation: Pair) -> Any:
     ho = (h - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
     wo = (w - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
     sn, sc, sh, sw = c * h * w, h * w, w, 1  # in elements, x in C order
-    return as_strided(
+    return namespace(x).as_strided(
         x,
         (n, c, ho, wo, kernel[0], kernel[1]),
         (sn, sc, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1]),
@@ -77,10 +86,11 @@ def windows(x: Any, kernel: Pair, stride: Pair, dilation: Pair) -> Any:
 
 def im2col(x: Any, kernel: Pair, dilation: Pair, padding: Padding, stride: Pair) -> Any:
     """(N, C, H, W) -> (N, C*kh*kw, Ho*Wo): each window as a column, C outermost (F.unfold)."""
+    xp = namespace(x)
     v = windows(pad_image(x, padding), kernel, stride, dilation)
     n, c, ho, wo, kh, kw = v.shape
     # one copy of the view, in the order of the columns: (N, C, kh, kw, Ho, Wo)
-    return v.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo)
+    return xp.reshape(xp.permute_dims(v, (0, 1, 4, 5, 2, 3)), (n, c * kh * kw, ho * wo))
 
 
 def col2im(
@@ -101,20 +111,26 @@ def col2im(
     wo = (wp - dilation[1] * (kw - 1) - 1) // stride[1] + 1
     n = cols.shape[0]
     c = cols.shape[1] // (kh * kw)
-    blocks = cols.reshape(n, c, kh, kw, ho, wo)
+    xp = namespace(cols)
+    blocks = xp.reshape(cols, (n, c, kh, kw, ho, wo))
     apart = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
     tiled = apart and stride == kernel and dilation == (1, 1) and (ho * kh, wo * kw) == (hp, wp)
-    out = (xp.empty if tiled else xp.zeros)((n, c, hp, wp), dtype=cols.dtype)
+    out = (xp.empty if tiled else xp.zeros)((n, c, hp, wp), dtype=cols.dtype, device=cols.device)
     h_end, w_end = stride[0] * (ho - 1) + 1, stride[1] * (wo - 1) + 1
     for i in range(kh):
         top = i * dilation[0]
         for j in range(kw):
             left = j * dilation[1]
-            place = out[:, :, top : top + h_end : stride[0], left : left + w_end : stride[1]]
+            place = (
+                slice(None),
+                slice(None),
+                slice(top, top + h_end, stride[0]),
+                slice(left, left + w_end, stride[1]),
+            )
             if apart:
-                place[...] = blocks[:, :, i, j]
-            else:
-                place += blocks[:, :, i, j]
+                out[place] = blocks[:, :, i, j, ...]
+            else:  # NumPy adds in place and sees the assignment of a view onto itself: no copy
+                out[place] += blocks[:, :, i, j, ...]
     if (pt, pb, pl, pr) == (0, 0, 0, 0):
         return out
     return out[:, :, pt : pt + size[0], pl : pl + size[1]]
@@ -305,10 +321,11 @@ class Conv2d(Function):
         cols = im2col(x, (kh, kw), dilation, padding, stride)  # (N, C*kh*kw, L)
         ho, wo = _blocks(x.shape[2:], (kh, kw), dilation, padding, stride)
         k = cg * kh * kw
-        y = w.reshape(groups, o // groups, k) @ cols.reshape(n, groups, k, ho * wo)
-        y = y.reshape(n, o, ho, wo)
+        xp = namespace(x)
+        y = xp.reshape(w, (groups, o // groups, k)) @ xp.reshape(cols, (n, groups, k, ho * wo))
+        y = xp.reshape(y, (n, o, ho, wo))
         if b is not None:
-            y += b.reshape(o, 1, 1)  # y is a fresh array
+            y += xp.reshape(b, (o, 1, 1))  # y is a fresh array
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(x, w, cols)
         else:
@@ -323,14 +340,15 @@ class Conv2d(Function):
         n, c = x.shape[:2]
         o, cg, kh, kw = w.shape
         k = cg * kh * kw
-        gy = grad.reshape((n, groups, o // groups, grad.shape[2] * grad.shape[3]))
+        xp = ctx.xp
+        gy = xp.reshape(grad, (n, groups, o // groups, grad.shape[2] * grad.shape[3]))
         size, kernel = tuple(x.shape[2:]), (kh, kw)
         graph = isinstance(grad, Tensor) or isinstance(x, Tensor)  # create_graph: recorded
         gx = gw = gb = None
         if need_x:
-            wt = w.reshape((groups, o // groups, k)).swapaxes(-1, -2)
+            wt = xp.permute_dims(xp.reshape(w, (groups, o // groups, k)), (0, 2, 1))
             if graph:
-                cols = (wt @ gy).reshape((n, c * kh * kw, gy.shape[-1]))
+                cols = xp.reshape(wt @ gy, (n, c * kh * kw, gy.shape[-1]))
                 gx = call(Fold, cols, size, kernel, dilation, padding, stride)
             else:
                 gx = _input_grad(grad, wt, size, kernel, dilation, padding, stride)
@@ -338,10 +356,10 @@ class Conv2d(Function):
             # under create_graph the columns as a function of x, so that gw is differentiated
             # in x; else the forward's own
             cols = call(Unfold, x, kernel, dilation, padding, stride) if graph else kept[0]
-            cols = cols.reshape((n, groups, k, gy.shape[-1]))
-            gw = (gy @ cols.swapaxes(-1, -2)).sum(axis=0).reshape(w.shape)
+            cols = xp.reshape(cols, (n, groups, k, gy.shape[-1]))
+            gw = xp.reshape(xp.sum(gy @ xp.permute_dims(cols, (0, 1, 3, 2)), axis=0), w.shape)
         if need_b:
-            gb = grad.sum(axis=(0, 2, 3))
+            gb = xp.sum(grad, axis=(0, 2, 3))
         return gx, gw, gb, None, None, None, None
 
 
@@ -356,24 +374,27 @@ def _input_grad(
     """
     n, o, ho, wo = grad.shape
     groups, k, og = wt.shape
-    g_t = xp.ascontiguousarray(grad.reshape(n, o, ho * wo).transpose(1, 2, 0))  # (O, L, N)
-    cols = wt @ g_t.reshape(groups, og, ho * wo * n)  # (groups, k, L*N)
+    xp = namespace(grad)
+    # (O, L, N): reshape copies the transposed view into the order it names (C order)
+    g_t = xp.permute_dims(xp.reshape(grad, (n, o, ho * wo)), (1, 2, 0))
+    cols = wt @ xp.reshape(g_t, (groups, og, ho * wo * n))  # (groups, k, L*N)
     dtype = cols.dtype
     kh, kw = kernel
     (pt, pb), (pl, pr) = padding
     c = groups * k // (kh * kw)
-    blocks = cols.reshape(c, kh, kw, ho, wo, n)
-    out = xp.zeros((c, size[0] + pt + pb, size[1] + pl + pr, n), dtype=dtype)
+    blocks = xp.reshape(cols, (c, kh, kw, ho, wo, n))
+    out = xp.zeros((c, size[0] + pt + pb, size[1] + pl + pr, n), dtype=dtype, device=cols.device)
     h_end, w_end = stride[0] * (ho - 1) + 1, stride[1] * (wo - 1) + 1
     for i in range(kh):
         top = i * dilation[0]
         for j in range(kw):
             left = j * dilation[1]
-            out[:, top : top + h_end : stride[0], left : left + w_end : stride[1]] += blocks[
-                :, i, j
-            ]
-    out = out[:, pt : pt + size[0], pl : pl + size[1]]
-    return xp.ascontiguousarray(out.transpose(3, 0, 1, 2))
+            rows = slice(top, top + h_end, stride[0])
+            out[:, rows, left : left + w_end : stride[1], ...] += blocks[:, i, j, ...]
+    out = xp.permute_dims(out[:, pt : pt + size[0], pl : pl + size[1], ...], (3, 0, 1, 2))
+    # the values in C order, in a fresh array: reshape copies a transposed view in the order
+    # it names (an array of one image is C-ordered already: its reshapes are views)
+    return xp.reshape(xp.reshape(out, (n, -1)), (n, c, *size))
 
 
 def conv_padding(padding: Any, kernel: Pair, stride: Pair, dilation: Pair, op: str) -> Padding:

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..autograd.tensor import Tensor
-from ..backend import canonical_dtype, xp
+from ..backend import NUMPY, canonical_dtype, from_numpy, resolve
 from .activations import tanh
 from .elementwise import abs, cast, clamp, exp, log, maximum, minimum, sign, sqrt, where
 from .linalg import matmul
@@ -61,11 +61,10 @@ def expand_dims_like_numpy(a: Tensor, axis: Any) -> Tensor:
     return a
 
 
-def _constant(fill: Any) -> Any:
-    def make(shape: Any, dtype: Any = None) -> Tensor:
-        return Tensor._make(fill(shape, dtype=dtype))  # a constant: its derivative is 0
-
-    return make
+def _zeros(shape: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """A constant of zeros (its derivative is 0) on ``device`` (a Tensor's; None: the CPU)."""
+    d = None if dtype is None else canonical_dtype(dtype)
+    return Tensor._make(from_numpy(NUMPY.zeros(shape, dtype=d), resolve(device)))
 
 
 #: ``ctx.xp`` under create_graph: the array module's names, as differentiable chainrule ops.
@@ -99,6 +98,6 @@ GRAPH_FUNCTIONS = SimpleNamespace(
     tanh=tanh,
     transpose=transpose_like_numpy,
     where=where,
-    zeros=_constant(xp.zeros),
-    empty=_constant(xp.zeros),  # a filled array: a recorded graph must not hold garbage
+    zeros=_zeros,
+    empty=_zeros,  # a filled array: a recorded graph must not hold garbage
 )

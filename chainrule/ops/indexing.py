@@ -18,7 +18,16 @@ from typing import Any
 
 from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
-from ..backend import NUMPY, canonical_dtype, device_of, is_array, namespace, ndarray, to_device
+from ..backend import (
+    NUMPY,
+    canonical_dtype,
+    device_of,
+    is_array,
+    namespace,
+    ndarray,
+    to_device,
+    to_numpy,
+)
 from ._registry import register
 
 
@@ -339,3 +348,60 @@ def getitem(input: Tensor, key: Any) -> Tensor:
         return Index.apply(input, key)
     except IndexError as e:
         raise IndexError(f"indexing a tensor of shape {tuple(input.shape)}: {e}") from None
+
+
+def setitem(data: Any, key: Any, value: Any) -> None:
+    """``data[key] = value`` in place, as NumPy assigns, on any device (``Tensor.__setitem__``).
+
+    Index arrays and an array (or Tensor) value are moved to ``data``'s device first. NumPy
+    takes the key as it is. Another module takes the standard's spelling of it
+    (``_standard_key``): a key of ints, slices and None is assigned through (without the None
+    axes, which the standard does not assign through); integer arrays and masks become the
+    flat positions they name, written by the ``scatter_set`` extra (a repeated position keeps
+    the last of its values, as in NumPy).
+    """
+    key = index_key(key, data)
+    if isinstance(value, Tensor):
+        value = value._data
+    if type(data) is ndarray:
+        data[key] = to_numpy(value) if is_array(value) else value
+        return
+    xp = namespace(data)
+    if is_array(value):
+        value = to_device(value, device_of(data))
+    else:  # a number, a list, a NumPy scalar
+        value = xp.asarray(value, device=data.device)
+    if value.dtype != data.dtype:  # NumPy casts the value to the array's dtype
+        value = xp.astype(value, data.dtype)
+    std = _standard_key(key, data)
+    if type(std) is Flat:
+        p = std.positions
+        flat = xp.scatter_set(
+            xp.reshape(data, (-1,)),
+            xp.reshape(p, (-1,)),
+            xp.reshape(_fit(xp, value, tuple(p.shape)), (-1,)),
+        )
+        data[...] = xp.reshape(flat, data.shape)
+        return
+    value = _fit(xp, value, tuple(data[std].shape))
+    through = tuple(k for k in std if k is not None)
+    data[through] = xp.reshape(value, tuple(data[through].shape))
+
+
+def _fit(xp: Any, value: Any, shape: tuple) -> Any:
+    """``value`` broadcast to ``shape`` as NumPy's assignment does: leading axes of size 1
+    beyond the target's are dropped; a ValueError where the shapes do not fit."""
+    extra = value.ndim - len(shape)
+    if extra > 0:
+        if any(n != 1 for n in value.shape[:extra]):
+            raise ValueError(
+                f"could not broadcast input array from shape {tuple(value.shape)} into shape "
+                f"{shape}"
+            )
+        value = xp.reshape(value, tuple(value.shape[extra:]))
+    try:
+        return xp.broadcast_to(value, shape)
+    except ValueError:
+        raise ValueError(
+            f"could not broadcast input array from shape {tuple(value.shape)} into shape {shape}"
+        ) from None

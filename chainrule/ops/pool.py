@@ -12,7 +12,7 @@ from typing import Any
 
 from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
-from ..backend import xp
+from ..backend import namespace
 from ._registry import register
 from .conv import Fold, Padding, Pair, pad_image, pair, windows
 
@@ -50,7 +50,7 @@ def _pool_geometry(
 def _columns(cols6: Any, xp_: Any) -> Any:
     """(N, C, Ho, Wo, kh, kw) window values -> fold's (N, C*kh*kw, Ho*Wo) layout."""
     n, c, ho, wo, kh, kw = cols6.shape
-    return xp_.transpose(cols6, (0, 1, 4, 5, 2, 3)).reshape((n, c * kh * kw, ho * wo))
+    return xp_.reshape(xp_.permute_dims(cols6, (0, 1, 4, 5, 2, 3)), (n, c * kh * kw, ho * wo))
 
 
 class MaxPool2d(Function):
@@ -71,7 +71,7 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation):
-        v = windows(pad_image(x, padding, -xp.inf), kernel, stride, dilation)
+        v = windows(pad_image(x, padding, -float("inf")), kernel, stride, dilation)
         best, idx = _window_argmax(v, need_index=ctx.needs_input_grad[0])
         if idx is None:
             return best
@@ -85,14 +85,15 @@ class MaxPool2d(Function):
         n, c, ho, wo = idx.shape
         kh, kw = kernel
         h, w = x.shape[2:]
-        offsets = xp.arange(kh * kw, dtype=idx.dtype).reshape(kh * kw, 1, 1)
-        won = idx[:, :, None] == offsets  # (N, C, kh*kw, Ho, Wo): fold's column layout
-        g = grad.reshape((n, c, 1, ho, wo))
-        if isinstance(grad, Tensor) or not xp.isfinite(grad).all():
-            routed = ctx.xp.where(won, g, 0)
+        xp = namespace(idx)
+        offsets = xp.reshape(xp.arange(kh * kw, dtype=idx.dtype, device=idx.device), (-1, 1, 1))
+        won = idx[:, :, None, ...] == offsets  # (N, C, kh*kw, Ho, Wo): fold's column layout
+        g = ctx.xp.reshape(grad, (n, c, 1, ho, wo))
+        if isinstance(grad, Tensor) or not xp.all(xp.isfinite(grad)):
+            routed = ctx.xp.where(won, g, 0.0)
         else:  # the same values as where() (finite g times 0 is 0), several times faster
-            routed = g * won
-        cols = routed.reshape((n, c * kh * kw, ho * wo))
+            routed = g * xp.astype(won, g.dtype)
+        cols = ctx.xp.reshape(routed, (n, c * kh * kw, ho * wo))
         return call(Fold, cols, (h, w), kernel, dilation, padding, stride), None, None, None, None
 
 
@@ -107,17 +108,20 @@ def _window_argmax(v: Any, need_index: bool = True) -> tuple[Any, Any]:
     """
     kh, kw = v.shape[4:]
     k = kh * kw
-    vk = xp.ascontiguousarray(v.transpose(4, 5, 0, 1, 2, 3)).reshape((k, *v.shape[:4]))
-    best = vk.max(axis=0)
+    xp = namespace(v)
+    # reshape copies the transposed view in the order it names: offsets outermost
+    vk = xp.reshape(xp.permute_dims(v, (4, 5, 0, 1, 2, 3)), (k, *v.shape[:4]))
+    best = xp.max(vk, axis=0)
     if not need_index:
         return best, None
-    idx = xp.full(best.shape, k - 1, dtype=xp.uint8 if k <= 256 else xp.int64)
+    dtype = xp.uint8 if k <= 256 else xp.int64
+    idx = xp.full(best.shape, k - 1, dtype=dtype, device=v.device)
     for i in range(k - 2, -1, -1):  # downwards: the first of equal winners is written last
-        xp.copyto(idx, i, where=vk[i] == best)
+        idx = xp.where(vk[i, ...] == best, i, idx)
     nan = best != best
-    if nan.any():  # NaN equals nothing: the winner is the window's last NaN
+    if xp.any(nan):  # NaN equals nothing: the winner is the window's last NaN
         for i in range(k):
-            xp.copyto(idx, i, where=nan & (vk[i] != vk[i]))
+            idx = xp.where(nan & (vk[i, ...] != vk[i, ...]), i, idx)
     return best, idx
 
 
@@ -183,14 +187,16 @@ def max_pool2d(
 
 def _winners(x: Any, kernel: Pair, stride: Pair, padding: Padding, dilation: Pair) -> Any:
     """The flat (H*W) index of each window's winner, as PyTorch's ``return_indices`` gives."""
-    v = windows(pad_image(x, padding, -xp.inf), kernel, stride, dilation)
+    xp = namespace(x)
+    v = windows(pad_image(x, padding, -float("inf")), kernel, stride, dilation)
     kw = kernel[1]
     _, k = _window_argmax(v)
-    k = k.astype(xp.int64)
+    k = xp.astype(k, xp.int64)
     ho, wo = v.shape[2:4]
-    rows = xp.arange(ho)[:, None] * stride[0] - padding[0][0] + (k // kw) * dilation[0]
-    cols = xp.arange(wo)[None, :] * stride[1] - padding[1][0] + (k % kw) * dilation[1]
-    return (rows * x.shape[3] + cols).astype(xp.int64)
+    at = {"dtype": xp.int64, "device": x.device}
+    rows = xp.arange(ho, **at)[:, None] * stride[0] - padding[0][0] + (k // kw) * dilation[0]
+    cols = xp.arange(wo, **at)[None, :] * stride[1] - padding[1][0] + (k % kw) * dilation[1]
+    return rows * x.shape[3] + cols
 
 
 class AvgPool2d(Function):
@@ -211,7 +217,8 @@ class AvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, divisor):
         v = windows(pad_image(x, padding), kernel, stride, (1, 1))
-        return (v.sum(axis=(4, 5)) / divisor).astype(x.dtype, copy=False)
+        # a float divisor, or an array of x's dtype: the quotient keeps x's dtype
+        return namespace(x).sum(v, axis=(4, 5)) / divisor
 
     @staticmethod
     def backward(ctx, grad):
@@ -233,7 +240,7 @@ def _divisor(
     padding: Padding,
     count_include_pad: bool,
     divisor_override: int | None,
-    dtype: Any,
+    like: Any,
 ) -> Any:
     """The divisor of each window: a number where all windows share one, else (Ho, Wo) counts."""
     if divisor_override is not None:
@@ -243,12 +250,14 @@ def _divisor(
         return float(kernel[0] * kernel[1])  # every window lies inside the padded image
     # count, per window, the elements that count: the image (and its padding, if included),
     # never the bottom/right overhang that ceil_mode adds
-    inside = xp.zeros((1, 1, size[0] + pt + pb, size[1] + pl + pr), dtype=dtype)
+    xp = namespace(like)
+    shape = (1, 1, size[0] + pt + pb, size[1] + pl + pr)
+    inside = xp.zeros(shape, dtype=like.dtype, device=like.device)
     if count_include_pad:
-        inside[..., : size[0] + 2 * pad[0], : size[1] + 2 * pad[1]] = 1
+        inside[..., : size[0] + 2 * pad[0], : size[1] + 2 * pad[1]] = 1.0
     else:
-        inside[..., pt : pt + size[0], pl : pl + size[1]] = 1
-    return windows(inside, kernel, stride, (1, 1)).sum(axis=(4, 5))[0, 0]
+        inside[..., pt : pt + size[0], pl : pl + size[1]] = 1.0
+    return xp.sum(windows(inside, kernel, stride, (1, 1)), axis=(4, 5))[0, 0, ...]
 
 
 @register(AvgPool2d, functional=True)
@@ -289,6 +298,6 @@ def avg_pool2d(
     x, one = _batched(input, op)
     size = tuple(x.shape[2:])
     _, pads = _pool_geometry(size, kernel, st, pad, (1, 1), ceil_mode, op)
-    divisor = _divisor(size, kernel, st, pad, pads, count_include_pad, divisor_override, x.dtype)
+    divisor = _divisor(size, kernel, st, pad, pads, count_include_pad, divisor_override, x._data)
     out = AvgPool2d.apply(x, kernel, st, pads, divisor)
     return out.squeeze(0) if one else out

@@ -25,9 +25,6 @@ STRICT = cr.device(os.environ.get("CHAINRULE_TEST_DEVICE", "strict:1"))
 if not backend.available(STRICT.type):
     pytest.skip(f"device {STRICT} is not available here", allow_module_level=True)
 FIRST = settings(max_examples=1, phases=[Phase.generate], database=None, derandomize=True)
-#: PORT: rows (name-dtype) whose op files still compute with NumPy; each file's port empties
-#: its part of the list (a row that passes while listed fails: the xfail is strict).
-NOT_YET = set(open(__file__.replace("test_array_api.py", "_not_yet.txt")).read().split())
 TOL = {cr.float64: {"rtol": 1e-10, "atol": 1e-12}, cr.float32: {"rtol": 2e-4, "atol": 1e-5}}
 
 
@@ -56,14 +53,7 @@ def _run(op: Op, arrays: tuple, params: dict, dtype, where) -> dict:
 @pytest.mark.parametrize(
     ("op", "dtype"),
     [
-        pytest.param(
-            op,
-            dtype,
-            id=f"{op.name}-{dtype}",
-            marks=[pytest.mark.xfail(strict=True)]
-            if f"{op.name}-{dtype}" in NOT_YET and STRICT.type == "strict"
-            else [],
-        )
+        pytest.param(op, dtype, id=f"{op.name}-{dtype}")
         for op in OPS
         for dtype in (cr.float64, cr.float32)
     ],

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule import backend
 from chainrule.ops import conv
 from chainrule.ops.conv import col2im
 
@@ -39,9 +40,9 @@ def test_col2im_equals_adding_every_window_value(
 ) -> None:
     """Where col2im leaves its result uninitialised (``empty``), every element must be written:
     here ``empty`` gives NaN, so one left out shows."""
-    namespace = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np)})
-    namespace.empty = lambda shape, dtype: np.full(shape, np.nan, dtype)
-    monkeypatch.setattr(conv, "xp", namespace)
+    namespace = types.SimpleNamespace(**vars(backend.NUMPY))
+    namespace.empty = lambda shape, dtype, device=None: np.full(shape, np.nan, dtype)
+    monkeypatch.setattr(conv, "namespace", lambda array: namespace)
     (pt, pb), (pl, pr) = padding
     hp, wp = size[0] + pt + pb, size[1] + pl + pr
     ho = (hp - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
