@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 300.0
 
 
+#: seconds between the watchdog's message and MPI_Abort (see ``_watch``)
+ABORT_GRACE = 2.0
+
+
 class DistributedError(RuntimeError):
     """A failure that every rank of the run raises (so none is left waiting)."""
 
@@ -159,5 +163,10 @@ class Comm:
                 what,
             )
             logging.shutdown()  # flush the message before the process goes
+            # MPI_Abort makes the launcher kill every rank, and with them what their output
+            # pipes still hold: the message reached the user's terminal only in most runs (an
+            # MPICH launcher on a busy machine printed nothing in 2 of 8). A moment first lets
+            # the launcher pass it on; after a wait of `timeout` seconds it costs nothing.
+            time.sleep(ABORT_GRACE)
             self.abort(1)
             return

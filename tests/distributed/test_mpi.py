@@ -344,7 +344,7 @@ def test_a_rank_that_hangs_is_caught_by_the_watchdog(tmp_path):
             pass
     assert code != 0
     # which collective rank 0 is in when rank 1 stops depends on where rank 1 was: any says so
-    assert re.search(r"rank 0 of 2: waited 10 s in .+ for the other ranks", text), text
+    assert re.search(r"rank 0 of 2: waited 10 s in .+ for the other ranks", text), (code, text)
     assert "--resume continues it" in text
     _, _, extra = load_checkpoint(RunFolder(out).checkpoint)
     assert extra["state"]["epoch"] >= 1
