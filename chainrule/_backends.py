@@ -104,6 +104,9 @@ def _strict() -> _Backend:
                 )
             return xp.asarray(array, device=devices[index or 0], copy=True)
 
+        def count(self) -> int:
+            return len(devices)
+
     return Strict("strict", xp_array, ns)
 
 
@@ -153,5 +156,11 @@ def _cupy() -> _Backend:
             gpu = cp.cuda.Device(index) if index is not None else contextlib.nullcontext()
             with gpu:
                 return cp.asarray(array)
+
+        def count(self) -> int:
+            return int(cp.cuda.runtime.getDeviceCount())
+
+        def use(self, index: int) -> None:
+            cp.cuda.Device(index).use()
 
     return Cuda("cuda", cp.ndarray, ns)

@@ -221,6 +221,13 @@ class _Backend:
     def from_numpy(self, array: numpy.ndarray, index: int | None) -> Any:  # pragma: no cover
         raise NotImplementedError
 
+    def count(self) -> int:
+        """How many devices of this type there are."""
+        return 1
+
+    def use(self, index: int) -> None:
+        """Make device ``index`` the current one, where the module has one (CuPy)."""
+
 
 class _Cpu(_Backend):
     def device_of(self, array: Any) -> device:
@@ -320,6 +327,18 @@ def available(kind: str) -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def device_count(kind: str) -> int:
+    """How many devices of type ``kind`` there are here (0 where it cannot be used), as
+    ``torch.cuda.device_count``; counting touches no GPU (it makes no context on one)."""
+    return _load(kind).count() if available(kind) else 0
+
+
+def use_device(where: device) -> None:
+    """Make ``where`` its module's current device (CuPy's, for kernels and new arrays); a no-op
+    for modules without one."""
+    _load(where.type).use(where.index or 0)
 
 
 def module_installed(name: str) -> bool:

@@ -486,3 +486,14 @@ def test_numpy_namespace_fast_functions_raise_as_numpy():
         backend.NUMPY.reshape(np.ones(3), (2,))
     with pytest.raises(ValueError):
         backend.NUMPY.reshape(_A.transpose(2, 1, 0), (4, 6), copy=False)
+
+
+def test_device_count_and_use_device():
+    assert backend.device_count("cpu") == 1
+    assert backend.device_count("strict") == 3  # array-api-strict's CPU_DEVICE, device1, device2
+    if backend.available("cuda"):
+        assert backend.device_count("cuda") >= 1
+    else:  # no CuPy or no GPU: none, and no error
+        assert backend.device_count("cuda") == 0
+    backend.use_device(cr.device(STRICT))  # array-api-strict has no current device: a no-op
+    assert cr.zeros(1, device=STRICT).device == cr.device(STRICT)

@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 from .. import backend
 from ..autograd.tensor import Tensor
-from ..creation import zeros
 from ..nn import Module
 
 T = TypeVar("T")
@@ -94,7 +93,7 @@ def one_device_per_rank(local_rank: int, local_size: int) -> Iterator[None]:
 
 def _rank_device(name: str, kind: str, local_rank: int, local_size: int) -> backend.device:
     """Device ``kind:local_rank``, once the node is known to have one for each of its ranks."""
-    have = _count(kind, local_size)
+    have = backend.device_count(kind)
     if have < local_size:
         raise ValueError(
             f"--device {name}: the {local_size} ranks on this node each need a {kind} device "
@@ -102,27 +101,9 @@ def _rank_device(name: str, kind: str, local_rank: int, local_size: int) -> back
             f"Start at most {have} rank{'s' * (have != 1)} per node (MPICH: mpiexec -ppn {have}; "
             f"Open MPI: mpiexec --map-by ppr:{have}:node), or train on --device cpu"
         )
-    if kind == "cuda":
-        import cupy  # backend.available("cuda") found it
-
-        cupy.cuda.Device(local_rank).use()
-    return backend.device(kind, local_rank)
-
-
-def _count(kind: str, most: int) -> int:
-    """How many devices of type ``kind`` this node has (counting no further than ``most``)."""
-    if kind == "cuda":
-        import cupy  # counted without touching the GPUs: a probe would make a context on each
-
-        return int(cupy.cuda.runtime.getDeviceCount())
-    have = 0
-    while have < most:
-        try:
-            zeros(1, device=backend.device(kind, have))
-        except RuntimeError:
-            break
-        have += 1
-    return have
+    where = backend.device(kind, local_rank)
+    backend.use_device(where)  # CuPy's current device: where its kernels run
+    return where
 
 
 def to_device(obj: T, where: backend.device) -> T:
