@@ -38,10 +38,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # One step of each workload, set up once; argv[1] is the number of steps to run.
 WORKLOADS = {
+    "a": (
+        "3072-100-10 MLP, batch 256: forward, loss, backward, SGD step",
+        "from mlp_step import ChainruleMLP, make_problem\n"
+        "m = ChainruleMLP(make_problem('a'))\nstep, check = m.step, m.loss_value\n",
+    ),
+    "b": (
+        "3072-1024-1024-10 MLP, batch 256: forward, loss, backward, SGD step",
+        "from mlp_step import ChainruleMLP, make_problem\n"
+        "m = ChainruleMLP(make_problem('b'))\nstep, check = m.step, m.loss_value\n",
+    ),
     "c": (
         "2-16-16-2 MLP, batch 32: forward, loss, backward, SGD step",
         "from mlp_step import ChainruleMLP, make_problem\n"
-        "m = ChainruleMLP(make_problem('c'))\nstep = m.step\n",
+        "m = ChainruleMLP(make_problem('c'))\nstep, check = m.step, m.loss_value\n",
     ),
     "d": (
         "the lecture's sigmoid neuron on 0-d tensors, forward and backward",
@@ -51,6 +61,16 @@ WORKLOADS = {
         "micrograd's demo step (2-16-16-1 on 100 moons, SVM loss, L2)",
         "from micrograd_demo import Chainrule, Micrograd, moons\nx, y = moons()\n"
         "step = Chainrule(x, y, Micrograd(x, y).layers()).step\n",
+    ),
+    "f": (
+        "the default chainrule train on digits, 30 epochs, into a temporary folder",
+        "from digits_fit import ChainruleFit\nfit = ChainruleFit()\n"
+        "def step():\n    fit.timed(1)\n"
+        "def check():\n    return fit.results[-1]['test_accuracy']\n",
+    ),
+    "g": (
+        "a chain of 10,000 ops on a 0-d tensor, forward and backward",
+        "from long_chain import chainrule_chain\nstep, _, check = chainrule_chain()\n",
     ),
     # cr.compile's replay of the same steps; a tree without cr.compile runs the eager step, so
     # --base (a commit before it) against this tree gives compiled / eager (the two recordings
@@ -81,7 +101,8 @@ WORKLOADS = {
     ),
 }
 #: steps in the shorter run where ``--steps`` is not given (array-bound workloads: fewer)
-DEFAULT_STEPS = {"c": 100, "d": 100, "e": 100, "cc": 100, "ec": 100, "i": 5, "j": 5}
+DEFAULT_STEPS = {"a": 5, "b": 2, "c": 100, "d": 100, "e": 100, "f": 1, "g": 2}
+DEFAULT_STEPS.update({"cc": 100, "ec": 100, "i": 5, "j": 5})
 
 
 #: the measured process imports the tree it is given, or fails: ``python -c`` puts the working
