@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.torch:
                 sides.append(("PyTorch", tree, TORCH[key]))
             procs = [start(path, code) for _, path, code in sides]
-            first = ask(procs[0], 1)["wall"]
+            first = [ask(p, 1)["wall"] for p in procs][0]  # every side: the same steps in all
             n = max(1, round(args.batch_ms / 1e3 / max(first, 1e-7)))
             rows: list[list[dict]] = [[] for _ in sides]
             for r in range(args.rounds):
