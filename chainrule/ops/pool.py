@@ -102,26 +102,33 @@ def _window_argmax(v: Any, need_index: bool = True) -> tuple[Any, Any]:
     in the window (row-major): the first of equal winners, as PyTorch's kernel picks it
     (``val > best or isnan(val)``), so the last NaN where a window holds one.
 
-    The windows are copied once with the offset as the outer axis (kh*kw, N, C, Ho, Wo), so the
-    max and the comparisons that find the winner run over contiguous arrays: a loop over the
-    offsets inside a window, never over positions.
+    A loop over the kh*kw offsets inside a window, never over positions, each reading one
+    strided view of the image (no copy of the windows): the max is the running maximum over
+    the offsets, and the winner's offset is the number of offsets before the first that equals
+    it (a running "not yet won" mask, summed), all on arrays of the output's size.
     """
     kh, kw = v.shape[4:]
     k = kh * kw
     xp = namespace(v)
-    # reshape copies the transposed view in the order it names: offsets outermost
-    vk = xp.reshape(xp.permute_dims(v, (4, 5, 0, 1, 2, 3)), (k, *v.shape[:4]))
-    best = xp.max(vk, axis=0)
+    at = [v[:, :, :, :, i, j] for i in range(kh) for j in range(kw)]
+    if k == 1:
+        best = xp.asarray(at[0], copy=True)
+    else:
+        best = xp.maximum(at[0], at[1])  # NaN propagates, as max does
+        for a in at[2:]:
+            best = xp.maximum(best, a)
     if not need_index:
         return best, None
     dtype = xp.uint8 if k <= 256 else xp.int64
-    idx = xp.full(best.shape, k - 1, dtype=dtype, device=v.device)
-    for i in range(k - 2, -1, -1):  # downwards: the first of equal winners is written last
-        idx = xp.where(vk[i, ...] == best, i, idx)
+    idx = xp.zeros(best.shape, dtype=dtype, device=v.device)
+    alive = None  # the windows whose winner comes later than the offsets seen
+    for a in at[:-1]:
+        alive = a != best if alive is None else alive & (a != best)
+        idx = idx + xp.astype(alive, dtype)
     nan = best != best
     if xp.any(nan):  # NaN equals nothing: the winner is the window's last NaN
         for i in range(k):
-            idx = xp.where(nan & (vk[i, ...] != vk[i, ...]), i, idx)
+            idx = xp.where(nan & (at[i] != at[i]), xp.asarray(i, dtype=dtype, device=v.device), idx)
     return best, idx
 
 
