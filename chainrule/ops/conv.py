@@ -84,13 +84,27 @@ def windows(x: Any, kernel: Pair, stride: Pair, dilation: Pair) -> Any:
     )
 
 
-def im2col(x: Any, kernel: Pair, dilation: Pair, padding: Padding, stride: Pair) -> Any:
-    """(N, C, H, W) -> (N, C*kh*kw, Ho*Wo): each window as a column, C outermost (F.unfold)."""
+def im2col(
+    x: Any,
+    kernel: Pair,
+    dilation: Pair,
+    padding: Padding,
+    stride: Pair,
+    batch_first: bool = True,
+) -> Any:
+    """(N, C, H, W) -> (N, C*kh*kw, Ho*Wo): each window as a column, C outermost (F.unfold).
+
+    With ``batch_first=False`` the same columns laid out (C*kh*kw, N, Ho*Wo): the rows of
+    every image side by side, so that the columns of the whole batch form one matrix.
+    """
     xp = namespace(x)
     v = windows(pad_image(x, padding), kernel, stride, dilation)
     n, c, ho, wo, kh, kw = v.shape
-    # one copy of the view, in the order of the columns: (N, C, kh, kw, Ho, Wo)
-    return xp.reshape(xp.permute_dims(v, (0, 1, 4, 5, 2, 3)), (n, c * kh * kw, ho * wo))
+    # one copy of the view, in the order of the columns: (N, C, kh, kw, Ho, Wo), or
+    # (C, kh, kw, N, Ho, Wo); both copy runs of Wo values
+    if batch_first:
+        return xp.reshape(xp.permute_dims(v, (0, 1, 4, 5, 2, 3)), (n, c * kh * kw, ho * wo))
+    return xp.reshape(xp.permute_dims(v, (1, 4, 5, 0, 2, 3)), (c * kh * kw, n, ho * wo))
 
 
 def col2im(
@@ -318,11 +332,14 @@ class Conv2d(Function):
     def forward(ctx, x, w, b, stride, padding, dilation, groups):
         n = x.shape[0]
         o, cg, kh, kw = w.shape
-        cols = im2col(x, (kh, kw), dilation, padding, stride)  # (N, C*kh*kw, L)
+        # the columns as (C*kh*kw, N, L): one matrix for the whole batch, which the weight
+        # gradient can read as such; the product reads it image by image, as a view
+        cols = im2col(x, (kh, kw), dilation, padding, stride, batch_first=False)
         ho, wo = _blocks(x.shape[2:], (kh, kw), dilation, padding, stride)
         k = cg * kh * kw
         xp = namespace(x)
-        y = xp.reshape(w, (groups, o // groups, k)) @ xp.reshape(cols, (n, groups, k, ho * wo))
+        per_image = xp.permute_dims(xp.reshape(cols, (groups, k, n, ho * wo)), (2, 0, 1, 3))
+        y = xp.reshape(w, (groups, o // groups, k)) @ per_image  # (N, groups, O/groups, L)
         y = xp.reshape(y, (n, o, ho, wo))
         if b is not None:
             y += xp.reshape(b, (o, 1, 1))  # y is a fresh array
@@ -355,12 +372,38 @@ class Conv2d(Function):
         if need_w:
             # under create_graph the columns as a function of x, so that gw is differentiated
             # in x; else the forward's own
-            cols = call(Unfold, x, kernel, dilation, padding, stride) if graph else kept[0]
-            cols = xp.reshape(cols, (n, groups, k, gy.shape[-1]))
-            gw = xp.reshape(xp.sum(gy @ xp.permute_dims(cols, (0, 1, 3, 2)), axis=0), w.shape)
+            if graph:
+                cols = call(Unfold, x, kernel, dilation, padding, stride)
+                cols = xp.reshape(cols, (n, groups, k, gy.shape[-1]))
+                gw = xp.sum(gy @ xp.permute_dims(cols, (0, 1, 3, 2)), axis=0)
+                gw = xp.reshape(gw, w.shape)
+            else:
+                gw = _weight_grad(gy, kept[0], w.shape)
         if need_b:
             gb = xp.sum(grad, axis=(0, 2, 3))
         return gx, gw, gb, None, None, None, None
+
+
+def _weight_grad(gy: Any, cols: Any, shape: tuple) -> Any:
+    """sum over n of G[n] @ im2col(x)[n]^T of a first-order backward, from the forward's columns.
+
+    ``gy``: (N, groups, O/groups, L); ``cols``: (C*kh*kw, N, L), as the forward keeps them. Two
+    ways to the same sum, each with one extra pass over an array: a product per image and a sum
+    over their (N, O, C*kh*kw) results, or one product over the whole batch, for which G is
+    copied into (O, N*L). The first costs N*O*K values, the second N*O*L: the one with the
+    smaller count is taken (a first layer, with few channels and many positions, sums per
+    image; a later one, with many channels and few positions, takes one product).
+    """
+    n, groups, og, length = gy.shape
+    k = cols.shape[0] // groups
+    xp = namespace(gy)
+    cols = xp.reshape(cols, (groups, k, n, length))
+    if k <= length:
+        per_image = xp.permute_dims(cols, (2, 0, 3, 1))  # (N, groups, L, k), a view
+        return xp.reshape(xp.sum(gy @ per_image, axis=0), shape)
+    g = xp.reshape(xp.permute_dims(gy, (1, 2, 0, 3)), (groups, og, n * length))  # a copy
+    gw_t = xp.reshape(cols, (groups, k, n * length)) @ xp.permute_dims(g, (0, 2, 1))
+    return xp.reshape(xp.permute_dims(gw_t, (0, 2, 1)), shape)  # (groups, O/groups, k)
 
 
 def _input_grad(

@@ -92,3 +92,21 @@ def test_conv_s_first_order_gradients_equal_the_recorded_rule_s(kwargs, n) -> No
     recorded = cr.autograd.grad(F.conv2d(*again, **kwargs), again, g, create_graph=True)
     for t, r in zip(first, recorded):
         np.testing.assert_allclose(t.grad.numpy(), r.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "k, length, groups",
+    [(6, 20, 1), (40, 9, 1), (12, 30, 2), (24, 5, 3)],
+    ids=["per_image", "one_product", "per_image_groups", "one_product_groups"],
+)
+def test_conv_s_weight_gradient_is_the_sum_over_images_either_way(k, length, groups) -> None:
+    """Both of ``_weight_grad``'s ways (k <= L sums per image, k > L takes one product) give
+    sum over n of G[n] @ cols[n]^T, written out here with einsum on the (N, K, L) columns."""
+    rng = np.random.default_rng(3)
+    n, og = 4, 5
+    gy = rng.standard_normal((n, groups, og, length))
+    cols = rng.standard_normal((n, groups, k, length))
+    want = np.einsum("ngol,ngkl->gok", gy, cols).reshape(groups * og, k)
+    kept = np.ascontiguousarray(cols.transpose(1, 2, 0, 3)).reshape(groups * k, n, length)
+    got = conv._weight_grad(gy, kept, (groups * og, k))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
