@@ -113,23 +113,48 @@ def col2im(
     """(N, C*kh*kw, L) -> (N, C, H, W): each column added back where its window was (F.fold).
 
     The inverse walk of ``im2col``: a loop over the kh*kw offsets inside a window (never over
-    positions), each adding one strided slice of the (padded) image; overlapping windows add up.
-    Where windows cannot overlap (a stride at least the dilated window, as 2x2 pooling has),
-    every value has a place of its own: the slices are assigned, not added, and when the
-    windows also tile the image exactly, nothing is zeroed first.
+    positions), each adding one strided slice of the (padded) image (``fold_offsets``).
+    """
+    kh, kw = kernel
+    (pt, pb), (pl, pr) = padding
+    ho, wo = _blocks(size, kernel, dilation, padding, stride)
+    n = cols.shape[0]
+    c = cols.shape[1] // (kh * kw)
+    blocks = namespace(cols).reshape(cols, (n, c, kh, kw, ho, wo))
+    return fold_offsets(
+        lambda i, j: blocks[:, :, i, j, ...], cols, (n, c), size, kernel, dilation, padding, stride
+    )
+
+
+def fold_offsets(
+    block: Any,
+    like: Any,
+    batch: Pair,
+    size: Pair,
+    kernel: Pair,
+    dilation: Pair,
+    padding: Padding,
+    stride: Pair,
+) -> Any:
+    """col2im with the columns given offset by offset: ``block(i, j)`` is the (N, C, Ho, Wo)
+    array of the values at offset (i, j) of every window; the result is (N, C, H, W) in the
+    dtype and on the device of ``like``.
+
+    The blocks are added, in the offsets' row-major order, each onto its strided slice of the
+    (padded) image. Where windows cannot overlap (a stride at least the dilated window, as 2x2
+    pooling has), every value has a place of its own: the slices are assigned, not added, and
+    when the windows also tile the image exactly, nothing is zeroed first. A caller that makes
+    each block on demand (max-pool's routed gradient) never holds all kh*kw of them at once.
     """
     kh, kw = kernel
     (pt, pb), (pl, pr) = padding
     hp, wp = size[0] + pt + pb, size[1] + pl + pr
-    ho = (hp - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-    wo = (wp - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-    n = cols.shape[0]
-    c = cols.shape[1] // (kh * kw)
-    xp = namespace(cols)
-    blocks = xp.reshape(cols, (n, c, kh, kw, ho, wo))
+    ho, wo = _blocks(size, kernel, dilation, padding, stride)
+    xp = namespace(like)
     apart = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
     tiled = apart and stride == kernel and dilation == (1, 1) and (ho * kh, wo * kw) == (hp, wp)
-    out = (xp.empty if tiled else xp.zeros)((n, c, hp, wp), dtype=cols.dtype, device=cols.device)
+    shape = (*batch, hp, wp)
+    out = (xp.empty if tiled else xp.zeros)(shape, dtype=like.dtype, device=like.device)
     h_end, w_end = stride[0] * (ho - 1) + 1, stride[1] * (wo - 1) + 1
     for i in range(kh):
         top = i * dilation[0]
@@ -142,9 +167,9 @@ def col2im(
                 slice(left, left + w_end, stride[1]),
             )
             if apart:
-                out[place] = blocks[:, :, i, j, ...]
+                out[place] = block(i, j)
             else:  # NumPy adds in place and sees the assignment of a view onto itself: no copy
-                out[place] += blocks[:, :, i, j, ...]
+                out[place] += block(i, j)
     if (pt, pb, pl, pr) == (0, 0, 0, 0):
         return out
     return out[:, :, pt : pt + size[0], pl : pl + size[1]]

@@ -14,7 +14,7 @@ from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
 from ..backend import namespace
 from ._registry import register
-from .conv import Fold, Padding, Pair, pad_image, pair, windows
+from .conv import Fold, Padding, Pair, fold_offsets, pad_image, pair, windows
 
 
 def _pool_geometry(
@@ -86,13 +86,22 @@ class MaxPool2d(Function):
         kh, kw = kernel
         h, w = x.shape[2:]
         xp = namespace(idx)
+        if not isinstance(grad, Tensor):  # first order: fold each offset's share as it is made
+            if xp.all(xp.isfinite(grad)):  # finite g times 0 is 0: where()'s values, faster
+
+                def share(i: int, j: int) -> Any:
+                    return grad * xp.astype(idx == i * kw + j, grad.dtype)
+            else:
+
+                def share(i: int, j: int) -> Any:
+                    return xp.where(idx == i * kw + j, grad, xp.zeros_like(grad))
+
+            gx = fold_offsets(share, grad, (n, c), (h, w), kernel, dilation, padding, stride)
+            return gx, None, None, None, None
+        # recorded (create_graph): the same routing as ops, so that it is differentiable in g
         offsets = xp.reshape(xp.arange(kh * kw, dtype=idx.dtype, device=idx.device), (-1, 1, 1))
         won = idx[:, :, None, ...] == offsets  # (N, C, kh*kw, Ho, Wo): fold's column layout
-        g = ctx.xp.reshape(grad, (n, c, 1, ho, wo))
-        if isinstance(grad, Tensor) or not xp.all(xp.isfinite(grad)):
-            routed = ctx.xp.where(won, g, 0.0)
-        else:  # the same values as where() (finite g times 0 is 0), several times faster
-            routed = g * xp.astype(won, g.dtype)
+        routed = ctx.xp.where(won, ctx.xp.reshape(grad, (n, c, 1, ho, wo)), 0.0)
         cols = ctx.xp.reshape(routed, (n, c * kh * kw, ho * wo))
         return call(Fold, cols, (h, w), kernel, dilation, padding, stride), None, None, None, None
 
