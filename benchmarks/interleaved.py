@@ -10,6 +10,14 @@ the last step (the same model and data on every side). BLAS runs on one thread o
 
     python benchmarks/interleaved.py --base main --new conv-pool --only i,j --steps 40
     python benchmarks/interleaved.py --base main --torch --only i
+    python benchmarks/interleaved.py --base main --torch --only i --keep-memory
+
+``--keep-memory`` is a diagnostic, not a setting to quote as a result: it tells glibc's malloc,
+in every side's process alike, to serve arrays up to 32 MiB from its heap and never to give the
+heap back (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_), so that a step touches no fresh
+pages. The difference to a plain run is what the page faults cost: by default glibc returns
+the top of its heap once more than twice its largest freed mmap-ed block lies free there, and a
+step whose arrays at their peak outgrow that pays the kernel for every page again each step.
 """
 
 from __future__ import annotations
@@ -49,10 +57,15 @@ for line in sys.stdin:
 """
 
 
-def start(tree: Path, key: str, torch: bool) -> subprocess.Popen:
+KEEP_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
+
+def start(tree: Path, key: str, torch: bool, keep_memory: bool = False) -> subprocess.Popen:
     code = LIBRARY_CHECK.format(tree=str(tree))
     code += WORKER.format(bench=str(ROOT / "benchmarks"), key=key, torch=torch)
     env = dict(os.environ, PYTHONPATH=str(tree), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    if keep_memory:
+        env.update(KEEP_MEMORY)
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
         stdin=subprocess.PIPE,
@@ -73,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--torch", action="store_true", help="add PyTorch's step as a side")
     parser.add_argument("--only", default="i,j", help="workloads of convnet_step (default i,j)")
     parser.add_argument("--steps", type=int, default=40, help="steps timed per side")
+    parser.add_argument(
+        "--keep-memory",
+        action="store_true",
+        help="diagnostic: glibc keeps its heap on every side (no page faults; see the docstring)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         base = checkout(args.base, Path(tmp) / "base")
@@ -84,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         print("| workload | side | CPU ms/step (median) | wall ms | faults/step | final loss |")
         print("|---|---|---|---|---|---|")
         for key in args.only.split(","):
-            procs = [start(path, key, torch) for _, path, torch in sides]
+            procs = [start(path, key, torch, args.keep_memory) for _, path, torch in sides]
             rows: list[list[dict]] = [[] for _ in sides]
             for s in range(args.steps):
                 for k in range(len(sides)):
