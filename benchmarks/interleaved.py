@@ -15,6 +15,14 @@ every side. The workloads are ``instructions.WORKLOADS``.
     python benchmarks/interleaved.py --base main --new conv-pool --only i,j
     python benchmarks/interleaved.py --base main --torch --only i
     python benchmarks/interleaved.py --base ba6fb6d --only a,b,c,d,e,f,g   # issue 12, item 7
+    python benchmarks/interleaved.py --base main --torch --only i --keep-memory
+
+``--keep-memory`` is a diagnostic, not a setting to quote as a result: it tells glibc's malloc,
+in every side's process alike, to serve arrays up to 32 MiB from its heap and never to give the
+heap back (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_), so that a step touches no fresh
+pages. The difference to a plain run is what the page faults cost: by default glibc returns
+the top of its heap once more than twice its largest freed mmap-ed block lies free there, and a
+step whose arrays at their peak outgrow that pays the kernel for every page again each step.
 """
 
 from __future__ import annotations
@@ -69,10 +77,15 @@ for line in sys.stdin:
 """
 
 
-def start(tree: Path, setup: str) -> subprocess.Popen:
+KEEP_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
+
+def start(tree: Path, setup: str, keep_memory: bool = False) -> subprocess.Popen:
     code = LIBRARY_CHECK.format(tree=str(tree))
     code += WORKER.format(bench=str(ROOT / "benchmarks"), setup=setup)
     env = dict(os.environ, PYTHONPATH=str(tree), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    if keep_memory:
+        env.update(KEEP_MEMORY)
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
         stdin=subprocess.PIPE,
@@ -100,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="i,j", help=f"workloads among {','.join(WORKLOADS)}")
     parser.add_argument("--rounds", type=int, default=40, help="batches timed per side")
     parser.add_argument("--batch-ms", type=float, default=20.0, help="about this long a batch")
+    parser.add_argument(
+        "--keep-memory",
+        action="store_true",
+        help="diagnostic: glibc keeps its heap on every side (no page faults; see the docstring)",
+    )
     args = parser.parse_args(argv)
     keys = args.only.split(",")
     unknown = [k for k in keys if k not in WORKLOADS or (args.torch and k not in TORCH)]
@@ -118,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             sides = [(args.base, base, setup), (args.new or "this tree", tree, setup)]
             if args.torch:
                 sides.append(("PyTorch", tree, TORCH[key]))
-            procs = [start(path, code) for _, path, code in sides]
+            procs = [start(path, code, args.keep_memory) for _, path, code in sides]
             first = [ask(p, 1)["wall"] for p in procs][0]  # every side: the same steps in all
             n = max(1, round(args.batch_ms / 1e3 / max(first, 1e-7)))
             rows: list[list[dict]] = [[] for _ in sides]

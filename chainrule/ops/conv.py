@@ -84,13 +84,27 @@ def windows(x: Any, kernel: Pair, stride: Pair, dilation: Pair) -> Any:
     )
 
 
-def im2col(x: Any, kernel: Pair, dilation: Pair, padding: Padding, stride: Pair) -> Any:
-    """(N, C, H, W) -> (N, C*kh*kw, Ho*Wo): each window as a column, C outermost (F.unfold)."""
+def im2col(
+    x: Any,
+    kernel: Pair,
+    dilation: Pair,
+    padding: Padding,
+    stride: Pair,
+    batch_first: bool = True,
+) -> Any:
+    """(N, C, H, W) -> (N, C*kh*kw, Ho*Wo): each window as a column, C outermost (F.unfold).
+
+    With ``batch_first=False`` the same columns laid out (C*kh*kw, N, Ho*Wo): the rows of
+    every image side by side, so that the columns of the whole batch form one matrix.
+    """
     xp = namespace(x)
     v = windows(pad_image(x, padding), kernel, stride, dilation)
     n, c, ho, wo, kh, kw = v.shape
-    # one copy of the view, in the order of the columns: (N, C, kh, kw, Ho, Wo)
-    return xp.reshape(xp.permute_dims(v, (0, 1, 4, 5, 2, 3)), (n, c * kh * kw, ho * wo))
+    # one copy of the view, in the order of the columns: (N, C, kh, kw, Ho, Wo), or
+    # (C, kh, kw, N, Ho, Wo); both copy runs of Wo values
+    if batch_first:
+        return xp.reshape(xp.permute_dims(v, (0, 1, 4, 5, 2, 3)), (n, c * kh * kw, ho * wo))
+    return xp.reshape(xp.permute_dims(v, (1, 4, 5, 0, 2, 3)), (c * kh * kw, n, ho * wo))
 
 
 def col2im(
@@ -99,23 +113,48 @@ def col2im(
     """(N, C*kh*kw, L) -> (N, C, H, W): each column added back where its window was (F.fold).
 
     The inverse walk of ``im2col``: a loop over the kh*kw offsets inside a window (never over
-    positions), each adding one strided slice of the (padded) image; overlapping windows add up.
-    Where windows cannot overlap (a stride at least the dilated window, as 2x2 pooling has),
-    every value has a place of its own: the slices are assigned, not added, and when the
-    windows also tile the image exactly, nothing is zeroed first.
+    positions), each adding one strided slice of the (padded) image (``fold_offsets``).
+    """
+    kh, kw = kernel
+    (pt, pb), (pl, pr) = padding
+    ho, wo = _blocks(size, kernel, dilation, padding, stride)
+    n = cols.shape[0]
+    c = cols.shape[1] // (kh * kw)
+    blocks = namespace(cols).reshape(cols, (n, c, kh, kw, ho, wo))
+    return fold_offsets(
+        lambda i, j: blocks[:, :, i, j, ...], cols, (n, c), size, kernel, dilation, padding, stride
+    )
+
+
+def fold_offsets(
+    block: Any,
+    like: Any,
+    batch: Pair,
+    size: Pair,
+    kernel: Pair,
+    dilation: Pair,
+    padding: Padding,
+    stride: Pair,
+) -> Any:
+    """col2im with the columns given offset by offset: ``block(i, j)`` is the (N, C, Ho, Wo)
+    array of the values at offset (i, j) of every window; the result is (N, C, H, W) in the
+    dtype and on the device of ``like``.
+
+    The blocks are added, in the offsets' row-major order, each onto its strided slice of the
+    (padded) image. Where windows cannot overlap (a stride at least the dilated window, as 2x2
+    pooling has), every value has a place of its own: the slices are assigned, not added, and
+    when the windows also tile the image exactly, nothing is zeroed first. A caller that makes
+    each block on demand (max-pool's routed gradient) never holds all kh*kw of them at once.
     """
     kh, kw = kernel
     (pt, pb), (pl, pr) = padding
     hp, wp = size[0] + pt + pb, size[1] + pl + pr
-    ho = (hp - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-    wo = (wp - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-    n = cols.shape[0]
-    c = cols.shape[1] // (kh * kw)
-    xp = namespace(cols)
-    blocks = xp.reshape(cols, (n, c, kh, kw, ho, wo))
+    ho, wo = _blocks(size, kernel, dilation, padding, stride)
+    xp = namespace(like)
     apart = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
     tiled = apart and stride == kernel and dilation == (1, 1) and (ho * kh, wo * kw) == (hp, wp)
-    out = (xp.empty if tiled else xp.zeros)((n, c, hp, wp), dtype=cols.dtype, device=cols.device)
+    shape = (*batch, hp, wp)
+    out = (xp.empty if tiled else xp.zeros)(shape, dtype=like.dtype, device=like.device)
     h_end, w_end = stride[0] * (ho - 1) + 1, stride[1] * (wo - 1) + 1
     for i in range(kh):
         top = i * dilation[0]
@@ -128,9 +167,9 @@ def col2im(
                 slice(left, left + w_end, stride[1]),
             )
             if apart:
-                out[place] = blocks[:, :, i, j, ...]
+                out[place] = block(i, j)
             else:  # NumPy adds in place and sees the assignment of a view onto itself: no copy
-                out[place] += blocks[:, :, i, j, ...]
+                out[place] += block(i, j)
     if (pt, pb, pl, pr) == (0, 0, 0, 0):
         return out
     return out[:, :, pt : pt + size[0], pl : pl + size[1]]
@@ -318,11 +357,14 @@ class Conv2d(Function):
     def forward(ctx, x, w, b, stride, padding, dilation, groups):
         n = x.shape[0]
         o, cg, kh, kw = w.shape
-        cols = im2col(x, (kh, kw), dilation, padding, stride)  # (N, C*kh*kw, L)
+        # the columns as (C*kh*kw, N, L): one matrix for the whole batch, which the weight
+        # gradient can read as such; the product reads it image by image, as a view
+        cols = im2col(x, (kh, kw), dilation, padding, stride, batch_first=False)
         ho, wo = _blocks(x.shape[2:], (kh, kw), dilation, padding, stride)
         k = cg * kh * kw
         xp = namespace(x)
-        y = xp.reshape(w, (groups, o // groups, k)) @ xp.reshape(cols, (n, groups, k, ho * wo))
+        per_image = xp.permute_dims(xp.reshape(cols, (groups, k, n, ho * wo)), (2, 0, 1, 3))
+        y = xp.reshape(w, (groups, o // groups, k)) @ per_image  # (N, groups, O/groups, L)
         y = xp.reshape(y, (n, o, ho, wo))
         if b is not None:
             y += xp.reshape(b, (o, 1, 1))  # y is a fresh array
@@ -355,12 +397,38 @@ class Conv2d(Function):
         if need_w:
             # under create_graph the columns as a function of x, so that gw is differentiated
             # in x; else the forward's own
-            cols = call(Unfold, x, kernel, dilation, padding, stride) if graph else kept[0]
-            cols = xp.reshape(cols, (n, groups, k, gy.shape[-1]))
-            gw = xp.reshape(xp.sum(gy @ xp.permute_dims(cols, (0, 1, 3, 2)), axis=0), w.shape)
+            if graph:
+                cols = call(Unfold, x, kernel, dilation, padding, stride)
+                cols = xp.reshape(cols, (n, groups, k, gy.shape[-1]))
+                gw = xp.sum(gy @ xp.permute_dims(cols, (0, 1, 3, 2)), axis=0)
+                gw = xp.reshape(gw, w.shape)
+            else:
+                gw = _weight_grad(gy, kept[0], w.shape)
         if need_b:
             gb = xp.sum(grad, axis=(0, 2, 3))
         return gx, gw, gb, None, None, None, None
+
+
+def _weight_grad(gy: Any, cols: Any, shape: tuple) -> Any:
+    """sum over n of G[n] @ im2col(x)[n]^T of a first-order backward, from the forward's columns.
+
+    ``gy``: (N, groups, O/groups, L); ``cols``: (C*kh*kw, N, L), as the forward keeps them. Two
+    ways to the same sum, each with one extra pass over an array: a product per image and a sum
+    over their (N, O, C*kh*kw) results, or one product over the whole batch, for which G is
+    copied into (O, N*L). The first costs N*O*K values, the second N*O*L: the one with the
+    smaller count is taken (a first layer, with few channels and many positions, sums per
+    image; a later one, with many channels and few positions, takes one product).
+    """
+    n, groups, og, length = gy.shape
+    k = cols.shape[0] // groups
+    xp = namespace(gy)
+    cols = xp.reshape(cols, (groups, k, n, length))
+    if k <= length:
+        per_image = xp.permute_dims(cols, (2, 0, 3, 1))  # (N, groups, L, k), a view
+        return xp.reshape(xp.sum(gy @ per_image, axis=0), shape)
+    g = xp.reshape(xp.permute_dims(gy, (1, 2, 0, 3)), (groups, og, n * length))  # a copy
+    gw_t = xp.reshape(cols, (groups, k, n * length)) @ xp.permute_dims(g, (0, 2, 1))
+    return xp.reshape(xp.permute_dims(gw_t, (0, 2, 1)), shape)  # (groups, O/groups, k)
 
 
 def _input_grad(

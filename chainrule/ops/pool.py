@@ -14,7 +14,7 @@ from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
 from ..backend import namespace
 from ._registry import register
-from .conv import Fold, Padding, Pair, pad_image, pair, windows
+from .conv import Fold, Padding, Pair, fold_offsets, pad_image, pair, windows
 
 
 def _pool_geometry(
@@ -86,13 +86,22 @@ class MaxPool2d(Function):
         kh, kw = kernel
         h, w = x.shape[2:]
         xp = namespace(idx)
+        if not isinstance(grad, Tensor):  # first order: fold each offset's share as it is made
+            if xp.all(xp.isfinite(grad)):  # finite g times 0 is 0: where()'s values, faster
+
+                def share(i: int, j: int) -> Any:
+                    return grad * xp.astype(idx == i * kw + j, grad.dtype)
+            else:
+
+                def share(i: int, j: int) -> Any:
+                    return xp.where(idx == i * kw + j, grad, xp.zeros_like(grad))
+
+            gx = fold_offsets(share, grad, (n, c), (h, w), kernel, dilation, padding, stride)
+            return gx, None, None, None, None
+        # recorded (create_graph): the same routing as ops, so that it is differentiable in g
         offsets = xp.reshape(xp.arange(kh * kw, dtype=idx.dtype, device=idx.device), (-1, 1, 1))
         won = idx[:, :, None, ...] == offsets  # (N, C, kh*kw, Ho, Wo): fold's column layout
-        g = ctx.xp.reshape(grad, (n, c, 1, ho, wo))
-        if isinstance(grad, Tensor) or not xp.all(xp.isfinite(grad)):
-            routed = ctx.xp.where(won, g, 0.0)
-        else:  # the same values as where() (finite g times 0 is 0), several times faster
-            routed = g * xp.astype(won, g.dtype)
+        routed = ctx.xp.where(won, ctx.xp.reshape(grad, (n, c, 1, ho, wo)), 0.0)
         cols = ctx.xp.reshape(routed, (n, c * kh * kw, ho * wo))
         return call(Fold, cols, (h, w), kernel, dilation, padding, stride), None, None, None, None
 
@@ -102,26 +111,33 @@ def _window_argmax(v: Any, need_index: bool = True) -> tuple[Any, Any]:
     in the window (row-major): the first of equal winners, as PyTorch's kernel picks it
     (``val > best or isnan(val)``), so the last NaN where a window holds one.
 
-    The windows are copied once with the offset as the outer axis (kh*kw, N, C, Ho, Wo), so the
-    max and the comparisons that find the winner run over contiguous arrays: a loop over the
-    offsets inside a window, never over positions.
+    A loop over the kh*kw offsets inside a window, never over positions, each reading one
+    strided view of the image (no copy of the windows): the max is the running maximum over
+    the offsets, and the winner's offset is the number of offsets before the first that equals
+    it (a running "not yet won" mask, summed), all on arrays of the output's size.
     """
     kh, kw = v.shape[4:]
     k = kh * kw
     xp = namespace(v)
-    # reshape copies the transposed view in the order it names: offsets outermost
-    vk = xp.reshape(xp.permute_dims(v, (4, 5, 0, 1, 2, 3)), (k, *v.shape[:4]))
-    best = xp.max(vk, axis=0)
+    at = [v[:, :, :, :, i, j] for i in range(kh) for j in range(kw)]
+    if k == 1:
+        best = xp.asarray(at[0], copy=True)
+    else:
+        best = xp.maximum(at[0], at[1])  # NaN propagates, as max does
+        for a in at[2:]:
+            best = xp.maximum(best, a)
     if not need_index:
         return best, None
     dtype = xp.uint8 if k <= 256 else xp.int64
-    idx = xp.full(best.shape, k - 1, dtype=dtype, device=v.device)
-    for i in range(k - 2, -1, -1):  # downwards: the first of equal winners is written last
-        idx = xp.where(vk[i, ...] == best, i, idx)
+    idx = xp.zeros(best.shape, dtype=dtype, device=v.device)
+    alive = None  # the windows whose winner comes later than the offsets seen
+    for a in at[:-1]:
+        alive = a != best if alive is None else alive & (a != best)
+        idx = idx + xp.astype(alive, dtype)
     nan = best != best
     if xp.any(nan):  # NaN equals nothing: the winner is the window's last NaN
         for i in range(k):
-            idx = xp.where(nan & (vk[i, ...] != vk[i, ...]), i, idx)
+            idx = xp.where(nan & (at[i] != at[i]), xp.asarray(i, dtype=dtype, device=v.device), idx)
     return best, idx
 
 

@@ -60,18 +60,43 @@ def test_col2im_equals_adding_every_window_value(
     np.testing.assert_allclose(col2im(cols, size, kernel, dilation, padding, stride), want)
 
 
+@pytest.mark.parametrize(
+    "kwargs, size",
+    [
+        ({"kernel_size": 3, "stride": 2}, 15),  # overlapping windows: the shares are added
+        ({"kernel_size": 2}, 8),  # tiled: assigned, nothing zeroed
+        ({"kernel_size": 2, "ceil_mode": True}, 7),  # tiled with the bottom/right padding
+        ({"kernel_size": 2}, 7),  # the last row and column in no window: zeroed
+        ({"kernel_size": 3, "stride": 3, "padding": 1, "dilation": 1}, 10),  # apart, padded
+    ],
+    ids=["overlapping", "tiled", "ceil_mode", "leftover", "padded"],
+)
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
-def test_max_pool_s_first_order_gradient_equals_the_recorded_rule_s(dtype) -> None:
-    """Bit for bit, in the gradient's own dtype (float16 summed as float16, as the rule does)."""
+def test_max_pool_s_first_order_gradient_equals_the_recorded_rule_s(dtype, kwargs, size) -> None:
+    """Bit for bit, in the gradient's own dtype (float16 summed as float16, as the rule does);
+    ties (a repeated value) included, so the first winner of each window is the one routed."""
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((4, 3, 15, 15)).astype(dtype)
-    g = cr.tensor((rng.standard_normal((4, 3, 7, 7)) * 100).astype(dtype))
+    x = np.round(rng.standard_normal((4, 3, size, size)) * 2).astype(dtype)  # many ties
+    shape = F.max_pool2d(cr.tensor(x), **kwargs).shape
+    g = cr.tensor((rng.standard_normal(shape) * 100).astype(dtype))
     first = cr.tensor(x, requires_grad=True)
-    F.max_pool2d(first, 3, stride=2).backward(g)  # overlapping windows: col2im adds
+    F.max_pool2d(first, **kwargs).backward(g)
     recorded = cr.tensor(x, requires_grad=True)
-    (gx,) = cr.autograd.grad(F.max_pool2d(recorded, 3, stride=2), [recorded], g, create_graph=True)
+    (gx,) = cr.autograd.grad(F.max_pool2d(recorded, **kwargs), [recorded], g, create_graph=True)
     assert first.grad.dtype == dtype
     np.testing.assert_array_equal(first.grad.numpy(), gx.detach().numpy())
+
+
+def test_max_pool_s_first_order_gradient_routes_inf_and_nan_as_the_recorded_rule() -> None:
+    """A non-finite upstream takes where() (inf times 0 would be NaN): only the winners get it."""
+    x = np.arange(2 * 1 * 4 * 4, dtype=np.float64).reshape(2, 1, 4, 4)
+    g = np.array([np.inf, -np.inf, np.nan, 1.0] * 2).reshape(2, 1, 2, 2)
+    first = cr.tensor(x, requires_grad=True)
+    F.max_pool2d(first, 2).backward(cr.tensor(g))
+    recorded = cr.tensor(x, requires_grad=True)
+    (gx,) = cr.autograd.grad(F.max_pool2d(recorded, 2), [recorded], cr.tensor(g), create_graph=True)
+    np.testing.assert_array_equal(first.grad.numpy(), gx.detach().numpy())
+    assert np.isnan(first.grad.numpy()).sum() == 2  # the two NaN shares, at their winners only
 
 
 @pytest.mark.parametrize(
@@ -92,3 +117,21 @@ def test_conv_s_first_order_gradients_equal_the_recorded_rule_s(kwargs, n) -> No
     recorded = cr.autograd.grad(F.conv2d(*again, **kwargs), again, g, create_graph=True)
     for t, r in zip(first, recorded):
         np.testing.assert_allclose(t.grad.numpy(), r.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "k, length, groups",
+    [(6, 20, 1), (40, 9, 1), (12, 30, 2), (24, 5, 3)],
+    ids=["per_image", "one_product", "per_image_groups", "one_product_groups"],
+)
+def test_conv_s_weight_gradient_is_the_sum_over_images_either_way(k, length, groups) -> None:
+    """Both of ``_weight_grad``'s ways (k <= L sums per image, k > L takes one product) give
+    sum over n of G[n] @ cols[n]^T, written out here with einsum on the (N, K, L) columns."""
+    rng = np.random.default_rng(3)
+    n, og = 4, 5
+    gy = rng.standard_normal((n, groups, og, length))
+    cols = rng.standard_normal((n, groups, k, length))
+    want = np.einsum("ngol,ngkl->gok", gy, cols).reshape(groups * og, k)
+    kept = np.ascontiguousarray(cols.transpose(1, 2, 0, 3)).reshape(groups * k, n, length)
+    got = conv._weight_grad(gy, kept, (groups * og, k))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
