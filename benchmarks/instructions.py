@@ -92,12 +92,12 @@ WORKLOADS = {
     "i": (
         "LeNet-style ConvNet step, 64 images of 1x28x28",
         "from convnet_step import ChainruleConvNet, make_problem\n"
-        "step = ChainruleConvNet(make_problem('i')).step\n",
+        "model = ChainruleConvNet(make_problem('i'))\nstep, check = model.step, model.loss_value\n",
     ),
     "j": (
         "LeNet-style ConvNet step, 64 images of 3x32x32",
         "from convnet_step import ChainruleConvNet, make_problem\n"
-        "step = ChainruleConvNet(make_problem('j')).step\n",
+        "model = ChainruleConvNet(make_problem('j'))\nstep, check = model.step, model.loss_value\n",
     ),
 }
 #: steps in the shorter run where ``--steps`` is not given (array-bound workloads: fewer)
