@@ -119,6 +119,7 @@ def _alone() -> int:
 
 
 _ALONE = _alone()
+_asarray = NUMPY.asarray
 
 
 class _Run:
@@ -325,7 +326,9 @@ def _process(node: Node, run: _Run, ready: list) -> None:
         p = a.grad_fn
         if g is not None:
             if not create_graph:
-                if isinstance(g, Tensor):
+                if type(g) is ndarray:
+                    pass
+                elif isinstance(g, Tensor):
                     g = g._data
                 elif type(g) not in _BY_TYPE:
                     g = _like(a._data, g)
@@ -433,6 +436,8 @@ def _zeros(meta: tuple, as_tensor: bool) -> Any:
 def _like(data: Any, value: Any) -> Any:
     """A gradient a backward returned as a number (or NumPy scalar), as an array on the device
     of the input ``data`` it is for."""
+    if type(data) is ndarray:  # the lean path: NumPy's 0-d results come back as scalars
+        return _asarray(value)
     return namespace(data).asarray(value, device=data.device)
 
 

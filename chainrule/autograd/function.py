@@ -45,6 +45,8 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
+import numpy
+
 from ..backend import (
     _BY_TYPE,
     _FLOAT_DTYPES,
@@ -56,6 +58,14 @@ from ..backend import (
     ndarray,
 )
 from .grad_mode import state
+
+#: NumPy's scalar types of the dtypes chainrule supports: what NumPy returns for a 0-d result.
+NUMPY_SCALARS = frozenset(
+    numpy.dtype(t).type
+    for t in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+    + ("float16", "float32", "float64")
+)
+_asarray = numpy.asarray
 
 
 class Node:
@@ -343,7 +353,12 @@ class Function:
         # one output, the common case, without the tuple machinery
         raw = out  # what forward returned (a user's Function returns a Tensor it may have saved)
         if type(out) is not ndarray:
-            out = _as_array(out, cls, data)
+            # NumPy hands a 0-d result back as a scalar (np.float32): the lean path for small
+            # tensors re-wraps it directly when every input is NumPy's
+            if type(out) in NUMPY_SCALARS and not elsewhere:
+                out = _asarray(out)
+            else:
+                out = _as_array(out, cls, data)
         if not record:
             return Tensor._make(out)
         ctx.function = cls
