@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..backend import _BY_TYPE, NUMPY, canonical_dtype, namespace, ndarray
-from .function import Node, _check_finite
+from .function import NUMPY_SCALARS, Node, _check_finite
 from .grad_mode import state
 from .tensor import Tensor
 
@@ -325,16 +325,18 @@ def _process(node: Node, run: _Run, ready: list) -> None:
             continue
         p = a.grad_fn
         if g is not None:
+            data = a._data
             if not create_graph:
                 if type(g) is ndarray:
                     pass
+                elif type(g) in NUMPY_SCALARS and type(data) is ndarray:
+                    g = _asarray(g)  # the lean path: NumPy's 0-d results come back as scalars
                 elif isinstance(g, Tensor):
                     g = g._data
                 elif type(g) not in _BY_TYPE:
-                    g = _like(a._data, g)
+                    g = _like(data, g)
             elif not isinstance(g, Tensor):
-                g = Tensor._make(_like(a._data, g))
-            data = a._data
+                g = Tensor._make(_like(data, g))
             if g.shape != data.shape:
                 g = sum_to(g, data.shape, node, i)
             if g.dtype is not data.dtype:
@@ -436,8 +438,6 @@ def _zeros(meta: tuple, as_tensor: bool) -> Any:
 def _like(data: Any, value: Any) -> Any:
     """A gradient a backward returned as a number (or NumPy scalar), as an array on the device
     of the input ``data`` it is for."""
-    if type(data) is ndarray:  # the lean path: NumPy's 0-d results come back as scalars
-        return _asarray(value)
     return namespace(data).asarray(value, device=data.device)
 
 

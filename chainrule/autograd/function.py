@@ -488,20 +488,23 @@ def _tag_saved(
     as the output Tensor: the Tensor holds this node as its grad_fn, and holding it back would
     make a reference cycle; the node keeps only the output's version counter.
     """
-    saved = list(node.saved)
+    saved = node.saved
     src: list = []
     tagged = False
     for k, s in enumerate(saved):
         tag = None
-        for i, d in enumerate(data):
-            if s is d or s is args[i]:
-                a = args[i]
+        i = 0
+        for d, a in zip(data, args):  # an input? (the common case: a built-in op saves arrays)
+            if s is d or s is a:
                 if isinstance(a, Tensor):
                     tag = ("in", i, a._vc, a._vc[0])
                 break
+            i += 1
         else:
             for j, o in enumerate(outs):
                 if s is o or s is arrays[j]:
+                    if saved is node.saved:
+                        saved = list(saved)
                     saved[k] = arrays[j]
                     tag = ("out", j, results[j]._vc, 0)
                     break
