@@ -491,13 +491,17 @@ def _tag_saved(
     saved = node.saved
     src: list = []
     tagged = False
+    n = len(data)
     for k, s in enumerate(saved):
         tag = None
-        i = 0
-        for d, a in zip(data, args):  # an input? (the common case: a built-in op saves arrays)
-            if s is d or s is a:
+        # an input? A built-in op saves its arrays in argument order (Mul: x, y), so try k first
+        i = k if k < n and s is data[k] else 0
+        while i < n:
+            a = args[i]
+            if s is data[i] or s is a:
                 if isinstance(a, Tensor):
-                    tag = ("in", i, a._vc, a._vc[0])
+                    vc = a._vc
+                    tag = ("in", i, vc, vc[0])
                 break
             i += 1
         else:

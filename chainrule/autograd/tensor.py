@@ -447,9 +447,7 @@ class Tensor:
             retain_graph: keep the graph for another backward (defaults to ``create_graph``).
             create_graph: record the backward pass, so the gradients can be differentiated again.
         """
-        from .functional import _backward
-
-        _backward([self], [gradient], retain_graph, create_graph)
+        _functional._backward([self], [gradient], retain_graph, create_graph)
 
     # ----- in-place operations (bump the version counter) -----
     def _check_inplace(self, op: str) -> None:
@@ -612,5 +610,6 @@ def cuda_device(index: Any) -> Any:
 from .. import ops as _ops  # noqa: E402
 from . import dispatch as _dispatch  # noqa: E402
 from . import engine as _engine  # noqa: E402
+from . import functional as _functional  # noqa: E402
 
 _ops.bind_methods(Tensor)
