@@ -45,8 +45,6 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-import numpy
-
 from ..backend import (
     _BY_TYPE,
     _FLOAT_DTYPES,
@@ -61,11 +59,11 @@ from .grad_mode import state
 
 #: NumPy's scalar types of the dtypes chainrule supports: what NumPy returns for a 0-d result.
 NUMPY_SCALARS = frozenset(
-    numpy.dtype(t).type
+    type(NUMPY.asarray(0, dtype=t)[()])
     for t in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
     + ("float16", "float32", "float64")
 )
-_asarray = numpy.asarray
+_asarray = NUMPY.asarray
 
 
 class Node:
