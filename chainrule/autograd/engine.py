@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..backend import _BY_TYPE, NUMPY, canonical_dtype, namespace, ndarray
-from .function import Node, _check_finite
+from .function import NUMPY_SCALARS, Node, _check_finite
 from .grad_mode import state
 from .tensor import Tensor
 
@@ -119,6 +119,7 @@ def _alone() -> int:
 
 
 _ALONE = _alone()
+_asarray = NUMPY.asarray
 
 
 class _Run:
@@ -324,14 +325,18 @@ def _process(node: Node, run: _Run, ready: list) -> None:
             continue
         p = a.grad_fn
         if g is not None:
+            data = a._data
             if not create_graph:
-                if isinstance(g, Tensor):
+                if type(g) is ndarray:
+                    pass
+                elif type(g) in NUMPY_SCALARS and type(data) is ndarray:
+                    g = _asarray(g)  # the lean path: NumPy's 0-d results come back as scalars
+                elif isinstance(g, Tensor):
                     g = g._data
                 elif type(g) not in _BY_TYPE:
-                    g = _like(a._data, g)
+                    g = _like(data, g)
             elif not isinstance(g, Tensor):
-                g = Tensor._make(_like(a._data, g))
-            data = a._data
+                g = Tensor._make(_like(data, g))
             if g.shape != data.shape:
                 g = sum_to(g, data.shape, node, i)
             if g.dtype is not data.dtype:

@@ -57,6 +57,14 @@ from ..backend import (
 )
 from .grad_mode import state
 
+#: NumPy's scalar types of the dtypes chainrule supports: what NumPy returns for a 0-d result.
+NUMPY_SCALARS = frozenset(
+    type(NUMPY.asarray(0, dtype=t)[()])
+    for t in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+    + ("float16", "float32", "float64")
+)
+_asarray = NUMPY.asarray
+
 
 class Node:
     """One recorded call of a Function: the ``ctx`` its forward filled and its outputs' ``grad_fn``.
@@ -343,7 +351,12 @@ class Function:
         # one output, the common case, without the tuple machinery
         raw = out  # what forward returned (a user's Function returns a Tensor it may have saved)
         if type(out) is not ndarray:
-            out = _as_array(out, cls, data)
+            # NumPy hands a 0-d result back as a scalar (np.float32): the lean path for small
+            # tensors re-wraps it directly when every input is NumPy's
+            if type(out) in NUMPY_SCALARS and not elsewhere:
+                out = _asarray(out)
+            else:
+                out = _as_array(out, cls, data)
         if not record:
             return Tensor._make(out)
         ctx.function = cls
@@ -473,20 +486,27 @@ def _tag_saved(
     as the output Tensor: the Tensor holds this node as its grad_fn, and holding it back would
     make a reference cycle; the node keeps only the output's version counter.
     """
-    saved = list(node.saved)
+    saved = node.saved
     src: list = []
     tagged = False
+    n = len(data)
     for k, s in enumerate(saved):
         tag = None
-        for i, d in enumerate(data):
-            if s is d or s is args[i]:
-                a = args[i]
+        # an input? A built-in op saves its arrays in argument order (Mul: x, y), so try k first
+        i = k if k < n and s is data[k] else 0
+        while i < n:
+            a = args[i]
+            if s is data[i] or s is a:
                 if isinstance(a, Tensor):
-                    tag = ("in", i, a._vc, a._vc[0])
+                    vc = a._vc
+                    tag = ("in", i, vc, vc[0])
                 break
+            i += 1
         else:
             for j, o in enumerate(outs):
                 if s is o or s is arrays[j]:
+                    if saved is node.saved:
+                        saved = list(saved)
                     saved[k] = arrays[j]
                     tag = ("out", j, results[j]._vc, 0)
                     break

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..backend import namespace
+from ..backend import NUMPY, namespace, ndarray
 from ..ops import reshape, stack
 from .engine import run_backward
 from .tensor import Tensor, to_array
+
+_empty = NUMPY.empty
 
 
 def _as_tuple(x: Any) -> tuple:
@@ -36,7 +38,12 @@ def _root_grad(t: Tensor, g: Any, create_graph: bool, i: int) -> Any:
                 f"grad can be implicitly created only for outputs with one element; this output "
                 f"has shape {tuple(t.shape)}: pass gradient= a tensor of that shape"
             )
-        arr = namespace(t._data).ones(t.shape, dtype=t._data.dtype, device=t._data.device)
+        data = t._data
+        if type(data) is ndarray:  # NumPy's ones() is Python code: empty and fill are not
+            arr = _empty(data.shape, data.dtype)
+            arr.fill(1)
+        else:
+            arr = namespace(data).ones(data.shape, dtype=data.dtype, device=data.device)
         return Tensor._make(arr) if create_graph else arr
     if create_graph and isinstance(g, Tensor):
         gt = g

@@ -29,6 +29,8 @@ from ..backend import (
 from ..backend import device as _device
 from .grad_mode import state
 
+_asarray = NUMPY.asarray
+
 
 def to_array(data: Any, dtype: Any = None, copy: bool = True, device: Any = None) -> Any:
     """Turn ``data`` (numbers, nested lists, arrays, tensors) into an array of a supported dtype.
@@ -109,9 +111,15 @@ class Tensor:
         name: str | None = None,
         device: Any = None,
     ) -> None:
-        self._init_slots(to_array(data, dtype, device=resolve(device)))
-        if requires_grad:
-            self.requires_grad_(True)
+        if type(data) is float and dtype is None and device is None:
+            # the lean path for a Python number (the lecture's leaves): the default dtype, which
+            # is always floating, so it may require grad without requires_grad_'s check
+            self._init_slots(_asarray(data, dtype=dtypes.get_default_dtype()))
+            self._requires_grad = bool(requires_grad)
+        else:
+            self._init_slots(to_array(data, dtype, device=resolve(device)))
+            if requires_grad:
+                self.requires_grad_(True)
         if name is not None:
             self.name = name
 
@@ -439,9 +447,7 @@ class Tensor:
             retain_graph: keep the graph for another backward (defaults to ``create_graph``).
             create_graph: record the backward pass, so the gradients can be differentiated again.
         """
-        from .functional import _backward
-
-        _backward([self], [gradient], retain_graph, create_graph)
+        _functional._backward([self], [gradient], retain_graph, create_graph)
 
     # ----- in-place operations (bump the version counter) -----
     def _check_inplace(self, op: str) -> None:
@@ -604,5 +610,6 @@ def cuda_device(index: Any) -> Any:
 from .. import ops as _ops  # noqa: E402
 from . import dispatch as _dispatch  # noqa: E402
 from . import engine as _engine  # noqa: E402
+from . import functional as _functional  # noqa: E402
 
 _ops.bind_methods(Tensor)
