@@ -430,6 +430,20 @@ def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def build(builders: dict[str, Any], modules: dict[str, str], problem: Any) -> tuple[dict, dict]:
+    """Each competitor of ``builders`` built on ``problem`` where its library imports:
+    (built, skips), the notes saying why the others are skipped (``skipped``)."""
+    built: dict[str, Any] = {}
+    skips: dict[str, str] = {}
+    for name, cls in builders.items():
+        note = skipped(modules[name])
+        if note:
+            skips[name] = note
+        else:
+            built[name] = cls(problem)
+    return built, skips
+
+
 def skipped(module: str) -> str | None:
     """None when ``module`` imports, else the note that says why its competitor is skipped."""
     import importlib

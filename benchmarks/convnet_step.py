@@ -159,17 +159,10 @@ def _check(built: dict[str, Any], p: Problem) -> dict[str, Any]:
 
 
 def run(key: str, settings: Any, log: Any) -> dict[str, Any]:
-    from _harness import TARGETS, Competitor, interleave, skipped
+    from _harness import TARGETS, Competitor, build, interleave
 
     p = make_problem(key)
-    skips: dict[str, str] = {}
-    built: dict[str, Any] = {}
-    for name, cls in BUILDERS.items():
-        note = skipped(MODULES[name])
-        if note:
-            skips[name] = note
-            continue
-        built[name] = cls(p)
+    built, skips = build(BUILDERS, MODULES, p)
     check = _check(built, p)
     log(f"    check (one step from the same weights): {'ok' if check['ok'] else 'MISMATCH'}")
     competitors = [Competitor(k, LABELS[k], step=obj.step) for k, obj in built.items()]

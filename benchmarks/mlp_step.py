@@ -443,17 +443,10 @@ def breakdown(objs: dict[str, Any], seconds: float) -> dict[str, dict[str, float
 
 
 def run(key: str, settings: Any, log: Any) -> dict[str, Any]:
-    from _harness import TARGETS, Competitor, interleave, skipped
+    from _harness import TARGETS, Competitor, build, interleave
 
     p = make_problem(key)
-    skips: dict[str, str] = {}
-    built: dict[str, Any] = {}
-    for name, cls in BUILDERS.items():
-        note = skipped(MODULES[name])
-        if note:
-            skips[name] = note
-            continue
-        built[name] = cls(p)
+    built, skips = build(BUILDERS, MODULES, p)
     check = _check(built, p)
     log(f"    check (one step from the same weights): {'ok' if check['ok'] else 'MISMATCH'}")
     agrees = compiled_agrees(p) if "compiled" in built else None
