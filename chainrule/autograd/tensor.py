@@ -29,8 +29,6 @@ from ..backend import (
 from ..backend import device as _device
 from .grad_mode import state
 
-_asarray = NUMPY.asarray
-
 
 def to_array(data: Any, dtype: Any = None, copy: bool = True, device: Any = None) -> Any:
     """Turn ``data`` (numbers, nested lists, arrays, tensors) into an array of a supported dtype.
@@ -111,15 +109,9 @@ class Tensor:
         name: str | None = None,
         device: Any = None,
     ) -> None:
-        if type(data) is float and dtype is None and device is None:
-            # the lean path for a Python number (the lecture's leaves): the default dtype, which
-            # is always floating, so it may require grad without requires_grad_'s check
-            self._init_slots(_asarray(data, dtype=dtypes.get_default_dtype()))
-            self._requires_grad = bool(requires_grad)
-        else:
-            self._init_slots(to_array(data, dtype, device=resolve(device)))
-            if requires_grad:
-                self.requires_grad_(True)
+        self._init_slots(to_array(data, dtype, device=resolve(device)))
+        if requires_grad:
+            self.requires_grad_(True)
         if name is not None:
             self.name = name
 
