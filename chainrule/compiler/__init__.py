@@ -3,8 +3,9 @@
 A training step on a small model costs mostly Python: a Tensor and a graph node per op, the
 argument checks of every ``apply``, the engine's topological sort. ``cr.compile(step)`` records
 what the step did on its first calls for given shapes (``trace.py``) and from then on replays it
-(``program.py``): each op's own forward and backward on the arrays, in the order eager ran them,
-gradients into the parameters' ``.grad``, then the optimizer's own ``step()``. The numbers are
+(``program.py``, as one generated Python function, ``CompiledFunction.code``): each op's own
+forward and backward on the arrays, in the order eager ran them, gradients into the parameters'
+``.grad``, then the optimizer's own ``step()``. The numbers are
 eager's, bit for bit: the same functions run on the same arrays in the same order.
 
 When it replays, and when it does not:
@@ -80,6 +81,14 @@ class CompiledFunction:
         if name == "fn":  # not set yet (during unpickling or a failed __init__)
             raise AttributeError(name)
         return getattr(self.fn, name)
+
+    @property
+    def code(self) -> str | None:
+        """The Python source a replay runs, for the latest program made (None before the step
+        has been recorded twice, or once it runs eagerly): one line per thing the step does,
+        as ``torch.fx``'s ``GraphModule.code`` shows a traced module."""
+        programs = [p for p in self._cache.values() if type(p) is Program]
+        return programs[-1].source if programs else None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.reason is not None or state.anomaly or trace.ACTIVE[0] is not None:

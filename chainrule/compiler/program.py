@@ -1,8 +1,10 @@
 """A recorded step, replayed on arrays: each op's own forward and backward, in eager's order.
 
 ``compare.build(first, second)`` compares two recordings of one step (``trace.record``) and,
-when they did the same thing, turns the second into a ``Program``. ``Program.run(tensors)`` then
-repeats the step for new arguments of the same shapes:
+when they did the same thing, turns the second into a ``Program``: one Python function,
+written once from the recording as straight-line code (``Program.source``; ``_write``), with a
+local variable per value and no loop or lookup left to do per call. ``Program.run(tensors)``
+then repeats the step for new arguments of the same shapes:
 
 * each op runs its class's own ``forward`` on the arrays, with a context object made once per
   op and reused (the same ``save_for_backward``, ``saved_tensors``, ``needs_input_grad``, ``xp``
@@ -43,14 +45,15 @@ from .trace import Recording
 class _Ctx:
     """What a replayed op's forward and backward see as ``ctx``: one per op, made once."""
 
-    __slots__ = ("function", "needs_input_grad", "saved", "xp", "_step", "__dict__")
+    __slots__ = ("function", "needs_input_grad", "saved", "xp", "argv", "is_tensor", "__dict__")
 
-    def __init__(self, step: _OpStep, needs: tuple, xp: Any) -> None:
-        self.function = step.cls
-        self.needs_input_grad = needs
+    def __init__(self, op: dict, argv: list) -> None:
+        self.function = op["cls"]
+        self.needs_input_grad = op["needs"]
         self.saved: tuple = ()
-        self.xp = xp
-        self._step = step
+        self.xp = op["xp"]
+        self.argv = argv  # this call's arguments, filled by the replay before forward
+        self.is_tensor = op["is_tensor"]
 
     def save_for_backward(self, *values: Any) -> None:
         self.saved = values
@@ -63,68 +66,23 @@ class _Ctx:
     def inputs(self) -> tuple:
         """The op's arguments as a graph node holds them: tensors as Tensors (made on demand,
         for the few rules that read them)."""
-        step = self._step
         return tuple(
             Tensor._make(a, need) if is_t else a
-            for a, is_t, need in zip(step.argv, step.is_tensor, self.needs_input_grad)
+            for a, is_t, need in zip(self.argv, self.is_tensor, self.needs_input_grad)
         )
 
     def name(self) -> str:
         return f"{self.function.__name__}Backward"
 
 
-def _build(spec: tuple, vals: list) -> Any:
-    """An op's argument that holds arrays (a tuple of index arrays) for this replay."""
-    kind = spec[0]
-    if kind == "v":
-        return vals[spec[1]]
-    if kind == "c":
-        return spec[1]
-    if kind == "t":
-        items = [_build(s, vals) for s in spec[1]]
-        return spec[2](items) if spec[2] in (tuple, list) else spec[2](*items)
-    return dict(zip(spec[1], [_build(s, vals) for s in spec[2]]))
-
-
-class _OpStep:
-    __slots__ = ("cls", "forward", "ctx", "argv", "fills", "builds", "outs", "out", "is_tensor")
-
-    def __init__(self, op: dict) -> None:
-        self.cls = op["cls"]
-        self.forward = self.cls.forward
-        self.is_tensor = op["is_tensor"]
-        self.argv: list = []
-        self.fills: list[tuple[int, int]] = []
-        self.builds: list[tuple[int, tuple]] = []
-        for pos, sp in enumerate(op["specs"]):
-            self.argv.append(sp[1] if sp[0] == "c" else None)
-            if sp[0] == "v":
-                self.fills.append((pos, sp[1]))
-            elif sp[0] != "c":
-                self.builds.append((pos, sp))
-        needs = op["needs"]
-        self.ctx = _no_record(len(self.argv)) if needs is None else _Ctx(self, needs, op["xp"])
-        self.outs = op["outs"]
-        self.out = self.outs[0] if not op["multi"] else -1
-
-    def run(self, vals: list, tensors: list) -> None:
-        argv = self.argv
-        for pos, s in self.fills:
-            argv[pos] = vals[s]
-        for pos, sp in self.builds:
-            argv[pos] = _build(sp, vals)
-        out = self.forward(self.ctx, *argv)
-        if type(out) is ndarray and self.out >= 0:  # the common case
-            vals[self.out] = out
-            return
-        raw = out if type(out) is tuple else (out,)
-        arrays = [_as_array(o, self.cls, argv) for o in raw]
-        for s, a in zip(self.outs, arrays):
-            vals[s] = a
-        ctx = self.ctx
-        if ctx.saved and any(r is not a for r, a in zip(raw, arrays)):
-            # as Function.apply does: a saved output is kept as the array it became
-            ctx.saved = tuple(_converted(v, raw, arrays) for v in ctx.saved)
+def _outputs(cls: type, ctx: Any, out: Any, argv: Any) -> list:
+    """An op's forward results as arrays (the replay's fast path takes one ndarray as it is)."""
+    raw = out if type(out) is tuple else (out,)
+    arrays = [_as_array(o, cls, argv) for o in raw]
+    if ctx.saved and any(r is not a for r, a in zip(raw, arrays)):
+        # as Function.apply does: a saved output is kept as the array it became
+        ctx.saved = tuple(_converted(v, raw, arrays) for v in ctx.saved)
+    return arrays
 
 
 def _converted(v: Any, raw: tuple, arrays: list) -> Any:
@@ -134,92 +92,20 @@ def _converted(v: Any, raw: tuple, arrays: list) -> Any:
     return v
 
 
-class _BackwardStep:
-    """One ``loss.backward()``: the ops' backward in the recorded order, gradients routed."""
-
-    __slots__ = ("roots", "nodes", "n_ops")
-
-    def __init__(self, roots: list, order: list, rec: Recording, ops: list) -> None:
-        self.n_ops = len(rec.ops)
-        self.roots = [(s, _target(rec, s)) for s in roots]
-        self.nodes = []
-        for i in order:
-            op, step = rec.ops[i], ops[i]
-            inputs = []
-            for pos, (sp, need) in enumerate(zip(op["specs"], op["needs"])):
-                if need:
-                    inputs.append((pos, sp[1]) + _target(rec, sp[1]))
-            multi = op["out_meta"] if op["multi"] else None
-            self.nodes.append((i, step.ctx, step.cls.backward, multi, inputs))
-
-    def run(self, vals: list, tensors: list) -> None:
-        prev = state.grad_enabled
-        state.grad_enabled = False
-        try:
-            self._run(vals, tensors)
-        finally:
-            state.grad_enabled = prev
-
-    def _run(self, vals: list, tensors: list) -> None:
-        run = _Run(False, None)
-        gbuf: list = [None] * self.n_ops
-        for s, (kind, where, j) in self.roots:
-            a = vals[s]
-            g = namespace(a).ones(a.shape, dtype=a.dtype, device=a.device)
-            run.given.add(id(g))  # as the engine does with the caller's gradient
-            if kind == 0:
-                run.to_leaf(tensors[where], g)
-            elif kind == 1:
-                run.to_leaf(where, g)
-            else:
-                _deliver(gbuf, kind, where, j, g)
-        for i, ctx, backward, multi, inputs in self.nodes:
-            grads = gbuf[i]
-            gbuf[i] = None
-            if grads is None:  # no gradient reached it: nothing flows on (as in the engine)
-                continue
-            if multi is not None:
-                glist = [g if g is not None else _zeros(m, False) for g, m in zip(grads, multi)]
-                result = backward(ctx, *glist)
-            else:
-                result = backward(ctx, grads)
-            if type(result) is not tuple:
-                result = (result,)
-            for pos, s, kind, where, j in inputs:
-                g = result[pos]
-                if g is None:
-                    continue
-                data = vals[s]
-                if type(g) not in _BY_TYPE:
-                    g = g._data if isinstance(g, Tensor) else _like(data, g)
-                if g.shape != data.shape:
-                    g = sum_to(g, data.shape, ctx, pos)
-                if g.dtype is not data.dtype:
-                    g = _cast(g, data.dtype)
-                if kind == 2:  # the one output of an op: the engine's p._grad
-                    if gbuf[where] is None:
-                        gbuf[where] = g
-                    else:  # passed straight in, so the count _sum_into reads is the engine's
-                        gbuf[where] = _sum_into(gbuf[where], g)
-                elif kind == 0:
-                    run.to_leaf(tensors[where], g)
-                elif kind == 1:
-                    run.to_leaf(where, g)
-                else:
-                    _deliver(gbuf, kind, where, j, g)
+def _fix(g: Any, data: Any, ctx: _Ctx, pos: int) -> Any:
+    """A gradient for input ``data`` as the engine routes it: an array of its shape and dtype."""
+    if type(g) not in _BY_TYPE:
+        g = g._data if isinstance(g, Tensor) else _like(data, g)
+    if g.shape != data.shape:
+        g = sum_to(g, data.shape, ctx, pos)
+    if g.dtype is not data.dtype:
+        g = _cast(g, data.dtype)
+    return g
 
 
-def _deliver(gbuf: list, kind: int, where: int, j: int, g: Any) -> None:
-    """``engine._deliver``: add ``g`` to output ``j`` of op ``where``."""
-    if kind == 2:
-        cur = gbuf[where]
-        gbuf[where] = g if cur is None else _plus(cur, g)
-        return
-    buf = gbuf[where]
-    if buf is None:
-        buf = gbuf[where] = [None] * j[1]
-    cur = buf[j[0]]
-    buf[j[0]] = g if cur is None else _plus(cur, g)
+def _ones(a: Any) -> Any:
+    """The gradient backward starts from at a root: ones like it."""
+    return namespace(a).ones(a.shape, dtype=a.dtype, device=a.device)
 
 
 def _target(rec: Recording, s: int) -> tuple:
@@ -237,63 +123,72 @@ def _target(rec: Recording, s: int) -> tuple:
     return (2, src[1], None)
 
 
-class _CallStep:
-    __slots__ = ("obj", "name", "args", "kwargs")
+class _Writer:
+    """The replay's Python source, line by line, and the objects its names are bound to."""
 
-    def __init__(self, obj: Any, name: str, args: tuple, kwargs: dict) -> None:
-        self.obj, self.name, self.args, self.kwargs = obj, name, args, kwargs
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.env: dict[str, Any] = {
+            "_nd": ndarray,
+            "_make": Tensor._make,
+            "_state": state,
+            "_Run": _Run,
+            "_ones": _ones,
+            "_fix": _fix,
+            "_plus": _plus,
+            "_sum_into": _sum_into,
+            "_zeros": _zeros,
+            "_outputs": _outputs,
+            "_keep_mask": nnf._keep_mask,
+        }
+        self.names: dict[int, str] = {}
 
-    def run(self, vals: list, tensors: list) -> None:
-        getattr(self.obj, self.name)(*self.args, **self.kwargs)
+    def bind(self, obj: Any, hint: str = "k") -> str:
+        """The name of ``obj`` in the source (one name per object, ``hint`` and a number)."""
+        name = self.names.get(id(obj))
+        if name is None:
+            hint = hint if hint.isidentifier() and hint.isascii() else "k"  # a class's name
+            name = self.names[id(obj)] = f"{hint}{len(self.env)}"
+            self.env[name] = obj
+        return name
 
+    def line(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
 
-class _MaskStep:
-    __slots__ = ("source", "shape", "p", "slot")
-
-    def __init__(self, source: int, shape: tuple, p: float, slot: int) -> None:
-        self.source, self.shape, self.p, self.slot = source, shape, p, slot
-
-    def run(self, vals: list, tensors: list) -> None:
-        mask = nnf._keep_mask(Tensor._make(vals[self.source]), self.shape, self.p)
-        vals[self.slot] = mask._data
+    def value(self, spec: tuple) -> str:
+        """The expression of an op's argument (``trace.Recording.spec``)."""
+        kind = spec[0]
+        if kind == "v":
+            return f"v{spec[1]}"
+        if kind == "c":
+            return self.bind(spec[1])
+        if kind == "t":
+            items = ", ".join(self.value(s) for s in spec[1])
+            if spec[2] is tuple:
+                return f"({items},)"
+            return f"[{items}]" if spec[2] is list else f"{self.bind(spec[2])}({items})"
+        items = ", ".join(self.value(s) for s in spec[2])
+        return f"dict(zip({self.bind(spec[1])}, ({items},)))"
 
 
 class Program:
     """A step to replay: see the module's docstring."""
 
     def __init__(self, rec: Recording, baked: dict[int, Any]) -> None:
-        self.vals: list = [None] * len(rec.sources)
-        self.args: list[tuple[int, int]] = []
         self.outside: list[tuple] = []  # (slot, tensor, meta, requires_grad)
         for s, src in enumerate(rec.sources):
-            if src[0] == "arg":
-                self.args.append((s, src[1]))
-            elif src[0] == "new":
-                self.vals[s] = baked[s]
-            elif src[0] == "ext":
+            if src[0] == "ext":
                 self.outside.append((s, src[1], _meta(src[1]._data), rec.requires[s]))
         modules: list = []
         for m in rec.modules:
             modules += [sub for sub in m.modules() if all(sub is not k for k in modules)]
         self.flags = [(m, m.training) for m in modules]
         self.watch = rec.watch
-        ops = [_OpStep(op) for op in rec.ops]
-        # what holds this call's arrays after it: the ops' arguments and saved values
-        self.held = [(op.argv, pos) for op in ops for pos, _ in (*op.fills, *op.builds)]
-        self.contexts = [op.ctx for op in ops if type(op.ctx) is _Ctx]
-        self.transient = [s for s, src in enumerate(rec.sources) if src[0] != "new"]
-        self.steps: list = []
-        for step in rec.steps:
-            if step[0] == "op":
-                self.steps.append(ops[step[1]])
-            elif step[0] == "backward":
-                self.steps.append(_BackwardStep(step[1], step[2], rec, ops))
-            elif step[0] == "call":
-                self.steps.append(_CallStep(*step[1:]))
-            else:
-                self.steps.append(_MaskStep(*step[1:]))
-        self.output = rec.output
-        self.sources = rec.sources
+        # what holds a call's arrays after it, cleared when it ends (eager frees its graph
+        # after backward): the ops' arguments and saved values
+        self.held: list[tuple[list, int]] = []
+        self.contexts: list[_Ctx] = []
+        self.source = _write(self, rec, baked)
 
     def valid(self) -> bool:
         """Whether the tensors from outside and the modules' training flags are as recorded."""
@@ -307,38 +202,172 @@ class Program:
 
     def run(self, tensors: list) -> Any:
         """Replay the step for the call's tensor arguments ``tensors``; returns its result."""
-        vals = self.vals
-        for s, k in self.args:
-            vals[s] = tensors[k]._data
-        for s, t, _, _ in self.outside:
-            vals[s] = t._data
-        try:
-            for step in self.steps:
-                step.run(vals, tensors)
-            return self._result(self.output, tensors)
-        finally:  # hold no array past the call (eager frees the graph after backward)
-            for s in self.transient:
-                vals[s] = None
-            for argv, pos in self.held:
-                argv[pos] = None
-            for ctx in self.contexts:
-                ctx.saved = ()
+        return self._replay(tensors)
 
-    def _result(self, spec: tuple, tensors: list) -> Any:
-        kind = spec[0]
-        if kind == "v":
-            src = self.sources[spec[1]]
-            if src[0] == "arg":
-                return tensors[src[1]]
-            if src[0] == "ext":
-                return src[1]
-            return Tensor._make(self.vals[spec[1]])
-        if kind == "c":
-            return spec[1]
-        if kind == "t":
-            items = [self._result(s, tensors) for s in spec[1]]
-            return spec[2](items) if spec[2] in (tuple, list) else spec[2](*items)
-        return dict(zip(spec[1], [self._result(s, tensors) for s in spec[2]]))
+
+def _write(program: Program, rec: Recording, baked: dict[int, Any]) -> str:
+    """Make ``program._replay``: the step as straight-line Python, one line per thing done.
+
+    Values are locals ``v<slot>``, an op's gradient buffer is ``gb<op>``; the functions, contexts
+    and constants the lines call are bound by name (``k<n>``). Returns the source.
+    """
+    w = _Writer()
+    w.line(0, "def replay(tensors):")
+    for s, src in enumerate(rec.sources):
+        if src[0] == "arg":
+            w.line(1, f"v{s} = tensors[{src[1]}]._data")
+        elif src[0] == "ext":
+            w.line(1, f"v{s} = {w.bind(src[1], 't')}._data")
+        elif src[0] == "new":
+            w.line(1, f"v{s} = {w.bind(baked[s])}")
+    w.line(1, "try:")
+    contexts: dict[int, tuple[str, str]] = {}
+    for step in rec.steps:
+        if step[0] == "op":
+            contexts[step[1]] = _write_op(w, program, rec.ops[step[1]])
+        elif step[0] == "backward":
+            _write_backward(w, rec, step[1], step[2], contexts)
+        elif step[0] == "call":
+            obj, name, args, kwargs = step[1:]  # a method the seams watch: step, zero_grad
+            assert name.isidentifier(), name
+            call = f"{w.bind(obj, type(obj).__name__.lower())}.{name}"
+            w.line(2, f"{call}(*{w.bind(args)}, **{w.bind(kwargs)})")
+        else:
+            source, shape, p, slot = step[1:]
+            mask = f"_keep_mask(_make(v{source}), {w.bind(shape)}, {w.bind(p)})"
+            w.line(2, f"v{slot} = {mask}._data")
+    w.line(2, f"return {_result(w, rec, rec.output)}")
+    w.line(1, "finally:")
+    if not program.held:
+        w.line(2, "pass")
+    for argv, pos in program.held:
+        w.line(2, f"{w.bind(argv)}[{pos}] = None")
+    for ctx in program.contexts:
+        w.line(2, f"{w.bind(ctx)}.saved = ()")
+    source = "\n".join(w.lines) + "\n"
+    exec(compile(source, "<cr.compile replay>", "exec"), w.env)  # noqa: S102  (our own lines)
+    program._replay = w.env["replay"]
+    return source
+
+
+def _write_op(w: _Writer, program: Program, op: dict) -> tuple[str, str]:
+    """An op's forward; returns the names of its context and its ``backward``."""
+    cls, specs = op["cls"], op["specs"]
+    args = [w.value(sp) if sp[0] in "vc" else None for sp in specs]
+    if op["needs"] is None:
+        ctx: Any = _no_record(len(specs))
+        for pos, sp in enumerate(specs):
+            if args[pos] is None:
+                args[pos] = w.value(sp)
+        argv = f"({', '.join(args)},)" if args else "()"
+    else:
+        held = [sp[1] if sp[0] == "c" else None for sp in specs]
+        ctx = _Ctx(op, held)
+        argv = w.bind(held, "args")
+        program.contexts.append(ctx)
+        for pos, sp in enumerate(specs):
+            if sp[0] == "c":
+                continue
+            program.held.append((held, pos))
+            if args[pos] is None:  # a tuple or dict holding values: built once, used twice
+                w.line(2, f"{argv}[{pos}] = {w.value(sp)}")
+                args[pos] = f"{argv}[{pos}]"
+            else:
+                w.line(2, f"{argv}[{pos}] = {args[pos]}")
+    c = w.bind(ctx, "ctx")
+    w.line(2, f"o = {w.bind(cls.forward, cls.__name__ + '_forward')}({', '.join([c, *args])})")
+    outs = ", ".join(f"v{s}" for s in op["outs"]) + ","
+    post = f"{outs} = _outputs({w.bind(cls, cls.__name__)}, {c}, o, {argv})"
+    if op["multi"]:
+        w.line(2, post)
+    else:
+        w.line(2, f"if type(o) is _nd: v{op['outs'][0]} = o")
+        w.line(2, f"else: {post}")
+    return c, w.bind(cls.backward, cls.__name__ + "_backward")
+
+
+def _write_backward(
+    w: _Writer, rec: Recording, roots: list, order: list, contexts: dict[int, tuple[str, str]]
+) -> None:
+    """One ``loss.backward()``: the ops' backward in the recorded order, gradients routed as
+    the engine routes them (``_Run.to_leaf`` for leaves, ``_sum_into`` where the engine sums
+    into a node's buffer, ``_plus`` where it delivers to a buffer)."""
+    w.line(2, "prev = _state.grad_enabled")
+    w.line(2, "_state.grad_enabled = False")
+    w.line(2, "try:")
+    w.line(3, "run = _Run(False, None)")
+    slots = [*roots, *(sp[1] for i in order for sp in rec.ops[i]["specs"] if sp[0] == "v")]
+    buffers = set(order) | {t[1] for t in map(lambda s: _target(rec, s), slots) if t[0] >= 2}
+    for i in sorted(buffers):
+        w.line(3, f"gb{i} = None")
+    for s in roots:
+        w.line(3, f"g = _ones(v{s})")
+        w.line(3, "run.given.add(id(g))")  # as the engine does with the caller's gradient
+        _write_delivery(w, _target(rec, s), summed=False)
+    for i in order:
+        op = rec.ops[i]
+        c, backward = contexts[i]
+        w.line(3, f"gr = gb{i}")
+        w.line(3, f"gb{i} = None")
+        w.line(3, "if gr is not None:")  # else no gradient reached it: nothing flows on
+        if op["multi"]:
+            metas = w.bind(op["out_meta"])
+            fill = f"x if x is not None else _zeros(m, False) for x, m in zip(gr, {metas})"
+            w.line(4, f"r = {backward}({c}, *[{fill}])")
+        else:
+            w.line(4, f"r = {backward}({c}, gr)")
+        w.line(4, "if type(r) is not tuple: r = (r,)")
+        for pos, (sp, need) in enumerate(zip(op["specs"], op["needs"])):
+            if not need:
+                continue
+            data = f"v{sp[1]}"
+            w.line(4, f"g = r[{pos}]")
+            w.line(4, "if g is not None:")
+            fast = f"type(g) is _nd and g.shape == {data}.shape and g.dtype is {data}.dtype"
+            w.line(5, f"if not ({fast}): g = _fix(g, {data}, {c}, {pos})")
+            _write_delivery(w, _target(rec, sp[1]), summed=True, depth=5)
+    w.line(2, "finally:")
+    w.line(3, "_state.grad_enabled = prev")
+
+
+def _write_delivery(w: _Writer, target: tuple, summed: bool, depth: int = 3) -> None:
+    """Hand gradient ``g`` to ``target`` (``_target``). ``summed``: into an op's one output as
+    the engine's ``p._grad = _sum_into(p._grad, g)``, else as its ``_deliver`` (``_plus``)."""
+    kind, where, j = target
+    if kind == 0:
+        w.line(depth, f"run.to_leaf(tensors[{where}], g)")
+    elif kind == 1:
+        w.line(depth, f"run.to_leaf({w.bind(where, 't')}, g)")
+    elif kind == 2 and summed:  # passed straight in, so the count _sum_into reads is the engine's
+        w.line(depth, f"gb{where} = g if gb{where} is None else _sum_into(gb{where}, g)")
+    elif kind == 2:
+        w.line(depth, f"gb{where} = g if gb{where} is None else _plus(gb{where}, g)")
+    else:
+        k, n = j
+        w.line(depth, f"if gb{where} is None: gb{where} = [None] * {n}")
+        w.line(depth, f"b = gb{where}")
+        w.line(depth, f"b[{k}] = g if b[{k}] is None else _plus(b[{k}], g)")
+
+
+def _result(w: _Writer, rec: Recording, spec: tuple) -> str:
+    """The expression of the step's result: its tensor arguments and outside tensors as they
+    are, an op's output as a new Tensor."""
+    kind = spec[0]
+    if kind == "v":
+        src = rec.sources[spec[1]]
+        if src[0] == "arg":
+            return f"tensors[{src[1]}]"
+        if src[0] == "ext":
+            return w.bind(src[1])
+        return f"_make(v{spec[1]})"
+    if kind == "c":
+        return w.bind(spec[1])
+    items = [_result(w, rec, s) for s in (spec[1] if kind == "t" else spec[2])]
+    if kind == "d":
+        return f"dict(zip({w.bind(spec[1])}, ({', '.join(items)},)))"
+    if spec[2] is tuple:
+        return f"({', '.join(items)},)"
+    return f"[{', '.join(items)}]" if spec[2] is list else f"{w.bind(spec[2])}({', '.join(items)})"
 
 
 def _meta(a: Any) -> tuple:
