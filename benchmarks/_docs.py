@@ -12,6 +12,7 @@ from _harness import describe_pools, fmt_ratio, fmt_time
 from _report import (
     _is_memory,
     _label,
+    _row_targets,
     _sorted,
     _targets,
     all_verdicts,
@@ -40,7 +41,7 @@ def figure(results: dict, path: Path) -> Path | None:
     for key, w in v.get("workloads", {}).items():
         if "measurements" not in w:
             continue
-        targets = {t["competitor"]: t for t in _targets(w)}
+        targets = _row_targets(w)
         for i, m in enumerate(w["measurements"]):
             for k, r in m["ratios"].items():
                 t = targets.get(k) if i == 0 else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from _harness import TARGETS, fmt_ratio, fmt_time
@@ -14,6 +15,26 @@ ORDER = ("chainrule", "numpy", "torch", "sklearn", "micrograd", "ceiling")
 def _targets(w: dict) -> list[dict[str, Any]]:
     """The workload's targets, also for one that failed or was skipped."""
     return w.get("targets") or TARGETS.get(str(w.get("key")), [])
+
+
+def _row_targets(w: dict) -> dict[str, dict[str, Any]]:
+    """The targets shown on a competitor's row of the tables: those of chainrule's own step
+    (a target ``by`` another chainrule variant, cr.compile, is in the targets table only)."""
+    return {t["competitor"]: t for t in _targets(w) if "by" not in t}
+
+
+def target_ratio(w: dict, t: dict) -> dict[str, float] | None:
+    """The ratio a target is judged on: the competitor's time over chainrule's (median, min and
+    max over the rounds); for a target ``by`` a variant, over that variant's, round by round."""
+    ratios = w["measurements"][0].get("ratios", {})
+    r = ratios.get(t["competitor"])
+    if r is None or "by" not in t:
+        return r
+    b = ratios.get(t["by"])
+    if b is None:
+        return None
+    per_round = [x / y for x, y in zip(r["per_round"], b["per_round"])]
+    return {"median": statistics.median(per_round), "min": min(per_round), "max": max(per_round)}
 
 
 def _is_memory(w: dict) -> bool:
@@ -37,9 +58,10 @@ def target_text(w: dict, t: dict) -> str:
         return f">= {t['at_least']:.0%} of the matmul ceiling"
     if "at_most" in t:
         return f"peak <= {t['at_most']:g}x {label}'s"
+    by = f" ({_label(w, t['by'])})" if "by" in t else ""
     if t["at_least"] == 1.0:
-        return f"faster than {label}"
-    return f">= {t['at_least']:g}x {label}'s speed"
+        return f"faster than {label}{by}"
+    return f">= {t['at_least']:g}x {label}'s speed{by}"
 
 
 NAMES = {
@@ -72,9 +94,9 @@ def judge(w: dict, t: dict) -> dict[str, Any]:
     if "skipped" in w:
         return {"status": "not measured", "text": w["skipped"], "value": None}
     m = w["measurements"][0]
-    r = m.get("ratios", {}).get(comp)
+    r = target_ratio(w, t)
     if r is None:
-        why = m.get("skipped", {}).get(comp, "not measured")
+        why = m.get("skipped", {}).get(comp, m.get("skipped", {}).get(t.get("by"), "not measured"))
         return {"status": "not measured", "text": why, "value": None}
     v = r["median"]
     verdict = _judge_value(comp, t, v)
@@ -160,7 +182,7 @@ def table_markdown(results: dict, variant: str) -> str:
         if "skipped" in w:
             rows.append(f"| {w['title']} | | | | | | not measured: {w['skipped']} |")
             continue
-        targets = {t["competitor"]: t for t in _targets(w)}
+        targets = _row_targets(w)
         for i, m in enumerate(w["measurements"]):
             name = w["title"] if i == 0 else ""
             if len(w["measurements"]) > 1:
@@ -210,7 +232,7 @@ def targets_markdown(results: dict) -> str:
             j = judge(w, t)
             val = j["value"]
             m = w["measurements"][0] if "measurements" in w else {}
-            r = m.get("ratios", {}).get(t["competitor"])
+            r = target_ratio(w, t) if m else None
             if val is None or r is None:
                 shown = ""
             elif t["competitor"] == "ceiling":
