@@ -34,7 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd.engine import _cast, _like, _plus, _Run, _sum_into, _zeros, sum_to
-from ..autograd.function import _as_array, _no_record
+from ..autograd.function import NUMPY_SCALARS, _as_array, _asarray, _no_record
 from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
 from ..backend import _BY_TYPE, namespace, ndarray
@@ -139,6 +139,8 @@ class _Writer:
             "_sum_into": _sum_into,
             "_zeros": _zeros,
             "_outputs": _outputs,
+            "_scalar_output": _scalar_output,
+            "_scalars": NUMPY_SCALARS,
             "_keep_mask": nnf._keep_mask,
         }
         self.names: dict[int, str] = {}
@@ -224,7 +226,8 @@ def _write(program: Program, rec: Recording, baked: dict[int, Any]) -> str:
     contexts: dict[int, tuple[str, str]] = {}
     for step in rec.steps:
         if step[0] == "op":
-            contexts[step[1]] = _write_op(w, program, rec.ops[step[1]])
+            op = rec.ops[step[1]]
+            contexts[step[1]] = _write_op(w, program, op, _on_numpy(rec, op["specs"]))
         elif step[0] == "backward":
             _write_backward(w, rec, step[1], step[2], contexts)
         elif step[0] == "call":
@@ -250,8 +253,9 @@ def _write(program: Program, rec: Recording, baked: dict[int, Any]) -> str:
     return source
 
 
-def _write_op(w: _Writer, program: Program, op: dict) -> tuple[str, str]:
-    """An op's forward; returns the names of its context and its ``backward``."""
+def _write_op(w: _Writer, program: Program, op: dict, on_numpy: bool) -> tuple[str, str]:
+    """An op's forward; returns the names of its context and its ``backward``. ``on_numpy``:
+    every array it takes is NumPy's (``_on_numpy``)."""
     cls, specs = op["cls"], op["specs"]
     args = [w.value(sp) if sp[0] in "vc" else None for sp in specs]
     if op["needs"] is None:
@@ -280,10 +284,33 @@ def _write_op(w: _Writer, program: Program, op: dict) -> tuple[str, str]:
     post = f"{outs} = _outputs({w.bind(cls, cls.__name__)}, {c}, o, {argv})"
     if op["multi"]:
         w.line(2, post)
-    else:
-        w.line(2, f"if type(o) is _nd: v{op['outs'][0]} = o")
-        w.line(2, f"else: {post}")
+        return c, w.bind(cls.backward, cls.__name__ + "_backward")
+    out = f"v{op['outs'][0]}"
+    w.line(2, f"if type(o) is _nd: {out} = o")
+    if on_numpy:  # as apply's lean path: a 0-d result NumPy handed back as a scalar
+        w.line(2, f"elif type(o) in _scalars: {out} = _scalar_output({c}, o)")
+    w.line(2, f"else: {post}")
     return c, w.bind(cls.backward, cls.__name__ + "_backward")
+
+
+def _on_numpy(rec: Recording, specs: list) -> bool:
+    """Whether every array an op takes is NumPy's (the recording's types; the guards keep them):
+    its values and constants, and no tuple or dict that holds values."""
+    for sp in specs:
+        if sp[0] == "v" and rec.meta[sp[1]][2] is not ndarray:
+            return False
+        if sp[0] in "td" or sp[0] == "c" and type(sp[1]) in _BY_TYPE and type(sp[1]) is not ndarray:
+            return False
+    return True
+
+
+def _scalar_output(ctx: Any, o: Any) -> Any:
+    """``_outputs`` for a NumPy scalar from an op on NumPy arrays: the 0-d array it stands for,
+    also where forward saved it."""
+    a = _asarray(o)
+    if ctx.saved:
+        ctx.saved = tuple(a if v is o else v for v in ctx.saved)
+    return a
 
 
 def _write_backward(
