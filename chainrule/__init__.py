@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from . import _memory, autograd, compiler, data, nn, optim, threads, viz
+from . import autograd, compiler, data, nn, optim, threads, viz
 from ._memory import get_keep_memory, set_keep_memory
 from .autograd import Function, Tensor, enable_grad, no_grad, set_grad_enabled
 from .autograd.grad_mode import is_grad_enabled
@@ -72,8 +72,6 @@ from .serialization import load, save
 from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
-
-_memory.apply_default()  # glibc keeps a step's freed arrays for the next step (see _memory)
 
 
 def is_tensor(obj: object) -> bool:
