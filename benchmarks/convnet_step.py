@@ -14,6 +14,12 @@ Competitors:
   ``F.cross_entropy``, ``optim.SGD``;
 - PyTorch CPU: the same ``nn.Sequential``, same thread count.
 
+Memory: the first chainrule optimizer made in a process sets glibc's malloc to keep freed
+arrays (``chainrule/_memory.py``: a step's fresh pages cost (i) 8 of its 22 ms before). In the
+suite both competitors share one process, so PyTorch's steps run with that setting too: the
+suite compares the two steps' work under one malloc. ``interleaved.py --torch --only i,j`` runs
+PyTorch in a process of its own, without chainrule, as its users run it.
+
 This module imports NumPy alone at the top.
 """
 

@@ -17,12 +17,18 @@ every side. The workloads are ``instructions.WORKLOADS``.
     python benchmarks/interleaved.py --base ba6fb6d --only a,b,c,d,e,f,g   # issue 12, item 7
     python benchmarks/interleaved.py --base main --torch --only i --keep-memory
 
+PyTorch's side imports PyTorch alone (not chainrule), so its process runs with glibc's malloc
+as a PyTorch user's does; importing chainrule sets malloc's thresholds for the whole process
+(``chainrule/_memory.py``).
+
 ``--keep-memory`` is a diagnostic, not a setting to quote as a result: it tells glibc's malloc,
-in every side's process alike, to serve arrays up to 32 MiB from its heap and never to give the
-heap back (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_), so that a step touches no fresh
-pages. The difference to a plain run is what the page faults cost: by default glibc returns
-the top of its heap once more than twice its largest freed mmap-ed block lies free there, and a
-step whose arrays at their peak outgrow that pays the kernel for every page again each step.
+in every side's process alike (PyTorch's and a tree from before ``chainrule/_memory.py``
+included), to serve arrays up to 32 MiB from its heap and never to give the heap back
+(MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_; chainrule then leaves malloc as the
+environment sets it), so that a step touches no fresh pages. The difference to a plain run is
+what the page faults cost: by default glibc returns the top of its heap once more than twice its
+largest freed mmap-ed block lies free there, and a step whose arrays at their peak outgrow that
+pays the kernel for every page again each step.
 """
 
 from __future__ import annotations
@@ -80,8 +86,11 @@ for line in sys.stdin:
 KEEP_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
 
 
-def start(tree: Path, setup: str, keep_memory: bool = False) -> subprocess.Popen:
-    code = LIBRARY_CHECK.format(tree=str(tree))
+def start(
+    tree: Path, setup: str, keep_memory: bool = False, torch: bool = False
+) -> subprocess.Popen:
+    """A worker running ``setup``'s step; PyTorch's (``torch``) does not import chainrule."""
+    code = "" if torch else LIBRARY_CHECK.format(tree=str(tree))
     code += WORKER.format(bench=str(ROOT / "benchmarks"), setup=setup)
     env = dict(os.environ, PYTHONPATH=str(tree), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     if keep_memory:
@@ -136,7 +145,10 @@ def main(argv: list[str] | None = None) -> int:
             sides = [(args.base, base, setup), (args.new or "this tree", tree, setup)]
             if args.torch:
                 sides.append(("PyTorch", tree, TORCH[key]))
-            procs = [start(path, code, args.keep_memory) for _, path, code in sides]
+            procs = [
+                start(path, code, args.keep_memory, torch=label == "PyTorch")
+                for label, path, code in sides
+            ]
             first = [ask(p, 1)["wall"] for p in procs][0]  # every side: the same steps in all
             n = max(1, round(args.batch_ms / 1e3 / max(first, 1e-7)))
             rows: list[list[dict]] = [[] for _ in sides]

@@ -24,6 +24,7 @@ LAYERS = [
     "backend",  # the array module a tensor lives on
     "_backends",  # CuPy and array-api-strict behind backend, imported when a device asks
     "dtypes",
+    "_memory",  # glibc malloc's thresholds (ctypes): imports no other layer
     "threads",  # BLAS threads (threadpoolctl): chainrule.threads imports no other layer
     "autograd",  # Tensor, Function, backward
     "ops",  # one Function per op

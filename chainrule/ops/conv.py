@@ -67,20 +67,33 @@ def pad_image(x: Any, padding: Padding, value: float = 0.0) -> Any:
     return out
 
 
-def windows(x: Any, kernel: Pair, stride: Pair, dilation: Pair) -> Any:
+def windows(x: Any, kernel: Pair, stride: Pair, dilation: Pair, batch_last: bool = False) -> Any:
     """The sliding windows of an (N, C, H, W) array as a read-only view (N, C, Ho, Wo, kh, kw).
 
     No copy: the view's strides step ``stride`` rows (columns) from one window to the next and
-    ``dilation`` rows (columns) inside a window.
+    ``dilation`` rows (columns) inside a window. With ``batch_last`` the array is given as
+    (C, H, W, N) and the view is (C, kh, kw, Ho, Wo, N): a window's row of Wo positions is then
+    Wo*N values in a row of memory (with stride 1).
     """
-    n, c, h, w = x.shape
+    if batch_last:
+        c, h, w, n = x.shape
+    else:
+        n, c, h, w = x.shape
     ho = (h - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
     wo = (w - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
-    sn, sc, sh, sw = c * h * w, h * w, w, 1  # in elements, x in C order
-    return namespace(x).as_strided(
+    as_strided = namespace(x).as_strided  # strides in elements, x in C order
+    if batch_last:
+        sh, sw = w * n, n
+        return as_strided(
+            x,
+            (c, kernel[0], kernel[1], ho, wo, n),
+            (h * sh, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1], 1),
+        )
+    sh, sw = w, 1
+    return as_strided(
         x,
         (n, c, ho, wo, kernel[0], kernel[1]),
-        (sn, sc, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1]),
+        (c * h * w, h * w, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1]),
     )
 
 
@@ -90,19 +103,27 @@ def im2col(
     dilation: Pair,
     padding: Padding,
     stride: Pair,
-    batch_first: bool = True,
+    batch: str = "first",
 ) -> Any:
     """(N, C, H, W) -> (N, C*kh*kw, Ho*Wo): each window as a column, C outermost (F.unfold).
 
-    With ``batch_first=False`` the same columns laid out (C*kh*kw, N, Ho*Wo): the rows of
-    every image side by side, so that the columns of the whole batch form one matrix.
+    The same columns in two other layouts, where the columns of the whole batch form one
+    matrix: ``batch="middle"``, (C*kh*kw, N, Ho*Wo), the rows of every image side by side; and
+    ``batch="last"``, (C*kh*kw, Ho*Wo*N), the batch innermost, copied from x laid out
+    (C, H, W, N) in runs of Wo*N values (a later layer's few positions make short runs of Wo
+    in the other two).
     """
     xp = namespace(x)
-    v = windows(pad_image(x, padding), kernel, stride, dilation)
+    x = pad_image(x, padding)
+    if batch == "last":
+        v = windows(xp.permute_dims(x, (1, 2, 3, 0)), kernel, stride, dilation, batch_last=True)
+        c, kh, kw, ho, wo, n = v.shape
+        return xp.reshape(v, (c * kh * kw, ho * wo * n))
+    v = windows(x, kernel, stride, dilation)
     n, c, ho, wo, kh, kw = v.shape
     # one copy of the view, in the order of the columns: (N, C, kh, kw, Ho, Wo), or
     # (C, kh, kw, N, Ho, Wo); both copy runs of Wo values
-    if batch_first:
+    if batch == "first":
         return xp.reshape(xp.permute_dims(v, (0, 1, 4, 5, 2, 3)), (n, c * kh * kw, ho * wo))
     return xp.reshape(xp.permute_dims(v, (1, 4, 5, 0, 2, 3)), (c * kh * kw, n, ho * wo))
 
@@ -357,15 +378,23 @@ class Conv2d(Function):
     def forward(ctx, x, w, b, stride, padding, dilation, groups):
         n = x.shape[0]
         o, cg, kh, kw = w.shape
-        # the columns as (C*kh*kw, N, L): one matrix for the whole batch, which the weight
-        # gradient can read as such; the product reads it image by image, as a view
-        cols = im2col(x, (kh, kw), dilation, padding, stride, batch_first=False)
         ho, wo = _blocks(x.shape[2:], (kh, kw), dilation, padding, stride)
-        k = cg * kh * kw
+        k, length = cg * kh * kw, ho * wo
         xp = namespace(x)
-        per_image = xp.permute_dims(xp.reshape(cols, (groups, k, n, ho * wo)), (2, 0, 1, 3))
-        y = xp.reshape(w, (groups, o // groups, k)) @ per_image  # (N, groups, O/groups, L)
-        y = xp.reshape(y, (n, o, ho, wo))
+        wg = xp.reshape(w, (groups, o // groups, k))
+        if _batch_last(k, length):
+            # the columns as (C*kh*kw, L*N): one product for the whole batch, whose result
+            # (O, L, N) is copied into (N, O, L); the backward takes G in that order too
+            cols = im2col(x, (kh, kw), dilation, padding, stride, batch="last")
+            y = wg @ xp.reshape(cols, (groups, k, length * n))  # (groups, O/groups, L*N)
+            y = xp.permute_dims(xp.reshape(y, (o, length, n)), (2, 0, 1))
+            y = xp.reshape(xp.reshape(y, (-1,)), (n, o, ho, wo))  # a fresh array, C order
+        else:
+            # the columns as (C*kh*kw, N, L): one matrix for the whole batch, which the weight
+            # gradient can read as such; the product reads it image by image, as a view
+            cols = im2col(x, (kh, kw), dilation, padding, stride, batch="middle")
+            per_image = xp.permute_dims(xp.reshape(cols, (groups, k, n, length)), (2, 0, 1, 3))
+            y = xp.reshape(wg @ per_image, (n, o, ho, wo))  # (N, groups, O/groups, L)
         if b is not None:
             y += xp.reshape(b, (o, 1, 1))  # y is a fresh array
         if ctx.needs_input_grad[1]:
@@ -383,73 +412,100 @@ class Conv2d(Function):
         o, cg, kh, kw = w.shape
         k = cg * kh * kw
         xp = ctx.xp
-        gy = xp.reshape(grad, (n, groups, o // groups, grad.shape[2] * grad.shape[3]))
+        length = grad.shape[2] * grad.shape[3]
         size, kernel = tuple(x.shape[2:]), (kh, kw)
         graph = isinstance(grad, Tensor) or isinstance(x, Tensor)  # create_graph: recorded
         gx = gw = gb = None
-        if need_x:
-            wt = xp.permute_dims(xp.reshape(w, (groups, o // groups, k)), (0, 2, 1))
-            if graph:
-                cols = xp.reshape(wt @ gy, (n, c * kh * kw, gy.shape[-1]))
+        if graph:
+            gy = xp.reshape(grad, (n, groups, o // groups, length))
+            if need_x:
+                wt = xp.permute_dims(xp.reshape(w, (groups, o // groups, k)), (0, 2, 1))
+                cols = xp.reshape(wt @ gy, (n, c * kh * kw, length))
                 gx = call(Fold, cols, size, kernel, dilation, padding, stride)
-            else:
-                gx = _input_grad(grad, wt, size, kernel, dilation, padding, stride)
-        if need_w:
-            # under create_graph the columns as a function of x, so that gw is differentiated
-            # in x; else the forward's own
-            if graph:
+            if need_w:  # the columns as a function of x, so that gw is differentiated in x
                 cols = call(Unfold, x, kernel, dilation, padding, stride)
-                cols = xp.reshape(cols, (n, groups, k, gy.shape[-1]))
+                cols = xp.reshape(cols, (n, groups, k, length))
                 gw = xp.sum(gy @ xp.permute_dims(cols, (0, 1, 3, 2)), axis=0)
                 gw = xp.reshape(gw, w.shape)
-            else:
-                gw = _weight_grad(gy, kept[0], w.shape)
+        else:
+            batch_last = _batch_last(k, length)
+            # G as (groups, O/groups, L*N), the batch innermost: read by the input gradient,
+            # and by the weight gradient of the batch-last columns (one copy for both)
+            g_t = None
+            if need_x or (need_w and batch_last):
+                g_t = xp.permute_dims(xp.reshape(grad, (n, o, length)), (1, 2, 0))
+                g_t = xp.reshape(g_t, (groups, o // groups, length * n))  # a copy, C order
+            if need_x:
+                wt = xp.permute_dims(xp.reshape(w, (groups, o // groups, k)), (0, 2, 1))
+                gx = _input_grad(g_t, wt, n, size, kernel, dilation, padding, stride)
+            if need_w:
+                cols = kept[0]
+                if batch_last:  # (groups, O/groups, L*N) @ (groups, L*N, k)
+                    cols = xp.reshape(cols, (groups, k, length * n))
+                    gw = xp.reshape(g_t @ xp.permute_dims(cols, (0, 2, 1)), w.shape)
+                else:
+                    gy = xp.reshape(grad, (n, groups, o // groups, length))
+                    gw = _weight_grad(gy, cols, w.shape)
         if need_b:
             gb = xp.sum(grad, axis=(0, 2, 3))
         return gx, gw, gb, None, None, None, None
 
 
-def _weight_grad(gy: Any, cols: Any, shape: tuple) -> Any:
-    """sum over n of G[n] @ im2col(x)[n]^T of a first-order backward, from the forward's columns.
+def _batch_last(k: int, length: int) -> bool:
+    """Whether a convolution lays its columns out batch innermost, (C*kh*kw, L*N), rather than
+    (C*kh*kw, N, L): where a window holds more values (k, per group) than there are window
+    positions (L).
 
-    ``gy``: (N, groups, O/groups, L); ``cols``: (C*kh*kw, N, L), as the forward keeps them. Two
-    ways to the same sum, each with one extra pass over an array: a product per image and a sum
-    over their (N, O, C*kh*kw) results, or one product over the whole batch, for which G is
-    copied into (O, N*L). The first costs N*O*K values, the second N*O*L: the one with the
-    smaller count is taken (a first layer, with few channels and many positions, sums per
-    image; a later one, with many channels and few positions, takes one product).
+    Such a layer (a later one: many channels, few positions) copies its columns in runs of
+    Wo*N values instead of Wo, and takes one product per step of the three (forward, weight and
+    input gradients), for the price of copying x into (C, H, W, N) and the output out of
+    (O, L, N): arrays k/L times smaller than the columns. A first layer (few channels, many
+    positions) would copy a large output for a small gain: it keeps (C*kh*kw, N, L), multiplied
+    image by image, without copying the output.
+    """
+    return k > length
+
+
+def _weight_grad(gy: Any, cols: Any, shape: tuple) -> Any:
+    """sum over n of G[n] @ im2col(x)[n]^T of a first-order backward, from the forward's
+    (C*kh*kw, N, L) columns: a product per image, summed over the images.
+
+    ``gy``: (N, groups, O/groups, L); ``cols``: (C*kh*kw, N, L), as the forward keeps them where
+    k <= L (``_batch_last``): each image's (N, O, k) result is k/L times smaller than its
+    columns, so summing the products costs less than copying G into the columns' order.
     """
     n, groups, og, length = gy.shape
     k = cols.shape[0] // groups
     xp = namespace(gy)
-    cols = xp.reshape(cols, (groups, k, n, length))
-    if k <= length:
-        per_image = xp.permute_dims(cols, (2, 0, 3, 1))  # (N, groups, L, k), a view
-        return xp.reshape(xp.sum(gy @ per_image, axis=0), shape)
-    g = xp.reshape(xp.permute_dims(gy, (1, 2, 0, 3)), (groups, og, n * length))  # a copy
-    gw_t = xp.reshape(cols, (groups, k, n * length)) @ xp.permute_dims(g, (0, 2, 1))
-    return xp.reshape(xp.permute_dims(gw_t, (0, 2, 1)), shape)  # (groups, O/groups, k)
+    per_image = xp.permute_dims(xp.reshape(cols, (groups, k, n, length)), (2, 0, 3, 1))
+    return xp.reshape(xp.sum(gy @ per_image, axis=0), shape)  # per_image (N, groups, L, k)
 
 
 def _input_grad(
-    grad: Any, wt: Any, size: Pair, kernel: Pair, dilation: Pair, padding: Padding, stride: Pair
+    g_t: Any,
+    wt: Any,
+    n: int,
+    size: Pair,
+    kernel: Pair,
+    dilation: Pair,
+    padding: Padding,
+    stride: Pair,
 ) -> Any:
     """fold(W^T @ G) of a first-order backward, computed with the batch as the innermost axis.
 
-    The same numbers as the recorded rule, laid out (C*kh*kw, Ho*Wo, N): one matrix product
-    per group, and col2im's strided adds then run over rows of Wo*N contiguous values instead
-    of Wo. The result is a fresh (N, C, H, W) array.
+    ``g_t``: G as (groups, O/groups, Ho*Wo*N); ``wt``: (groups, k, O/groups). The same numbers
+    as the recorded rule, laid out (C*kh*kw, Ho*Wo, N): one matrix product per group, and
+    col2im's strided adds then run over rows of Wo*N contiguous values instead of Wo. The result
+    is (N, C, H, W), sharing memory with nothing the caller holds.
     """
-    n, o, ho, wo = grad.shape
     groups, k, og = wt.shape
-    xp = namespace(grad)
-    # (O, L, N): reshape copies the transposed view into the order it names (C order)
-    g_t = xp.permute_dims(xp.reshape(grad, (n, o, ho * wo)), (1, 2, 0))
-    cols = wt @ xp.reshape(g_t, (groups, og, ho * wo * n))  # (groups, k, L*N)
+    xp = namespace(g_t)
+    cols = wt @ g_t  # (groups, k, L*N)
     dtype = cols.dtype
     kh, kw = kernel
     (pt, pb), (pl, pr) = padding
     c = groups * k // (kh * kw)
+    ho, wo = _blocks(size, kernel, dilation, padding, stride)
     blocks = xp.reshape(cols, (c, kh, kw, ho, wo, n))
     out = xp.zeros((c, size[0] + pt + pb, size[1] + pl + pr, n), dtype=dtype, device=cols.device)
     h_end, w_end = stride[0] * (ho - 1) + 1, stride[1] * (wo - 1) + 1
@@ -460,8 +516,8 @@ def _input_grad(
             rows = slice(top, top + h_end, stride[0])
             out[:, rows, left : left + w_end : stride[1], ...] += blocks[:, i, j, ...]
     out = xp.permute_dims(out[:, pt : pt + size[0], pl : pl + size[1], ...], (3, 0, 1, 2))
-    # the values in C order, in a fresh array: reshape copies a transposed view in the order
-    # it names (an array of one image is C-ordered already: its reshapes are views)
+    # (N, C, H, W) of a fresh array: without padding a view of ``out`` (the batch innermost in
+    # memory), else a copy in C order of the cut-out (reshape copies what it cannot view)
     return xp.reshape(xp.reshape(out, (n, -1)), (n, c, *size))
 
 

@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .._memory import keep_memory_for_training
 from ..autograd import Tensor, enable_grad, no_grad
 from ..backend import device_of, is_array, namespace, ndarray, to_device
 from . import _arith
@@ -141,6 +142,7 @@ class Optimizer:
             groups = [{"params": groups}]
         for group in groups:
             self.add_param_group(group)
+        keep_memory_for_training()  # training starts: malloc keeps a step's arrays (_memory.py)
 
     # ----- what a subclass provides -----
     def _check_group(self, group: dict[str, Any]) -> None:

@@ -119,19 +119,65 @@ def test_conv_s_first_order_gradients_equal_the_recorded_rule_s(kwargs, n) -> No
         np.testing.assert_allclose(t.grad.numpy(), r.detach().numpy(), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize(
-    "k, length, groups",
-    [(6, 20, 1), (40, 9, 1), (12, 30, 2), (24, 5, 3)],
-    ids=["per_image", "one_product", "per_image_groups", "one_product_groups"],
-)
-def test_conv_s_weight_gradient_is_the_sum_over_images_either_way(k, length, groups) -> None:
-    """Both of ``_weight_grad``'s ways (k <= L sums per image, k > L takes one product) give
-    sum over n of G[n] @ cols[n]^T, written out here with einsum on the (N, K, L) columns."""
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv_s_weight_gradient_is_the_sum_over_images(groups) -> None:
+    """``_weight_grad`` (the (C*kh*kw, N, L) columns, a product per image) gives sum over n of
+    G[n] @ cols[n]^T, written out here with einsum on the (N, K, L) columns."""
     rng = np.random.default_rng(3)
-    n, og = 4, 5
+    n, og, k, length = 4, 5, 6, 20
     gy = rng.standard_normal((n, groups, og, length))
     cols = rng.standard_normal((n, groups, k, length))
     want = np.einsum("ngol,ngkl->gok", gy, cols).reshape(groups * og, k)
     kept = np.ascontiguousarray(cols.transpose(1, 2, 0, 3)).reshape(groups * k, n, length)
     got = conv._weight_grad(gy, kept, (groups * og, k))
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("batch", ["middle", "last"])
+@pytest.mark.parametrize(
+    "kernel, stride, dilation, padding",
+    [((3, 2), (1, 1), (1, 1), ((0, 0), (0, 0))), ((3, 3), (2, 1), (1, 2), ((1, 2), (0, 1)))],
+    ids=["plain", "strided_dilated_padded"],
+)
+def test_im2col_s_layouts_hold_unfold_s_columns(batch, kernel, stride, dilation, padding) -> None:
+    """The columns of the whole batch, (C*kh*kw, N, L) or (C*kh*kw, L*N), are F.unfold's
+    (N, C*kh*kw, L) moved about, value for value."""
+    x = RNG.standard_normal((3, 2, 7, 6))
+    want = conv.im2col(x, kernel, dilation, padding, stride)  # (N, K, L)
+    got = conv.im2col(x, kernel, dilation, padding, stride, batch=batch)
+    n, k, length = want.shape
+    if batch == "middle":
+        np.testing.assert_array_equal(got, want.transpose(1, 0, 2))
+    else:
+        np.testing.assert_array_equal(got.reshape(k, length, n), want.transpose(1, 2, 0))
+
+
+@pytest.mark.parametrize(
+    "cin, size, kwargs",
+    [
+        (2, 12, {}),  # k = 18 <= L = 100: columns (K, N, L), a product per image
+        (8, 6, {}),  # k = 72 > L = 16: batch-last columns, one product each
+        (8, 7, {"stride": 2, "padding": 1, "groups": 2}),  # k = 36 > L = 16, grouped
+        (4, 9, {"dilation": 2, "padding": (2, 1), "groups": 4}),  # k = 9 <= L, depthwise
+    ],
+    ids=["per_image", "batch_last", "batch_last_groups", "per_image_depthwise"],
+)
+def test_conv_s_both_layouts_match_torch_values_and_gradients(cin, size, kwargs) -> None:
+    """Either layout of the columns (``conv._batch_last``) gives PyTorch's output and all three
+    gradients, in float64."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    groups = kwargs.get("groups", 1)
+    x = rng.standard_normal((3, cin, size, size))
+    w = rng.standard_normal((8, cin // groups, 3, 3))
+    b = rng.standard_normal(8)
+    ours = [cr.tensor(a, requires_grad=True) for a in (x, w, b)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = F.conv2d(*ours, **kwargs)
+    t = torch.nn.functional.conv2d(*theirs, **kwargs)
+    g = rng.standard_normal(tuple(t.shape))
+    y.backward(cr.tensor(g))
+    t.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.detach().numpy(), t.detach().numpy(), rtol=1e-10, atol=1e-10)
+    for a, r in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), r.grad.numpy(), rtol=1e-10, atol=1e-10)
