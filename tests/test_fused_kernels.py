@@ -117,29 +117,24 @@ class Harness:
         arrays += (True,) * (n_in + n_out - len(args))
         shape = np.broadcast_shapes(*(a.shape for a, is_a in zip(args, arrays) if is_a))
         types = [ty for ty, _ in params(kernel.in_params) + params(kernel.out_params)]
-        values, outs = [], []
+        scalar = {"T": ctypes.c_double if dtype == np.float64 else ctypes.c_float}
+        scalar.update(bool=ctypes.c_bool, int32=ctypes.c_int)
+        values, buffers = [], []
         for k, ty in enumerate(types):
             a = args[k] if k < len(args) else np.zeros(shape, dtype)
             if not arrays[k]:
-                c = {"T": ctypes.c_double if dtype == np.float64 else ctypes.c_float}
-                c.update(bool=ctypes.c_bool, int32=ctypes.c_int)
-                values.append(c[ty](a.item() if isinstance(a, np.ndarray | np.generic) else a))
+                values.append(scalar[ty](a.item() if isinstance(a, np.ndarray | np.generic) else a))
                 continue
             element = dtype if ty == "T" else np.int64
             buffer = np.ascontiguousarray(np.broadcast_to(a, shape), dtype=element).copy()
             values.append(buffer.ctypes.data_as(ctypes.c_void_p))
-            if k >= n_in:
-                outs.append(buffer)
-            else:
-                outs.append(None)  # keeps the buffer alive until the call returns
-                values[-1] = (values[-1], buffer)
+            buffers.append((k, buffer))
         fn = getattr(
             self.library(kernel, arrays), "run_double" if dtype == np.float64 else "run_float"
         )
         fn.restype = None
-        raw = [v[0] if isinstance(v, tuple) else v for v in values]
-        fn(ctypes.c_longlong(int(np.prod(shape))), *raw)
-        return [o for o in outs if o is not None]
+        fn(ctypes.c_longlong(int(np.prod(shape))), *values)
+        return [buffer for k, buffer in buffers if k >= n_in]
 
     def library(self, kernel: _fused.Kernel, arrays: tuple[bool, ...]):
         key = (kernel.name, arrays)
