@@ -130,22 +130,14 @@ def adam_update(
     param -= adam_step(arith, exp_avg, v, scalars)
 
 
-def adam_operands(
-    param: Any,
-    grad: Any,
-    exp_avg: Any,
-    exp_avg_sq: Any,
-    max_exp_avg_sq: Any,
-    scalars: AdamScalars,
-    maximize: bool,
-    decay_mode: int,
-) -> tuple[Kernel, tuple]:
-    """``adam_update``'s arguments as its kernel takes them: (the kernel, its arguments in the
-    order of its parameters, inputs then outputs)."""
-    outs = (param, exp_avg, exp_avg_sq)
+def adam_operands(*args: Any) -> tuple[Kernel, tuple]:
+    """``adam_update``'s arguments (the same, in its order) as its kernel takes them: (the
+    kernel, its arguments in the order of its parameters, inputs then outputs)."""
+    param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalars, maximize, decay_mode = args
+    ins = (grad, *scalars, bool(maximize), decay_mode)
     if max_exp_avg_sq is None:
-        return ADAM, (grad, *scalars, bool(maximize), decay_mode, *outs)
-    return AMSGRAD, (grad, *scalars, bool(maximize), decay_mode, *outs, max_exp_avg_sq)
+        return ADAM, (*ins, param, exp_avg, exp_avg_sq)
+    return AMSGRAD, (*ins, param, exp_avg, exp_avg_sq, max_exp_avg_sq)
 
 
 def adam_moments(g: Any, m: Any, v: Any, sc: AdamScalars) -> None:
@@ -220,19 +212,11 @@ def cross_entropy_backward(
     return gx
 
 
-def cross_entropy_operands(
-    xp: Any,
-    p: Any,
-    key: tuple,
-    axis: int,
-    scale: Any,
-    target_scale: Any,
-    smooth: Any,
-    class_weight: Any,
-) -> tuple:
-    """``cross_entropy_backward``'s arguments as its kernel's inputs, made with ``xp`` (CuPy, or
-    NumPy in the tests): the per-position values and the targets shaped to broadcast along the
-    class axis, a class index along it, arrays in p's dtype."""
+def cross_entropy_operands(xp: Any, *args: Any) -> tuple:
+    """``cross_entropy_backward``'s arguments (the same, in its order) as its kernel's inputs,
+    made with ``xp`` (CuPy, or NumPy in the tests): the per-position values and the targets
+    shaped to broadcast along the class axis, a class index along it, arrays in p's dtype."""
+    p, key, axis, scale, target_scale, smooth, class_weight = args
     kshape = list(p.shape)
     n_classes, kshape[axis] = kshape[axis], 1
     kshape = tuple(kshape)
