@@ -8,6 +8,13 @@ at the end, so the figure is the steps the device completes per second. Reports 
 the ratio chainrule / PyTorch in steps per second, with issue 12's targets on (b): >= 0.8x at
 batch 4096 and >= 0.5x at batch 256.
 
+Then the fused kernels (``chainrule._fused``) against the chains they replace, on the same
+device: Adam's update of (b)'s 4.2 million parameters, and the softmax cross-entropy backward at
+batch 4096 for 10 and for 1000 classes, each timed as the backend's extra (one kernel on CuPy)
+and as the generic implementation (the dozen array operations NumPy runs) in interleaved
+rounds, after checking that both give the same numbers (float32 tolerances). The ratio generic /
+fused is the speed-up of fusing: the "memory-bound chain" of issue 12 in a figure.
+
     python benchmarks/gpu_check.py --device cuda --out DIR     # on the GPU machine
     python benchmarks/gpu_check.py --device cpu --steps 2 --rounds 2 --out /tmp/x  # a dry run
 
@@ -48,6 +55,11 @@ def _chainrule(p, device: str):
     c.model.to(device)
     c.x, c.y = c.x.to(device), c.y.to(device)
     c.opt = cr.optim.SGD(c.model.parameters(), lr=1e-3)
+    return c, _sync(device)
+
+
+def _sync(device: str):
+    """A function that waits for ``device``'s queued work (nothing to wait for on the CPU)."""
 
     def sync() -> None:
         if device.startswith("cuda"):
@@ -55,7 +67,7 @@ def _chainrule(p, device: str):
 
             cupy.cuda.Device().synchronize()
 
-    return c, sync
+    return sync
 
 
 def _torch(p, device: str):
@@ -109,6 +121,128 @@ def measure(key: str, batch: int, device: str, steps: int, rounds: int) -> dict:
     }
 
 
+def _fused_cases(device: str) -> list:
+    """(name, elements, fused call, generic call, outputs to compare) for each fused chain."""
+    import chainrule as cr
+    from chainrule import _fused, backend
+    from chainrule.optim import adam
+
+    rng = np.random.default_rng(0)
+    cases = []
+    n = sum(a * b + b for a, b in zip(SHAPES["b"][0][:-1], SHAPES["b"][0][1:]))
+
+    def adam_case():
+        arrays = [
+            cr.tensor(a, dtype=cr.float32, device=device)._data
+            for a in (rng.standard_normal(n), rng.standard_normal(n), np.zeros(n), np.zeros(n))
+        ]
+        w, g, m, v = arrays
+        group = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2}
+        sc = adam._scalars(group, cr._arith.of(w), w, 1)
+        xp = backend.namespace(w)
+
+        def fused():
+            xp.adam_update(w, g, m, v, None, sc, False, _fused.DECOUPLED)
+
+        def generic():
+            _fused.adam_update(w, g, m, v, None, sc, False, _fused.DECOUPLED)
+
+        return ("Adam update, (b)'s parameters", n, fused, generic, (w, m, v))
+
+    cases.append(adam_case)
+    for classes in (10, 1000):
+
+        def ce_case(classes=classes):
+            x = rng.standard_normal((4096, classes))
+            p = np.exp(x - x.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            p = cr.tensor(p, dtype=cr.float32, device=device)._data
+            xp = backend.namespace(p)
+            y = cr.tensor(rng.integers(0, classes, 4096), device=device)._data
+            key = (xp.arange(4096, dtype=y.dtype), y)
+            scale = xp.asarray(1 / 4096, dtype=p.dtype)
+            out = {}
+
+            def fused():
+                out["fused"] = xp.cross_entropy_backward(p, key, 1, scale, scale, None, 1.0)
+
+            def generic():
+                out["generic"] = _fused.cross_entropy_backward(p, key, 1, scale, scale, None, 1.0)
+
+            return (f"cross-entropy backward, 4096 x {classes}", p.size, fused, generic, out)
+
+        cases.append(ce_case)
+    return cases
+
+
+def _same(a, b) -> None:
+    from chainrule import backend
+
+    np.testing.assert_allclose(backend.to_numpy(a), backend.to_numpy(b), rtol=1e-5, atol=1e-6)
+
+
+def measure_fused(device: str, sync, calls: int, rounds: int) -> list[dict]:
+    """Microseconds per call of each fused chain, fused and generic, interleaved."""
+    from chainrule import backend
+
+    rows = []
+    for make in _fused_cases(device):
+        name, size, fused, generic, outs = make()
+        if isinstance(outs, dict):  # the cross-entropy: the same gradient both ways
+            fused(), generic()
+            _same(outs["fused"], outs["generic"])
+        else:  # Adam: the same step from the same state both ways
+            start = [backend.to_numpy(a).copy() for a in outs]
+            fused()
+            after = [backend.to_numpy(a).copy() for a in outs]
+            for a, v in zip(outs, start):
+                a[...] = backend.from_numpy(v, backend.device_of(a))
+            generic()
+            for a, v in zip(outs, after):
+                _same(a, v)
+        times = {"fused": [], "generic": []}
+        for _ in range(rounds):
+            for label, fn in (("fused", fused), ("generic", generic)):
+                sync()
+                t0 = time.perf_counter()
+                for _ in range(calls):
+                    fn()
+                sync()
+                times[label].append((time.perf_counter() - t0) / calls * 1e6)
+        fused_us, generic_us = (
+            statistics.median(times["fused"]),
+            statistics.median(times["generic"]),
+        )
+        rows.append(
+            {
+                "chain": name,
+                "elements": size,
+                "fused_us": fused_us,
+                "generic_us": generic_us,
+                "speedup": statistics.median(
+                    g / f for f, g in zip(times["fused"], times["generic"])
+                ),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def markdown_fused(rows: list[dict], device_name: str) -> str:
+    lines = [
+        f"Fused kernels on {device_name}: microseconds per call (medians), float32",
+        "",
+        "| chain | elements | fused | generic (unfused) | generic / fused |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['chain']} | {r['elements']:,} | {r['fused_us']:.1f} | {r['generic_us']:.1f} | "
+            f"{r['speedup']:.2f}x |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def markdown(rows: list[dict], device_name: str) -> str:
     lines = [
         f"GPU check on {device_name}: float32 SGD training steps per second (medians)",
@@ -132,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--calls", type=int, default=20, help="calls per round of a fused chain")
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -145,9 +280,17 @@ def main(argv: list[str] | None = None) -> int:
     for key, batch in CASES:
         rows.append(measure(key, batch, args.device, args.steps, args.rounds))
         print(json.dumps(rows[-1]), flush=True)
-    (out / "gpu_check.json").write_text(json.dumps({"device": name, "rows": rows}, indent=2))
-    (out / "gpu_check.md").write_text(markdown(rows, name))
-    print(markdown(rows, name))
+
+    def write(fused: list[dict]) -> str:
+        (out / "gpu_check.json").write_text(
+            json.dumps({"device": name, "rows": rows, "fused": fused}, indent=2)
+        )
+        table = markdown(rows, name) + "\n" + markdown_fused(fused, name)
+        (out / "gpu_check.md").write_text(table)
+        return table
+
+    write([])  # the workloads' figures, kept should the fused part run out of time
+    print(write(measure_fused(args.device, _sync(args.device), args.calls, args.rounds)))
     return 0
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy
 
-from . import backend
+from . import _fused, backend
 from .backend import _Backend, _namespace, device
 
 
@@ -74,6 +74,8 @@ def _strict() -> _Backend:
         as_strided=as_strided,
         errstate=backend.nullcontext,
         native_dtype=native_dtype,
+        adam_update=_fused.adam_update,
+        cross_entropy_backward=_fused.cross_entropy_backward,
     )
 
     def _to_numpy(a: Any) -> numpy.ndarray:
@@ -136,6 +138,24 @@ def _cupy() -> _Backend:
         size = x.itemsize
         return cp.lib.stride_tricks.as_strided(x, shape, tuple(s * size for s in strides))
 
+    kernels: dict[str, Any] = {}
+
+    def run(kernel: _fused.Kernel, args: tuple) -> Any:
+        # one ElementwiseKernel per chain, made on first use (CuPy compiles it on its first call
+        # for each combination of dtypes and keeps the binary in its cache)
+        made = kernels.get(kernel.name)
+        if made is None:
+            made = kernels[kernel.name] = cp.ElementwiseKernel(
+                kernel.in_params, kernel.out_params, kernel.body, kernel.name
+            )
+        return made(*args)
+
+    def adam_update(*args: Any) -> None:
+        run(*_fused.adam_operands(*args))
+
+    def cross_entropy_backward(p: Any, *args: Any) -> Any:
+        return run(_fused.CROSS_ENTROPY_BACKWARD, _fused.cross_entropy_operands(cp, p, *args))
+
     ns = _namespace(
         cp,
         scatter_add=scatter_add,
@@ -143,6 +163,8 @@ def _cupy() -> _Backend:
         as_strided=as_strided,
         errstate=backend.nullcontext,
         native_dtype=lambda d: d,
+        adam_update=adam_update,
+        cross_entropy_backward=cross_entropy_backward,
     )
 
     class Cuda(_Backend):

@@ -10,7 +10,8 @@ never import an array module: they compute through the namespace of the arrays i
 
 which offers exactly the functions of the Python Array API standard (``STANDARD``) under their
 standard names, plus a few extras the standard lacks (``EXTRAS``: scatter-add for the indexing
-backward, strided windows for convolutions), each with one implementation per array module.
+backward, strided windows for convolutions, and two fused updates that a GPU runs as one kernel
+each, see ``_fused``), each with one implementation per array module.
 Code written against a namespace runs unchanged on every device; a test runs the whole op table
 on array-api-strict, so a NumPy-only call fails on a machine without a GPU.
 
@@ -26,6 +27,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy
+
+from . import _fused
 
 #: The Array API standard's functions and constants (2024.12) that a namespace offers.
 STANDARD = (
@@ -56,6 +59,12 @@ EXTRAS = {
     "errstate": "errstate(**how): a context that silences floating-point warnings where the "
     "module raises them (NumPy's errstate; a no-op elsewhere)",
     "native_dtype": "native_dtype(d): the module's dtype for chainrule's (NumPy) dtype d",
+    "adam_update": "adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalars, "
+    "maximize, decay_mode): one Adam/AdamW step in place on param and its moments (one CUDA "
+    "kernel on CuPy; see _fused)",
+    "cross_entropy_backward": "cross_entropy_backward(p, key, axis, scale, target_scale, "
+    "smooth, class_weight): the softmax cross-entropy's gradient, p * scale less the target's "
+    "share (one CUDA kernel on CuPy; see _fused)",
 }
 
 
@@ -201,6 +210,8 @@ NUMPY = _namespace(
     as_strided=_numpy_as_strided,
     errstate=numpy.errstate,
     native_dtype=lambda d: d,
+    adam_update=_fused.adam_update,
+    cross_entropy_backward=_fused.cross_entropy_backward,
 )
 
 

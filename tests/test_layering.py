@@ -22,6 +22,8 @@ PACKAGE = ROOT / "chainrule"
 #: drawing knows no training loop).
 LAYERS = [
     "backend",  # the array module a tensor lives on
+    "_arith",  # in-place arithmetic written once for every array module (optim, _fused)
+    "_fused",  # fused updates (Adam, the cross-entropy backward): generic code, CUDA kernels
     "_backends",  # CuPy and array-api-strict behind backend, imported when a device asks
     "dtypes",
     "_memory",  # glibc malloc's thresholds (ctypes): imports no other layer
@@ -47,7 +49,9 @@ LAYERS = [
 #: (``x + y`` is ``ops.add``): the one edge between the engine's two halves that points upward.
 #: The backend loads CuPy's and array-api-strict's backends (built on its own classes) only
 #: when a device of theirs is first asked for, so that importing chainrule never imports them.
-ALLOWED_UP = {("autograd", "ops"), ("backend", "_backends")}
+#: NumPy's namespace, made in the backend, offers ``_fused``'s generic updates, which compute
+#: through the namespaces (and ``_arith``) only when called.
+ALLOWED_UP = {("autograd", "ops"), ("backend", "_backends"), ("backend", "_fused")}
 
 #: ``python -m chainrule`` is the CLI's entry point. The public face (chainrule/__init__.py,
 #: ``import chainrule as cr``) sits just above the highest layer it imports: the CLI may use it,

@@ -228,11 +228,12 @@ class CrossEntropy(Function):
                 target = target + (eps / n_classes) * wc * _along_classes(valid, kshape)
             g = _along_classes(g, kshape)
             return g * (p * _along_classes(a, kshape) - target), None, None, None, None, None
-        # first order: scale softmax, then subtract the target where it is (no one-hot array)
-        gx = p * _along_classes(g * a, kshape)
-        gx = namespace(gx).scatter_add(gx, key, -(g * ((1 - eps) * wy)))
-        if eps:
-            gx -= _along_classes(g * (eps / n_classes) * valid, kshape) * wc
+        # first order: scale softmax, then subtract the target where it is (no one-hot array);
+        # one kernel on a GPU (see chainrule._fused)
+        smooth = _along_classes(g * (eps / n_classes) * valid, kshape) if eps else None
+        gx = namespace(p).cross_entropy_backward(
+            p, key, ax, _along_classes(g * a, kshape), g * ((1 - eps) * wy), smooth, wc
+        )
         return gx, None, None, None, None, None
 
 

@@ -12,11 +12,14 @@ Per parameter w with gradient g, at step t = 1, 2, ... (PyTorch's rule):
 The two bias corrections undo the pull of m and v towards their zero start; eps is added after
 the square root and its bias correction, as in PyTorch.
 
-A small model's parameters (``FLAT_LIMIT`` numbers in all, at most) are updated as one flat array
-on NumPy and CuPy: each parameter's ``exp_avg`` and ``exp_avg_sq`` are then views of two flat
-arrays, and a step is a dozen calls for the whole group rather than a dozen per parameter. The
-numbers are the same. (Other array modules, whose views the standard leaves unspecified, update
-parameter by parameter; see ``_arith``.)
+Each parameter's update is the backend's ``adam_update`` (``chainrule._fused``): on CuPy one
+CUDA kernel that reads and writes each number once, elsewhere the dozen in-place operations the
+rule spells out. A small model's parameters (``FLAT_LIMIT`` numbers in all, at most) are updated
+as one flat array on NumPy: each parameter's ``exp_avg`` and ``exp_avg_sq`` are then views of
+two flat arrays, and a step is a dozen calls for the whole group rather than a dozen per
+parameter. The numbers are the same. (Array modules whose views the standard leaves
+unspecified update parameter by parameter, see ``_arith``; CuPy does too, as one kernel per
+parameter is fewer launches than the flat update's dozen plus one per parameter.)
 
 Coupled weight decay is L2 regularization (``weight_decay = 2 * lambda`` for the term
 ``lambda * (W**2).sum()``), but Adam then divides it by sqrt(v) like the rest of the gradient, so
@@ -26,12 +29,13 @@ weights with large gradients are barely decayed. AdamW decays every weight by th
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
+from .. import _arith, _fused
+from .._arith import Arith
+from .._fused import AdamScalars
 from ..autograd import Tensor
 from ..backend import ndarray
-from . import _arith
-from ._arith import Arith
 from .optimizer import Optimizer, ParamsT, check_hyperparameter
 
 
@@ -101,7 +105,9 @@ class Adam(Optimizer):
             self._update_flat(group, params, flat)
             return
         amsgrad, maximize = group["amsgrad"], group["maximize"]
-        weight_decay, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
+        decay_mode = _fused.NO_DECAY
+        if group["weight_decay"] != 0:
+            decay_mode = _fused.DECOUPLED if group["decoupled_weight_decay"] else _fused.COUPLED
         state = self.state
         made_for = None  # the (step, dtype, device) of the scalars below
         for p in params:
@@ -118,32 +124,26 @@ class Adam(Optimizer):
             key = (t, w.dtype, None if type(w) is ndarray else w.device)
             if key != made_for:  # once per step, unless step counts, dtypes or devices differ
                 made_for = key
-                sc = _Scalars.make(group, arith, w, t)
+                sc = _scalars(group, arith, w, t)
 
-            g = -grad if maximize else grad
-            if weight_decay != 0:
-                if decoupled:
-                    w *= sc.shrink
-                else:
-                    g = g + sc.decay * w
-            m, v = p_state["exp_avg"], p_state["exp_avg_sq"]
-            _moments(g, m, v, sc)
+            v_max = None
             if amsgrad:
                 v_max = p_state.get("max_exp_avg_sq")
                 if v_max is None:  # amsgrad was switched on after the first step
                     v_max = p_state["max_exp_avg_sq"] = arith.xp.zeros_like(w)
-                arith.maximum(v_max, v, out=v_max)
-                v = v_max
-            w -= _step(arith, m, v, sc)
+            # one kernel on a GPU, the chain of in-place operations elsewhere (see _fused)
+            arith.xp.adam_update(
+                w, grad, p_state["exp_avg"], p_state["exp_avg_sq"], v_max, sc, maximize, decay_mode
+            )
 
     # ----- small models: a group's moments as two flat arrays -----
     def _flat(self, group: dict[str, Any], params: list[Tensor]) -> _FlatMoments | None:
         """The group's moments as flat arrays, when the group can take one flat update.
 
-        That needs an array module with views (NumPy, CuPy), parameters of one dtype on one
-        device, all at the same step, at most ``FLAT_LIMIT`` numbers in all, and an update that
-        never needs the weights as one array (no amsgrad, no coupled weight decay). The flat
-        arrays are made on the first such step (or when something, such as
+        That needs an array module with views and no fused kernel (NumPy), parameters of one
+        dtype on one device, all at the same step, at most ``FLAT_LIMIT`` numbers in all, and an
+        update that never needs the weights as one array (no amsgrad, no coupled weight decay).
+        The flat arrays are made on the first such step (or when something, such as
         ``load_state_dict``, replaced a parameter's moments): each parameter's ``exp_avg`` and
         ``exp_avg_sq`` in ``state`` become views of them, so the state reads as before.
         """
@@ -164,7 +164,10 @@ class Adam(Optimizer):
             else:
                 return flat
         first = params[0]._data
-        if not _arith.of(first).views or sum(p._data.size for p in params) > FLAT_LIMIT:
+        arith = _arith.of(first)
+        if not arith.views or sum(p._data.size for p in params) > FLAT_LIMIT:
+            return None
+        if arith.xp.adam_update is not _fused.adam_update:  # a fused kernel: one call a parameter
             return None
         dtype, where = first.dtype, getattr(first, "device", None)
         for p in params:
@@ -183,7 +186,7 @@ class Adam(Optimizer):
         for p in params:
             state[p]["step"] = t
         arith = flat.arith
-        sc = _Scalars.make(group, arith, flat.m, t)
+        sc = _scalars(group, arith, flat.m, t)
         ravel = arith.ravel
         g = arith.xp.concat([ravel(p._grad._data) for p in params])  # a copy: ours to change
         if group["maximize"]:
@@ -191,8 +194,8 @@ class Adam(Optimizer):
         if group["weight_decay"] != 0:  # decoupled (_flat rules out the coupled kind)
             for p in params:
                 p._data *= sc.shrink
-        _moments(g, flat.m, flat.v, sc)
-        _step(arith, flat.m, flat.v, sc, out=flat.step)
+        _fused.adam_moments(g, flat.m, flat.v, sc)
+        _fused.adam_step(arith, flat.m, flat.v, sc, out=flat.step)
         for p, step in zip(params, flat.steps):
             p._data -= step
 
@@ -202,56 +205,23 @@ class Adam(Optimizer):
 FLAT_LIMIT = 1 << 16
 
 
-class _Scalars(NamedTuple):
+def _scalars(group: dict[str, Any], arith: Arith, like: Any, t: int) -> AdamScalars:
     """A step's constants in the parameters' dtype (see ``as_scalars``)."""
-
-    b1: Any
-    b2: Any
-    one_minus_b1: Any
-    one_minus_b2: Any
-    eps: Any
-    decay: Any
-    shrink: Any
-    bias_correction2_sqrt: Any
-    step_size: Any
-
-    @classmethod
-    def make(cls, group: dict[str, Any], arith: Arith, like: Any, t: int) -> _Scalars:
-        lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
-        return cls(
-            *arith.scalars(
-                like,
-                beta1,
-                beta2,
-                1 - beta1,
-                1 - beta2,
-                group["eps"],
-                wd,
-                1 - lr * wd,
-                (1 - beta2**t) ** 0.5,
-                lr / (1 - beta1**t),
-            )
+    lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
+    return AdamScalars(
+        *arith.scalars(
+            like,
+            beta1,
+            beta2,
+            1 - beta1,
+            1 - beta2,
+            group["eps"],
+            wd,
+            1 - lr * wd,
+            (1 - beta2**t) ** 0.5,
+            lr / (1 - beta1**t),
         )
-
-
-def _moments(g: Any, m: Any, v: Any, sc: _Scalars) -> None:
-    """m = beta1 m + (1 - beta1) g and v = beta2 v + (1 - beta2) g^2, in place."""
-    m *= sc.b1
-    m += sc.one_minus_b1 * g
-    v *= sc.b2
-    g2 = g * g
-    g2 *= sc.one_minus_b2
-    v += g2
-
-
-def _step(arith: Arith, m: Any, v: Any, sc: _Scalars, out: Any = None) -> Any:
-    """lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps), to subtract from w."""
-    denom = arith.sqrt(v, out=out)
-    denom /= sc.bias_correction2_sqrt
-    denom += sc.eps
-    step = arith.divide(m, denom, out=denom)  # reuse the buffer: denom is not needed again
-    step *= sc.step_size
-    return step
+    )
 
 
 class _FlatMoments:

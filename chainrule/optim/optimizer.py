@@ -28,10 +28,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .. import _arith
 from .._memory import keep_memory_for_training
 from ..autograd import Tensor, enable_grad, no_grad
 from ..backend import device_of, is_array, namespace, ndarray, to_device
-from . import _arith
 
 #: What an optimizer accepts as ``params``: Tensors, or dicts that each describe a parameter group.
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]

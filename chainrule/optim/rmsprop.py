@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _arith
+from .. import _arith
 from .optimizer import Optimizer, ParamsT, check_hyperparameter
 
 

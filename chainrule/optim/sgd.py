@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _arith
 from ..autograd import Tensor
 from ..backend import ndarray
-from . import _arith
 from .optimizer import Optimizer, ParamsT, check_hyperparameter
 
 

@@ -1,4 +1,4 @@
-"""The optimizers' arithmetic, written once for every array module.
+"""In-place arithmetic, written once for every array module: the optimizers' and the fused updates'.
 
 An update is written with the standard's operators, whose in-place forms (``m *= b1``,
 ``w -= step``) every array module has, on the constants ``scalars`` makes, plus four functions
@@ -17,6 +17,9 @@ whose result goes into an existing array, as NumPy's ``out=`` does: ``sqrt``, ``
 
 Both give the same numbers: tests/optim runs every optimizer on NumPy through the generic
 ``Arith`` too and compares bit for bit.
+
+This module sits just above ``backend`` (whose NumPy namespace takes ``_fused``'s updates, which
+are written with it), so it reads the backend only when called, never while it is imported.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from ..backend import NUMPY, namespace, ndarray
+from . import backend
 
 #: Array modules whose ufuncs take ``out=`` and whose reshaped slices are views.
 NATIVE = frozenset({"numpy", "cupy"})
@@ -59,7 +62,7 @@ class Arith:
 
     def scalars(self, like: Any, *values: float) -> list[Any]:
         """``values`` as constants to scale arrays of ``like``'s dtype with (see above)."""
-        if type(like) is ndarray and self.native:
+        if type(like) is backend.ndarray and self.native:
             asarray, dtype = self.xp.asarray, like.dtype
             return [asarray(v, dtype) for v in values]
         return [float(v) for v in values]
@@ -81,19 +84,15 @@ def _into(f: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-_by_namespace: dict[int, Arith] = {}
+#: array type -> its module's ``Arith``; a test puts the generic one in NumPy's place.
+_by_type: dict[type, Arith] = {}
 
 
 def of(array: Any) -> Arith:
     """The ``Arith`` of ``array``'s module."""
-    if type(array) is ndarray:
-        return _numpy[0]
-    xp = namespace(array)
-    found = _by_namespace.get(id(xp))
-    if found is None:
-        found = _by_namespace[id(xp)] = Arith(xp, xp.__name__ in NATIVE)
-    return found
-
-
-#: NumPy's, looked up first (a test swaps in the generic one to compare the two).
-_numpy = [Arith(NUMPY, True)]
+    try:
+        return _by_type[type(array)]
+    except KeyError:
+        xp = backend.namespace(array)
+        found = _by_type[type(array)] = Arith(xp, xp.__name__ in NATIVE)
+        return found
