@@ -169,7 +169,7 @@ class Node:
         """
         if self._graph_mode:
             return GRAPH_FUNCTIONS[0]
-        ns = self._ns
+        ns = self._ns  # NumPy's, set by apply when every array is NumPy's
         if ns is None:
             for a in self.inputs or ():
                 if isinstance(a, Tensor):
@@ -304,8 +304,9 @@ class Function:
                 if isinstance(a, Tensor):
                     d = a._data
                     data.append(d)
-                    needs.append(a._requires_grad)
-                    if a._requires_grad:
+                    r = a._requires_grad
+                    needs.append(r)
+                    if r:
                         record = True
                     if type(d) is not ndarray:
                         elsewhere = True
@@ -326,11 +327,15 @@ class Function:
         if record:
             ctx = Node()
             ctx.needs_input_grad = tuple(needs)
+            if not elsewhere:
+                ctx._ns = NUMPY
             n = len(data)
             if n == 2:  # the common binary op, inline: one identity test
                 if data[0] is data[1] and args[0] is not args[1]:
                     data[1] = _another_view(data[1])
-            elif n > 2:
+            elif (
+                n > 3 or n == 3 and (data[1] is data[0] or data[2] is data[0] or data[2] is data[1])
+            ):
                 _distinct_arrays(args, data)
         else:
             ctx = _no_record(len(args))
@@ -384,8 +389,6 @@ def _distinct_arrays(args: tuple, data: list) -> None:
     would be taken for the live input in a second-order backward. The same tensor twice
     (``x * x``) keeps one array: either match is right.
     """
-    if len({id(d) for d in data}) == len(data):
-        return  # every argument has its own object already: the common case
     for i in range(1, len(data)):
         d = data[i]
         if type(d) in _BY_TYPE:
@@ -491,31 +494,39 @@ def _tag_saved(
     tagged = False
     n = len(data)
     for k, s in enumerate(saved):
-        tag = None
         # an input? A built-in op saves its arrays in argument order (Mul: x, y), so try k first
-        i = k if k < n and s is data[k] else 0
-        while i < n:
+        i = k if k < n and s is data[k] else _position(s, args, data)
+        if i >= 0:
             a = args[i]
-            if s is data[i] or s is a:
-                if isinstance(a, Tensor):
-                    vc = a._vc
-                    tag = ("in", i, vc, vc[0])
-                break
-            i += 1
+            if isinstance(a, Tensor):
+                vc = a._vc
+                src.append(("in", i, vc, vc[0]))
+                tagged = True
+                continue
         else:
             for j, o in enumerate(outs):
                 if s is o or s is arrays[j]:
                     if saved is node.saved:
                         saved = list(saved)
                     saved[k] = arrays[j]
-                    tag = ("out", j, results[j]._vc, 0)
+                    src.append(("out", j, results[j]._vc, 0))
+                    tagged = True
                     break
-        if tag is not None:
-            tagged = True
-        src.append(tag)
+            else:
+                src.append(None)
+            continue
+        src.append(None)
     if tagged:
-        node.saved = tuple(saved)
+        node.saved = saved if type(saved) is tuple else tuple(saved)
         node._saved_src = tuple(src)
+
+
+def _position(value: Any, args: tuple, data: list) -> int:
+    """Which argument ``value`` is (as the argument or its array), or -1."""
+    for i, d in enumerate(data):
+        if value is d or value is args[i]:
+            return i
+    return -1
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
