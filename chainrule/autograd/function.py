@@ -96,7 +96,9 @@ class Node:
         "__weakref__",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, needs_input_grad: tuple, ns: Any) -> None:
+        self.needs_input_grad = needs_input_grad
+        self._ns = ns  # the inputs' namespace where apply knows it (all NumPy's), else None
         self.saved: tuple = ()
         self._saved_src = None
         self._out_meta = None
@@ -106,7 +108,6 @@ class Node:
         self._graph_mode = False
         self._grad = None
         self._deps = 0
-        self._ns = None
 
     # ----- the ctx API used inside forward and backward -----
     def save_for_backward(self, *values: Any) -> None:
@@ -169,7 +170,7 @@ class Node:
         """
         if self._graph_mode:
             return GRAPH_FUNCTIONS[0]
-        ns = self._ns  # NumPy's, set by apply when every array is NumPy's
+        ns = self._ns
         if ns is None:
             for a in self.inputs or ():
                 if isinstance(a, Tensor):
@@ -325,10 +326,7 @@ class Function:
         if elsewhere:
             _one_device(cls, args)
         if record:
-            ctx = Node()
-            ctx.needs_input_grad = tuple(needs)
-            if not elsewhere:
-                ctx._ns = NUMPY
+            ctx = Node(tuple(needs), None if elsewhere else NUMPY)
             n = len(data)
             if n == 2:  # the common binary op, inline: one identity test
                 if data[0] is data[1] and args[0] is not args[1]:
@@ -495,7 +493,14 @@ def _tag_saved(
     n = len(data)
     for k, s in enumerate(saved):
         # an input? A built-in op saves its arrays in argument order (Mul: x, y), so try k first
-        i = k if k < n and s is data[k] else _position(s, args, data)
+        if k < n and s is data[k]:
+            i = k
+        else:
+            for i, d in enumerate(data):
+                if s is d or s is args[i]:
+                    break
+            else:
+                i = -1
         if i >= 0:
             a = args[i]
             if isinstance(a, Tensor):
@@ -519,14 +524,6 @@ def _tag_saved(
     if tagged:
         node.saved = saved if type(saved) is tuple else tuple(saved)
         node._saved_src = tuple(src)
-
-
-def _position(value: Any, args: tuple, data: list) -> int:
-    """Which argument ``value`` is (as the argument or its array), or -1."""
-    for i, d in enumerate(data):
-        if value is d or value is args[i]:
-            return i
-    return -1
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
