@@ -96,8 +96,11 @@ class Node:
         "__weakref__",
     )
 
-    def __init__(self, needs_input_grad: tuple, ns: Any) -> None:
+    def __init__(self, function: type, inputs: tuple, needs_input_grad: tuple, ns: Any) -> None:
+        self.function = function
+        self.inputs = inputs
         self.needs_input_grad = needs_input_grad
+        self.n_outputs = 1
         self._ns = ns  # the inputs' namespace where apply knows it (all NumPy's), else None
         self.saved: tuple = ()
         self._saved_src = None
@@ -326,13 +329,13 @@ class Function:
         if elsewhere:
             _one_device(cls, args)
         if record:
-            ctx = Node(tuple(needs), None if elsewhere else NUMPY)
+            ctx = Node(cls, args, tuple(needs), None if elsewhere else NUMPY)
             n = len(data)
             if n == 2:  # the common binary op, inline: one identity test
                 if data[0] is data[1] and args[0] is not args[1]:
                     data[1] = _another_view(data[1])
-            elif (
-                n > 3 or n == 3 and (data[1] is data[0] or data[2] is data[0] or data[2] is data[1])
+            elif n > 2 and (
+                n > 3 or data[1] is data[0] or data[2] is data[0] or data[2] is data[1]
             ):
                 _distinct_arrays(args, data)
         else:
@@ -362,9 +365,6 @@ class Function:
                 out = _as_array(out, cls, data)
         if not record:
             return Tensor._make(out)
-        ctx.function = cls
-        ctx.inputs = args
-        ctx.n_outputs = 1
         # only floating outputs carry gradients
         if out.dtype in _FLOAT_DTYPES if type(out) is ndarray else is_floating(out.dtype):
             result = Tensor._make(out, True, ctx)
@@ -458,8 +458,6 @@ def _record_outputs(
     if not record:
         return tuple([Tensor._make(a) for a in arrays])
     node: Node = ctx
-    node.function = cls
-    node.inputs = args
     node.n_outputs = len(arrays)
     results = tuple(
         [
@@ -522,7 +520,8 @@ def _tag_saved(
             continue
         src.append(None)
     if tagged:
-        node.saved = saved if type(saved) is tuple else tuple(saved)
+        if type(saved) is list:  # an output replaced by its array
+            node.saved = tuple(saved)
         node._saved_src = tuple(src)
 
 
