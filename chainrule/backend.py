@@ -270,14 +270,14 @@ def _load(kind: str) -> _Backend:
 
 
 def _backend_of(array: Any) -> _Backend:
-    try:
-        return _BY_TYPE[type(array)]
-    except KeyError:
-        if isinstance(array, numpy.generic):  # a NumPy scalar, from a 0-d NumPy operation
-            return _BY_KIND["cpu"]
-        raise TypeError(
-            f"expected an array of NumPy, CuPy or array-api-strict; got {type(array).__name__}"
-        ) from None
+    backend = _BY_TYPE.get(type(array))
+    if backend is not None:
+        return backend
+    if isinstance(array, numpy.generic):  # a NumPy scalar, from a 0-d NumPy operation
+        return _BY_KIND["cpu"]
+    raise TypeError(
+        f"expected an array of NumPy, CuPy or array-api-strict; got {type(array).__name__}"
+    )
 
 
 def namespace(array: Any) -> SimpleNamespace:

@@ -319,7 +319,27 @@ def _process(node: Node, run: _Run, ready: list) -> None:
     if grads is None:  # no gradient reached this node: nothing flows to its inputs
         result: tuple = (None,) * len(inputs)
     else:
-        result = _backward(node, grads, run)
+        fn = node.function
+        node._graph_mode = create_graph
+        if (
+            fn.on_arrays
+            and node.n_outputs == 1
+            and node._hooks is None
+            and node._retained is None
+            and run.capture is None
+        ):
+            result = fn.backward(node, grads)  # a built-in op's one output, unobserved: common
+        else:
+            result = _backward(node, grads, run)
+        if type(result) is not tuple:
+            result = (result,)
+        if len(result) != len(inputs):
+            raise RuntimeError(
+                f"{node.name()}: backward returned {len(result)} gradient(s), but forward took "
+                f"{len(inputs)} input(s); return one per input (None where none is needed)"
+            )
+        if state.anomaly:
+            _check_finite(node, result, "backward gradient")
     for i, (a, need, g) in enumerate(zip(inputs, node.needs_input_grad, result)):
         if not need:
             continue
@@ -358,10 +378,11 @@ def _process(node: Node, run: _Run, ready: list) -> None:
                 ready.append(p)
 
 
-def _backward(node: Node, grads: Any, run: _Run) -> tuple:
-    """Call the Function's backward with the gradients of the node's outputs; one per input."""
+def _backward(node: Node, grads: Any, run: _Run) -> Any:
+    """Call the Function's backward with the gradients of the node's outputs, where more than
+    the common case applies: several outputs, hooks, retain_grad or autograd.grad captures on
+    them, or a user's Function. Returns what backward returned (one gradient per input)."""
     fn = node.function
-    node._graph_mode = run.create_graph
     multi = node.n_outputs > 1
     if multi or node._hooks is not None or node._retained is not None or run.capture is not None:
         glist = grads if multi else [grads]
@@ -375,21 +396,12 @@ def _backward(node: Node, grads: Any, run: _Run) -> tuple:
             result = fn.backward(node, *glist)
         else:
             result = fn.backward(node, *[Tensor._make(g) for g in glist])
-    elif fn.on_arrays or run.create_graph:  # one output, no hooks: the common case
+    elif fn.on_arrays or run.create_graph:
         result = fn.backward(node, grads)
     else:
         result = fn.backward(node, Tensor._make(grads))
-    if type(result) is not tuple:
-        result = (result,)
     if not fn.on_arrays and not run.create_graph:
-        _foreign(result, run)
-    if len(result) != len(node.inputs):
-        raise RuntimeError(
-            f"{node.name()}: backward returned {len(result)} gradient(s), but forward took "
-            f"{len(node.inputs)} input(s); return one per input (None where none is needed)"
-        )
-    if state.anomaly:
-        _check_finite(node, result, "backward gradient")
+        _foreign(result if type(result) is tuple else (result,), run)
     return result
 
 

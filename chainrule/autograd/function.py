@@ -96,7 +96,12 @@ class Node:
         "__weakref__",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, function: type, inputs: tuple, needs_input_grad: tuple, ns: Any) -> None:
+        self.function = function
+        self.inputs = inputs
+        self.needs_input_grad = needs_input_grad
+        self.n_outputs = 1
+        self._ns = ns  # the inputs' namespace where apply knows it (all NumPy's), else None
         self.saved: tuple = ()
         self._saved_src = None
         self._out_meta = None
@@ -106,7 +111,6 @@ class Node:
         self._graph_mode = False
         self._grad = None
         self._deps = 0
-        self._ns = None
 
     # ----- the ctx API used inside forward and backward -----
     def save_for_backward(self, *values: Any) -> None:
@@ -304,8 +308,9 @@ class Function:
                 if isinstance(a, Tensor):
                     d = a._data
                     data.append(d)
-                    needs.append(a._requires_grad)
-                    if a._requires_grad:
+                    r = a._requires_grad
+                    needs.append(r)
+                    if r:
                         record = True
                     if type(d) is not ndarray:
                         elsewhere = True
@@ -324,13 +329,14 @@ class Function:
         if elsewhere:
             _one_device(cls, args)
         if record:
-            ctx = Node()
-            ctx.needs_input_grad = tuple(needs)
+            ctx = Node(cls, args, tuple(needs), None if elsewhere else NUMPY)
             n = len(data)
             if n == 2:  # the common binary op, inline: one identity test
                 if data[0] is data[1] and args[0] is not args[1]:
                     data[1] = _another_view(data[1])
-            elif n > 2:
+            elif n > 2 and (
+                n > 3 or data[1] is data[0] or data[2] is data[0] or data[2] is data[1]
+            ):
                 _distinct_arrays(args, data)
         else:
             ctx = _no_record(len(args))
@@ -359,9 +365,6 @@ class Function:
                 out = _as_array(out, cls, data)
         if not record:
             return Tensor._make(out)
-        ctx.function = cls
-        ctx.inputs = args
-        ctx.n_outputs = 1
         # only floating outputs carry gradients
         if out.dtype in _FLOAT_DTYPES if type(out) is ndarray else is_floating(out.dtype):
             result = Tensor._make(out, True, ctx)
@@ -384,8 +387,6 @@ def _distinct_arrays(args: tuple, data: list) -> None:
     would be taken for the live input in a second-order backward. The same tensor twice
     (``x * x``) keeps one array: either match is right.
     """
-    if len({id(d) for d in data}) == len(data):
-        return  # every argument has its own object already: the common case
     for i in range(1, len(data)):
         d = data[i]
         if type(d) in _BY_TYPE:
@@ -457,8 +458,6 @@ def _record_outputs(
     if not record:
         return tuple([Tensor._make(a) for a in arrays])
     node: Node = ctx
-    node.function = cls
-    node.inputs = args
     node.n_outputs = len(arrays)
     results = tuple(
         [
@@ -491,30 +490,38 @@ def _tag_saved(
     tagged = False
     n = len(data)
     for k, s in enumerate(saved):
-        tag = None
         # an input? A built-in op saves its arrays in argument order (Mul: x, y), so try k first
-        i = k if k < n and s is data[k] else 0
-        while i < n:
+        if k < n and s is data[k]:
+            i = k
+        else:
+            for i, d in enumerate(data):
+                if s is d or s is args[i]:
+                    break
+            else:
+                i = -1
+        if i >= 0:
             a = args[i]
-            if s is data[i] or s is a:
-                if isinstance(a, Tensor):
-                    vc = a._vc
-                    tag = ("in", i, vc, vc[0])
-                break
-            i += 1
+            if isinstance(a, Tensor):
+                vc = a._vc
+                src.append(("in", i, vc, vc[0]))
+                tagged = True
+                continue
         else:
             for j, o in enumerate(outs):
                 if s is o or s is arrays[j]:
                     if saved is node.saved:
                         saved = list(saved)
                     saved[k] = arrays[j]
-                    tag = ("out", j, results[j]._vc, 0)
+                    src.append(("out", j, results[j]._vc, 0))
+                    tagged = True
                     break
-        if tag is not None:
-            tagged = True
-        src.append(tag)
+            else:
+                src.append(None)
+            continue
+        src.append(None)
     if tagged:
-        node.saved = tuple(saved)
+        if type(saved) is list:  # an output replaced by its array
+            node.saved = tuple(saved)
         node._saved_src = tuple(src)
 
 

@@ -151,7 +151,8 @@ class Tensor:
 
     @property
     def dtype(self) -> Any:
-        return canonical_dtype(self._data.dtype)
+        data = self._data
+        return data.dtype if type(data) is ndarray else canonical_dtype(data.dtype)
 
     @property
     def device(self) -> Any:
