@@ -196,6 +196,12 @@ def _numpy_sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool
     return numpy.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
+def _numpy_max(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+    if type(x) is ndarray:  # the method skips numpy.max's dispatch: the same reduction
+        return x.max(axis=axis, keepdims=keepdims)
+    return numpy.max(x, axis=axis, keepdims=keepdims)
+
+
 #: NumPy's namespace: the CPU's.
 NUMPY = _namespace(
     numpy,
@@ -204,6 +210,7 @@ NUMPY = _namespace(
         "permute_dims": _numpy_permute_dims,
         "astype": _numpy_astype,
         "sum": _numpy_sum,
+        "max": _numpy_max,
     },
     scatter_add=_numpy_scatter_add,
     scatter_set=_numpy_scatter_set,

@@ -465,6 +465,10 @@ FAST_CALLS = [
     ("sum", (_A,), {"axis": (0, 2), "keepdims": True}),
     ("sum", (_A,), {"axis": 1, "dtype": np.float64}),
     ("sum", (np.float32(1.5),), {}),
+    ("max", (_A,), {}),
+    ("max", (_A.astype(np.float32),), {"axis": 1, "keepdims": True}),
+    ("max", (np.array([1.0, np.nan, 3.0]),), {"axis": 0}),  # NaN wins, as in numpy.max
+    ("max", (np.float32(1.5),), {}),
 ]
 
 
