@@ -186,8 +186,10 @@ def why(key: str, w: dict, t: dict, results: dict) -> str:
             "convolution is im2col (a copy of the strided window view) and one batched matrix "
             "product per direction, and its input gradient folds the columns back with one "
             "strided add per kernel offset; PyTorch runs oneDNN's direct convolutions and "
-            "pooling kernels, with no im2col copy. Fresh temporaries of several MiB per step "
-            "also cost page faults (the allocator returns them to the system between steps)"
+            "pooling kernels, with no im2col copy, and spreads all of them over the threads, "
+            "where chainrule's second thread helps only in the matrix products (its copies, "
+            "pooling and elementwise passes run on one core: on one thread each, "
+            "`benchmarks/interleaved.py --torch --only i,j` finds the two steps about even)"
         ) + "."
     if key == "h":
         npk = comps.get("numpy", {})
