@@ -156,10 +156,13 @@ def fold_offsets(
     dilation: Pair,
     padding: Padding,
     stride: Pair,
+    tail: tuple = (),
 ) -> Any:
     """col2im with the columns given offset by offset: ``block(i, j)`` is the (N, C, Ho, Wo)
     array of the values at offset (i, j) of every window; the result is (N, C, H, W) in the
-    dtype and on the device of ``like``.
+    dtype and on the device of ``like``. ``batch`` names the axes before the image's two,
+    ``tail`` those after them: (C,) and (N,) for blocks (C, Ho, Wo, N), whose result is then
+    (C, H, W, N).
 
     The blocks are added, in the offsets' row-major order, each onto its strided slice of the
     (padded) image. Where windows cannot overlap (a stride at least the dilated window, as 2x2
@@ -174,18 +177,19 @@ def fold_offsets(
     xp = namespace(like)
     apart = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
     tiled = apart and stride == kernel and dilation == (1, 1) and (ho * kh, wo * kw) == (hp, wp)
-    shape = (*batch, hp, wp)
+    shape = (*batch, hp, wp, *tail)
     out = (xp.empty if tiled else xp.zeros)(shape, dtype=like.dtype, device=like.device)
     h_end, w_end = stride[0] * (ho - 1) + 1, stride[1] * (wo - 1) + 1
+    head, rest = (slice(None),) * len(batch), (slice(None),) * len(tail)
     for i in range(kh):
         top = i * dilation[0]
         for j in range(kw):
             left = j * dilation[1]
             place = (
-                slice(None),
-                slice(None),
+                *head,
                 slice(top, top + h_end, stride[0]),
                 slice(left, left + w_end, stride[1]),
+                *rest,
             )
             if apart:
                 out[place] = block(i, j)
@@ -193,7 +197,7 @@ def fold_offsets(
                 out[place] += block(i, j)
     if (pt, pb, pl, pr) == (0, 0, 0, 0):
         return out
-    return out[:, :, pt : pt + size[0], pl : pl + size[1]]
+    return out[(*head, slice(pt, pt + size[0]), slice(pl, pl + size[1]), *rest)]
 
 
 class Unfold(Function):
@@ -501,21 +505,14 @@ def _input_grad(
     groups, k, og = wt.shape
     xp = namespace(g_t)
     cols = wt @ g_t  # (groups, k, L*N)
-    dtype = cols.dtype
     kh, kw = kernel
-    (pt, pb), (pl, pr) = padding
     c = groups * k // (kh * kw)
     ho, wo = _blocks(size, kernel, dilation, padding, stride)
     blocks = xp.reshape(cols, (c, kh, kw, ho, wo, n))
-    out = xp.zeros((c, size[0] + pt + pb, size[1] + pl + pr, n), dtype=dtype, device=cols.device)
-    h_end, w_end = stride[0] * (ho - 1) + 1, stride[1] * (wo - 1) + 1
-    for i in range(kh):
-        top = i * dilation[0]
-        for j in range(kw):
-            left = j * dilation[1]
-            rows = slice(top, top + h_end, stride[0])
-            out[:, rows, left : left + w_end : stride[1], ...] += blocks[:, i, j, ...]
-    out = xp.permute_dims(out[:, pt : pt + size[0], pl : pl + size[1], ...], (3, 0, 1, 2))
+    out = fold_offsets(
+        lambda i, j: blocks[:, i, j, ...], cols, (c,), size, kernel, dilation, padding, stride, (n,)
+    )
+    out = xp.permute_dims(out, (3, 0, 1, 2))
     # (N, C, H, W) of a fresh array: without padding a view of ``out`` (the batch innermost in
     # memory), else a copy in C order of the cut-out (reshape copies what it cannot view)
     return xp.reshape(xp.reshape(out, (n, -1)), (n, c, *size))
