@@ -766,3 +766,19 @@ def test_another_thread_s_ops_are_not_the_step_s():
         helper.join()
     assert seen and compiled.reason is None and compiled.replays == len(batches) - 2
     assert all(_same(a, b) for a, b in zip(m1.parameters(), m2.parameters()))
+
+
+def test_a_0d_result_an_op_saved_is_replaced_by_its_array():
+    """NumPy hands a 0-d op's result back as a scalar; where forward saved it (Exp saves its
+    output), the replay keeps the array it became, as ``apply`` does, and leaves the rest."""
+    from types import SimpleNamespace
+
+    from chainrule.compiler.program import _scalar_output
+
+    o, other = np.exp(np.float32(0.5)), np.ones(2, np.float32)
+    ctx = SimpleNamespace(saved=(o, other))
+    a = _scalar_output(ctx, o)
+    assert type(a) is np.ndarray and a.shape == () and a.dtype == np.float32 and a == o
+    assert ctx.saved[0] is a and ctx.saved[1] is other
+    ctx = SimpleNamespace(saved=())
+    assert _scalar_output(ctx, o) == o and ctx.saved == ()

@@ -190,7 +190,7 @@ class Program:
         # after backward): the ops' arguments and saved values
         self.held: list[tuple[list, int]] = []
         self.contexts: list[_Ctx] = []
-        self.source = _write(self, rec, baked)
+        self._replay, self.source = _write(self, rec, baked)
 
     def valid(self) -> bool:
         """Whether the tensors from outside and the modules' training flags are as recorded."""
@@ -207,11 +207,12 @@ class Program:
         return self._replay(tensors)
 
 
-def _write(program: Program, rec: Recording, baked: dict[int, Any]) -> str:
-    """Make ``program._replay``: the step as straight-line Python, one line per thing done.
+def _write(program: Program, rec: Recording, baked: dict[int, Any]) -> tuple[Any, str]:
+    """The step as straight-line Python, one line per thing done: the function and its source.
 
     Values are locals ``v<slot>``, an op's gradient buffer is ``gb<op>``; the functions, contexts
-    and constants the lines call are bound by name (``k<n>``). Returns the source.
+    and constants the lines call are bound by name (``k<n>`` and the like). It also fills
+    ``program.held`` and ``program.contexts``, what a call leaves to clear when it ends.
     """
     w = _Writer()
     w.line(0, "def replay(tensors):")
@@ -249,8 +250,7 @@ def _write(program: Program, rec: Recording, baked: dict[int, Any]) -> str:
         w.line(2, f"{w.bind(ctx)}.saved = ()")
     source = "\n".join(w.lines) + "\n"
     exec(compile(source, "<cr.compile replay>", "exec"), w.env)  # noqa: S102  (our own lines)
-    program._replay = w.env["replay"]
-    return source
+    return w.env["replay"], source
 
 
 def _write_op(w: _Writer, program: Program, op: dict, on_numpy: bool) -> tuple[str, str]:
