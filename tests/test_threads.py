@@ -40,6 +40,14 @@ def test_set_num_threads_changes_what_threadpoolctl_reports(n):
     assert cr.get_num_threads() == n
 
 
+def _fresh_python(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh Python whose BLAS starts with 2 threads."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+
+
 def test_a_blas_library_loaded_later_is_set_too():
     pytest.importorskip("scipy")
     code = (
@@ -50,10 +58,7 @@ def test_a_blas_library_loaded_later_is_set_too():
         "info = [d for d in threadpoolctl.threadpool_info() if d['user_api'] == 'blas']\n"
         "print(len(info), *sorted({d['num_threads'] for d in info}))"
     )
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
+    out = _fresh_python(code)
     libraries, *counts = out.stdout.split()
     assert counts == ["1"], out.stdout  # every library, however many were found
     assert int(libraries) >= 1
@@ -105,10 +110,7 @@ def test_num_threads_for_is_one_below_the_crossover_and_all_above():
         "threads.CROSSOVER_MACS = 64 * 784 * 256\n"
         "print(below, threads.num_threads_for(mlp, (64, 784)))"
     )
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
+    out = _fresh_python(code)
     assert out.stdout.split() == ["1", "2"]
     # the issue's network, which stalled on two threads on a busy machine, gets one
     assert threads.CROSSOVER_MACS > 64 * 784 * 256
