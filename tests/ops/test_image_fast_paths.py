@@ -181,3 +181,24 @@ def test_conv_s_both_layouts_match_torch_values_and_gradients(cin, size, kwargs)
     np.testing.assert_allclose(y.detach().numpy(), t.detach().numpy(), rtol=1e-10, atol=1e-10)
     for a, r in zip(ours, theirs):
         np.testing.assert_allclose(a.grad.numpy(), r.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(64, 32, 8, 8), (3, 16), (5, 3, 7), (2, 48), (4, 0), (1, 32)],
+    ids=["power_of_two_rows", "one_tile", "no_tiles", "three_tiles", "empty", "one_image"],
+)
+@pytest.mark.parametrize("where", ["numpy", "strict"])
+def test_batch_to_last_is_the_transposed_batch(shape, where) -> None:
+    """``batch_to_last`` (16-value tiles where the row divides, else one transposing copy) gives
+    x as (N, F) transposed, C order, value for value, on NumPy and on array-api-strict."""
+    if where == "strict":
+        pytest.importorskip("array_api_strict", reason="array-api-strict is not installed")
+    x = RNG.standard_normal(shape)
+    a = x if where == "numpy" else cr.tensor(x, device="strict:1")._data
+    got = backend.to_numpy(conv.batch_to_last(a))
+    want = x.reshape(shape[0], -1).T
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    if where == "numpy" and shape[0] > 1 and x.size:
+        assert got.flags.c_contiguous and not np.shares_memory(got, x)
