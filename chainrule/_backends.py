@@ -72,6 +72,7 @@ def _strict() -> _Backend:
         scatter_add=scatter_add,
         scatter_set=scatter_set,
         as_strided=as_strided,
+        in_c_order=lambda x: True,  # the standard shows no memory: its order is the logical one
         errstate=backend.nullcontext,
         native_dtype=native_dtype,
         adam_update=_fused.adam_update,
@@ -161,6 +162,7 @@ def _cupy() -> _Backend:
         scatter_add=scatter_add,
         scatter_set=scatter_set,
         as_strided=as_strided,
+        in_c_order=lambda x: x.flags.c_contiguous,
         errstate=backend.nullcontext,
         native_dtype=lambda d: d,
         adam_update=adam_update,

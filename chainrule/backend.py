@@ -56,6 +56,9 @@ EXTRAS = {
     "leaves it); returns target, changed in place where it can be",
     "as_strided": "as_strided(x, shape, strides): a read-only view of x's elements, taken in C "
     "order, with the given shape and strides counted in elements (a convolution's windows)",
+    "in_c_order": "in_c_order(x): whether x's elements lie in memory in C order, without gaps "
+    "(NumPy's and CuPy's flags.c_contiguous; always so where the module shows no memory, as "
+    "array-api-strict)",
     "errstate": "errstate(**how): a context that silences floating-point warnings where the "
     "module raises them (NumPy's errstate; a no-op elsewhere)",
     "native_dtype": "native_dtype(d): the module's dtype for chainrule's (NumPy) dtype d",
@@ -215,6 +218,7 @@ NUMPY = _namespace(
     scatter_add=_numpy_scatter_add,
     scatter_set=_numpy_scatter_set,
     as_strided=_numpy_as_strided,
+    in_c_order=lambda x: x.flags.c_contiguous,
     errstate=numpy.errstate,
     native_dtype=lambda d: d,
     adam_update=_fused.adam_update,

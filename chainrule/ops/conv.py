@@ -63,9 +63,25 @@ def pad_image(x: Any, padding: Padding, value: float = 0.0) -> Any:
     xp = namespace(x)
     n, c, h, w = x.shape
     (pt, pb), (pl, pr) = padding
+    if batch_innermost(x):  # padded in the same memory order: (C, H, W, N)
+        out = xp.full((c, h + pt + pb, w + pl + pr, n), value, dtype=x.dtype, device=x.device)
+        out[:, pt : pt + h, pl : pl + w, :] = xp.permute_dims(x, (1, 2, 3, 0))
+        return xp.permute_dims(out, (3, 0, 1, 2))
     out = xp.full((n, c, h + pt + pb, w + pl + pr), value, dtype=x.dtype, device=x.device)
     out[:, :, pt : pt + h, pl : pl + w] = x
     return out
+
+
+def batch_innermost(x: Any) -> bool:
+    """Whether an (N, ...) array is a view of an (..., N) one in C order: the batch innermost in
+    memory, as a convolution leaves its output (``Conv2d``). Never so for one image, or where
+    the array module shows no memory (array-api-strict)."""
+    xp = namespace(x)
+    return (
+        x.shape[0] > 1
+        and not xp.in_c_order(x)
+        and xp.in_c_order(xp.permute_dims(x, (*range(1, x.ndim), 0)))
+    )
 
 
 def windows(x: Any, kernel: Pair, stride: Pair, dilation: Pair, batch_last: bool = False) -> Any:
@@ -74,8 +90,13 @@ def windows(x: Any, kernel: Pair, stride: Pair, dilation: Pair, batch_last: bool
     No copy: the view's strides step ``stride`` rows (columns) from one window to the next and
     ``dilation`` rows (columns) inside a window. With ``batch_last`` the array is given as
     (C, H, W, N) and the view is (C, kh, kw, Ho, Wo, N): a window's row of Wo positions is then
-    Wo*N values in a row of memory (with stride 1).
+    Wo*N values in a row of memory (with stride 1). An (N, C, H, W) array whose batch is
+    innermost in memory (``batch_innermost``) is read that way too, and its view is the same
+    (N, C, Ho, Wo, kh, kw) windows.
     """
+    if not batch_last and batch_innermost(x):  # the same windows, read in x's memory order
+        v = windows(namespace(x).permute_dims(x, (1, 2, 3, 0)), kernel, stride, dilation, True)
+        return namespace(x).permute_dims(v, (5, 0, 3, 4, 1, 2))
     if batch_last:
         c, h, w, n = x.shape
     else:
@@ -108,11 +129,9 @@ def im2col(
 ) -> Any:
     """(N, C, H, W) -> (N, C*kh*kw, Ho*Wo): each window as a column, C outermost (F.unfold).
 
-    The same columns in two other layouts, where the columns of the whole batch form one
-    matrix: ``batch="middle"``, (C*kh*kw, N, Ho*Wo), the rows of every image side by side; and
-    ``batch="last"``, (C*kh*kw, Ho*Wo*N), the batch innermost, copied from x laid out
-    (C, H, W, N) in runs of Wo*N values (a later layer's few positions make short runs of Wo
-    in the other two).
+    With ``batch="last"``, the columns of the whole batch as one matrix (C*kh*kw, Ho*Wo*N), the
+    batch innermost: copied from x laid out (C, H, W, N) (``batch_to_last``, free where x is
+    so already) in runs of Wo*N values, where the batch-first layout copies runs of Wo.
     """
     xp = namespace(x)
     x = pad_image(x, padding)
@@ -123,11 +142,8 @@ def im2col(
         return xp.reshape(v, (c * kh * kw, ho * wo * n))
     v = windows(x, kernel, stride, dilation)
     n, c, ho, wo, kh, kw = v.shape
-    # one copy of the view, in the order of the columns: (N, C, kh, kw, Ho, Wo), or
-    # (C, kh, kw, N, Ho, Wo); both copy runs of Wo values
-    if batch == "first":
-        return xp.reshape(xp.permute_dims(v, (0, 1, 4, 5, 2, 3)), (n, c * kh * kw, ho * wo))
-    return xp.reshape(xp.permute_dims(v, (1, 4, 5, 0, 2, 3)), (c * kh * kw, n, ho * wo))
+    # one copy of the view, in the order of the columns: (N, C, kh, kw, Ho, Wo)
+    return xp.reshape(xp.permute_dims(v, (0, 1, 4, 5, 2, 3)), (n, c * kh * kw, ho * wo))
 
 
 def col2im(
@@ -388,21 +404,16 @@ class Conv2d(Function):
         k, length = cg * kh * kw, ho * wo
         xp = namespace(x)
         wg = xp.reshape(w, (groups, o // groups, k))
-        if _batch_last(k, length):
-            # the columns as (C*kh*kw, L*N): one product for the whole batch, whose result
-            # (O, L, N) is copied into (N, O, L); the backward takes G in that order too
-            cols = im2col(x, (kh, kw), dilation, padding, stride, batch="last")
-            y = wg @ xp.reshape(cols, (groups, k, length * n))  # (groups, O/groups, L*N)
-            y = xp.permute_dims(xp.reshape(y, (o, length, n)), (2, 0, 1))
-            y = xp.reshape(xp.reshape(y, (-1,)), (n, o, ho, wo))  # a fresh array, C order
-        else:
-            # the columns as (C*kh*kw, N, L): one matrix for the whole batch, which the weight
-            # gradient can read as such; the product reads it image by image, as a view
-            cols = im2col(x, (kh, kw), dilation, padding, stride, batch="middle")
-            per_image = xp.permute_dims(xp.reshape(cols, (groups, k, n, length)), (2, 0, 1, 3))
-            y = xp.reshape(wg @ per_image, (n, o, ho, wo))  # (N, groups, O/groups, L)
+        # the columns as (C*kh*kw, L*N), the batch innermost: one product for the whole batch,
+        # whose (O, Ho, Wo, N) result is returned as an (N, O, Ho, Wo) view (batch_innermost),
+        # in which order the ops after it (ReLU, pooling, the next convolution, the backward's
+        # G) read and write it without a transposing copy
+        cols = im2col(x, (kh, kw), dilation, padding, stride, batch="last")
+        y = wg @ xp.reshape(cols, (groups, k, length * n))  # (groups, O/groups, L*N)
+        y = xp.reshape(y, (o, ho, wo, n))
         if b is not None:
-            y += xp.reshape(b, (o, 1, 1))  # y is a fresh array
+            y += xp.reshape(b, (o, 1, 1, 1))  # y is a fresh array
+        y = xp.permute_dims(y, (3, 0, 1, 2))
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(x, w, cols)
         else:
@@ -434,24 +445,16 @@ class Conv2d(Function):
                 gw = xp.sum(gy @ xp.permute_dims(cols, (0, 1, 3, 2)), axis=0)
                 gw = xp.reshape(gw, w.shape)
         else:
-            batch_last = _batch_last(k, length)
-            # G as (groups, O/groups, L*N), the batch innermost: read by the input gradient,
-            # and by the weight gradient of the batch-last columns (one copy for both)
-            g_t = None
-            if need_x or (need_w and batch_last):
-                g_t = xp.reshape(batch_to_last(grad), (groups, o // groups, length * n))
+            # G as (groups, O/groups, L*N), the batch innermost (free where G is so in memory,
+            # as the ops after a convolution leave it): read by both gradients
+            g_t = xp.reshape(batch_to_last(grad), (groups, o // groups, length * n))
             if need_x:
                 wt = xp.permute_dims(xp.reshape(w, (groups, o // groups, k)), (0, 2, 1))
                 gx = _input_grad(g_t, wt, n, size, kernel, dilation, padding, stride)
-            if need_w:
-                cols = kept[0]
-                if batch_last:  # (groups, k, L*N) @ (groups, L*N, O/groups), then transposed
-                    cols = xp.reshape(cols, (groups, k, length * n))
-                    gw = xp.permute_dims(cols @ xp.permute_dims(g_t, (0, 2, 1)), (0, 2, 1))
-                    gw = xp.reshape(gw, w.shape)  # a copy, C order
-                else:
-                    gy = xp.reshape(grad, (n, groups, o // groups, length))
-                    gw = _weight_grad(gy, cols, w.shape)
+            if need_w:  # (groups, k, L*N) @ (groups, L*N, O/groups), then transposed
+                cols = xp.reshape(kept[0], (groups, k, length * n))
+                gw = xp.permute_dims(cols @ xp.permute_dims(g_t, (0, 2, 1)), (0, 2, 1))
+                gw = xp.reshape(gw, w.shape)  # a copy, C order
         if need_b:
             gb = xp.sum(grad, axis=(0, 2, 3))
         return gx, gw, gb, None, None, None, None
@@ -459,7 +462,7 @@ class Conv2d(Function):
 
 def batch_to_last(x: Any) -> Any:
     """(N, ...) -> a C-order (prod(...), N): the batch made the innermost axis (a copy, except
-    where N is 1 and nothing moves).
+    where it is innermost in memory already, ``batch_innermost``, or N is 1).
 
     A plain transposing copy reads x a whole row apart for each value it writes; where a row is
     a power of two in bytes (a (64, 32, 8, 8) gradient: 8 KiB), those reads fall into the same
@@ -470,6 +473,8 @@ def batch_to_last(x: Any) -> Any:
     xp = namespace(x)
     n = x.shape[0]
     f = math.prod(x.shape[1:])
+    if batch_innermost(x):  # a view: nothing to move
+        return xp.reshape(xp.permute_dims(x, (*range(1, x.ndim), 0)), (f, n))
     if f % 16:
         return _fresh(xp.permute_dims(xp.reshape(x, (n, f)), (1, 0)), (f, n))
     tiles = _fresh(xp.permute_dims(xp.reshape(x, (n, f // 16, 16)), (1, 0, 2)), (f // 16, n, 16))
@@ -481,36 +486,6 @@ def _fresh(view: Any, shape: tuple) -> Any:
     the view is not already in that order)."""
     xp = namespace(view)
     return xp.reshape(xp.reshape(view, (-1,)), shape)
-
-
-def _batch_last(k: int, length: int) -> bool:
-    """Whether a convolution lays its columns out batch innermost, (C*kh*kw, L*N), rather than
-    (C*kh*kw, N, L): where a window holds more values (k, per group) than there are window
-    positions (L).
-
-    Such a layer (a later one: many channels, few positions) copies its columns in runs of
-    Wo*N values instead of Wo, and takes one product per step of the three (forward, weight and
-    input gradients), for the price of copying x into (C, H, W, N) and the output out of
-    (O, L, N): arrays k/L times smaller than the columns. A first layer (few channels, many
-    positions) would copy a large output for a small gain: it keeps (C*kh*kw, N, L), multiplied
-    image by image, without copying the output.
-    """
-    return k > length
-
-
-def _weight_grad(gy: Any, cols: Any, shape: tuple) -> Any:
-    """sum over n of G[n] @ im2col(x)[n]^T of a first-order backward, from the forward's
-    (C*kh*kw, N, L) columns: a product per image, summed over the images.
-
-    ``gy``: (N, groups, O/groups, L); ``cols``: (C*kh*kw, N, L), as the forward keeps them where
-    k <= L (``_batch_last``): each image's (N, O, k) result is k/L times smaller than its
-    columns, so summing the products costs less than copying G into the columns' order.
-    """
-    n, groups, og, length = gy.shape
-    k = cols.shape[0] // groups
-    xp = namespace(gy)
-    per_image = xp.permute_dims(xp.reshape(cols, (groups, k, n, length)), (2, 0, 3, 1))
-    return xp.reshape(xp.sum(gy @ per_image, axis=0), shape)  # per_image (N, groups, L, k)
 
 
 def _input_grad(
@@ -528,7 +503,7 @@ def _input_grad(
     ``g_t``: G as (groups, O/groups, Ho*Wo*N); ``wt``: (groups, k, O/groups). The same numbers
     as the recorded rule, laid out (C*kh*kw, Ho*Wo, N): one matrix product per group, and
     col2im's strided adds then run over rows of Wo*N contiguous values instead of Wo. The result
-    is (N, C, H, W), sharing memory with nothing the caller holds.
+    is (N, C, H, W), a view of a fresh array.
     """
     groups, k, og = wt.shape
     xp = namespace(g_t)
@@ -540,10 +515,9 @@ def _input_grad(
     out = fold_offsets(
         lambda i, j: blocks[:, i, j, ...], cols, (c,), size, kernel, dilation, padding, stride, (n,)
     )
-    out = xp.permute_dims(out, (3, 0, 1, 2))
-    # (N, C, H, W) of a fresh array: without padding a view of ``out`` (the batch innermost in
-    # memory), else a copy in C order of the cut-out (reshape copies what it cannot view)
-    return xp.reshape(xp.reshape(out, (n, -1)), (n, c, *size))
+    # (N, C, H, W), a view of the fresh (C, H, W, N) result: the batch innermost in memory, as
+    # the forward leaves x when a convolution made it
+    return xp.permute_dims(out, (3, 0, 1, 2))
 
 
 def conv_padding(padding: Any, kernel: Pair, stride: Pair, dilation: Pair, op: str) -> Padding:

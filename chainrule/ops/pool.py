@@ -14,7 +14,16 @@ from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
 from ..backend import namespace
 from ._registry import register
-from .conv import Fold, Padding, Pair, fold_offsets, pad_image, pair, windows
+from .conv import (
+    Fold,
+    Padding,
+    Pair,
+    batch_innermost,
+    fold_offsets,
+    pad_image,
+    pair,
+    windows,
+)
 
 
 def _pool_geometry(
@@ -87,17 +96,22 @@ class MaxPool2d(Function):
         h, w = x.shape[2:]
         xp = namespace(idx)
         if not isinstance(grad, Tensor):  # first order: fold each offset's share as it is made
-            if xp.all(xp.isfinite(grad)):  # finite g times 0 is 0: where()'s values, faster
+            last = batch_innermost(grad)  # then folded in that memory order: (C, H, W, N)
+            g, at = (xp.permute_dims(a, (1, 2, 3, 0)) for a in (grad, idx)) if last else (grad, idx)
+            if xp.all(xp.isfinite(g)):  # finite g times 0 is 0: where()'s values, faster
 
                 def share(i: int, j: int) -> Any:
-                    return grad * xp.astype(idx == i * kw + j, grad.dtype)
+                    return g * xp.astype(at == i * kw + j, g.dtype)
             else:
 
                 def share(i: int, j: int) -> Any:
-                    return xp.where(idx == i * kw + j, grad, xp.zeros_like(grad))
+                    return xp.where(at == i * kw + j, g, xp.zeros_like(g))
 
-            gx = fold_offsets(share, grad, (n, c), (h, w), kernel, dilation, padding, stride)
-            return gx, None, None, None, None
+            if not last:
+                gx = fold_offsets(share, g, (n, c), (h, w), kernel, dilation, padding, stride)
+                return gx, None, None, None, None
+            gx = fold_offsets(share, g, (c,), (h, w), kernel, dilation, padding, stride, (n,))
+            return xp.permute_dims(gx, (3, 0, 1, 2)), None, None, None, None
         # recorded (create_graph): the same routing as ops, so that it is differentiable in g
         offsets = xp.reshape(xp.arange(kh * kw, dtype=idx.dtype, device=idx.device), (-1, 1, 1))
         won = idx[:, :, None, ...] == offsets  # (N, C, kh*kw, Ho, Wo): fold's column layout
@@ -129,7 +143,7 @@ def _window_argmax(v: Any, need_index: bool = True) -> tuple[Any, Any]:
     if not need_index:
         return best, None
     dtype = xp.uint8 if k <= 256 else xp.int64
-    idx = xp.zeros(best.shape, dtype=dtype, device=v.device)
+    idx = xp.zeros_like(best, dtype=dtype)  # in best's memory order (NumPy keeps it)
     alive = None  # the windows whose winner comes later than the offsets seen
     for a in at[:-1]:
         alive = a != best if alive is None else alive & (a != best)
@@ -233,8 +247,15 @@ class AvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, divisor):
         v = windows(pad_image(x, padding), kernel, stride, (1, 1))
-        # a float divisor, or an array of x's dtype: the quotient keeps x's dtype
-        return namespace(x).sum(v, axis=(4, 5)) / divisor
+        # the window's values added in row-major order, an offset at a time (the same order
+        # whatever x's memory order); a float divisor, or an array of x's dtype: the quotient
+        # keeps x's dtype
+        total = namespace(x).asarray(v[..., 0, 0], copy=True)
+        for i in range(kernel[0]):
+            for j in range(kernel[1]):
+                if i or j:
+                    total += v[..., i, j]
+        return total / divisor
 
     @staticmethod
     def backward(ctx, grad):

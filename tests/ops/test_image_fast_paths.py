@@ -119,52 +119,40 @@ def test_conv_s_first_order_gradients_equal_the_recorded_rule_s(kwargs, n) -> No
         np.testing.assert_allclose(t.grad.numpy(), r.detach().numpy(), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("groups", [1, 2])
-def test_conv_s_weight_gradient_is_the_sum_over_images(groups) -> None:
-    """``_weight_grad`` (the (C*kh*kw, N, L) columns, a product per image) gives sum over n of
-    G[n] @ cols[n]^T, written out here with einsum on the (N, K, L) columns."""
-    rng = np.random.default_rng(3)
-    n, og, k, length = 4, 5, 6, 20
-    gy = rng.standard_normal((n, groups, og, length))
-    cols = rng.standard_normal((n, groups, k, length))
-    want = np.einsum("ngol,ngkl->gok", gy, cols).reshape(groups * og, k)
-    kept = np.ascontiguousarray(cols.transpose(1, 2, 0, 3)).reshape(groups * k, n, length)
-    got = conv._weight_grad(gy, kept, (groups * og, k))
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("batch", ["middle", "last"])
+@pytest.mark.parametrize("memory", ["nchw", "batch_innermost"])
 @pytest.mark.parametrize(
     "kernel, stride, dilation, padding",
     [((3, 2), (1, 1), (1, 1), ((0, 0), (0, 0))), ((3, 3), (2, 1), (1, 2), ((1, 2), (0, 1)))],
     ids=["plain", "strided_dilated_padded"],
 )
-def test_im2col_s_layouts_hold_unfold_s_columns(batch, kernel, stride, dilation, padding) -> None:
-    """The columns of the whole batch, (C*kh*kw, N, L) or (C*kh*kw, L*N), are F.unfold's
-    (N, C*kh*kw, L) moved about, value for value."""
+def test_im2col_s_batch_last_columns_hold_unfold_s(
+    memory, kernel, stride, dilation, padding
+) -> None:
+    """The columns of the whole batch, (C*kh*kw, L*N), are F.unfold's (N, C*kh*kw, L) moved
+    about, value for value, whether x lies in memory as (N, C, H, W) or as (C, H, W, N)."""
     x = RNG.standard_normal((3, 2, 7, 6))
-    want = conv.im2col(x, kernel, dilation, padding, stride)  # (N, K, L)
-    got = conv.im2col(x, kernel, dilation, padding, stride, batch=batch)
+    if memory == "batch_innermost":
+        x = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+        assert conv.batch_innermost(x)
+    want = conv.im2col(np.ascontiguousarray(x), kernel, dilation, padding, stride)  # (N, K, L)
+    got = conv.im2col(x, kernel, dilation, padding, stride, batch="last")
     n, k, length = want.shape
-    if batch == "middle":
-        np.testing.assert_array_equal(got, want.transpose(1, 0, 2))
-    else:
-        np.testing.assert_array_equal(got.reshape(k, length, n), want.transpose(1, 2, 0))
+    np.testing.assert_array_equal(got.reshape(k, length, n), want.transpose(1, 2, 0))
 
 
 @pytest.mark.parametrize(
     "cin, size, kwargs",
     [
-        (2, 12, {}),  # k = 18 <= L = 100: columns (K, N, L), a product per image
-        (8, 6, {}),  # k = 72 > L = 16: batch-last columns, one product each
-        (8, 7, {"stride": 2, "padding": 1, "groups": 2}),  # k = 36 > L = 16, grouped
-        (4, 9, {"dilation": 2, "padding": (2, 1), "groups": 4}),  # k = 9 <= L, depthwise
+        (2, 12, {}),  # few channels, many positions (a first layer)
+        (8, 6, {}),  # many channels, few positions (a later layer)
+        (8, 7, {"stride": 2, "padding": 1, "groups": 2}),  # grouped
+        (4, 9, {"dilation": 2, "padding": (2, 1), "groups": 4}),  # depthwise
     ],
-    ids=["per_image", "batch_last", "batch_last_groups", "per_image_depthwise"],
+    ids=["first_layer", "later_layer", "groups", "depthwise"],
 )
-def test_conv_s_both_layouts_match_torch_values_and_gradients(cin, size, kwargs) -> None:
-    """Either layout of the columns (``conv._batch_last``) gives PyTorch's output and all three
-    gradients, in float64."""
+def test_conv_s_batch_last_columns_match_torch_values_and_gradients(cin, size, kwargs) -> None:
+    """The batch-last columns, and the output left batch-innermost in memory, give PyTorch's
+    output and all three gradients, in float64."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(4)
     groups = kwargs.get("groups", 1)
@@ -202,3 +190,71 @@ def test_batch_to_last_is_the_transposed_batch(shape, where) -> None:
     np.testing.assert_array_equal(got, want)
     if where == "numpy" and shape[0] > 1 and x.size:
         assert got.flags.c_contiguous and not np.shares_memory(got, x)
+
+
+def test_a_convolution_leaves_its_output_and_input_gradient_batch_innermost() -> None:
+    x = RNG.standard_normal((3, 2, 9, 8))
+    w = RNG.standard_normal((4, 2, 3, 3))
+    y = F.conv2d(cr.tensor(x), cr.tensor(w))
+    assert conv.batch_innermost(y._data)
+    g_t = conv.batch_to_last(RNG.standard_normal(y.shape)).reshape(1, 4, -1)
+    wt = w.reshape(1, 4, 18).transpose(0, 2, 1)
+    gx = conv._input_grad(g_t, wt, 3, (9, 8), (3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1))
+    assert conv.batch_innermost(gx)
+
+
+@pytest.mark.parametrize(
+    "pool",
+    [
+        lambda x: F.max_pool2d(x, 2),
+        lambda x: F.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True),
+        lambda x: F.max_pool2d(x, 2, dilation=2),
+        lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False),
+        lambda x: F.unfold(x, 3, padding=1),
+        lambda x: F.conv2d(x, cr.tensor(np.linspace(-1, 1, 72).reshape(4, 2, 3, 3)), padding=1),
+    ],
+    ids=["max_2", "max_3_pad_ceil", "max_dilated", "avg_pad", "unfold", "conv_padded"],
+)
+def test_image_ops_on_a_batch_innermost_input_give_the_c_order_input_s_numbers(pool) -> None:
+    """An op after a convolution reads its input in the memory order the convolution left
+    (``conv.batch_innermost``: windows, padding, max-pool's fold): the same values and input
+    gradient, bit for bit, as from the same input in C order. Ties and NaN included."""
+    data = RNG.standard_normal((3, 2, 9, 8))
+    data[0, 0, :2, :2] = 1.0  # a window of equal winners
+    data[1, 1, 3, 4] = np.nan
+    inner = np.ascontiguousarray(data.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    assert conv.batch_innermost(inner) and not conv.batch_innermost(data)
+    results = []
+    for a in (data, inner):
+        x = cr.tensor(a, requires_grad=True)
+        assert conv.batch_innermost(x._data) == (a is inner)
+        y = pool(x)
+        y.backward(cr.tensor(np.arange(y.numel(), dtype=np.float64).reshape(y.shape) % 7 - 3))
+        results.append((y.detach().numpy(), x.grad.numpy()))
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_lenet_s_layers_after_a_convolution_match_torch() -> None:
+    """conv -> ReLU -> max-pool -> conv -> ReLU -> max-pool -> flatten, the ops between the
+    convolutions reading the batch-innermost outputs: PyTorch's loss and gradients, float64."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 3, 16, 16))
+    w1, w2 = rng.standard_normal((6, 3, 5, 5)) * 0.2, rng.standard_normal((5, 6, 3, 3)) * 0.2
+    b1, b2 = rng.standard_normal(6), rng.standard_normal(5)
+
+    def net(m, f, x, w1, b1, w2, b2):
+        h = f.max_pool2d(f.relu(f.conv2d(x, w1, b1)), 2)
+        h = f.max_pool2d(f.relu(f.conv2d(h, w2, b2, padding=1)), 2)
+        return (h.reshape(h.shape[0], -1) ** 2).sum()
+
+    ours = [cr.tensor(a, requires_grad=True) for a in (x, w1, b1, w2, b2)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w1, b1, w2, b2)]
+    lo = net(cr, F, *ours)
+    lt = net(torch, torch.nn.functional, *theirs)
+    lo.backward()
+    lt.backward()
+    np.testing.assert_allclose(lo.item(), lt.item(), rtol=1e-12)
+    for a, r in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), r.grad.numpy(), rtol=1e-10, atol=1e-12)
