@@ -183,13 +183,15 @@ def why(key: str, w: dict, t: dict, results: dict) -> str:
         return (
             f"chainrule's step takes {fmt_time(cr.get('median', math.nan))} against PyTorch's "
             f"{fmt_time(comps.get('torch', {}).get('median', math.nan))}. chainrule's "
-            "convolution is im2col (a copy of the strided window view) and one batched matrix "
-            "product per direction, and its input gradient folds the columns back with one "
-            "strided add per kernel offset; PyTorch runs oneDNN's direct convolutions and "
+            "convolution is im2col (a copy of the strided window view, the batch innermost) "
+            "and one matrix product per direction, its input gradient folds the columns back "
+            "with one strided add per kernel offset, and the activations between convolutions "
+            "stay batch-innermost in memory; PyTorch runs oneDNN's direct convolutions and "
             "pooling kernels, with no im2col copy, and spreads all of them over the threads, "
             "where chainrule's second thread helps only in the matrix products (its copies, "
-            "pooling and elementwise passes run on one core: on one thread each, "
-            "`benchmarks/interleaved.py --torch --only i,j` finds the two steps about even)"
+            "pooling and elementwise passes run on one core: OpenBLAS's idle worker spins on "
+            "the other; on one thread each, `benchmarks/interleaved.py --torch --only i,j` "
+            "finds the two steps about even)"
         ) + "."
     if key == "h":
         npk = comps.get("numpy", {})
