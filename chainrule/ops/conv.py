@@ -501,20 +501,27 @@ def _input_grad(
     """fold(W^T @ G) of a first-order backward, computed with the batch as the innermost axis.
 
     ``g_t``: G as (groups, O/groups, Ho*Wo*N); ``wt``: (groups, k, O/groups). The same numbers
-    as the recorded rule, laid out (C*kh*kw, Ho*Wo, N): one matrix product per group, and
-    col2im's strided adds then run over rows of Wo*N contiguous values instead of Wo. The result
-    is (N, C, H, W), a view of a fresh array.
+    as the recorded rule, laid out (C*kh*kw, Ho*Wo, N), and col2im's strided adds then run over
+    rows of Wo*N contiguous values instead of Wo. The columns are made a kernel row at a time
+    (the kw offsets of row i: one matrix product per group), each just before its offsets are
+    folded, while it is still in the cache: the same products, value for value, as one over all
+    kh*kw offsets, a kh-th of its size. The result is (N, C, H, W), a view of a fresh array.
     """
     groups, k, og = wt.shape
     xp = namespace(g_t)
-    cols = wt @ g_t  # (groups, k, L*N)
     kh, kw = kernel
     c = groups * k // (kh * kw)
     ho, wo = _blocks(size, kernel, dilation, padding, stride)
-    blocks = xp.reshape(cols, (c, kh, kw, ho, wo, n))
-    out = fold_offsets(
-        lambda i, j: blocks[:, i, j, ...], cols, (c,), size, kernel, dilation, padding, stride, (n,)
-    )
+    rows = xp.reshape(wt, (groups, k // (kh * kw), kh, kw * og))
+    row: list = []
+
+    def block(i: int, j: int) -> Any:  # fold_offsets asks for (i, 0), (i, 1), ... in turn
+        if j == 0:  # W^T's rows of kernel row i, (groups, C/groups * kw, O/groups), times G
+            w_i = xp.reshape(rows[:, :, i, :], (groups, k // kh, og))
+            row[:] = [xp.reshape(w_i @ g_t, (c, kw, ho, wo, n))]
+        return row[0][:, j, ...]
+
+    out = fold_offsets(block, g_t, (c,), size, kernel, dilation, padding, stride, (n,))
     # (N, C, H, W), a view of the fresh (C, H, W, N) result: the batch innermost in memory, as
     # the forward leaves x when a convolution made it
     return xp.permute_dims(out, (3, 0, 1, 2))
