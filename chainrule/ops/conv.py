@@ -468,7 +468,7 @@ def batch_to_last(x: Any) -> Any:
     a power of two in bytes (a (64, 32, 8, 8) gradient: 8 KiB), those reads fall into the same
     few cache sets and the copy ran 4x slower. So rows are taken 16 values at a time: x as
     (N, F/16, 16) is copied to (F/16, N, 16) (runs of 16), and each (N, 16) tile then to (16, N),
-    reads 64 bytes apart. Two copies of the values, the same values (on any backend).
+    reads 64 bytes apart: two copies instead of one, the same values (on any backend).
     """
     xp = namespace(x)
     n = x.shape[0]
