@@ -235,6 +235,23 @@ def test_image_ops_on_a_batch_innermost_input_give_the_c_order_input_s_numbers(p
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"stride": 1, "padding": 1, "dilation": 2}])
+def test_max_pool_s_indices_on_a_batch_innermost_input(kwargs) -> None:
+    """``return_indices`` on a convolution's output: the same winners, counted in the flat
+    (H, W) of each image, as on the same input in C order and as PyTorch's."""
+    data = RNG.standard_normal((3, 2, 9, 8))
+    data[0, 0, :2, :2] = 1.0  # a window of equal winners
+    inner = np.ascontiguousarray(data.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    x = cr.tensor(inner)
+    assert conv.batch_innermost(x._data)
+    _, want = F.max_pool2d(cr.tensor(data), 3, return_indices=True, **kwargs)
+    _, got = F.max_pool2d(x, 3, return_indices=True, **kwargs)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    torch = pytest.importorskip("torch")
+    _, theirs = torch.nn.functional.max_pool2d(torch.tensor(data), 3, return_indices=True, **kwargs)
+    np.testing.assert_array_equal(got.numpy(), theirs.numpy())
+
+
 def test_lenet_s_layers_after_a_convolution_match_torch() -> None:
     """conv -> ReLU -> max-pool -> conv -> ReLU -> max-pool -> flatten, the ops between the
     convolutions reading the batch-innermost outputs: PyTorch's loss and gradients, float64."""
