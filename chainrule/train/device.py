@@ -115,8 +115,8 @@ def to_device(obj: T, where: backend.device) -> T:
     """
     if isinstance(obj, Module):
         return obj.to(where)
-    if isinstance(obj, Tensor):
-        return obj.to(where)
+    if isinstance(obj, Tensor):  # already there (every batch on the CPU): as it is, at once
+        return obj if obj.device == where else obj.to(where)
     if isinstance(obj, tuple):
-        return tuple(to_device(o, where) for o in obj)
+        return tuple([to_device(o, where) for o in obj])
     raise TypeError(f"to_device: expected a Module, a Tensor or a tuple of them; got {type(obj)}")

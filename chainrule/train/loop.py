@@ -19,7 +19,7 @@ import numpy as np
 from .. import optim
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
-from ..backend import CPU
+from ..backend import CPU, to_numpy
 from ..data import DataLoader
 from ..metrics import accuracy
 from ..ops import cat
@@ -95,8 +95,9 @@ def train_epoch(t: Training, epoch: int, progress: bool = False) -> tuple[float,
 
 def count_correct(scores: Tensor, y: Tensor) -> int:
     """How many rows of scores (B, C) have their highest score at the label y (B,)."""
-    # on arrays: four Tensor ops would cost 6 us a batch, 3% of a digits step, for one integer
-    return int(np.count_nonzero(scores.detach().cpu().numpy().argmax(1) == y.cpu().numpy()))
+    # on the arrays, brought to the CPU: Tensor ops (or .detach().cpu().numpy(), 7.6 us against
+    # 3.1) would cost a digits step several percent, for one integer
+    return int(np.count_nonzero(to_numpy(scores._data).argmax(1) == to_numpy(y._data)))
 
 
 def validate(t: Training, epoch: int) -> tuple[float, float]:
