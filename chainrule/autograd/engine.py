@@ -396,7 +396,7 @@ def _backward(node: Node, grads: Any, run: _Run) -> Any:
             result = fn.backward(node, *glist)
         else:
             result = fn.backward(node, *[Tensor._make(g) for g in glist])
-    elif fn.on_arrays or run.create_graph:
+    elif run.create_graph:  # a user's Function here: _process runs a built-in op's plain case
         result = fn.backward(node, grads)
     else:
         result = fn.backward(node, Tensor._make(grads))

@@ -186,7 +186,8 @@ def fold_offsets(
     (padded) image. Where windows cannot overlap (a stride at least the dilated window, as 2x2
     pooling has), every value has a place of its own: the slices are assigned, not added, and
     when the windows also tile the image exactly, nothing is zeroed first. A caller that makes
-    each block on demand (max-pool's routed gradient) never holds all kh*kw of them at once.
+    each block on demand (max-pool's routed gradient, the input gradient's columns a kernel row
+    at a time, which relies on that order) never holds all kh*kw of them at once.
     """
     kh, kw = kernel
     (pt, pb), (pl, pr) = padding
