@@ -32,6 +32,9 @@ import chainrule as cr
 from chainrule.ops._registry import op_classes
 
 LIMIT = 1e4  # a value past this, not finite, or empty makes a step invalid (nothing to compare)
+#: A value holding more numbers makes a step invalid: unfold and padding grow an image at every
+#: step, and a chain of them would grow without bound.
+MAX_NUMBERS = 4096
 
 
 # ----- the ops a step can be -----
@@ -294,20 +297,32 @@ def _batch_norm_draw(rng, x) -> dict | None:
     return {}
 
 
-def _image(size: int, channels: int = 1) -> tuple | None:
-    """(1, channels, h, w) holding ``size`` values, as square as it goes; None if it cannot."""
-    if size % channels:
+def _image(rng, x, channels: int) -> tuple | None:
+    """(N, C, H, W) holding the values of ``x``; None if it cannot.
+
+    Three times in four, an ``x`` that is an image already keeps its own shape: a convolution's
+    output then goes on to the next image op as it is, its batch innermost in memory
+    (``Conv2d``). Otherwise one to three images of ``channels``, each as square as it goes (more
+    than one, three times in four): more than one image makes a convolution's output
+    batch-innermost.
+    """
+    if x.ndim == 4 and rng.random() < 0.75:
+        return tuple(x.shape)
+    if x.size % channels:
         return None
-    area = size // channels
+    per = x.size // channels
+    more = [d for d in (2, 3) if per % d == 0]
+    n = int(rng.choice(more)) if more and rng.random() < 0.75 else 1
+    area = per // n
     h = max(d for d in range(1, int(area**0.5) + 1) if area % d == 0)
-    return (1, channels, h, area // h)
+    return (n, channels, h, area // h)
 
 
 def _conv_draw(rng, x, w, b=None) -> dict | None:
-    c = int(rng.choice([1, 2]))
-    xs = _image(x.size, c)
+    xs = _image(rng, x, int(rng.choice([1, 2])))
     if xs is None:
         return None
+    c = xs[1]
     groups = int(rng.choice([1, c]))
     pad = int(rng.integers(0, 2))
     outs = (b.size,) if b is not None else (1, 2, 3)
@@ -332,7 +347,7 @@ def _conv_draw(rng, x, w, b=None) -> dict | None:
 
 
 def _pool_draw(rng, x) -> dict | None:
-    xs = _image(x.size, int(rng.choice([1, 2])) if x.size % 2 == 0 else 1)
+    xs = _image(rng, x, int(rng.choice([1, 2])) if x.size % 2 == 0 else 1)
     k = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
     p = (int(rng.integers(0, k[0] // 2 + 1)), int(rng.integers(0, k[1] // 2 + 1)))
     if xs[2] + 2 * p[0] < k[0] or xs[3] + 2 * p[1] < k[1]:
@@ -643,7 +658,7 @@ SPECS: list[Spec] = [
         ("SumOfSquares",),
         torch_template="({0} ** 2).sum() + ({1} ** 2).sum()",
     ),
-    # ----- images (NCHW): a value reshaped to (1, C, H, W) -----
+    # ----- images (NCHW): a value reshaped to (N, C, H, W) -----
     Spec(
         "conv2d",
         "F.conv2d({0}.reshape({xs}), {1}.reshape({ws}), stride={s}, padding={p}, groups={g})",
@@ -973,7 +988,9 @@ def values(program: Program) -> list[np.ndarray] | None:
         if not isinstance(out, torch.Tensor) or out.dtype != torch.float64:
             return None
         arr = out.detach().numpy()
-        if not arr.size or not np.all(np.isfinite(arr)) or np.any(np.abs(arr) > LIMIT):
+        if not 0 < arr.size <= MAX_NUMBERS:
+            return None
+        if not np.all(np.isfinite(arr)) or np.any(np.abs(arr) > LIMIT):
             return None
         vals.append(arr)
         ns[program.name(len(program.leaves) + k)] = out
@@ -981,11 +998,15 @@ def values(program: Program) -> list[np.ndarray] | None:
 
 
 # ----- drawing programs -----
-LEAF_SHAPES = [(), (3,), (2, 3), (3, 1), (1, 3), (2, 1, 3), (4,), (2, 2), (3, 2)]
+LEAF_SHAPES = [(), (3,), (2, 3), (3, 1), (1, 3), (2, 1, 3), (4,), (2, 2), (3, 2), (2, 2, 2, 3)]
+#: Leaves of image programs: batches of small images, and the sizes of small filter banks.
+IMAGE_LEAVES = [(2, 2, 3, 3), (3, 1, 4, 4), (2, 3, 3, 2), (2, 2, 2, 2), (4, 2, 1, 1), (2, 1, 2, 2)]
+#: The ops that take a value as (N, C, H, W) images.
+IMAGE_OPS = ("conv2d", "conv2d_bias", "max_pool2d", "avg_pool2d", "unfold")
 
 
-def _leaf(rng: np.random.Generator) -> np.ndarray:
-    shape = LEAF_SHAPES[int(rng.integers(len(LEAF_SHAPES)))]
+def _leaf(rng: np.random.Generator, shapes: list = LEAF_SHAPES) -> np.ndarray:
+    shape = shapes[int(rng.integers(len(shapes)))]
     x = np.round(rng.uniform(-1.5, 1.5, shape), 2)
     return np.where(np.abs(x) < 0.05, 0.37, x).astype(np.float64)
 
@@ -1007,12 +1028,16 @@ def _requires_grad(program: Program, vals: list) -> list[bool]:
 
 
 def draw(
-    rng: np.random.Generator, n_steps: int | None = None, specs: list | None = None
+    rng: np.random.Generator,
+    n_steps: int | None = None,
+    specs: list | None = None,
+    leaf_shapes: list = LEAF_SHAPES,
 ) -> Program:
-    """A random valid program of 3 to 12 steps (``specs``: draw the ops from these only)."""
+    """A random valid program of 3 to 12 steps (``specs``: draw the ops from these only; the
+    leaves' shapes from ``leaf_shapes``)."""
     specs = specs or SPECS
     n_leaves = int(rng.integers(1, 4))
-    leaves = tuple(_leaf(rng) for _ in range(n_leaves))
+    leaves = tuple(_leaf(rng, leaf_shapes) for _ in range(n_leaves))
     requires = tuple(bool(rng.random() < 0.85) for _ in range(n_leaves))
     if not any(requires):
         requires = (True, *requires[1:])

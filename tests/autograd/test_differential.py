@@ -6,7 +6,8 @@ called twice, accumulation over two backward passes (the first with ``create_gra
 second order, ``detach`` mixed with the live tensor and ``no_grad``. A mismatch is shrunk to a
 short program, which the failure message prints ready to paste.
 
-CI runs a fixed, seeded budget; ``CHAINRULE_PROGRAMS=5000`` runs more, and
+CI runs a fixed, seeded budget; ``CHAINRULE_PROGRAMS=5000`` runs more (and
+``CHAINRULE_IMAGE_PROGRAMS`` more of the programs on batches of images), and
 ``CHAINRULE_PROGRAM_SEED`` starts elsewhere.
 """
 
@@ -81,6 +82,45 @@ def test_each_op_in_a_program_matches_pytorch(spec):
             continue
         seen |= P.functions_run(P.with_mode(program, "graph"))
     assert set(spec.fns) <= seen, f"{spec.name} should run {spec.fns}; ran {sorted(seen)}"
+
+
+IMAGE_BUDGET = int(os.environ.get("CHAINRULE_IMAGE_PROGRAMS", "160"))
+
+
+def _batch_innermost_inputs(program: P.Program) -> int:
+    """Image steps whose input is a convolution's output of more than one image, as it is: an
+    (N, C, H, W) array with its batch innermost in memory (``Conv2d``)."""
+    vals = P.values(program)
+    n_leaves, count = len(program.leaves), 0
+    for step in program.steps:
+        src = step.args[0] - n_leaves
+        if step.spec not in P.IMAGE_OPS or src < 0 or "conv" not in program.steps[src].spec:
+            continue
+        out = vals[step.args[0]]
+        count += out.shape == dict(step.params)["xs"] and out.shape[0] > 1 and out[0].size > 1
+    return count
+
+
+@pytest.mark.parametrize("chunk", range(2))
+def test_image_programs_on_batches_match_pytorch(chunk):
+    """Chains of convolutions, pooling and unfold on batches of images, among the other ops, in
+    every backward scenario: a convolution leaves its output batch-innermost in memory, and the
+    image ops after it take it so; the values and gradients must still be PyTorch's."""
+    image = [P.SPEC[name] for name in P.IMAGE_OPS]
+    chained, refused = 0, 0
+    seeds = range(SEED + chunk, SEED + IMAGE_BUDGET, 2)
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        program = P.draw(rng, n_steps=8, specs=image * 30 + P.SPECS, leaf_shapes=P.IMAGE_LEAVES)
+        try:
+            _check(program)
+        except P.Invalid:
+            refused += 1
+            continue
+        chained += _batch_innermost_inputs(program) > 0
+    assert refused <= 0.05 * len(seeds), f"{refused} of {len(seeds)} programs PyTorch refused"
+    # the premise: a good share of the programs hand a batch-innermost output to an image op
+    assert chained >= 0.1 * len(seeds), f"only {chained} of {len(seeds)} chained image ops"
 
 
 def test_every_function_chainrule_defines_is_in_the_programs():
