@@ -1,0 +1,91 @@
+"""Random programs as compiled steps: a replay gives eager's numbers, to the bit.
+
+``cr.compile`` promises that a replay runs the same functions on the same arrays in the same
+order as eager did, so its numbers are eager's bit for bit. Here each random program of
+``_programs.py`` (its ops, shared subexpressions, views, ``detach`` and ``no_grad``, the image
+ops on batches) becomes a step function of its leaves that ends in ``loss.backward()``. The
+compiled step is called four times on fresh leaves of the same values: the first two calls
+record, the later two replay; the loss and every leaf's gradient must equal an eager call's.
+
+``CHAINRULE_COMPILED_PROGRAMS`` runs more of them, ``CHAINRULE_PROGRAM_SEED`` starts elsewhere.
+"""
+
+import os
+import warnings
+from dataclasses import replace
+
+import _programs as P
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+pytest.importorskip("torch")  # the programs are drawn valid by PyTorch's forward
+
+BUDGET = int(os.environ.get("CHAINRULE_COMPILED_PROGRAMS", "120"))
+SEED = int(os.environ.get("CHAINRULE_PROGRAM_SEED", "0"))
+
+
+def _step_function(program: P.Program):
+    """The program as ``step(x0, x1, ...)``: its ops on the leaves, the loss, its backward."""
+    leaves = [program.name(i) for i in range(len(program.leaves))]
+    lines = [f"def step({', '.join(leaves)}):"]
+    for k, step in enumerate(program.steps):
+        line = f"{program.name(len(program.leaves) + k)} = {program.step_source(k)}"
+        if step.no_grad:
+            lines += ["    with lib.no_grad():", f"        {line}"]
+        else:
+            lines.append(f"    {line}")
+    outs = [program.name(i) for i in program.outputs]
+    loss = " + ".join(f"({o} * W{j}).sum()" for j, o in enumerate(outs))
+    lines += [f"    loss = {loss}", "    loss.backward()", "    return loss"]
+    ns = P.namespace(program, "cr")
+    exec(compile("\n".join(lines) + "\n", "<compiled program>", "exec"), ns)  # noqa: S102
+    return ns["step"]
+
+
+def _call(step, program: P.Program) -> list:
+    """One call on fresh leaves: the loss and each leaf's gradient, as NumPy copies."""
+    leaves = [
+        cr.tensor(a, dtype=cr.float64, requires_grad=r)
+        for a, r in zip(program.leaves, program.requires)
+    ]
+    loss = step(*leaves)
+    return [loss.detach().numpy().copy()] + [
+        None if t.grad is None else t.grad.numpy().copy() for t in leaves
+    ]
+
+
+def _same(a: list, b: list) -> bool:
+    return all(
+        (x is None and y is None)
+        or (x is not None and y is not None and x.shape == y.shape and np.array_equal(x, y))
+        for x, y in zip(a, b)
+    )
+
+
+@pytest.mark.parametrize("images", [False, True], ids=["programs", "image-programs"])
+def test_a_compiled_program_replays_eager_numbers_bit_for_bit(images):
+    image = [P.SPEC[name] for name in P.IMAGE_OPS]
+    replayed = 0
+    for seed in range(SEED, SEED + BUDGET):
+        rng = np.random.default_rng(seed)
+        if images:
+            program = P.draw(rng, n_steps=8, specs=image * 30 + P.SPECS, leaf_shapes=P.IMAGE_LEAVES)
+        else:
+            program = P.draw(rng)
+        program = replace(P.with_mode(program, "backward"), retain=())
+        step = _step_function(program)
+        eager = _call(step, program)
+        compiled = cr.compile(step)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # a step it cannot replay runs eagerly
+            calls = [_call(compiled, program) for _ in range(4)]
+        for k, got in enumerate(calls):
+            assert _same(got, eager), (
+                f"call {k} of the compiled step (replays so far: {compiled.replays}) differs "
+                f"from eager:\n{program.source()}"
+            )
+        replayed += compiled.replays == 2
+    # the premise: most programs are replayed, not run eagerly
+    assert replayed >= 0.6 * BUDGET, f"only {replayed} of {BUDGET} programs were replayed"
