@@ -40,7 +40,7 @@ from typing import Any
 
 from ..backend import _BY_TYPE, NUMPY, canonical_dtype, namespace, ndarray
 from .function import NUMPY_SCALARS, Node, _check_finite
-from .grad_mode import state
+from .grad_mode import anomaly, state
 from .tensor import Tensor
 
 
@@ -338,7 +338,7 @@ def _process(node: Node, run: _Run, ready: list) -> None:
                 f"{node.name()}: backward returned {len(result)} gradient(s), but forward took "
                 f"{len(inputs)} input(s); return one per input (None where none is needed)"
             )
-        if state.anomaly:
+        if anomaly.enabled:
             _check_finite(node, result, "backward gradient")
     for i, (a, need, g) in enumerate(zip(inputs, node.needs_input_grad, result)):
         if not need:

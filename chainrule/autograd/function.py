@@ -55,7 +55,7 @@ from ..backend import (
     namespace,
     ndarray,
 )
-from .grad_mode import state
+from .grad_mode import anomaly, state
 
 #: NumPy's scalar types of the dtypes chainrule supports: what NumPy returns for a 0-d result.
 NUMPY_SCALARS = frozenset(
@@ -372,7 +372,7 @@ class Function:
             result = Tensor._make(out)
         if ctx.saved:
             _tag_saved(ctx, args, data, (raw,), (out,), (result,))
-        if state.anomaly:
+        if anomaly.enabled:
             ctx._trace = _user_frames()
             _check_finite(ctx, [out], "forward output")
         return result
@@ -468,7 +468,7 @@ def _record_outputs(
     if node.saved:
         _tag_saved(node, args, data, outs, arrays, results)
     node._out_meta = tuple([(a.shape, a.dtype, namespace(a), a.device) for a in arrays])
-    if state.anomaly:
+    if anomaly.enabled:
         node._trace = _user_frames()
         _check_finite(node, arrays, "forward output")
     return results

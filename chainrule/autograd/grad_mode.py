@@ -1,27 +1,38 @@
 """Switches for gradient recording and anomaly detection.
 
 ``no_grad`` / ``enable_grad`` / ``set_grad_enabled`` work as context managers and decorators, as in
-PyTorch. The switches live in one module-level object that ``Function.apply`` reads once per call.
+PyTorch. As in PyTorch, gradient recording is a switch of each thread: a thread starts with it on
+(whatever the thread that started it set), and ``no_grad`` in one thread never stops another
+thread's recording. Anomaly detection is one switch for the whole process, as PyTorch's.
+``Function.apply`` reads each once per call.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _State:
-    __slots__ = ("grad_enabled", "anomaly")
+class _State(threading.local):
+    """``grad_enabled``, this thread's own (``__init__`` runs once in each thread reading it)."""
 
     def __init__(self) -> None:
         self.grad_enabled = True
-        self.anomaly = False
+
+
+class _Anomaly:
+    __slots__ = ("enabled",)
+
+    def __init__(self) -> None:
+        self.enabled = False
 
 
 state = _State()
+anomaly = _Anomaly()
 
 
 def is_grad_enabled() -> bool:
@@ -74,6 +85,8 @@ class _GradModeContext:
 class no_grad(_GradModeContext):
     """Disable gradient recording: results of ops do not require grad and build no graph.
 
+    In this thread only, as PyTorch's: other threads go on recording.
+
     Example:
         >>> with cr.no_grad():
         ...     y = w * 2      # y.requires_grad is False
@@ -120,20 +133,20 @@ def set_detect_anomaly(mode: bool) -> None:
     backward gradient holds NaN or inf raises a ``RuntimeError`` naming the op and that place.
     It slows every op down; use it to find a fault, then turn it off.
     """
-    state.anomaly = bool(mode)
+    anomaly.enabled = bool(mode)
 
 
 def is_anomaly_enabled() -> bool:
     """Whether anomaly detection is on."""
-    return state.anomaly
+    return anomaly.enabled
 
 
 class detect_anomaly:
     """Context manager that turns anomaly detection on inside its block."""
 
     def __enter__(self) -> None:
-        self._prev = state.anomaly
-        state.anomaly = True
+        self._prev = anomaly.enabled
+        anomaly.enabled = True
 
     def __exit__(self, *exc: object) -> None:
-        state.anomaly = self._prev
+        anomaly.enabled = self._prev

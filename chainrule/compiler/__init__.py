@@ -43,7 +43,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from ..autograd.grad_mode import state
+from ..autograd.grad_mode import anomaly, state
 from ..autograd.tensor import Tensor
 from ..backend import ndarray
 from . import trace
@@ -91,7 +91,7 @@ class CompiledFunction:
         return programs[-1].source if programs else None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.reason is not None or state.anomaly or trace.ACTIVE[0] is not None:
+        if self.reason is not None or anomaly.enabled or trace.ACTIVE[0] is not None:
             return self.fn(*args, **kwargs)
         tensors: list[Tensor] = []
         key = _key(args, kwargs, tensors)

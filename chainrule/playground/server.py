@@ -17,8 +17,10 @@ it waits while the page has ``MAX_UNACKED`` frames not yet drawn, so a slow or h
 own training down instead of piling frames up. A malformed message or a setting out of range is
 answered with an ``error`` and the server goes on serving.
 
-Every session's chainrule work runs on one engine thread, one call at a time: chainrule's grad
-mode is one switch for the whole process, so two threads must never train at once. Each call is
+Every session's chainrule work runs on one engine thread, one call at a time: a new session
+draws its initial weights from chainrule's random generator, one for the whole process (as
+PyTorch's default generator), seeded for that session and then restored, so two sessions must
+never start at once; and two trainings at once would only share the same cores. Each call is
 short (one frame's training, ``frame_seconds``), so tabs take turns.
 """
 

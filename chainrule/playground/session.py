@@ -6,8 +6,9 @@ unit's own region, every weight with its gradient, and the train and test loss a
 ``explain`` traces one training example's loss and returns the same drawing as
 ``cr.viz.draw_graph`` with ``cr.viz.explain``'s steps.
 
-Sessions are not thread-safe, and chainrule's grad mode is one switch for the whole process: the
-server runs every call of every session on one engine thread (see ``server.py``).
+Sessions are not thread-safe, and a session draws its initial weights from chainrule's one
+random generator (under its own seed, then put back): the server runs every call of every session
+on one engine thread (see ``server.py``).
 
 Example:
     >>> s = Session()

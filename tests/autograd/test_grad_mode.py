@@ -1,6 +1,7 @@
 """no_grad / enable_grad / set_grad_enabled, and anomaly detection."""
 
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -166,6 +167,71 @@ def test_no_grad_results_are_leaves_that_do_not_block_later_graphs():
 
 
 # ----- anomaly detection -----
+def _in_thread(fn):
+    """``fn()`` run in a new thread; what it returned (its exception raised here)."""
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 (handed to the test's thread)
+            out["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def test_a_new_thread_records_whatever_its_starter_set():
+    # as PyTorch: grad mode is each thread's own, and a thread starts with it on
+    x = leaf()
+    with cr.no_grad():
+        assert _in_thread(lambda: (cr.is_grad_enabled(), recorded(x))) == (True, True)
+        assert not recorded(x)
+    torch = pytest.importorskip("torch")
+    with torch.no_grad():
+        assert _in_thread(torch.is_grad_enabled) is True
+
+
+def test_no_grad_in_one_thread_never_stops_another_threads_recording():
+    # a thread holds no_grad open while this one records, then this one's no_grad is left
+    # alone by the other thread's exit: driven by events, not by the clock
+    x = leaf()
+    inside, done = threading.Event(), threading.Event()
+    seen = {}
+
+    def other():
+        with cr.no_grad():
+            inside.set()
+            done.wait()
+            seen["other"] = recorded(x)
+        seen["other after"] = recorded(x)
+
+    t = threading.Thread(target=other)
+    t.start()
+    inside.wait()
+    y = (x * x).sum()  # recorded while the other thread is inside no_grad
+    with cr.no_grad():
+        done.set()
+        t.join()  # the other thread has left its no_grad
+        assert not recorded(x)
+    t.join()
+    assert seen == {"other": False, "other after": True}
+    y.backward()
+    assert np.array_equal(x.grad.numpy(), 2 * x.detach().numpy())
+
+
+def test_anomaly_detection_is_one_switch_for_the_process():
+    # as PyTorch's: turned on in one thread, it is on in every other
+    cr.autograd.set_detect_anomaly(True)
+    assert _in_thread(cr.autograd.is_anomaly_enabled) is True
+    _in_thread(lambda: cr.autograd.set_detect_anomaly(False))
+    assert not cr.autograd.is_anomaly_enabled()
+
+
 def test_detect_anomaly_switch():
     assert not cr.autograd.is_anomaly_enabled()
     cr.autograd.set_detect_anomaly(True)
