@@ -782,3 +782,70 @@ def test_a_0d_result_an_op_saved_is_replaced_by_its_array():
     assert ctx.saved[0] is a and ctx.saved[1] is other
     ctx = SimpleNamespace(saved=())
     assert _scalar_output(ctx, o) == o and ctx.saved == ()
+
+
+# ----- values computed from the step's values without a gradient -----
+#: Steps that use a function of values without gradient (a comparison, argmax, a logical op,
+#: isnan, sign, max-pool's indices): each is an op, recorded and computed again at replay. The
+#: two recordings see inputs of the same signs and the same arg-max, so the masks, indices
+#: and signs are equal in both: had they been made outside ops they would pass for constants.
+VALUE_STEPS = {
+    "mask": lambda w, x: (w * x * (x > 0)).sum(),
+    "where": lambda w, x: (w * cr.where(x < 0.5, x, 2 * x)).sum(),
+    "float mask": lambda w, x: (w * (x >= 0).float() * x).sum(),
+    "argmax": lambda w, x: (w * x.argmax()).sum() + (w * (x == x.max())).sum(),
+    "index by argmax": lambda w, x: w[x.argmax()] * x.sum(),
+    "logical": lambda w, x: (w * ~((x > 0) & (x < 1)) + w * ((x > 1) | (x < -1)) * x).sum(),
+    "isnan": lambda w, x: (w * x.isnan().logical_not() * x.isfinite()).sum() * x.sum(),
+    "sign": lambda w, x: (w * x.sign() * x).sum(),
+    "max_pool indices": lambda w, x: (
+        w * F.max_pool2d(x.reshape(1, 1, 2, 2), 2, return_indices=True)[1].reshape(()).float()
+    ).sum()
+    + (w * x).sum(),
+}
+
+
+@pytest.mark.parametrize("name", VALUE_STEPS)
+def test_values_computed_without_gradient_are_computed_again_at_each_replay(name):
+    f = VALUE_STEPS[name]
+    # the same signs and arg-max (index 2) twice, then other signs and another arg-max
+    xs = [[0.2, -0.7, 0.9, -0.1], [0.3, -0.4, 0.8, -0.2], [-0.5, 0.6, 0.1, 2.0]]
+    xs += [[1.5, 0.25, -3.0, -0.5], [-0.1, -0.2, -0.3, -0.05], [0.7, 0.6, 0.5, 0.4]]
+
+    def runs(compiled: bool):
+        w = cr.tensor([1.0, -2.0, 3.0, 0.5], dtype=cr.float64, requires_grad=True)
+
+        def step(x):
+            loss = f(w, x)
+            loss.backward()
+            return loss
+
+        run = cr_compile(step) if compiled else step
+        out = []
+        for v in xs:
+            w.grad = None
+            loss = run(cr.tensor(v, dtype=cr.float64))
+            out.append((loss.detach().clone(), w.grad.clone()))
+        return out, run
+
+    eager, _ = runs(False)
+    compiled, run = runs(True)
+    assert run.replays == len(xs) - 2, run.reason
+    for k, ((le, ge), (lc, gc)) in enumerate(zip(eager, compiled)):
+        assert _same(le, lc) and _same(ge, gc), f"call {k}: the replay differs from eager"
+
+
+def test_one_hot_reads_the_labels_so_its_step_runs_eagerly():
+    # one_hot checks the labels' range in Python: a replay could not repeat that check, so the
+    # step runs eagerly (with a warning), and its results are eager's
+    w = cr.tensor([1.0, -2.0, 3.0], dtype=cr.float64, requires_grad=True)
+
+    def step(y):
+        loss = (w * F.one_hot(y, 3).double()).sum()
+        loss.backward()
+        return loss
+
+    compiled = cr_compile(step)
+    with pytest.warns(UserWarning, match="reads a value into Python"):
+        losses = [float(compiled(cr.tensor(y)).item()) for y in ([0, 1], [2, 2], [1, 0])]
+    assert losses == [-1.0, 6.0, -1.0] and compiled.replays == 0

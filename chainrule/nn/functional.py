@@ -7,6 +7,7 @@ with no state: the Modules in ``chainrule.nn`` hold the parameters and call thes
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ..autograd.tensor import Tensor
 from ..backend import namespace
@@ -14,6 +15,7 @@ from ..creation import as_tensor
 from ..dtypes import float64
 from ..ops import linear
 from ..ops._registry import functional as _ops_in_functional
+from ..ops.elementwise import values
 from ..random import rand
 from .losses import *  # noqa: F403  (cross_entropy, nll_loss, ... are part of F)
 from .losses import __all__ as _losses_all
@@ -175,17 +177,22 @@ def maxout(input: Tensor, weight: Tensor, bias: Tensor | None, pieces: int) -> T
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """Class indices (int) -> one-hot rows (int64), as PyTorch's ``F.one_hot``; on the indices'
     device."""
-    idx = as_tensor(tensor)._data
-    xp = namespace(idx)
-    if not xp.isdtype(idx.dtype, "integral"):
-        raise TypeError(f"one_hot: expected integer class indices; got dtype {idx.dtype}")
-    if not idx.size and num_classes < 0:
+    t = as_tensor(tensor)
+    if not namespace(t._data).isdtype(t._data.dtype, "integral"):
+        raise TypeError(f"one_hot: expected integer class indices; got dtype {t._data.dtype}")
+    if not t._data.size and num_classes < 0:
         raise ValueError("one_hot: cannot infer the number of classes from no indices; pass it")
-    low, high = (int(xp.min(idx)), int(xp.max(idx))) if idx.size else (0, -1)
+    # the range is read into Python by ops (cr.compile sees the read: such a step runs eagerly)
+    low, high = (int(t.min()), int(t.max())) if t._data.size else (0, -1)
     n = high + 1 if num_classes < 0 else num_classes
     if low < 0 or high >= n:
         raise ValueError(
             f"one_hot: class indices must be in [0, {n}); found values in [{low}, {high}]"
         )
+    return values(_one_hot, t, n)
+
+
+def _one_hot(idx: Any, n: int) -> Any:
+    xp = namespace(idx)
     classes = xp.arange(n, dtype=idx.dtype, device=idx.device)
-    return Tensor._make(xp.astype(xp.expand_dims(idx, axis=-1) == classes, xp.int64))
+    return xp.astype(xp.expand_dims(idx, axis=-1) == classes, xp.int64)

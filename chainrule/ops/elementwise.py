@@ -584,11 +584,58 @@ def clone(input: Tensor) -> Tensor:
     return Clone.apply(input)
 
 
-@register(methods=("sign",))
+class Sign(Function):
+    """z = sign(x): -1, 0 or 1. dz/dx = 0 (everywhere it has a derivative), as PyTorch's."""
+
+    symbol = "sign"
+    local_grad = "0"
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return namespace(x).sign(x)
+
+    @staticmethod
+    def backward(ctx, grad):  # zeros, not grad * 0: a NaN upstream still gives 0, as PyTorch's
+        return ctx.xp.zeros(grad.shape, dtype=grad.dtype, device=grad.device)
+
+
+@register(Sign, methods=("sign",))
 def sign(input: Tensor) -> Tensor:
-    """-1, 0 or 1 by the sign of each value (no gradient: its derivative is 0)."""
-    x = _const(input)
-    return Tensor._make(_namespace_of(x).sign(x))
+    """-1, 0 or 1 by the sign of each value; its gradient is 0, as in PyTorch."""
+    return Sign.apply(input)
+
+
+class ValueFunction(Function):
+    """A function of values whose result carries no gradient: comparisons, logical ops,
+    ``isnan``, ``isfinite``, ``argmax``, ``one_hot``, pooling's winner indices.
+
+    ``forward(ctx, fn, *args)`` returns ``fn(*args)``, a bool or integer array, computed on the
+    arrays. It is an op all the same, applied like every other, so that ``cr.compile`` records
+    it and a replay computes it again from the new values: a tensor made from values outside
+    any op would be taken for a constant of the step, and a mask or an arg-max that happened to
+    be equal in the two recordings would be replayed as it was.
+    """
+
+    symbol = "value"
+    differentiable = False  # its results are never floating: backward never runs
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, fn, *args):
+        return fn(*args)
+
+    @staticmethod
+    def backward(ctx, grad):  # pragma: no cover - a bool or integer result has no gradient
+        raise RuntimeError(f"{ctx.inputs[0].__name__} has no gradient")
+
+
+def values(fn: Any, *args: Any) -> Tensor:
+    """``fn`` on the arrays of ``args`` (tensors, arrays or numbers), as an op without gradient
+    (``ValueFunction``): its bool or integer result as a tensor."""
+    return ValueFunction.apply(fn, *args)
 
 
 def _promote(a: Any, b: Any) -> tuple[Any, Any]:
@@ -663,16 +710,20 @@ def _comparable(xp: Any, a: Any, b: Any) -> tuple[Any, Any]:
 def _compare(function: str, name: str, methods: tuple[str, ...]) -> Any:
     on_cpu = getattr(NUMPY, function)
 
-    def compare(input: Any, other: Any) -> Tensor:
-        a, b = _const(input), _const(other)
+    def on_arrays(a: Any, b: Any) -> Any:
         xp = _namespace_of(a, b)
-        if xp is NUMPY:  # asarray: NumPy returns a scalar for 0-d operands
-            return Tensor._make(NUMPY.asarray(on_cpu(a, b)))
-        return Tensor._make(getattr(xp, function)(*_comparable(xp, a, b)))
+        if xp is NUMPY:
+            return on_cpu(a, b)
+        return getattr(xp, function)(*_comparable(xp, a, b))
+
+    on_arrays.__name__ = function
+
+    def compare(input: Any, other: Any) -> Tensor:
+        return values(on_arrays, input, other)
 
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{function}`` as a bool tensor (no gradient)."
-    return register(methods=methods)(compare)
+    return register(ValueFunction, methods=methods)(compare)
 
 
 # PyTorch's names (x.eq(y), cr.lt(x, y)), and its long aliases as methods (x.less(y))
@@ -687,7 +738,7 @@ logical_or = _compare("logical_or", "logical_or", ("logical_or", "__or__"))
 logical_xor = _compare("logical_xor", "logical_xor", ("logical_xor", "__xor__"))
 
 
-@register(methods=("equal",))
+@register(ValueFunction, methods=("equal",))
 def equal(input: Tensor, other: Tensor) -> bool:
     """True when both have the same shape and the same values, as ``torch.equal`` (one bool).
 
@@ -695,27 +746,44 @@ def equal(input: Tensor, other: Tensor) -> bool:
         >>> cr.equal(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 2.0]))
         True
     """
-    a, b = _const(input), _const(other)
-    if a.shape != b.shape:
+    if _const(input).shape != _const(other).shape:
         return False
+    # an op and then a read of its value, which cr.compile sees as such (a step whose Python
+    # branches on it is not replayed)
+    return bool(values(_all_equal, input, other))
+
+
+def _all_equal(a: Any, b: Any) -> Any:
     xp = _namespace_of(a, b)
-    return bool(xp.all(xp.equal(*_comparable(xp, a, b))))
+    return xp.all(xp.equal(*_comparable(xp, a, b)))
 
 
-@register(methods=("logical_not", "__invert__"))
+def _elementwise(function: str) -> Any:
+    """The array module's ``function`` of one array (or number), named for drawings."""
+
+    def on_arrays(x: Any) -> Any:
+        return getattr(_namespace_of(x), function)(x)
+
+    on_arrays.__name__ = function
+    return on_arrays
+
+
+_logical_not, _isnan, _isfinite = map(_elementwise, ("logical_not", "isnan", "isfinite"))
+
+
+@register(ValueFunction, methods=("logical_not", "__invert__"))
 def logical_not(input: Tensor) -> Tensor:
     """Elementwise not, as a bool tensor."""
-    x = _const(input)
-    return Tensor._make(_namespace_of(x).logical_not(x))
+    return values(_logical_not, input)
 
 
-@register(methods=("isnan",))
+@register(ValueFunction, methods=("isnan",))
 def isnan(input: Tensor) -> Tensor:
-    x = _const(input)
-    return Tensor._make(_namespace_of(x).isnan(x))
+    """Where the values are NaN, as a bool tensor."""
+    return values(_isnan, input)
 
 
-@register(methods=("isfinite",))
+@register(ValueFunction, methods=("isfinite",))
 def isfinite(input: Tensor) -> Tensor:
-    x = _const(input)
-    return Tensor._make(_namespace_of(x).isfinite(x))
+    """Where the values are finite, as a bool tensor."""
+    return values(_isfinite, input)

@@ -24,6 +24,7 @@ from .conv import (
     pair,
     windows,
 )
+from .elementwise import ValueFunction, values
 
 
 def _pool_geometry(
@@ -171,7 +172,7 @@ def _batched(input: Tensor, op: str) -> tuple[Tensor, bool]:
     return (input.unsqueeze(0), True) if input.ndim == 3 else (input, False)
 
 
-@register(MaxPool2d, functional=True)
+@register(MaxPool2d, ValueFunction, functional=True)
 def max_pool2d(
     input: Tensor,
     kernel_size: int | Sequence[int],
@@ -209,7 +210,7 @@ def max_pool2d(
     out = MaxPool2d.apply(x, kernel, st, pads, dil)
     if not return_indices:
         return out.squeeze(0) if one else out
-    indices = Tensor._make(_winners(x._data, kernel, st, pads, dil))
+    indices = values(_winners, x, kernel, st, pads, dil)
     if one:
         return out.squeeze(0), indices.squeeze(0)
     return out, indices

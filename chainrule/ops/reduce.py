@@ -16,7 +16,7 @@ from ..autograd.tensor import Tensor
 from ..backend import namespace
 from ._registry import Expression, register
 from ._util import keep, reduce_axes
-from .elementwise import Maximum, Minimum, maximum, minimum
+from .elementwise import Maximum, Minimum, ValueFunction, maximum, minimum, values
 
 
 def _with_dims(symbol: str, args: tuple) -> str:
@@ -492,32 +492,36 @@ def _extreme(name: str, reduce: Any, arg: Any, binary: Any) -> Any:
     return extreme
 
 
-@register(methods=("argmax",))
+@register(ValueFunction, methods=("argmax",))
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the maximum (of the flattened tensor when ``dim`` is None); no gradient."""
     return _arg("argmax", input, dim, keepdim)
 
 
-@register(methods=("argmin",))
+@register(ValueFunction, methods=("argmin",))
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the minimum; no gradient."""
     return _arg("argmin", input, dim, keepdim)
 
 
 def _arg(name: str, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
-    data = input._data
+    axes = None if dim is None else reduce_axes(dim, None, input.ndim, name)
+    return values(_arg_values, input, name, axes, keepdim)
+
+
+def _arg_values(data: Any, name: str, axes: tuple | None, keepdim: bool) -> Any:
+    """argmax or argmin of an array: of the flattened array (``axes`` None), along the one axis
+    in ``axes``, or 0 for a 0-d array (``axes`` empty); int64."""
     xp = namespace(data)
-    if dim is None:
-        out = xp.asarray(getattr(xp, name)(data))  # of the flattened array (NumPy: a scalar)
+    if axes is None:
+        out = xp.asarray(getattr(xp, name)(data))  # NumPy returns a scalar
         if keepdim:
             out = xp.reshape(out, (1,) * data.ndim)
-        return Tensor._make(xp.astype(out, xp.int64, copy=False))
-    axes = reduce_axes(dim, None, data.ndim, name)
-    if not axes:  # a 0-d tensor: its one value is at index 0
-        return Tensor._make(xp.zeros((), dtype=xp.int64, device=data.device))
-    (d,) = axes
-    out = getattr(xp, name)(data, axis=d, keepdims=keepdim)
-    return Tensor._make(xp.astype(xp.asarray(out), xp.int64, copy=False))
+    elif not axes:  # a 0-d tensor: its one value is at index 0
+        out = xp.zeros((), dtype=xp.int64, device=data.device)
+    else:
+        out = xp.asarray(getattr(xp, name)(data, axis=axes[0], keepdims=keepdim))
+    return xp.astype(out, xp.int64, copy=False)
 
 
 max = register(Amax, Maximum, methods=("max",))(_extreme("max", amax, argmax, maximum))  # noqa: A001
