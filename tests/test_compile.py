@@ -849,3 +849,42 @@ def test_one_hot_reads_the_labels_so_its_step_runs_eagerly():
     with pytest.warns(UserWarning, match="reads a value into Python"):
         losses = [float(compiled(cr.tensor(y)).item()) for y in ([0, 1], [2, 2], [1, 0])]
     assert losses == [-1.0, 6.0, -1.0] and compiled.replays == 0
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss", "multi_margin_loss"])
+def test_class_targets_are_checked_and_masked_again_at_each_replay(loss):
+    """Which targets equal ignore_index (-100 by default), and whether one is out of range, is
+    decided by the op on the arrays at every call: recorded on batches without either, a
+    replay on a batch with -100 gives eager's numbers (120 classes: -100 would index one), and
+    an index out of range raises eager's IndexError instead of wrapping around."""
+    rng = np.random.default_rng(3)
+    w = cr.tensor(rng.standard_normal((5, 120)), dtype=cr.float64, requires_grad=True)
+    fn = getattr(F, loss)
+    if loss == "nll_loss":
+        fn = lambda s, y: F.nll_loss(s.log_softmax(1), y)  # noqa: E731
+
+    def step(x, y):
+        out = fn(x @ w, y)
+        out.backward()
+        return out
+
+    compiled = cr_compile(step)
+    xs = [cr.tensor(rng.standard_normal((4, 5)), dtype=cr.float64) for _ in range(4)]
+    ys = [[3, 7, 119, 0], [1, 2, 3, 4], [5, -100, 6, -100], [-100, 8, 9, 10]]
+    for k, (x, yv) in enumerate(zip(xs, ys)):
+        y = cr.tensor(yv)
+        if loss == "multi_margin_loss" and -100 in yv:  # no ignore_index: out of range
+            for f in (step, compiled):
+                with pytest.raises(IndexError, match="target -100 is out of range"):
+                    f(x, y)
+            continue
+        results = []
+        for f in (step, compiled):
+            w.grad = None
+            results.append((f(x, y).detach().clone(), w.grad.clone()))
+        (le, ge), (lc, gc) = results
+        assert _same(le, lc) and _same(ge, gc), f"call {k} differs from eager"
+    assert compiled.replays >= 1
+    for f in (step, compiled):
+        with pytest.raises(IndexError, match="target -1 is out of range"):
+            f(xs[0], cr.tensor([1, -1, 2, 3]))

@@ -40,10 +40,12 @@ from ..backend import (
 )
 from ..creation import as_tensor
 from ..ops import exp, log, log_softmax, relu, where
+from ..ops.elementwise import values
 from ..ops.losses import (
     BinaryCrossEntropy,
     BinaryCrossEntropyWithLogits,
     CrossEntropy,
+    check_targets,
     class_axis,
 )
 from ..ops.losses import NLLLoss as _NLLLossOp
@@ -132,14 +134,14 @@ def _on_input_device(value: Any, x: Tensor, fn: str, name: str = "target") -> An
 
 
 def _index_target(x: Tensor, target: Any, ignore_index: int | None, fn: str) -> tuple:
-    """Class indices as an integer array of x's shape without its class axis, checked in range.
+    """Class indices as an integer array of x's shape without its class axis.
 
-    Returns the indices and the ignore_index to pass to the op: None when no target equals it
-    (every target is a class, and ignore_index is not one), which spares the op its masks.
+    Returns the indices and the ignore_index to pass to the op (an int, or None). Their values
+    are checked by the op itself, at every call (``ops.losses.check_targets``), so that a
+    replay of ``cr.compile`` checks a new batch's too.
     """
     y = _on_input_device(target, x, fn)
     ax = class_axis(x)
-    n_classes = x.shape[ax]
     expected = tuple(x.shape[:ax] + x.shape[ax + 1 :])
     if canonical_dtype(y.dtype).kind not in "iu":
         also = (
@@ -157,33 +159,13 @@ def _index_target(x: Tensor, target: Any, ignore_index: int | None, fn: str) -> 
             f"input of shape {tuple(x.shape)} (classes along dimension {ax}); got a target of "
             f"shape {tuple(y.shape)}"
         )
-    if y.size and _all_classes(y, n_classes):
-        if ignore_index is not None and 0 <= ignore_index < n_classes:
-            return y, int(ignore_index)  # a class: the op looks for it
-        return y, None
-    xp = namespace(y)
-    bad = (y < 0) | (y >= n_classes)
-    if ignore_index is not None:
-        bad &= y != ignore_index
-    if xp.any(bad):
-        found = y[bad]
-        ignore = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
-        raise IndexError(
-            f"{fn}: target {int(found[0])} is out of range: expected class indices in "
-            f"[0, {n_classes - 1}]{ignore} for {n_classes} classes; found {found.size} value(s) "
-            f"outside, from {int(xp.min(found))} to {int(xp.max(found))}"
-        )
     return y, None if ignore_index is None else int(ignore_index)
 
 
-def _all_classes(y: Any, n_classes: int) -> bool:
-    """Whether every index in (non-empty) ``y`` is in [0, n_classes): the common case."""
-    if type(y) is ndarray:
-        # NumPy, in one comparison: read as unsigned, a negative index is a huge number
-        unsigned = y.dtype.str.replace("i", "u")  # "<i8" -> "<u8": the same size and byte order
-        return bool(y.view(unsigned).max() < n_classes)
-    xp = namespace(y)
-    return int(xp.min(y)) >= 0 and int(xp.max(y)) < n_classes
+def _checked_classes(y: Any, n_classes: int, fn: str) -> Any:
+    """Class indices ``y`` checked in range (``check_targets``), as a copy of their own."""
+    check_targets(y, n_classes, None, fn)
+    return namespace(y).asarray(y, copy=True)
 
 
 def _class_weight(weight: Any, n_classes: int, x: Tensor, fn: str) -> Any:
@@ -396,8 +378,10 @@ def multi_margin_loss(
     w = _class_weight(weight, n_classes, x, fn)
     y = _index_target(x, target, None, fn)[0]
     xp = namespace(y)
-    # what depends on the labels is computed by ops on y, so that cr.compile replays it
+    # what depends on the labels is computed by ops on y, so that cr.compile replays it: their
+    # check too
     yt = target if isinstance(target, Tensor) and target._data is y else Tensor._make(y)
+    yt = values(_checked_classes, yt, n_classes, fn)
     if yt.ndim != 1:
         yt = yt.reshape(-1)
     x2 = x if x.ndim == 2 else x.reshape(1, n_classes)

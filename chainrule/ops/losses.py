@@ -34,7 +34,7 @@ from typing import Any
 
 from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
-from ..backend import namespace
+from ..backend import namespace, ndarray
 from .activations import Sigmoid
 
 #: PyTorch's floor for the BCE gradient's denominator x (1 - x): 1e-12 rounded to float32, as
@@ -47,20 +47,61 @@ def class_axis(x: Any) -> int:
     return 0 if x.ndim == 1 else 1
 
 
-def _targets(xp: Any, x: Any, target: Any, weight: Any, ignore_index: int | None, ax: int) -> tuple:
-    """Index arrays for a class-index target, made with namespace ``xp`` on x's device.
+def check_targets(target: Any, n_classes: int, ignore_index: int | None, fn: str) -> bool:
+    """Raise an IndexError naming ``fn`` when a class index of ``target`` is outside
+    [0, n_classes) and is not ``ignore_index``; return whether every index is a class.
+
+    Run on the arrays by the ops that take class indices, at every call (a replay of
+    ``cr.compile`` too): an index out of range would otherwise wrap around (-1 is the last
+    class) or fail in NumPy's words.
+    """
+    if not target.size or _all_classes(target, n_classes):
+        return True
+    xp = namespace(target)
+    bad = (target < 0) | (target >= n_classes)
+    if ignore_index is not None:
+        bad &= target != ignore_index
+    if xp.any(bad):
+        found = target[bad]
+        ignore = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
+        raise IndexError(
+            f"{fn}: target {int(found[0])} is out of range: expected class indices in "
+            f"[0, {n_classes - 1}]{ignore} for {n_classes} classes; found {found.size} value(s) "
+            f"outside, from {int(xp.min(found))} to {int(xp.max(found))}"
+        )
+    return False
+
+
+def _all_classes(y: Any, n_classes: int) -> bool:
+    """Whether every index in (non-empty) ``y`` is in [0, n_classes): the common case."""
+    if type(y) is ndarray:
+        # NumPy, in one comparison: read as unsigned, a negative index is a huge number
+        unsigned = y.dtype.str.replace("i", "u")  # "<i8" -> "<u8": the same size and byte order
+        return bool(y.view(unsigned).max() < n_classes)
+    xp = namespace(y)
+    return int(xp.min(y)) >= 0 and int(xp.max(y)) < n_classes
+
+
+def _targets(
+    xp: Any, x: Any, target: Any, weight: Any, ignore_index: int | None, ax: int, fn: str
+) -> tuple:
+    """Index arrays for a class-index target, made with namespace ``xp`` on x's device, after
+    ``check_targets``.
 
     Returns:
         key: an index with ``x[key]`` = the target class's entry at every position (target's
             shape); positions with ignore_index use class 0 (they count 0).
         valid: float 1/0 mask of the positions that count (target != ignore_index), or None
-            when every position counts (ignore_index is None, or no target equals it).
+            when every position counts (no target equals ignore_index: it is None, or every
+            target is a class and it is none).
         wy: the weight of each position's target class, 0 where ignored; None when every
             position counts with weight 1 (no weights, nothing ignored): then the loss needs
             neither array, and the total weight is the number of positions.
     """
     y, valid = target, None
-    if ignore_index is not None:
+    n_classes = x.shape[ax]
+    classes = check_targets(target, n_classes, ignore_index, fn)
+    if ignore_index is not None and (not classes or 0 <= ignore_index < n_classes):
         keep = target != ignore_index
         if not xp.all(keep):
             y = xp.where(keep, target, 0)
@@ -170,7 +211,7 @@ class CrossEntropy(Function):
         xp = namespace(x)
         ax = class_axis(x)
         n_classes = x.shape[ax]
-        key, valid, wy = _targets(xp, x, target, weight, ignore_index, ax)
+        key, valid, wy = _targets(xp, x, target, weight, ignore_index, ax, "cross_entropy")
         m = xp.max(x, axis=ax, keepdims=True)
         s = x - m  # <= 0: exp cannot overflow, the largest term is exactly 1
         e = xp.exp(s)
@@ -253,7 +294,7 @@ class NLLLoss(Function):
     def forward(ctx, x, target, weight, ignore_index, reduction):
         xp = namespace(x)
         ax = class_axis(x)
-        key, valid, wy = _targets(xp, x, target, weight, ignore_index, ax)
+        key, valid, wy = _targets(xp, x, target, weight, ignore_index, ax, "nll_loss")
         if valid is None:  # every position counts
             loss = -x[key] if wy is None else -wy * x[key]
         else:

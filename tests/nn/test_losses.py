@@ -424,17 +424,15 @@ def test_unmasked_path_matches_masked_path(fn, kw, reduction):
     np.testing.assert_allclose(grad, grad_w, rtol=1e-14, atol=1e-16)
 
 
-def test_index_target_fast_check():
-    from chainrule.nn.losses import _index_target
+def test_target_fast_check():
+    from chainrule.ops.losses import check_targets
 
     x = cr.tensor(X)
-    y, ignore = _index_target(x, Y, -100, "cross_entropy")
-    assert y is Y and ignore is None  # every target a class: nothing for the op to mask
-    assert _index_target(x, Y, 1, "cross_entropy")[1] == 1  # ignore_index is a class: kept
-    assert _index_target(x, Y_IGNORED, -100, "cross_entropy")[1] == -100  # it occurs: kept
-    assert _index_target(x, Y, None, "multi_margin_loss")[1] is None
+    assert check_targets(Y, C, -100, "cross_entropy")  # every target a class: nothing to mask
+    assert not check_targets(Y_IGNORED, C, -100, "cross_entropy")  # ignore_index occurs
+    assert check_targets(Y[:0], C, None, "nll_loss")  # no target at all
     for y in (Y.astype(np.uint8), Y.astype(">i4"), np.repeat(Y, 2)[::2]):  # dtypes, a view
-        assert _index_target(x, y, -100, "cross_entropy")[1] is None
+        assert check_targets(y, C, -100, "cross_entropy")
         assert F.cross_entropy(x, cr.tensor(y)).item() == F.cross_entropy(x, cr.tensor(Y)).item()
     # whatever fails the fast check gets the full one, with its message
     for y, found, ignored in [
