@@ -799,9 +799,11 @@ VALUE_STEPS = {
     "isnan": lambda w, x: (w * x.isnan().logical_not() * x.isfinite()).sum() * x.sum(),
     "sign": lambda w, x: (w * x.sign() * x).sum(),
     "max_pool indices": lambda w, x: (
-        w * F.max_pool2d(x.reshape(1, 1, 2, 2), 2, return_indices=True)[1].reshape(()).float()
-    ).sum()
-    + (w * x).sum(),
+        (
+            w * F.max_pool2d(x.reshape(1, 1, 2, 2), 2, return_indices=True)[1].reshape(()).float()
+        ).sum()
+        + (w * x).sum()
+    ),
 }
 
 

@@ -482,6 +482,12 @@ SPECS: list[Spec] = [
         ("Where",),
         draw=lambda rng, x, y: {"k": rng.random(_bshape(x, y)) < 0.5},
     ),
+    binary(
+        "where_by_values",
+        "lib.where(({0} > {1}) & ~({0} < -1.0), {0}, {1})",
+        ("Where",),
+        valid=lambda p, x, y: _away(x, y) and _away(x, -1.0),
+    ),
     binary("clamp_tensor_min", "{0}.clamp(min={1})", ("Clamp",), valid=lambda p, x, y: _away(x, y)),
     binary(
         "clamp_tensor_max", "lib.clamp({0}, max={1})", ("Clamp",), valid=lambda p, x, y: _away(x, y)
@@ -611,6 +617,15 @@ SPECS: list[Spec] = [
     unary("index_int", "{0}[{k}]", ("Index", "IndexAdd"), draw=_int_index),
     unary("index_mask", "{0}[{k}]", ("Index", "IndexAdd"), draw=_mask),
     unary("index_pick", "{0}[lib.arange({n}), {k}]", ("Index", "IndexAdd"), draw=_pick),
+    # masks and indices computed from the values (comparisons and argmax are ops without a
+    # gradient: a compiled replay must compute them again)
+    unary("index_by_values", "{0}[{0} > 0.2]", ("Index",), valid=lambda p, x: _away(x, 0.2)),
+    unary(
+        "pick_argmax",
+        "{0}.reshape(-1)[{0}.reshape(-1).argmax()]",
+        ("Index",),
+        valid=lambda p, x: x.size > 0 and _no_ties(x),
+    ),
     # ----- losses and layers -----
     unary(
         "cross_entropy",
@@ -733,6 +748,7 @@ VIEWS = {
     "split",
     "chunk",
     "index_basic",
+    "pick_argmax",  # a 0-d integer tensor indexes as an int in PyTorch: a view
     "detach",
 }
 assert len(SPEC) == len(SPECS), "two specs share a name"

@@ -64,14 +64,22 @@ def _same(a: list, b: list) -> bool:
     )
 
 
-@pytest.mark.parametrize("images", [False, True], ids=["programs", "image-programs"])
-def test_a_compiled_program_replays_eager_numbers_bit_for_bit(images):
+#: Ops whose masks and indices are computed from the values (comparisons, argmax): the
+#: programs that favour them check that a replay computes them again.
+BY_VALUES = ("index_by_values", "pick_argmax", "where_by_values")
+
+
+@pytest.mark.parametrize("kind", ["programs", "image-programs", "values-programs"])
+def test_a_compiled_program_replays_eager_numbers_bit_for_bit(kind):
     image = [P.SPEC[name] for name in P.IMAGE_OPS]
+    by_values = [P.SPEC[name] for name in BY_VALUES]
     replayed = 0
     for seed in range(SEED, SEED + BUDGET):
         rng = np.random.default_rng(seed)
-        if images:
+        if kind == "image-programs":
             program = P.draw(rng, n_steps=8, specs=image * 30 + P.SPECS, leaf_shapes=P.IMAGE_LEAVES)
+        elif kind == "values-programs":
+            program = P.draw(rng, n_steps=6, specs=by_values * 20 + P.SPECS)
         else:
             program = P.draw(rng)
         program = replace(P.with_mode(program, "backward"), retain=())
