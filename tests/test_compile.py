@@ -721,8 +721,9 @@ def test_a_tensor_computed_from_values_outside_ops_is_never_baked():
 
 def test_another_thread_s_ops_are_not_the_step_s():
     """While a step is recorded, another thread computing with tensors (and reading values with
-    .item()) is not taken for the step: the step still replays, with eager's numbers. (Grad mode
-    is one switch for the process, as the engine keeps it: the other thread builds no graph.)"""
+    .item()) is not taken for the step: the step still replays, with eager's numbers. Grad mode
+    is each thread's own, so the other thread records graphs and backpropagates its own
+    (tests/autograd/test_grad_mode.py drives the two threads' modes against each other)."""
     import threading
     import time
 
@@ -749,10 +750,19 @@ def test_another_thread_s_ops_are_not_the_step_s():
     done = threading.Event()
     seen = []
 
+    wrong = []
+
     def other():
         u, v = cr.randn(8), cr.randn(8)
         while not done.is_set():
             seen.append((u * v + 1.0).sum().item())
+            a = cr.tensor(u.numpy(), requires_grad=True)
+            try:
+                (a * v).sum().backward()
+                if not np.array_equal(a.grad.numpy(), v.numpy()):
+                    wrong.append(a.grad)
+            except RuntimeError as e:  # no graph was recorded
+                wrong.append(e)
             time.sleep(0)  # let the training thread run
 
     helper = threading.Thread(target=other)
@@ -766,6 +776,7 @@ def test_another_thread_s_ops_are_not_the_step_s():
         helper.join()
     assert seen and compiled.reason is None and compiled.replays == len(batches) - 2
     assert all(_same(a, b) for a, b in zip(m1.parameters(), m2.parameters()))
+    assert not wrong
 
 
 def test_a_0d_result_an_op_saved_is_replaced_by_its_array():
