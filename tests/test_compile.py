@@ -901,3 +901,26 @@ def test_class_targets_are_checked_and_masked_again_at_each_replay(loss):
     for f in (step, compiled):
         with pytest.raises(IndexError, match="target -1 is out of range"):
             f(xs[0], cr.tensor([1, -1, 2, 3]))
+
+
+def test_constants_made_inside_the_step_take_part_in_its_backward():
+    """Tensors the step makes from Python values (cr.tensor, cr.ones, cr.arange) are constants
+    of the program; the ops that take them are backpropagated through at replay (building the
+    program failed on them: it looked for an op that made them)."""
+    w = cr.tensor([1.0, 2.0, -1.0], requires_grad=True)
+
+    def step(x):
+        scale = cr.tensor([2.0, 3.0, 0.5]) * cr.ones(3) + cr.arange(3.0)
+        loss = (w * x * scale).sum() + (w * cr.tensor(0.25)).sum()
+        loss.backward()
+        return loss
+
+    compiled = cr_compile(step)
+    for k in range(5):
+        x = cr.tensor([1.0, float(k), -2.0])
+        w.grad = None
+        eager = (step(x).detach().clone(), w.grad.clone())
+        w.grad = None
+        got = (compiled(x).detach().clone(), w.grad.clone())
+        assert _same(eager[0], got[0]) and _same(eager[1], got[1]), f"call {k}"
+    assert compiled.replays == 3

@@ -108,15 +108,18 @@ def _ones(a: Any) -> Any:
     return namespace(a).ones(a.shape, dtype=a.dtype, device=a.device)
 
 
-def _target(rec: Recording, s: int) -> tuple:
+def _target(rec: Recording, s: int) -> tuple | None:
     """Where a gradient for slot ``s`` goes: (0, k, None) the k-th tensor argument's ``.grad``,
     (1, tensor, None) an outside tensor's, (2, op, None) the one output of op ``op``, (3, op,
-    (j, n)) output j of an op with n outputs."""
+    (j, n)) output j of an op with n outputs; None for a constant made in the step or a dropout
+    mask, which never take one (the recording refuses a made tensor that requires grad)."""
     src = rec.sources[s]
     if src[0] == "arg":
         return (0, src[1], None)
     if src[0] == "ext":
         return (1, src[1], None)
+    if src[0] != "out":
+        return None
     op = rec.ops[src[1]]
     if op["multi"]:
         return (3, src[1], (src[2], len(op["outs"])))
@@ -324,7 +327,8 @@ def _write_backward(
     w.line(2, "try:")
     w.line(3, "run = _Run(False, None)")
     slots = [*roots, *(sp[1] for i in order for sp in rec.ops[i]["specs"] if sp[0] == "v")]
-    buffers = set(order) | {t[1] for t in map(lambda s: _target(rec, s), slots) if t[0] >= 2}
+    targets = [_target(rec, s) for s in slots]
+    buffers = set(order) | {t[1] for t in targets if t is not None and t[0] >= 2}
     for i in sorted(buffers):
         w.line(3, f"gb{i} = None")
     for s in roots:
