@@ -924,3 +924,49 @@ def test_constants_made_inside_the_step_take_part_in_its_backward():
         got = (compiled(x).detach().clone(), w.grad.clone())
         assert _same(eager[0], got[0]) and _same(eager[1], got[1]), f"call {k}"
     assert compiled.replays == 3
+
+
+WEIGHTED_LOSSES = {
+    "cross_entropy": lambda s, x, y, cw: F.cross_entropy(s, y, weight=cw),
+    "soft cross_entropy": lambda s, x, y, cw: F.cross_entropy(s, F.softmax(x[:, :3], 1), weight=cw),
+    "nll_loss": lambda s, x, y, cw: F.nll_loss(s.log_softmax(1), y, weight=cw),
+    "binary_cross_entropy": lambda s, x, y, cw: F.binary_cross_entropy(
+        s.sigmoid(), (x[:, :3] > 0).double(), weight=cw
+    ),
+    "with_logits": lambda s, x, y, cw: F.binary_cross_entropy_with_logits(
+        s, (x[:, :3] > 0).double(), weight=cw, pos_weight=cw * 2
+    ),
+    "multi_margin_loss": lambda s, x, y, cw: F.multi_margin_loss(s, y, weight=cw),
+}
+
+
+@pytest.mark.parametrize("dtype", [cr.float64, cr.float32], ids=["same dtype", "cast"])
+@pytest.mark.parametrize("name", WEIGHTED_LOSSES)
+def test_a_loss_weight_changed_in_place_is_read_again_at_replay(name, dtype):
+    """A loss's class or element weights are copied into the input's dtype by an op (clone or
+    cast), so a replay copies the weight tensor's values again: after an in-place change of the
+    weights, the replay uses the new ones, as eager does (it kept the recording's before)."""
+    rng = np.random.default_rng(4)
+    w = cr.tensor(rng.standard_normal((4, 3)), dtype=cr.float64, requires_grad=True)
+    cw = cr.tensor([1.0, 2.0, 0.5], dtype=dtype)
+    loss_fn = WEIGHTED_LOSSES[name]
+
+    def step(x, y):
+        loss = loss_fn(x @ w, x, y, cw)
+        loss.backward()
+        return loss
+
+    compiled = cr_compile(step)
+    for k in range(6):
+        if k == 4:
+            with cr.no_grad():
+                cw.mul_(3.0)
+        x = cr.tensor(rng.standard_normal((4, 4)), dtype=cr.float64)
+        y = cr.tensor(rng.integers(0, 3, 4))
+        results = []
+        for f in (step, compiled):
+            w.grad = None
+            results.append((f(x, y).detach().clone(), w.grad.clone()))
+        (le, ge), (lc, gc) = results
+        assert _same(le, lc) and _same(ge, gc), f"call {k} differs from eager"
+    assert compiled.replays == 4, compiled.reason

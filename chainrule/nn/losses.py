@@ -39,7 +39,7 @@ from ..backend import (
     to_device,
 )
 from ..creation import as_tensor
-from ..ops import exp, log, log_softmax, relu, where
+from ..ops import cast, exp, log, log_softmax, relu, where
 from ..ops.elementwise import values
 from ..ops.losses import (
     BinaryCrossEntropy,
@@ -179,7 +179,18 @@ def _class_weight(weight: Any, n_classes: int, x: Tensor, fn: str) -> Any:
             f"{fn}: expected weight of shape ({n_classes},), one per class of the input of "
             f"shape {tuple(x.shape)}; got shape {tuple(w.shape)}"
         )
-    return namespace(w).astype(w, x._data.dtype)  # a copy of its own, contiguous
+    return _own_copy(weight, w, x)
+
+
+def _own_copy(weight: Any, w: Any, x: Tensor) -> Any:
+    """``w``, the array of ``weight``, as a contiguous array of its own in x's dtype.
+
+    Made by an op (clone or cast) where ``weight`` is a Tensor, so that ``cr.compile``
+    records it and a replay copies the weight's values again: a copy made outside ops would be
+    replayed as the recording's values, also after an in-place change of the weight."""
+    if isinstance(weight, Tensor) and weight._data is w:
+        return (weight.clone() if weight.dtype == x.dtype else cast(weight, x.dtype))._data
+    return namespace(w).astype(w, x._data.dtype)
 
 
 def _broadcast_weight(weight: Any, x: Tensor, fn: str, name: str) -> Any:
@@ -198,7 +209,7 @@ def _broadcast_weight(weight: Any, x: Tensor, fn: str, name: str) -> Any:
             f"{fn}: expected {name} of a shape that broadcasts to the input's "
             f"{tuple(x.shape)}; got {tuple(w.shape)}"
         )
-    return xp.astype(w, x._data.dtype, copy=False)
+    return _own_copy(weight, w, x)
 
 
 def _refuse_grad(weight: Any, fn: str, name: str) -> None:
@@ -296,7 +307,7 @@ def _soft_cross_entropy(x: Tensor, t: Tensor, w: Any, eps: float, reduction: str
     if w is not None:
         shape = [1] * x.ndim
         shape[ax] = n_classes
-        prod = prod * Tensor._make(namespace(w).reshape(w, tuple(shape)))
+        prod = prod * Tensor._make(w).reshape(tuple(shape))  # an op: a replay reshapes again
     return _reduce(-prod.sum(ax), reduction)  # "mean": over samples, never over weights
 
 
