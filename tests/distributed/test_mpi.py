@@ -322,9 +322,16 @@ def test_a_rank_that_dies_stops_the_others_and_the_run_stays_resumable(tmp_path)
     code, text = stop(proc, pids)
     # the launcher ends (not a hang), fails, and says which process died and how: MPICH's
     # "PID <pid> RUNNING AT <host> ... Killed (signal 9)", exit status 9; Open MPI's "process
-    # rank 1 with PID <pid> ... exited on signal 9 (Killed)"
+    # rank 1 with PID <pid> ... exited on signal 9 (Killed)". Or, when the survivor was in a
+    # collective reading the killed rank's memory at that moment (MPICH's shared-memory copy),
+    # MPICH stops it first, from inside the collective, and its launcher then reports only
+    # that: "Fatal error in internal_Allreduce_c ... process_vm_readv failed (errno 3)" (no
+    # such process). That race is MPICH's own (the error is raised in its progress engine, past
+    # any error handler); it came in 2 of 16 runs on a 2-core machine.
     assert code != 0
-    assert str(pids[1]) in text and "signal 9" in text, text
+    killed = str(pids[1]) in text and "signal 9" in text
+    lost = re.search(r"Fatal error in \w+: .*\n(.*\n)*.*failed \(errno 3\)", text) is not None
+    assert killed or lost, text
     assert not alive(pids[0])  # the survivor was stopped with it, not left waiting
     # the last completed epoch's checkpoint, whole (what --resume continues from)
     _, _, extra = load_checkpoint(RunFolder(out).checkpoint)
