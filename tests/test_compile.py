@@ -970,3 +970,41 @@ def test_a_loss_weight_changed_in_place_is_read_again_at_replay(name, dtype):
         (le, ge), (lc, gc) = results
         assert _same(le, lc) and _same(ge, gc), f"call {k} differs from eager"
     assert compiled.replays == 4, compiled.reason
+
+
+def test_a_module_attribute_rebound_between_calls_records_the_step_again():
+    """A called module's plain attribute (a temperature, a margin) is watched by identity like
+    its parameters: rebinding it between calls records the step again, so the replays that
+    follow use the new value (they kept the recorded one before)."""
+
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 2)
+            self.temperature = 1.0
+
+        def forward(self, x):
+            return self.lin(x) / self.temperature
+
+    def make():
+        cr.manual_seed(0)
+        model = Scaled()
+        opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    (m1, eager), (m2, step) = make(), make()
+    compiled = cr_compile(step)
+    for k, (x, y) in enumerate(_batches(3, n_classes=2, steps=8)):
+        if k == 4:
+            m1.temperature = m2.temperature = 5.0
+        assert _same(eager(x, y), compiled(x, y)), f"call {k}"
+    assert all(_same(a, b) for a, b in zip(m1.parameters(), m2.parameters()))
+    assert compiled.replays == 4  # calls 2, 3, then 6, 7: calls 4 and 5 recorded again

@@ -16,7 +16,7 @@ When it replays, and when it does not:
   ``requires_grad``, the other arguments' values, and grad mode; before each replay the tensors
   from outside the step (parameters), the called modules' ``training`` flags and, by identity,
   what the step reached by name (``trace.watched``: globals, closure variables, a bound method's
-  object's attributes, the modules' parameters and sub-modules) are checked too.
+  object's attributes, the modules' attributes, parameters and sub-modules) are checked too.
   Anything changed: the call runs eagerly and is recorded again (``cache_size`` keys are kept).
 * A step a replay could not repeat is detected while recording and runs eagerly from then on,
   with one ``UserWarning`` naming the reason: it reads a tensor's values into Python

@@ -218,12 +218,17 @@ class Recording:
         self.steps.append(("mask", s_in, tuple(shape), p, s))
 
 
+#: A module's own attributes that are watched otherwise: the dicts whose entries are watched
+#: one by one, and the training flag (``Program.flags``).
+_APART = frozenset({"_parameters", "_buffers", "_non_persistent", "_modules", "training"})
+
+
 def watched(fn: Any, modules: list[Module]) -> list[tuple[Any, Any, Any]]:
     """What the step reached by name, to check by identity before a replay: (namespace, name,
     value) for the globals its code names and its closure's cells (namespace None: the cell),
-    a bound method's object's attributes, and the called modules' parameters, buffers and
-    sub-modules. Rebinding any of them (``opt = Adam(...)``, ``model.fc = nn.Linear(...)``)
-    records the step again."""
+    a bound method's object's attributes, and the called modules' attributes, parameters,
+    buffers and sub-modules. Rebinding any of them (``opt = Adam(...)``,
+    ``model.fc = nn.Linear(...)``, ``model.temperature = 2.0``) records the step again."""
     out: list[tuple[Any, Any, Any]] = []
     owner = getattr(fn, "__self__", None)
     if owner is not None and isinstance(getattr(owner, "__dict__", None), dict):
@@ -238,6 +243,7 @@ def watched(fn: Any, modules: list[Module]) -> list[tuple[Any, Any, Any]]:
         except ValueError:  # an empty cell
             pass
     for m in modules:
+        out += [(m.__dict__, k, v) for k, v in m.__dict__.items() if k not in _APART]
         for d in (m._parameters, m._buffers, m._modules):
             out += [(d, k, v) for k, v in d.items()]
     return out
