@@ -57,6 +57,17 @@ def _same(a: cr.Tensor, b: cr.Tensor) -> bool:
     )
 
 
+def _same_as_eager(step, compiled, leaf: cr.Tensor, *args) -> bool:
+    """One call of the eager step and one of the compiled step on ``args``, each from a fresh
+    ``leaf.grad``: the same loss and the same gradient of ``leaf``, byte for byte."""
+    results = []
+    for f in (step, compiled):
+        leaf.grad = None
+        results.append((f(*args).detach().clone(), leaf.grad.clone()))
+    (le, ge), (lc, gc) = results
+    return _same(le, lc) and _same(ge, gc)
+
+
 def _run_both(build_model, build_opt, loss_fn, batches, reg=0.0):
     """Train eagerly and compiled from the same seed; assert bit-for-bit equality each step."""
     m1, _, eager = _setup(build_model, build_opt, loss_fn, reg)
@@ -891,12 +902,7 @@ def test_class_targets_are_checked_and_masked_again_at_each_replay(loss):
                 with pytest.raises(IndexError, match="target -100 is out of range"):
                     f(x, y)
             continue
-        results = []
-        for f in (step, compiled):
-            w.grad = None
-            results.append((f(x, y).detach().clone(), w.grad.clone()))
-        (le, ge), (lc, gc) = results
-        assert _same(le, lc) and _same(ge, gc), f"call {k} differs from eager"
+        assert _same_as_eager(step, compiled, w, x, y), f"call {k} differs from eager"
     assert compiled.replays >= 1
     for f in (step, compiled):
         with pytest.raises(IndexError, match="target -1 is out of range"):
@@ -917,12 +923,7 @@ def test_constants_made_inside_the_step_take_part_in_its_backward():
 
     compiled = cr_compile(step)
     for k in range(5):
-        x = cr.tensor([1.0, float(k), -2.0])
-        w.grad = None
-        eager = (step(x).detach().clone(), w.grad.clone())
-        w.grad = None
-        got = (compiled(x).detach().clone(), w.grad.clone())
-        assert _same(eager[0], got[0]) and _same(eager[1], got[1]), f"call {k}"
+        assert _same_as_eager(step, compiled, w, cr.tensor([1.0, float(k), -2.0])), f"call {k}"
     assert compiled.replays == 3
 
 
@@ -963,12 +964,7 @@ def test_a_loss_weight_changed_in_place_is_read_again_at_replay(name, dtype):
                 cw.mul_(3.0)
         x = cr.tensor(rng.standard_normal((4, 4)), dtype=cr.float64)
         y = cr.tensor(rng.integers(0, 3, 4))
-        results = []
-        for f in (step, compiled):
-            w.grad = None
-            results.append((f(x, y).detach().clone(), w.grad.clone()))
-        (le, ge), (lc, gc) = results
-        assert _same(le, lc) and _same(ge, gc), f"call {k} differs from eager"
+        assert _same_as_eager(step, compiled, w, x, y), f"call {k} differs from eager"
     assert compiled.replays == 4, compiled.reason
 
 
@@ -986,21 +982,11 @@ def test_a_module_attribute_rebound_between_calls_records_the_step_again():
         def forward(self, x):
             return self.lin(x) / self.temperature
 
-    def make():
-        cr.manual_seed(0)
-        model = Scaled()
-        opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    def sgd(params):
+        return cr.optim.SGD(params, lr=0.1)
 
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        return model, step
-
-    (m1, eager), (m2, step) = make(), make()
+    m1, _, eager = _setup(Scaled, sgd, F.cross_entropy)
+    m2, _, step = _setup(Scaled, sgd, F.cross_entropy)
     compiled = cr_compile(step)
     for k, (x, y) in enumerate(_batches(3, n_classes=2, steps=8)):
         if k == 4:
