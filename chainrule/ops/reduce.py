@@ -479,9 +479,7 @@ def _extreme(name: str, reduce: Any, arg: Any, binary: Any) -> Any:
         k = keep(keepdim, keepdims)
         if d is None:
             return reduce(input)
-        values = reduce(input, d, k)
-        indices = arg(input, d, k)
-        return ValuesIndices(values, indices)
+        return ValuesIndices(reduce(input, d, k), arg(input, d, k))
 
     extreme.__name__ = name
     extreme.__doc__ = (
