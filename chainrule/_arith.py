@@ -3,7 +3,9 @@
 An update is written with the standard's operators, whose in-place forms (``m *= b1``,
 ``w -= step``) every array module has, on the constants ``scalars`` makes, plus four functions
 whose result goes into an existing array, as NumPy's ``out=`` does: ``sqrt``, ``divide``,
-``maximum`` and ``negative``. ``of(array)`` gives the ``Arith`` for an array's module:
+``maximum`` and ``negative``. A temporary written into that way is made with ``array``, as NumPy
+hands back a scalar, not a 0-d array, for arithmetic on a 0-d parameter. ``of(array)`` gives the
+``Arith`` for an array's module:
 
 - NumPy and CuPy (``native``): their ufuncs write into ``out`` themselves, with no temporary
   array; the constants are 0-d arrays of the parameters' dtype on NumPy (see
@@ -68,8 +70,15 @@ class Arith:
         return [float(v) for v in values]
 
     def copy(self, x: Any, like: Any) -> Any:
-        """A new array holding ``x`` in ``like``'s dtype."""
-        return self.xp.astype(x, like.dtype, copy=True)
+        """A new array holding ``x`` in ``like``'s dtype (an array also for a NumPy scalar)."""
+        return self.xp.asarray(x, dtype=like.dtype, copy=True)
+
+    def array(self, x: Any) -> Any:
+        """``x`` as an array an ``out=`` or an in-place operator may write into: itself when it
+        is one. Arithmetic on NumPy's 0-d arrays hands back a NumPy scalar, which neither
+        takes ``out=`` nor changes in place (a 0-d parameter's update would crash, or update a
+        copy of its state)."""
+        return self.xp.asarray(x)
 
 
 def _into(f: Callable[..., Any]) -> Callable[..., Any]:

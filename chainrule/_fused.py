@@ -152,7 +152,7 @@ def adam_moments(g: Any, m: Any, v: Any, sc: AdamScalars) -> None:
 
 def adam_step(arith: Arith, m: Any, v: Any, sc: AdamScalars, out: Any = None) -> Any:
     """lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps), to subtract from w."""
-    denom = arith.sqrt(v, out=out)
+    denom = arith.array(arith.sqrt(v, out=out))
     denom /= sc.bias_correction2_sqrt
     denom += sc.eps
     step = arith.divide(m, denom, out=denom)  # reuse the buffer: denom is not needed again

@@ -87,7 +87,7 @@ class Adagrad(Optimizer):
         clr = group["lr"] / (1 + (t - 1) * group["lr_decay"])
         s = state["sum"]
         s += g * g
-        std = arith.sqrt(s)
+        std = arith.array(arith.sqrt(s))
         std += group["eps"]
         step = arith.divide(g, std, out=std)
         step *= clr

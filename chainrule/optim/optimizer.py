@@ -411,15 +411,15 @@ class Optimizer:
             for k, v in saved.items():
                 if isinstance(v, Tensor):
                     v = v._data
-                if is_array(v) and v.ndim > 0:
+                if k == "step" and is_array(v):  # the one count; every other array is a buffer
+                    v = _python_number(v)
+                elif is_array(v):
                     if v.shape != p.shape:
                         raise ValueError(
                             f"{name}.load_state_dict: state {k!r} of parameter {key} has shape "
                             f"{tuple(v.shape)}, but the parameter has shape {tuple(p.shape)}"
                         )
                     v = _on_parameter(v, p._data)
-                elif is_array(v):
-                    v = _python_number(v)
                 else:
                     v = copy.deepcopy(v)
                 p_state[k] = v

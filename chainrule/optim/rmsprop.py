@@ -100,13 +100,13 @@ class RMSprop(Optimizer):
                 a = state["grad_avg"] = zeros_like(p)
             a *= alpha
             a += (1 - alpha) * g
-            scale = s - a * a
+            scale = arith.array(s - a * a)
             # s - a**2 >= 0 in exact arithmetic; rounding can take it just below 0 when the
             # gradient hardly varies, and sqrt would then give NaN
             arith.maximum(scale, 0.0, out=scale)
             arith.sqrt(scale, out=scale)
         else:
-            scale = arith.sqrt(s)
+            scale = arith.array(arith.sqrt(s))
         scale += group["eps"]
 
         if momentum > 0:

@@ -641,3 +641,36 @@ def test_zero_grad_keeps_the_gradient_array_when_it_can():
     opt.zero_grad(set_to_none=False)
     assert w.grad is g and g._version > 0
     np.testing.assert_array_equal(g.numpy(), [0.0, 0.0])
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=IDS)
+def test_a_0d_parameter_takes_the_steps_of_a_1_element_one(name, kwargs):
+    """Arithmetic on NumPy's 0-d arrays gives NumPy scalars, which take no ``out=`` and change
+    nothing in place: a 0-d parameter once crashed Adagrad, RMSprop and Adam, and SGD's
+    momentum (with weight decay or maximize), or any 0-d buffer after load_state_dict, stayed
+    at its first value. Each step, resumed half way from a state dict, must equal the
+    1-element parameter's bit for bit, and the buffers stay arrays of the parameter's shape."""
+    opt_cls = getattr(optim, name)
+    kwargs = {"weight_decay": 0.1, **kwargs}
+    grads = np.random.default_rng(3).standard_normal(6)
+    for weight_decay in sorted({0, kwargs["weight_decay"]}):
+        kw = {**kwargs, "weight_decay": weight_decay}
+        scalar = cr.tensor(0.7, dtype=cr.float64, requires_grad=True)
+        vector = cr.tensor([0.7], dtype=cr.float64, requires_grad=True)
+        opts = [opt_cls([scalar], **kw), opt_cls([vector], **kw)]
+        for i, g in enumerate(grads):
+            scalar.grad, vector.grad = (
+                cr.tensor(g, dtype=cr.float64),
+                cr.tensor([g], dtype=cr.float64),
+            )
+            for opt in opts:
+                opt.step()
+            assert scalar.item() == vector.item(), f"step {i + 1}"
+            if i == 2:  # resume both from their state dicts
+                fresh = [opt_cls([p], **kw) for p in (scalar, vector)]
+                for new, old in zip(fresh, opts):
+                    new.load_state_dict(old.state_dict())
+                opts = fresh
+        for key, value in opts[0].state[scalar].items():
+            if key != "step":
+                assert isinstance(value, np.ndarray) and value.shape == (), key
