@@ -138,7 +138,9 @@ class _BatchNorm(Module):
     the input shapes they accept.
 
     Buffers ``running_mean``, ``running_var`` and ``num_batches_tracked`` as in PyTorch (their
-    state-dict keys match).
+    state-dict keys match). In training the running statistics move towards the batch's by
+    ``momentum``; ``momentum=None`` makes them the plain average over all batches so far, as in
+    PyTorch (batch k weighs 1/k).
     """
 
     #: the input dimensions accepted, and how they are named in errors
@@ -149,7 +151,7 @@ class _BatchNorm(Module):
         self,
         num_features: int,
         eps: float = 1e-5,
-        momentum: float = 0.1,
+        momentum: float | None = 0.1,
         affine: bool = True,
         track_running_stats: bool = True,
         dtype: Any = None,
@@ -181,8 +183,11 @@ class _BatchNorm(Module):
                 f"{self.shapes.format(C=c)}; got {tuple(input.shape)}"
             )
         use_batch = self.training or not self.track_running_stats
+        momentum = self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked._data += 1
+            if momentum is None:  # PyTorch's cumulative average: batch k weighs 1/k
+                momentum = 1.0 / float(self.num_batches_tracked._data)
         return F.batch_norm(
             input,
             self.running_mean if not use_batch or self.training else None,
@@ -190,7 +195,7 @@ class _BatchNorm(Module):
             self.weight,
             self.bias,
             use_batch,
-            self.momentum,
+            momentum,
             self.eps,
         )
 

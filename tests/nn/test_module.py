@@ -288,6 +288,19 @@ def test_batchnorm_running_stats_and_eval():
     np.testing.assert_allclose(bn(x).detach().numpy(), expected)
 
 
+def test_batchnorm_momentum_none_keeps_the_plain_average_of_the_batches():
+    """PyTorch's cumulative moving average: with momentum=None the running mean is the mean of
+    the batches' means, the running variance the mean of their unbiased variances."""
+    bn = nn.BatchNorm1d(3, momentum=None).double()
+    batches = [np.random.default_rng(i).standard_normal((5, 3)) * (i + 1) + i for i in range(4)]
+    for x in batches:
+        bn(cr.tensor(x))
+    np.testing.assert_allclose(bn.running_mean.numpy(), np.mean([x.mean(0) for x in batches], 0))
+    expected_var = np.mean([x.var(0, ddof=1) for x in batches], 0)
+    np.testing.assert_allclose(bn.running_var.numpy(), expected_var)
+    assert int(bn.num_batches_tracked.item()) == 4
+
+
 torch = pytest.importorskip("torch")
 
 
