@@ -365,3 +365,24 @@ def test_l2_penalty_is_one_node_with_the_gradient_two_w():
     assert cr.autograd.gradgradcheck(lambda a, b: nn.l2_penalty([a, b]), (a, b))
     r.backward()
     np.testing.assert_allclose(a.grad.numpy(), 2 * a.detach().numpy())
+
+
+@pytest.mark.parametrize("norm_type", [1.0, 2.0, 3.0, float("inf")])
+@pytest.mark.parametrize("special", [None, "nan", "inf"])
+@pytest.mark.parametrize("max_norm", [0.5, 100.0])
+def test_clip_grad_norm_matches_pytorch(norm_type, special, max_norm):
+    """The total norm returned and the gradients after, with a NaN or an infinite gradient
+    entry too (PyTorch then scales every gradient by NaN or by 0)."""
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(s) for s in ((3, 4), (5,), ())]
+    if special is not None:
+        grads[1][2] = float(special)
+    ours = [cr.tensor(np.zeros_like(g), requires_grad=True) for g in grads]
+    theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for p, q, g in zip(ours, theirs, grads):
+        p.grad, q.grad = cr.tensor(g.copy()), torch.tensor(g.copy())
+    total = nn.utils.clip_grad_norm_(ours, max_norm, norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+    np.testing.assert_allclose(total.item(), expected.item(), rtol=1e-12)
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12)

@@ -40,17 +40,18 @@ def clip_grad_norm_(
     if not params:
         return Tensor(0.0)
     grads = [p.grad._data for p in params]
-    if norm_type == math.inf:
-        total = max(_norm(g, norm_type) for g in grads)
+    norms = [_norm(g, norm_type) for g in grads]
+    if norm_type == math.inf:  # Python's max would skip a NaN: NumPy's and PyTorch's keep it
+        total = math.nan if any(math.isnan(n) for n in norms) else max(norms)
     else:
-        total = float(sum(_norm(g, norm_type) for g in grads)) ** (1 / norm_type)
+        total = float(sum(norms)) ** (1 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
             f"clip_grad_norm_: the total norm of the gradients is {total}; set "
             "error_if_nonfinite=False to clip anyway"
         )
     scale = max_norm / (total + 1e-6)
-    if scale < 1:
+    if not scale >= 1:  # a NaN total makes every gradient NaN, as in PyTorch
         for p in params:
             p.grad._data *= scale
             p.grad._version += 1
