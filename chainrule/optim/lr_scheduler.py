@@ -3,11 +3,11 @@
 Call ``scheduler.step()`` once per epoch (or per iteration, as the schedule is meant), after
 ``optimizer.step()``; ``ReduceLROnPlateau.step(metric)`` takes the validation metric instead.
 
-The schedules are PyTorch's, with the same names, arguments and learning rates step by step.
-One difference: chainrule computes each epoch's rate in closed form from the group's
-``initial_lr`` (PyTorch's schedulers mostly multiply the current rate), so a scheduler owns the
-rate: a change made to ``group["lr"]`` by hand lasts until the next ``step()``, and two
-schedulers on one optimizer do not compose; run them one after another with ``SequentialLR``.
+The schedules are PyTorch's, with the same names, arguments and learning rates step by step,
+computed the way PyTorch computes them: each ``step()`` changes the group's current ``lr`` (by a
+factor, or towards ``eta_min``), so two schedulers stepped on one optimizer compose (their
+factors multiply, as PyTorch's chained schedulers do), and a change made to ``group["lr"]`` by
+hand carries on into the next steps. ``SequentialLR`` runs schedules one after another.
 
 Example:
     >>> w = cr.zeros(3, requires_grad=True)
@@ -62,9 +62,11 @@ class LRScheduler:
     """Base class of the epoch-indexed schedules: ``step()`` sets every group's ``lr``.
 
     A subclass implements ``get_lr()``: the learning rate of each group at epoch
-    ``self.last_epoch``, from the groups' starting rates ``self.base_lrs``. Creating a scheduler
-    records each group's ``lr`` as its ``initial_lr`` (unless already there) and sets the rates of
-    epoch 0.
+    ``self.last_epoch`` from its rate now (``group["lr"]``; ``self._initial`` is True during the
+    step that creating the scheduler makes), and ``_closed_form_lr()``: the same epoch's rate
+    from the groups' starting rates ``self.base_lrs`` alone, where ``SequentialLR`` starts a
+    schedule over. Creating a scheduler records each group's ``lr`` as its ``initial_lr``
+    (unless already there) and sets the rates of epoch 0.
 
     Args:
         optimizer: the optimizer whose learning rates to set.
@@ -82,6 +84,8 @@ class LRScheduler:
         >>> sched.get_last_lr()
         [0.5]
     """
+
+    _initial = False  # True only during the step __init__ makes (not part of the state dict)
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         who = type(self).__name__
@@ -101,11 +105,25 @@ class LRScheduler:
         self.optimizer = optimizer
         self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
-        self.step()
+        self._initial = True
+        try:
+            self.step()
+        finally:
+            del self._initial
 
     def get_lr(self) -> list[float]:
-        """The learning rate of each parameter group at epoch ``self.last_epoch``."""
+        """The learning rate of each parameter group at epoch ``self.last_epoch``, from its
+        current rate."""
         raise NotImplementedError(f"{type(self).__name__} does not implement get_lr")
+
+    def _closed_form_lr(self) -> list[float]:
+        """The learning rate of each group at epoch ``self.last_epoch`` from ``base_lrs``."""
+        raise NotImplementedError(f"{type(self).__name__} has no closed form")
+
+    def _restart(self) -> None:
+        """Start over at epoch 0 with the starting rates (``SequentialLR``, at a milestone)."""
+        self.last_epoch = 0
+        self._set(self._closed_form_lr())
 
     def step(self) -> None:
         """Advance one epoch and set each group's ``lr`` to that epoch's rate."""
@@ -117,7 +135,11 @@ class LRScheduler:
                 "after adding every group"
             )
         self.last_epoch += 1
-        for group, lr in zip(groups, self.get_lr()):
+        self._set(self.get_lr())
+
+    def _set(self, lrs: list[float]) -> None:
+        groups = self.optimizer.param_groups
+        for group, lr in zip(groups, lrs):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in groups]
 
@@ -194,6 +216,12 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return lrs
+        return [lr * self.gamma for lr in lrs]
+
+    def _closed_form_lr(self) -> list[float]:
         k = self.last_epoch // self.step_size
         return [base_lr * self.gamma**k for base_lr in self.base_lrs]
 
@@ -220,6 +248,10 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        return lrs if self._initial else [lr * self.gamma for lr in lrs]
+
+    def _closed_form_lr(self) -> list[float]:
         return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
 
 
@@ -228,7 +260,8 @@ class CosineAnnealingLR(LRScheduler):
 
     ``lr(epoch) = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``: the
     rate reaches ``eta_min`` at epoch ``T_max`` and, if stepped further, rises again as the
-    cosine does (PyTorch's values, computed here in closed form). No restarts (SGDR).
+    cosine does. Each step moves the current rate along the cosine, as PyTorch's does, so the
+    formula holds while nothing else changes the rate. No restarts (SGDR).
 
     Args:
         optimizer: the optimizer whose learning rates to set.
@@ -256,6 +289,17 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        t, period, low = self.last_epoch, self.T_max, self.eta_min
+        if self._initial:
+            return lrs
+        if (t - 1 - period) % (2 * period) == 0:  # just past the bottom: the ratio below is 0/0
+            rise = (1 - math.cos(math.pi / period)) / 2
+            return [lr + (base_lr - low) * rise for lr, base_lr in zip(lrs, self.base_lrs)]
+        ratio = (1 + math.cos(math.pi * t / period)) / (1 + math.cos(math.pi * (t - 1) / period))
+        return [ratio * (lr - low) + low for lr in lrs]
+
+    def _closed_form_lr(self) -> list[float]:
         c = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (base_lr - self.eta_min) * c for base_lr in self.base_lrs]
 
@@ -305,6 +349,17 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        t, start, change = self.last_epoch, self.start_factor, self.end_factor - self.start_factor
+        if t == 0:
+            return [lr * start for lr in lrs]
+        if self._initial or t > self.total_iters:
+            return lrs
+        # the factor of epoch t over that of epoch t - 1
+        ratio = 1.0 + change / (self.total_iters * start + (t - 1) * change)
+        return [lr * ratio for lr in lrs]
+
+    def _closed_form_lr(self) -> list[float]:
         done = min(self.last_epoch, self.total_iters) / self.total_iters
         factor = self.start_factor + (self.end_factor - self.start_factor) * done
         return [base_lr * factor for base_lr in self.base_lrs]
@@ -373,11 +428,18 @@ class SequentialLR(LRScheduler):
         self._schedulers = schedulers
         self._milestones = milestones
         self.last_epoch = last_epoch + 1
-        # the schedulers set their epoch 0 when created; start the first one over
+        # the schedulers made their epoch 0 when created: undo that, from the starting rates,
+        # and make the first one's again (as PyTorch does)
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
         for s in schedulers:
-            s.last_epoch = -1
+            s.last_epoch -= 1
         first = schedulers[bisect_right(milestones, self.last_epoch)]
-        first.step()
+        first._initial = True
+        try:
+            first.step()
+        finally:
+            del first._initial
         self._last_lr = first.get_last_lr()
 
     def step(self) -> None:
@@ -386,8 +448,9 @@ class SequentialLR(LRScheduler):
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]
         if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
-            scheduler.last_epoch = -1  # its turn starts: its epoch 0
-        scheduler.step()
+            scheduler._restart()  # its turn starts: its epoch 0, from the starting rates
+        else:
+            scheduler.step()
         self._last_lr = scheduler.get_last_lr()
 
     def state_dict(self) -> dict[str, Any]:

@@ -88,6 +88,76 @@ def test_sequential_warmup_then_cosine_matches_torch():
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
 
 
+def _random_schedule(rng, mod, opt, depth=0, kinds=(0, 1, 2, 3, 4), floor=True):
+    """One of the epoch-indexed schedules with random arguments (a SequentialLR of two or three
+    of the others at the top level); ``floor``: a cosine may have an ``eta_min`` above 0."""
+    kind = int(rng.choice(kinds if depth == 0 else [k for k in kinds if k != 4]))
+    if kind == 0:
+        return mod.StepLR(opt, int(rng.integers(1, 5)), float(rng.uniform(0.1, 0.9)))
+    if kind == 1:
+        return mod.ExponentialLR(opt, float(rng.uniform(0.7, 0.99)))
+    if kind == 2:
+        low = float(rng.uniform(0, 0.01)) if floor else 0.0
+        return mod.CosineAnnealingLR(opt, int(rng.integers(1, 9)), low)
+    if kind == 3:
+        start, end = sorted(float(v) for v in rng.uniform(0.05, 1.0, size=2))
+        if rng.random() < 0.5:
+            start, end = end, start
+        return mod.LinearLR(opt, start, end, int(rng.integers(1, 7)))
+    parts = [
+        _random_schedule(rng, mod, opt, 1, floor=floor) for _ in range(int(rng.integers(2, 4)))
+    ]
+    cuts = sorted(rng.choice(np.arange(1, 12), size=len(parts) - 1, replace=False).tolist())
+    return mod.SequentialLR(opt, parts, milestones=cuts)
+
+
+def _random_schedules(seed, mod, opt):
+    """One schedule, or two stepped together (the same ones again for the same seed)."""
+    rng = np.random.default_rng(seed)
+    chained = bool(rng.random() < 0.5)
+    # a cosine's rate below its eta_min (a factor chained on top of it, or a second cosine)
+    # turns negative as it rises, in PyTorch too, and our optimizers refuse a negative lr
+    first = _random_schedule(rng, mod, opt, floor=not chained)
+    return [first, _random_schedule(rng, mod, opt, kinds=(0, 1, 3))] if chained else [first]
+
+
+def _random_run(mod, opt, seed, steps=25):
+    """Rates after each epoch: one or two schedules stepped on one optimizer (PyTorch chains
+    them), the rate sometimes changed by hand, and, for chainrule, a resume from state dicts."""
+
+    scheds = _random_schedules(seed, mod, opt)
+    rng = np.random.default_rng(seed + 1000)
+    hand = {int(e): float(rng.uniform(1.0, 2.0)) for e in rng.integers(0, steps, size=2)}
+    resume_at = int(rng.integers(1, steps))
+    out = [[g["lr"] for g in opt.param_groups]]
+    for epoch in range(steps):
+        opt.step()
+        for s in scheds:
+            s.step()
+        if epoch in hand:
+            for g in opt.param_groups:
+                g["lr"] *= hand[epoch]
+        out.append([g["lr"] for g in opt.param_groups])
+        if mod is lr_scheduler and epoch == resume_at:  # a fresh optimizer and schedules
+            saved = opt.state_dict(), [s.state_dict() for s in scheds]
+            opt = make_opt()
+            scheds = _random_schedules(seed, mod, opt)
+            opt.load_state_dict(saved[0])
+            for s, sd in zip(scheds, saved[1]):
+                s.load_state_dict(sd)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_random_chained_schedules_match_torch(seed):
+    """Schedules stepped together compose as PyTorch's do, a rate set by hand carries on, and
+    a resumed run goes on as the uninterrupted one."""
+    torch = pytest.importorskip("torch")
+    ours = _random_run(lr_scheduler, make_opt(), seed)
+    theirs = _random_run(torch.optim.lr_scheduler, make_torch_opt(torch), seed)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=0)
+
+
 PLATEAU_METRICS = [
     5.0, 4.0, 4.0, 3.9999, 4.1, 3.0, 3.0, 3.0, 3.0, 3.0, 2.9, 2.9, 2.95, 3.0,
     2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 1.999, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0,
@@ -203,8 +273,8 @@ def test_last_epoch_resume_needs_initial_lr():
     with pytest.raises(KeyError, match="initial_lr"):
         lr_scheduler.StepLR(make_opt(), step_size=2, last_epoch=3)
     opt = make_opt()
-    for g in opt.param_groups:
-        g["initial_lr"] = 1.0
+    for g in opt.param_groups:  # as a loaded optimizer has them: epoch 3's rate is 0.5
+        g["initial_lr"], g["lr"] = 1.0, 0.5
     sched = lr_scheduler.StepLR(opt, step_size=2, gamma=0.5, last_epoch=3)
     assert sched.last_epoch == 4 and sched.get_last_lr() == [0.25, 0.25]
 
@@ -276,3 +346,12 @@ def test_load_state_dict_of_another_scheduler_is_an_error():
     with pytest.raises(ValueError, match="dict"):
         step.load_state_dict([1])
     assert math.isclose(step.get_last_lr()[0], LRS[0])
+
+
+def test_the_random_runs_chain_schedules_and_run_them_in_sequence():
+    """The premise of the test above: its seeds reach chained and sequential schedules."""
+    kinds = set()
+    for seed in range(60):
+        scheds = _random_schedules(seed, lr_scheduler, make_opt())
+        kinds |= {type(scheds[0]).__name__, f"schedules={len(scheds)}"}
+    assert {"SequentialLR", "CosineAnnealingLR", "LinearLR", "schedules=1", "schedules=2"} <= kinds
