@@ -1,6 +1,8 @@
 """Making tensors, converting them, and what they show: cr.tensor, the factories, random tensors,
 conversions, repr, comparisons and NumPy interoperability."""
 
+import operator
+
 import numpy as np
 import pytest
 
@@ -417,10 +419,74 @@ def test_unsupported_numpy_function_works_on_values_without_grad():
         (lambda: cr.ones(2, dtype=cr.float64) * cr.ones(2), cr.float64),
         (lambda: cr.arange(3) * 2, cr.int64),
         (lambda: cr.where(cr.tensor([True, False]), cr.ones(2), cr.tensor([1, 2])), cr.float32),
+        # true division of integers gives the default float dtype, not NumPy's float64
+        (lambda: cr.tensor(np.array([3, 200], np.uint8)) / 255, cr.float32),
+        (lambda: cr.arange(3) / cr.arange(1, 4), cr.float32),
+        (lambda: 1 / cr.tensor([True, True]), cr.float32),
+        (lambda: cr.arange(3, dtype=cr.int32) + cr.tensor(2), cr.int32),
+        (lambda: cr.tensor(2) * cr.arange(3, dtype=cr.int32), cr.int32),
     ],
 )
 def test_type_promotion_follows_pytorch(make, expected):
     assert make().dtype == expected
+
+
+def test_type_promotion_table_matches_pytorch():
+    """Every pair of bool/int32/int64/float32/float64 operands, each with dimensions or 0-d,
+    and Python numbers on either side, under +, -, *, / and **: the result's dtype is PyTorch's
+    wherever PyTorch gives one (chainrule also subtracts bools, which PyTorch refuses)."""
+    torch = pytest.importorskip("torch")
+    kinds = ["bool", "int32", "int64", "float32", "float64"]
+    ops = [operator.add, operator.sub, operator.mul, operator.truediv, operator.pow]
+
+    def operand(lib, kind, shape):
+        a = np.ones(shape, dtype=kind)
+        return cr.tensor(a) if lib is cr else torch.tensor(a)
+
+    def dtype_name(lib, op, a, b):
+        try:
+            r = op(a(lib), b(lib))
+        except RuntimeError:  # PyTorch's refusal (bool subtraction)
+            return None
+        return str(r.dtype).split(".")[-1]
+
+    checked = 0
+    sides = [(k, s) for k in kinds for s in ((2,), ())]
+    pairs = [(x, y) for x in sides for y in sides]
+    pairs += [(x, (n,)) for x in sides for n in (2, 2.5, True)]
+    pairs += [((n,), x) for x in sides for n in (2, 2.5, True)]
+    for left, right in pairs:
+        a = (lambda lib, v=left: operand(lib, *v)) if len(left) == 2 else (lambda lib, v=left: v[0])
+        b = (
+            (lambda lib, v=right: operand(lib, *v))
+            if len(right) == 2
+            else (lambda lib, v=right: v[0])
+        )
+        for op in ops:
+            theirs = dtype_name(torch, op, a, b)
+            if theirs is None or (op is operator.pow and "bool" in str(left) + str(right)):
+                continue  # refused by PyTorch; a bool power is int8 in NumPy, int64 in PyTorch
+            assert dtype_name(cr, op, a, b) == theirs, (op.__name__, left, right)
+            checked += 1
+    assert checked > 400
+
+
+def test_an_in_place_result_of_a_higher_kind_is_refused_not_truncated():
+    """As in PyTorch: a float result into an integer tensor, or an integer into a bool one, is
+    an error; copy_ and fill_ convert, and a float64 result goes into a float32 tensor."""
+    x = cr.tensor([1, 2])
+    for op in (lambda: x.__itruediv__(2), lambda: x.add_(0.5), lambda: x.mul_(cr.tensor(2.0))):
+        with pytest.raises(RuntimeError, match="truncating"):
+            op()
+    with pytest.raises(RuntimeError, match="int64"):
+        cr.tensor([True, False]).add_(1)
+    assert x.tolist() == [1, 2]  # nothing was written
+    x.add_(2)
+    x.fill_(2.5)
+    assert x.dtype == cr.int64 and x.tolist() == [2, 2]
+    y = cr.ones(2)
+    y.add_(cr.ones(2, dtype=cr.float64) / 3)
+    assert y.dtype == cr.float32
 
 
 def test_promotion_keeps_the_gradient_dtype():

@@ -451,9 +451,18 @@ class Tensor:
                 "operation (y = x + 1), or run it inside `with cr.no_grad():` (as optimizers do)"
             )
 
-    def _inplace(self, op: str, value: ndarray) -> Tensor:
+    def _inplace(self, op: str, value: ndarray, cast: bool = False) -> Tensor:
+        """Write ``value`` into this tensor. ``cast``: in any dtype (``copy_``, ``fill_``);
+        else, as in PyTorch, a result of a higher kind than the tensor's (float into an integer
+        tensor, an integer into a bool one) is refused, not truncated."""
         self._check_inplace(op)
         out = self._data
+        if not cast and _kind(value.dtype) > _kind(out.dtype):
+            raise RuntimeError(
+                f"{op}: the result is {value.dtype}, which cannot be written into this "
+                f"{out.dtype} tensor without truncating it; compute it out of place "
+                "(y = x / 2) or convert the tensor first (x = x.float())"
+            )
         if value.shape != out.shape:
             try:
                 value = namespace(out).broadcast_to(value, out.shape)
@@ -493,7 +502,7 @@ class Tensor:
     def copy_(self, src: Any) -> Tensor:
         """Write ``src``'s values (from any device; broadcast to this shape) into this tensor."""
         value = to_array(src, self.dtype, copy=False, device=self.device)
-        return self._inplace("copy_", value)
+        return self._inplace("copy_", value, cast=True)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
@@ -598,6 +607,14 @@ def cuda_device(index: Any) -> Any:
     if d.type != "cuda":
         raise ValueError(f"Tensor.cuda: expected a CUDA device; got {d}")
     return d
+
+
+def _kind(dtype: Any) -> int:
+    """0 for bool, 1 for integers, 2 for floating point: the kinds an in-place result may not
+    climb (``Tensor._inplace``)."""
+    if is_floating(dtype):
+        return 2
+    return 0 if canonical_dtype(dtype) == dtypes.bool else 1
 
 
 from .. import ops as _ops  # noqa: E402

@@ -136,8 +136,18 @@ class Div(Function):
 
 @register(Div, methods=("div", "divide", "__truediv__"), reflected=("__rtruediv__",))
 def div(input: Any, other: Any) -> Tensor:
-    """input / other (true division)."""
-    return Div.apply(*_promote(input, other))
+    """input / other (true division). Integers and bools divide as the default float dtype, as
+    in PyTorch (NumPy would give float64): ``uint8_image / 255`` is float32."""
+    x, y = _promote(input, other)
+    if not (_is_float(x) or _is_float(y)):
+        default = dtypes.get_default_dtype()
+        x, y = (cast(v, default) if isinstance(v, Tensor) else v for v in (x, y))
+    return Div.apply(x, y)
+
+
+def _is_float(v: Any) -> bool:
+    """Whether an operand is a float tensor or a Python float."""
+    return is_floating(v._data.dtype) if isinstance(v, Tensor) else isinstance(v, float)
 
 
 class Neg(Function):
@@ -642,8 +652,9 @@ def _promote(a: Any, b: Any) -> tuple[Any, Any]:
     """PyTorch's type promotion for a binary op, where it differs from NumPy's.
 
     An integer or bool tensor meeting a float (tensor or Python float) becomes float of that
-    tensor's dtype (or the default dtype), and a 0-d float tensor does not widen a float tensor
-    with dimensions: float32 + float64 scalar stays float32. A NumPy scalar (``np.float64(2)``)
+    tensor's dtype (or the default dtype), and a 0-d tensor does not widen a tensor of the same
+    kind with dimensions: float32 + a float64 0-d tensor stays float32, int32 + an int64 0-d
+    tensor int32. A NumPy scalar (``np.float64(2)``)
     counts as the Python number it holds, as in PyTorch: float32 * np.float64 stays float32
     (NumPy itself would widen it). Otherwise NumPy's rules apply.
     """
@@ -661,7 +672,9 @@ def _promote(a: Any, b: Any) -> tuple[Any, Any]:
             return a, cast(b, a.dtype)
         if fb and not fa:
             return cast(a, b.dtype), b
-        if fa and fb and (a._data.ndim == 0) != (b._data.ndim == 0):
+        bools = canonical_dtype(da) == dtypes.bool, canonical_dtype(db) == dtypes.bool
+        same_kind = fa == fb and bools[0] == bools[1]
+        if same_kind and (a._data.ndim == 0) != (b._data.ndim == 0):
             target = b.dtype if a._data.ndim == 0 else a.dtype
             return cast(a, target), cast(b, target)
         return a, b
