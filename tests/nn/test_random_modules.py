@@ -1,10 +1,11 @@
 """Random layer configurations against PyTorch: normalization and pooling layers with state.
 
-Each case draws a layer (BatchNorm1d/2d, LayerNorm, MaxPool2d, AvgPool2d) and random
+Each case draws a layer (BatchNorm1d/2d, LayerNorm, MaxPool2d, AvgPool2d, Conv2d) and random
 constructor options in their valid ranges (``momentum=None``, no affine, no running statistics,
-ceil mode, padding, dilation, a divisor ...), then runs it beside PyTorch's for a few training
-steps on random inputs with random upstream gradients, then once in evaluation: outputs, the
-input's gradient, the parameters' gradients and every buffer must equal PyTorch's (float64).
+ceil mode, padding, "same", dilation, groups, a divisor ...), then runs it beside PyTorch's for
+a few training steps on random inputs with random upstream gradients, then once in evaluation:
+outputs, the input's gradient, the parameters' gradients and every buffer must equal PyTorch's
+(float64).
 
 ``CHAINRULE_MODULE_CASES`` sets how many cases run (``CHAINRULE_PROGRAM_SEED`` their seed).
 """
@@ -21,7 +22,7 @@ torch = pytest.importorskip("torch")
 
 CASES = int(os.environ.get("CHAINRULE_MODULE_CASES", "150"))
 SEED = int(os.environ.get("CHAINRULE_PROGRAM_SEED", "0"))
-KINDS = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "MaxPool2d", "AvgPool2d"]
+KINDS = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "MaxPool2d", "AvgPool2d", "Conv2d"]
 
 
 def _pair(rng: np.random.Generator, low: int, high: int) -> int | tuple[int, int]:
@@ -51,6 +52,21 @@ def _plan(rng: np.random.Generator) -> dict:
         if n * int(np.prod(rest, dtype=int)) < 2:  # PyTorch refuses one value per channel
             n = 2
         args, shape = (c,), (n, c, *rest)
+    elif kind == "Conv2d":
+        groups = int(rng.choice([1, 1, 2, 3]))
+        cin, cout = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 3))
+        kernel, dilation = _pair(rng, 1, 3), _pair(rng, 1, 2)
+        (kh, kw_), (dh, dw) = _both(kernel), _both(dilation)
+        kw["dilation"], kw["groups"], kw["bias"] = dilation, groups, bool(rng.random() < 0.7)
+        if rng.random() < 0.3:
+            kw["padding"] = str(rng.choice(["same", "valid"]))
+        else:
+            kw["stride"] = _pair(rng, 1, 3)
+            kw["padding"] = _pair(rng, 0, 2)
+        # big enough for one window without padding ("valid")
+        h = int(rng.integers(dh * (kh - 1) + 1, dh * (kh - 1) + 7))
+        w = int(rng.integers(dw * (kw_ - 1) + 1, dw * (kw_ - 1) + 7))
+        args, shape = (cin, cout, kernel), (n, cin, h, w)
     elif kind == "LayerNorm":
         shape = tuple(int(v) for v in rng.integers(1, 5, size=int(rng.integers(1, 4))))
         k = int(rng.integers(1, len(shape) + 1))
@@ -140,6 +156,9 @@ def test_the_cases_reach_each_layer_and_option():
             if key in kw:
                 seen.add(f"{kind}.{key}={kw[key]}")
         seen |= {f"{kind}.{key}" for key in ("dilation", "divisor_override") if key in kw}
+        if kind == "Conv2d":
+            seen.add(f"Conv2d.groups={kw['groups']}")
+            seen.add(f"Conv2d.padding={kw['padding']}" if isinstance(kw["padding"], str) else "")
         if kw.get("momentum", 0.1) is None:
             seen.add(f"{kind}.momentum=None")
     for kind in KINDS:
@@ -151,3 +170,4 @@ def test_the_cases_reach_each_layer_and_option():
     assert {"MaxPool2d.ceil_mode=True", "AvgPool2d.ceil_mode=True", "MaxPool2d.dilation"} <= seen
     assert {"AvgPool2d.count_include_pad=False", "AvgPool2d.divisor_override"} <= seen
     assert {"LayerNorm.bias=False", "LayerNorm.bias=True"} <= seen
+    assert {"Conv2d.groups=3", "Conv2d.padding=same", "Conv2d.padding=valid"} <= seen
