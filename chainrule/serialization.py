@@ -137,7 +137,7 @@ def save(
             arr = np.asarray(data)
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"save: {k!r} has unsupported dtype {arr.dtype}; expected numbers")
-        arrays[k] = np.ascontiguousarray(arr)
+        arrays[k] = np.asarray(arr, order="C")  # (ascontiguousarray makes a 0-d array 1-d)
     meta = None
     if metadata is not None:
         meta = {}

@@ -25,6 +25,38 @@ def test_round_trip_with_metadata(tmp_path):
         assert sd[k].dtype == v.dtype
 
 
+def test_every_shape_and_dtype_comes_back_as_it_was(tmp_path):
+    """0-d tensors stay 0-d (np.ascontiguousarray once made them 1-d, so a saved BatchNorm's
+    num_batches_tracked no longer fit its module), and views, transposes, broadcasts and the
+    batch-innermost output of a convolution come back with their values."""
+    x = cr.randn(2, 3, 5, 5)
+    items = {
+        "scalar": cr.tensor(3.5),
+        "int_scalar": cr.tensor(7),
+        "transposed": cr.randn(3, 4).T,
+        "strided": cr.randn(5, 6)[::2, 1::3],
+        "broadcast": cr.broadcast_to(cr.randn(3), (4, 3)),
+        "empty": cr.zeros(0, 3),
+        "conv": cr.nn.functional.conv2d(x, cr.randn(4, 3, 3, 3)),
+        "bool": cr.tensor([True, False]),
+        "uint8": cr.tensor(np.array([1, 255], np.uint8)),
+        "float16": cr.tensor(np.array([1.5], np.float16)),
+        "float64": cr.randn(2, dtype=cr.float64),
+    }
+    cr.save(items, tmp_path / "a.safetensors")
+    back = cr.load(tmp_path / "a.safetensors")
+    for k, v in items.items():
+        assert back[k].dtype == v.dtype and back[k].shape == v.shape, k
+        np.testing.assert_array_equal(back[k].numpy(), v.numpy(), err_msg=k)
+    bn = nn.BatchNorm2d(3)
+    bn(cr.randn(4, 3, 2, 2))
+    cr.save(bn.state_dict(), tmp_path / "bn.safetensors")
+    other = nn.BatchNorm2d(3)
+    other.load_state_dict(cr.load(tmp_path / "bn.safetensors"))
+    assert other.num_batches_tracked.shape == () and int(other.num_batches_tracked.item()) == 1
+    np.testing.assert_array_equal(other.running_mean.numpy(), bn.running_mean.numpy())
+
+
 def test_file_is_not_pickle(tmp_path):
     path = tmp_path / "w.safetensors"
     cr.save({"w": cr.ones(2)}, path)
