@@ -425,6 +425,18 @@ def test_unsupported_numpy_function_works_on_values_without_grad():
         (lambda: 1 / cr.tensor([True, True]), cr.float32),
         (lambda: cr.arange(3, dtype=cr.int32) + cr.tensor(2), cr.int32),
         (lambda: cr.tensor(2) * cr.arange(3, dtype=cr.int32), cr.int32),
+        # joining, choosing and clamping: an integer tensor does not widen a float to float64
+        (lambda: cr.cat([cr.arange(2), cr.ones(1)]), cr.float32),
+        (lambda: cr.stack([cr.arange(2), cr.ones(2)]), cr.float32),
+        (lambda: cr.cat([cr.arange(2, dtype=cr.int32), cr.arange(2)]), cr.int64),
+        (lambda: cr.where(cr.tensor([True, False]), 1.0, 0.0), cr.float32),
+        (lambda: cr.where(cr.tensor([True, False]), 1, 0), cr.int64),
+        (lambda: cr.arange(3).clamp(max=2.5), cr.float32),
+        (lambda: cr.arange(3).clamp(0, 1), cr.int64),
+        # a float function of integers: the default dtype
+        (lambda: cr.arange(1, 3).sqrt(), cr.float32),
+        (lambda: cr.sigmoid(cr.tensor([True, False])), cr.float32),
+        (lambda: cr.arange(3).exp() * cr.ones(3, dtype=cr.float64), cr.float64),
     ],
 )
 def test_type_promotion_follows_pytorch(make, expected):

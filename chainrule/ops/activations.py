@@ -10,6 +10,7 @@ from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
 from ..backend import namespace
 from ._registry import Expression, register
+from .elementwise import as_float
 
 
 class Tanh(Function):
@@ -40,7 +41,7 @@ class Tanh(Function):
 )
 def tanh(input: Tensor) -> Tensor:
     """Hyperbolic tangent, squashing to (-1, 1)."""
-    return Tanh.apply(input)
+    return Tanh.apply(as_float(input))
 
 
 class Sigmoid(Function):
@@ -76,7 +77,7 @@ class Sigmoid(Function):
 )
 def sigmoid(input: Tensor) -> Tensor:
     """Logistic sigmoid 1 / (1 + e^-x), squashing to (0, 1)."""
-    return Sigmoid.apply(input)
+    return Sigmoid.apply(as_float(input))
 
 
 class ReLU(Function):

@@ -145,6 +145,14 @@ def div(input: Any, other: Any) -> Tensor:
     return Div.apply(x, y)
 
 
+def as_float(input: Any) -> Any:
+    """``input`` itself, or an integer or bool tensor in the default dtype: what a float
+    function (exp, log, sqrt, tanh, sigmoid) of integers gives in PyTorch (NumPy: float64)."""
+    if isinstance(input, Tensor) and not is_floating(input.dtype):
+        return cast(input, dtypes.get_default_dtype())
+    return input
+
+
 def _is_float(v: Any) -> bool:
     """Whether an operand is a float tensor or a Python float."""
     return is_floating(v._data.dtype) if isinstance(v, Tensor) else isinstance(v, float)
@@ -273,7 +281,7 @@ class Exp(Function):
 @register(Exp, methods=("exp",), expression=Expression("exp", 1, 1, "e^x"))
 def exp(input: Tensor) -> Tensor:
     """e ** input."""
-    return Exp.apply(input)
+    return Exp.apply(as_float(input))
 
 
 class Log(Function):
@@ -298,7 +306,7 @@ class Log(Function):
 @register(Log, methods=("log",), expression=Expression("log", 1, 1, "natural logarithm"))
 def log(input: Tensor) -> Tensor:
     """Natural logarithm."""
-    return Log.apply(input)
+    return Log.apply(as_float(input))
 
 
 class Sqrt(Function):
@@ -324,7 +332,7 @@ class Sqrt(Function):
 @register(Sqrt, methods=("sqrt",), expression=Expression("sqrt", 1, 1, "square root"))
 def sqrt(input: Tensor) -> Tensor:
     """Square root."""
-    return Sqrt.apply(input)
+    return Sqrt.apply(as_float(input))
 
 
 class Clamp(Function):
@@ -380,7 +388,14 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A
     """
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    return Clamp.apply(input, _scalar(min), _scalar(max))
+    lo, hi = _scalar(min), _scalar(max)
+    if isinstance(input, Tensor) and not is_floating(input.dtype):
+        # an integer tensor with a float bound is clamped as floats, as in PyTorch: in the
+        # bound tensor's dtype, or the default one (NumPy would give float64)
+        floats = [b.dtype for b in (lo, hi) if isinstance(b, Tensor) and _is_float(b)]
+        if floats or isinstance(lo, float) or isinstance(hi, float):
+            input = cast(input, floats[0] if floats else dtypes.get_default_dtype())
+    return Clamp.apply(input, lo, hi)
 
 
 clip = alias(clamp, "clip")
@@ -490,6 +505,11 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
     A condition tensor must be on the inputs' device; any other condition (an array, a list,
     a bool) is taken as a constant and put there.
     """
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        # two numbers: the first as a tensor (a float in the default dtype, an int as int64)
+        # where the condition is, so the result's dtype is PyTorch's (NumPy's float64 is not)
+        where_ = device_of(condition._data) if isinstance(condition, Tensor) else None
+        input = Tensor(_scalar(input), device=where_)
     x, y = _promote(input, other)
     cond = condition
     if not isinstance(cond, Tensor):  # a constant: put on the inputs' device

@@ -11,9 +11,10 @@ from typing import Any
 
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from ..backend import namespace
+from ..backend import is_floating, namespace
 from ._registry import alias, register
 from ._util import normalize_dim, shape_arg
+from .elementwise import cast
 
 
 class Reshape(Function):
@@ -367,6 +368,14 @@ def _part(lo: int, hi: int) -> slice:
 
 
 def _tensors(tensors: Any, op: str) -> list:
+    """The tensors to join, in one dtype as PyTorch joins them: the widest float among them
+    when there is one (an integer tensor does not widen float32 to float64, as NumPy would),
+    else NumPy's (int32 and int64 give int64)."""
     if isinstance(tensors, Tensor) or not hasattr(tensors, "__len__") or not len(tensors):
         raise TypeError(f"{op}: expected a non-empty list or tuple of tensors")
-    return [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    ts = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    floats = [t.dtype for t in ts if is_floating(t.dtype)]
+    if floats and any(t.dtype != floats[0] for t in ts):
+        widest = max(floats, key=lambda d: d.itemsize)
+        ts = [cast(t, widest) for t in ts]
+    return ts
