@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 import pytest
+from _random_options import NAMES, options
 
 import chainrule as cr
 import chainrule.optim as optim
@@ -25,38 +26,6 @@ CASES = int(os.environ.get("CHAINRULE_OPTIMIZER_CASES", "120"))
 SEED = int(os.environ.get("CHAINRULE_PROGRAM_SEED", "0"))
 SHAPES = [(), (3,), (2, 3), (4, 1, 2)]
 STEPS = 7
-
-
-def _options(rng: np.random.Generator, name: str) -> dict:
-    """Random hyperparameters in each option's valid range, booleans included."""
-    coin = lambda p=0.5: bool(rng.random() < p)  # noqa: E731
-    kw: dict = {"lr": float(rng.uniform(0.001, 0.3)), "maximize": coin(0.3)}
-    if coin():
-        kw["weight_decay"] = float(rng.uniform(0.0, 0.2))
-    if name == "SGD":
-        if coin(0.7):
-            kw["momentum"] = float(rng.uniform(0.1, 0.95))
-            if coin():
-                kw["nesterov"] = True
-            elif coin():
-                kw["dampening"] = float(rng.uniform(0.0, 0.9))
-    elif name in ("Adam", "AdamW"):
-        kw["betas"] = (float(rng.uniform(0.5, 0.95)), float(rng.uniform(0.8, 0.999)))
-        kw["eps"] = float(10 ** rng.uniform(-8, -2))
-        kw["amsgrad"] = coin()
-        if name == "Adam" and coin(0.3):
-            kw["decoupled_weight_decay"] = True
-    elif name == "RMSprop":
-        kw["alpha"] = float(rng.uniform(0.5, 0.99))
-        kw["eps"] = float(10 ** rng.uniform(-8, -2))
-        kw["centered"] = coin()
-        if coin():
-            kw["momentum"] = float(rng.uniform(0.1, 0.9))
-    else:  # Adagrad
-        kw["lr_decay"] = float(rng.uniform(0.0, 0.3)) if coin() else 0.0
-        kw["initial_accumulator_value"] = float(rng.uniform(0.0, 1.0)) if coin() else 0.0
-        kw["eps"] = float(10 ** rng.uniform(-10, -3))
-    return kw
 
 
 def _groups(rng: np.random.Generator, n: int) -> list[dict]:
@@ -81,7 +50,7 @@ def _with(params: list, groups: list[dict]) -> list[dict]:
 
 
 def _plan(rng: np.random.Generator) -> dict:
-    name = str(rng.choice(["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]))
+    name = str(rng.choice(NAMES))
     n = int(rng.integers(2, 6))
     dtype = np.float64 if rng.random() < 0.75 else np.float32
     values = [
@@ -110,7 +79,7 @@ def _plan(rng: np.random.Generator) -> dict:
         )
     return {
         "name": name,
-        "options": _options(rng, name),
+        "options": options(rng, name),
         "groups": _groups(rng, n),
         "values": values,
         "extra": extra,
