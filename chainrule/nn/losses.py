@@ -185,12 +185,13 @@ def _class_weight(weight: Any, n_classes: int, x: Tensor, fn: str) -> Any:
 def _own_copy(weight: Any, w: Any, x: Tensor) -> Any:
     """``w``, the array of ``weight``, as a contiguous array of its own in x's dtype.
 
-    Made by an op (clone or cast) where ``weight`` is a Tensor, so that ``cr.compile``
-    records it and a replay copies the weight's values again: a copy made outside ops would be
-    replayed as the recording's values, also after an in-place change of the weight."""
-    if isinstance(weight, Tensor) and weight._data is w:
-        return (weight.clone() if weight.dtype == x.dtype else cast(weight, x.dtype))._data
-    return namespace(w).astype(w, x._data.dtype)
+    Made by an op (clone or cast), so that ``cr.compile`` records it and a replay copies the
+    weight's values again: a copy made outside ops would be replayed as the recording's
+    values, also after an in-place change of the weight. An array (a NumPy array on the CPU)
+    goes in as a tensor that shares its memory, so a replay sees its changes too."""
+    if not isinstance(weight, Tensor):
+        weight = Tensor._make(w)
+    return (weight.clone() if weight.dtype == x.dtype else cast(weight, x.dtype))._data
 
 
 def _broadcast_weight(weight: Any, x: Tensor, fn: str, name: str) -> Any:
