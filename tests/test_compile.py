@@ -996,3 +996,85 @@ def test_a_module_attribute_rebound_between_calls_records_the_step_again():
         assert _same(eager(x, y), compiled(x, y)), f"call {k}"
     assert all(_same(a, b) for a, b in zip(m1.parameters(), m2.parameters()))
     assert compiled.replays == 4  # calls 2, 3, then 6, 7: calls 4 and 5 recorded again
+
+
+def test_a_tensor_copied_from_an_array_inside_the_step_copies_its_values_again():
+    """``cr.tensor(array)`` inside the step copies the array's values at each replay, as eager
+    does: a NumPy buffer refilled in place between calls (a batch, a target) is read again
+    (the replays kept the recording's copy before, and gave other losses and weights)."""
+    rng = np.random.default_rng(6)
+    buffer = rng.standard_normal((4, 3))
+    w = cr.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    opt = cr.optim.SGD([w], lr=0.1)
+
+    def step(y):
+        opt.zero_grad()
+        loss = ((cr.tensor(buffer) @ w - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled = cr_compile(step)
+    for k in range(6):
+        if k >= 3:  # refilled in place once the step replays
+            buffer[...] = rng.standard_normal((4, 3))
+        y = cr.tensor(rng.standard_normal((4, 2)))
+        saved = w.detach().clone()
+        expected = step(y).detach().clone()
+        with cr.no_grad():
+            w.copy_(saved)
+        assert _same(expected, compiled(y)), f"call {k}"
+    assert compiled.replays == 4, compiled.reason
+
+
+def test_a_copy_of_a_parameter_made_after_the_update_has_the_updated_values():
+    """The copy is made again where the step first uses it: after ``opt.step()`` it holds the
+    updated weights, in the replay as in eager (such a step ran eagerly before)."""
+    w = cr.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    opt = cr.optim.SGD([w], lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = (x @ w).sum()
+        loss.backward()
+        opt.step()
+        return cr.tensor(w) * 2  # the weights after this step's update
+
+    eager_w = cr.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    eager_opt = cr.optim.SGD([eager_w], lr=0.1)
+
+    def eager(x):
+        eager_opt.zero_grad()
+        (x @ eager_w).sum().backward()
+        eager_opt.step()
+        return cr.tensor(eager_w) * 2
+
+    compiled = cr_compile(step)
+    rng = np.random.default_rng(8)
+    for k in range(5):
+        x = cr.tensor(rng.standard_normal((4, 3)))
+        assert _same(eager(x), compiled(x)), f"call {k}"
+    assert compiled.replays == 3, compiled.reason
+
+
+def test_a_copied_tensor_whose_array_changes_shape_records_the_step_again():
+    """What ``cr.tensor(t)`` copied is checked before each replay like the parameters: the
+    copied tensor's array replaced by one of another shape records the step again."""
+    w = cr.tensor(np.ones((3, 2)), requires_grad=True)
+    src = cr.tensor(np.ones((4, 3)))
+
+    def step(y):
+        loss = ((cr.tensor(src) @ w).sum(0) - y).sum()
+        loss.backward()
+        return loss
+
+    compiled = cr_compile(step)
+    y = cr.tensor(np.zeros(2))
+    for k in range(6):
+        if k == 3:
+            src.data = cr.tensor(np.full((5, 3), 2.0))  # another shape, same name
+        w.grad = None
+        got = compiled(y).item()
+        w.grad = None
+        assert got == step(y).item(), f"call {k}"
+    assert compiled.replays == 2, compiled.replays  # calls 2 and 5: 3 and 4 recorded again

@@ -31,8 +31,11 @@ def build(first: Recording, second: Recording) -> tuple[Program | None, str | No
     if why is not None:
         return None, why  # AGAIN among them
     baked: dict[int, Any] = {}
-    for s, b in enumerate(second.sources):
-        if b[0] == "new":  # made inside the step: a constant (_differ compared the values)
+    copies: dict[int, tuple] = {}
+    for s, (a, b) in enumerate(zip(first.sources, second.sources)):
+        if b[0] == "new" and _live_copy(a, b):  # a copy of what both copied: copied again
+            copies[s] = b[2]
+        elif b[0] == "new":  # made inside the step: a constant (_differ compared the values)
             baked[s] = b[1]._data
     fresh = baked or any(
         _fresh_specs(x["specs"], y["specs"]) for x, y in zip(first.ops, second.ops)
@@ -45,7 +48,15 @@ def build(first: Recording, second: Recording) -> tuple[Program | None, str | No
                 "its result requires grad and a replay builds no graph; call it under "
                 "cr.no_grad(), or compile the whole training step (forward, backward, update)"
             )
-    return Program(second, baked), None
+    return Program(second, baked, copies), None
+
+
+def _live_copy(x: tuple, y: tuple) -> bool:
+    """Whether the tensor two recordings made in the step (``("new", tensor, copied)``) is a
+    copy of the same array or tensor, made the same way: a replay copies that object again,
+    so its values may change (a NumPy buffer refilled in place, a parameter)."""
+    a, b = x[2], y[2]
+    return a is not None and b is not None and a[0] is b[0] and _same(a[1:], b[1:])
 
 
 def _fresh_specs(xs: list, ys: list) -> bool:
@@ -99,7 +110,7 @@ def _differ(a: Recording, b: Recording) -> str | None:
     for s, (x, y) in enumerate(zip(a.sources, b.sources)):
         if x[0] != y[0] or a.meta[s] != b.meta[s] or a.requires[s] != b.requires[s]:
             return "two calls made different values (Python control flow on values?)"
-        if x[0] == "new" and not _same(x[1]._data, y[1]._data):
+        if x[0] == "new" and not _live_copy(x, y) and not _same(x[1]._data, y[1]._data):
             return (
                 "a tensor made inside the step outside any op (cr.tensor(...), a random "
                 "draw, or one computed from values) differs between calls"

@@ -134,6 +134,7 @@ class _Writer:
         self.env: dict[str, Any] = {
             "_nd": ndarray,
             "_make": Tensor._make,
+            "_Tensor": Tensor,
             "_state": state,
             "_Run": _Run,
             "_ones": _ones,
@@ -179,11 +180,13 @@ class _Writer:
 class Program:
     """A step to replay: see the module's docstring."""
 
-    def __init__(self, rec: Recording, baked: dict[int, Any]) -> None:
+    def __init__(self, rec: Recording, baked: dict[int, Any], copies: dict[int, tuple]) -> None:
         self.outside: list[tuple] = []  # (slot, tensor, meta, requires_grad)
         for s, src in enumerate(rec.sources):
             if src[0] == "ext":
                 self.outside.append((s, src[1], _meta(src[1]._data), rec.requires[s]))
+        # what the step's tensors were copied from (cr.tensor(array)), as they were
+        self.copied = [(c[0], _meta(_array(c[0]))) for c in copies.values()]
         modules: list = []
         for m in rec.modules:
             modules += [sub for sub in m.modules() if all(sub is not k for k in modules)]
@@ -193,7 +196,7 @@ class Program:
         # after backward): the ops' arguments and saved values
         self.held: list[tuple[list, int]] = []
         self.contexts: list[_Ctx] = []
-        self._replay, self.source = _write(self, rec, baked)
+        self._replay, self.source = _write(self, rec, baked, copies)
 
     def valid(self) -> bool:
         """Whether the tensors from outside and the modules' training flags are as recorded."""
@@ -203,6 +206,9 @@ class Program:
         for m, training in self.flags:
             if m.training is not training:
                 return False
+        for source, meta in self.copied:
+            if _meta(_array(source)) != meta:
+                return False
         return unchanged(self.watch)
 
     def run(self, tensors: list) -> Any:
@@ -210,7 +216,9 @@ class Program:
         return self._replay(tensors)
 
 
-def _write(program: Program, rec: Recording, baked: dict[int, Any]) -> tuple[Any, str]:
+def _write(
+    program: Program, rec: Recording, baked: dict[int, Any], copies: dict[int, tuple]
+) -> tuple[Any, str]:
     """The step as straight-line Python, one line per thing done: the function and its source.
 
     Values are locals ``v<slot>``, an op's gradient buffer is ``gb<op>``; the functions, contexts
@@ -224,13 +232,23 @@ def _write(program: Program, rec: Recording, baked: dict[int, Any]) -> tuple[Any
             w.line(1, f"v{s} = tensors[{src[1]}]._data")
         elif src[0] == "ext":
             w.line(1, f"v{s} = {w.bind(src[1], 't')}._data")
-        elif src[0] == "new":
+        elif src[0] == "new" and s not in copies:
             w.line(1, f"v{s} = {w.bind(baked[s])}")
     w.line(1, "try:")
     contexts: dict[int, tuple[str, str]] = {}
+    pending = dict(copies)  # cr.tensor(array): copied again where the step first uses it
+
+    def copy_before(specs: list) -> None:
+        for s in _slots(specs):
+            if s in pending:
+                data, args, kwargs = pending.pop(s)
+                copy = f"_Tensor({w.bind(data)}, *{w.bind(args)}, **{w.bind(kwargs)})"
+                w.line(2, f"v{s} = {copy}._data")
+
     for step in rec.steps:
         if step[0] == "op":
             op = rec.ops[step[1]]
+            copy_before(op["specs"])
             contexts[step[1]] = _write_op(w, program, op, _on_numpy(rec, op["specs"]))
         elif step[0] == "backward":
             _write_backward(w, rec, step[1], step[2], contexts)
@@ -241,8 +259,10 @@ def _write(program: Program, rec: Recording, baked: dict[int, Any]) -> tuple[Any
             w.line(2, f"{call}(*{w.bind(args)}, **{w.bind(kwargs)})")
         else:
             source, shape, p, slot = step[1:]
+            copy_before([("v", source)])
             mask = f"_keep_mask(_make(v{source}), {w.bind(shape)}, {w.bind(p)})"
             w.line(2, f"v{slot} = {mask}._data")
+    copy_before([rec.output])
     w.line(2, f"return {_result(w, rec, rec.output)}")
     w.line(1, "finally:")
     if not program.held:
@@ -399,6 +419,22 @@ def _result(w: _Writer, rec: Recording, spec: tuple) -> str:
     if spec[2] is tuple:
         return f"({', '.join(items)},)"
     return f"[{', '.join(items)}]" if spec[2] is list else f"{w.bind(spec[2])}({', '.join(items)})"
+
+
+def _slots(specs: list) -> list[int]:
+    """The value slots that argument specs (``Recording.spec``) read, in order."""
+    found = []
+    for sp in specs:
+        if sp[0] == "v":
+            found.append(sp[1])
+        elif sp[0] in "td":
+            found += _slots(sp[1] if sp[0] == "t" else sp[2])
+    return found
+
+
+def _array(source: Any) -> Any:
+    """The array of a tensor, or the array itself."""
+    return source._data if isinstance(source, Tensor) else source
 
 
 def _meta(a: Any) -> tuple:

@@ -19,6 +19,7 @@ from .. import optim
 from ..autograd import engine, functional
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from ..backend import is_array
 from ..nn import functional as nnf
 from ..nn.module import Module
 from ..optim.lr_scheduler import LRScheduler
@@ -159,6 +160,19 @@ def _born_init(original: Any) -> Any:
     return init_slots
 
 
+def _copied(original: Any) -> Any:
+    """``Tensor(data, ...)`` (``cr.tensor``): a copy of an array or a tensor is noted with
+    what it copied, so that a replay copies that object's values again."""
+
+    def init(self: Tensor, data: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, data, *args, **kwargs)
+        rec = _mine()
+        if rec is not None and (is_array(data) or isinstance(data, Tensor)):
+            rec._copied[id(self)] = (self, data, args, kwargs)  # self held: no id reused
+
+    return init
+
+
 def _refuse(original: Any, what: str) -> Any:
     """A Tensor method that reads values into Python or changes them in place: noted, then run."""
 
@@ -230,6 +244,7 @@ def _seams() -> list[tuple[Any, str, Any]]:
         (nnf, "_keep_mask", _keep_mask(nnf._keep_mask)),
         (Tensor, "_make", _born_make(Tensor.__dict__["_make"].__func__)),
         (Tensor, "_init_slots", _born_init(Tensor._init_slots)),
+        (Tensor, "__init__", _copied(Tensor.__init__)),
     ]
     # every class's own step/zero_grad: a subclass's override is repeated as a whole too
     for base, names in (

@@ -41,8 +41,10 @@ class Recording:
 
     Values live in numbered slots. ``sources[s]`` says where slot s comes from: ``("arg", k)``
     (the k-th tensor argument), ``("ext", tensor)`` (a tensor from outside: a parameter, a
-    buffer), ``("new", tensor)`` (a tensor made inside the step other than by an op: a
-    constant, unless it is computed from values), ``("out", op, j)`` (output j of op number
+    buffer), ``("new", tensor, copied)`` (a tensor made inside the step other than by an op: a
+    constant, unless it is computed from values; ``copied`` is what ``Tensor(data, *args,
+    **kwargs)`` copied, as ``(data, args, kwargs)``, for data that is an array or a tensor,
+    else None), ``("out", op, j)`` (output j of op number
     ``op``) or ``("mask", step)`` (a dropout mask). ``steps`` lists, in order, ``("op", i)``,
     ``("backward", roots, order)``, ``("call", obj, name, args, kwargs)`` and
     ``("mask", input slot, shape, p, slot)``.
@@ -65,6 +67,7 @@ class Recording:
         self._node_op: dict[int, int] = {}
         self._keep: list = []  # holds what the dicts above key by id, so no id is reused
         self._born: set[int] = set()  # ids of the tensors made during the call
+        self._copied: dict[int, tuple] = {}  # id -> (tensor, what Tensor() copied, args, kwargs)
         self._trusted = 0  # > 0 inside a call that is repeated as a whole (optimizer.step)
         self.thread = get_ident()  # the thread making it: others' ops are not the step's
         self._in_backward = False
@@ -110,7 +113,8 @@ class Recording:
         if id(t) in self._born:  # made inside the step, not by an op: a constant
             if t._requires_grad:
                 self.fail("a tensor made inside the step requires grad")
-            return self._new_slot(("new", t), t)
+            copied = self._copied.get(id(t))
+            return self._new_slot(("new", t, copied[1:] if copied else None), t)
         return self._new_slot(("ext", t), t)
 
     def spec(self, a: Any) -> tuple:
