@@ -7,7 +7,7 @@ from typing import Any
 
 from . import dtypes
 from .autograd.tensor import Tensor, to_array
-from .backend import NUMPY, ndarray, resolve
+from .backend import NUMPY, is_array, ndarray, resolve
 from .backend import from_numpy as _on_device
 from .ops._util import shape_arg
 
@@ -60,7 +60,14 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
         and (where is None or data.device == where)
     ):
         return data
-    return Tensor._make(to_array(data, dtype, copy=False, device=where))
+    values = to_array(data, dtype, copy=False, device=where)
+    if values is not (data._data if isinstance(data, Tensor) else data) and (
+        isinstance(data, Tensor) or is_array(data)
+    ):
+        # a copy (another dtype or device): made as cr.tensor makes one, which cr.compile
+        # notes, so a replay copies the array's values again
+        return Tensor(data, dtype=dtype, device=device)
+    return Tensor._make(values)
 
 
 def _filled(

@@ -998,10 +998,12 @@ def test_a_module_attribute_rebound_between_calls_records_the_step_again():
     assert compiled.replays == 4  # calls 2, 3, then 6, 7: calls 4 and 5 recorded again
 
 
-def test_a_tensor_copied_from_an_array_inside_the_step_copies_its_values_again():
-    """``cr.tensor(array)`` inside the step copies the array's values at each replay, as eager
-    does: a NumPy buffer refilled in place between calls (a batch, a target) is read again
-    (the replays kept the recording's copy before, and gave other losses and weights)."""
+@pytest.mark.parametrize("make", ["tensor", "as_tensor"])
+def test_a_tensor_copied_from_an_array_inside_the_step_copies_its_values_again(make):
+    """``cr.tensor(array)`` (or ``cr.as_tensor`` into another dtype) inside the step copies the
+    array's values at each replay, as eager does: a NumPy buffer refilled in place between
+    calls (a batch, a target) is read again (the replays kept the recording's copy before, and
+    gave other losses and weights)."""
     rng = np.random.default_rng(6)
     buffer = rng.standard_normal((4, 3))
     w = cr.tensor(rng.standard_normal((3, 2)), requires_grad=True)
@@ -1009,7 +1011,8 @@ def test_a_tensor_copied_from_an_array_inside_the_step_copies_its_values_again()
 
     def step(y):
         opt.zero_grad()
-        loss = ((cr.tensor(buffer) @ w - y) ** 2).mean()
+        x = cr.tensor(buffer) if make == "tensor" else cr.as_tensor(buffer, dtype=cr.float32)
+        loss = ((x.double() @ w - y) ** 2).mean()
         loss.backward()
         opt.step()
         return loss
