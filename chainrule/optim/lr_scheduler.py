@@ -105,6 +105,10 @@ class LRScheduler:
         self.optimizer = optimizer
         self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """The step that sets the rates of epoch 0 (``get_lr`` sees ``_initial`` True)."""
         self._initial = True
         try:
             self.step()
@@ -435,11 +439,7 @@ class SequentialLR(LRScheduler):
         for s in schedulers:
             s.last_epoch -= 1
         first = schedulers[bisect_right(milestones, self.last_epoch)]
-        first._initial = True
-        try:
-            first.step()
-        finally:
-            del first._initial
+        first._initial_step()
         self._last_lr = first.get_last_lr()
 
     def step(self) -> None:
