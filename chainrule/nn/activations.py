@@ -1,4 +1,9 @@
-"""Activation functions as modules (their functions are in ``chainrule.nn.functional``)."""
+"""Activation functions as modules (their functions are in ``chainrule.nn.functional``).
+
+``inplace=True`` is accepted, as PyTorch's modules take it, and computes the same result out of
+place: the input keeps its values (chainrule's autograd refuses to change a tensor of the graph
+in place), at the cost of one more array.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +15,24 @@ from .module import Module
 class ReLU(Module):
     """max(0, x): the default non-linearity."""
 
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, input: Tensor) -> Tensor:
         return F.relu(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
     """max(negative_slope * x, x). PyTorch's default slope is 0.01; the lecture uses 0.1."""
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
         return F.leaky_relu(input, self.negative_slope)
@@ -45,9 +58,10 @@ class Tanh(Module):
 class ELU(Module):
     """x where x > 0, else alpha (e^x - 1)."""
 
-    def __init__(self, alpha: float = 1.0) -> None:
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = alpha
+        self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
         return F.elu(input, self.alpha)
@@ -78,7 +92,11 @@ class LogSoftmax(Softmax):
 
 
 class Identity(Module):
-    """Returns its input unchanged (an MLP with activation="identity" is a linear map)."""
+    """Returns its input unchanged (an MLP with activation="identity" is a linear map). Any
+    arguments are accepted and ignored, as in PyTorch (a placeholder for a layer)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__()
 
     def forward(self, input: Tensor) -> Tensor:
         return input

@@ -6,12 +6,12 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from .. import dtypes
 from ..autograd.tensor import Tensor
 from ..creation import zeros
 from ..ops.conv import conv_padding, pair
 from . import functional as F
 from . import init
+from .layers import _dtype, _place
 from .module import Module, Parameter
 
 IntOrPair = int | Sequence[int]
@@ -54,6 +54,7 @@ class Conv2d(Module):
         groups: int = 1,
         bias: bool = True,
         padding_mode: str = "zeros",
+        device: Any = None,
         dtype: Any = None,
     ) -> None:
         super().__init__()
@@ -79,12 +80,13 @@ class Conv2d(Module):
         self.padding = padding if isinstance(padding, str) else pair(padding, "padding", op, 0)
         self.groups = groups
         self.padding_mode = padding_mode
-        d = dtypes.to_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
+        d = _dtype(dtype)
         self.weight = Parameter(
             zeros(out_channels, in_channels // groups, *self.kernel_size, dtype=d)
         )
         self.bias = Parameter(zeros(out_channels, dtype=d)) if bias else None
         self.reset_parameters()
+        _place(self, device)
 
     def reset_parameters(self) -> None:
         """PyTorch's default: kaiming_uniform_(a=sqrt(5)) for the filters, i.e.

@@ -20,6 +20,13 @@ def _dtype(dtype: Any) -> Any:
     return dtypes.to_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
 
 
+def _place(module: Module, device: Any) -> None:
+    """A layer's ``device=`` argument, as PyTorch's layers take it: its parameters and buffers,
+    made (and initialised) on the CPU, moved there."""
+    if device is not None:
+        module.to(device)
+
+
 class Linear(Module):
     """y = x W^T + b: the linear classifier f(x, W) = Wx + b, applied to a batch of rows.
 
@@ -38,7 +45,12 @@ class Linear(Module):
     """
 
     def __init__(
-        self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         for name, v in (("in_features", in_features), ("out_features", out_features)):
@@ -50,6 +62,7 @@ class Linear(Module):
         self.weight = Parameter(zeros(out_features, in_features, dtype=d))
         self.bias = Parameter(zeros(out_features, dtype=d)) if bias else None
         self.reset_parameters()
+        _place(self, device)
 
     def reset_parameters(self) -> None:
         """PyTorch's default: kaiming_uniform_(a=sqrt(5)) for W, i.e. U(+-1/sqrt(fan_in)),
@@ -95,11 +108,12 @@ class Flatten(Module):
 class Dropout(Module):
     """Zero each value with probability p in training (scaling the rest by 1/(1-p))."""
 
-    def __init__(self, p: float = 0.5) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1]; got {p}")
         self.p = p
+        self.inplace = inplace  # accepted as in PyTorch; computed out of place (see activations)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.dropout(input, self.p, self.training)
@@ -120,11 +134,12 @@ class Dropout2d(Module):
         (8, 16, 28, 28)
     """
 
-    def __init__(self, p: float = 0.5) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout2d: p must be in [0, 1]; got {p}")
         self.p = p
+        self.inplace = inplace  # accepted as in PyTorch; computed out of place (see activations)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.dropout2d(input, self.p, self.training)
@@ -154,6 +169,7 @@ class _BatchNorm(Module):
         momentum: float | None = 0.1,
         affine: bool = True,
         track_running_stats: bool = True,
+        device: Any = None,
         dtype: Any = None,
     ) -> None:
         super().__init__()
@@ -174,6 +190,7 @@ class _BatchNorm(Module):
             self.register_buffer("num_batches_tracked", zeros((), dtype=dtypes.int64))
         else:
             self.running_mean = self.running_var = None
+        _place(self, device)
 
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim not in self.ndims or input.shape[1] != self.num_features:
@@ -240,6 +257,7 @@ class LayerNorm(Module):
         eps: float = 1e-5,
         elementwise_affine: bool = True,
         bias: bool = True,
+        device: Any = None,
         dtype: Any = None,
     ) -> None:
         super().__init__()
@@ -252,6 +270,7 @@ class LayerNorm(Module):
         d = _dtype(dtype)
         self.weight = Parameter(ones(shape, dtype=d)) if elementwise_affine else None
         self.bias = Parameter(zeros(shape, dtype=d)) if elementwise_affine and bias else None
+        _place(self, device)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)

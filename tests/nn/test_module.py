@@ -301,6 +301,34 @@ def test_batchnorm_momentum_none_keeps_the_plain_average_of_the_batches():
     assert int(bn.num_batches_tracked.item()) == 4
 
 
+def test_layers_take_pytorchs_constructor_arguments():
+    """``inplace`` (computed out of place: the same result, the input keeps its values),
+    ``device`` before ``dtype`` as in PyTorch's order, and Identity's ignored arguments."""
+    x = cr.tensor([[-1.0, 2.0, -3.0]])
+    before = x.numpy().copy()
+    x4 = x.reshape(1, 3, 1, 1)
+    for module, given, expected in (
+        (nn.ReLU(inplace=True), x, nn.functional.relu(x)),
+        (nn.LeakyReLU(0.2, inplace=True), x, nn.functional.leaky_relu(x, 0.2)),
+        (nn.ELU(0.5, inplace=True), x, nn.functional.elu(x, 0.5)),
+        (nn.Dropout(0.3, inplace=True).eval(), x, x),
+        (nn.Dropout2d(0.3, inplace=True).eval(), x4, x4),
+        (nn.Identity(54, unused_argument=0.1), x, x),
+    ):
+        np.testing.assert_array_equal(module(given).numpy(), expected.numpy())
+        np.testing.assert_array_equal(x.numpy(), before)
+    assert repr(nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
+    assert nn.Linear(3, 4, True, None, cr.float64).weight.dtype == cr.float64
+    for layer in (
+        nn.Linear(3, 4, device="cpu"),
+        nn.Conv2d(1, 2, 3, device="strict"),
+        nn.BatchNorm2d(2, device="strict"),
+        nn.LayerNorm(3, device="strict"),
+    ):
+        where = "cpu" if isinstance(layer, nn.Linear) else "strict:0"
+        assert all(str(t.device) == where for t in layer.state_dict().values()), layer
+
+
 torch = pytest.importorskip("torch")
 
 
