@@ -36,9 +36,10 @@ __all__ = [
 ]
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: zero each value with probability ``p`` and scale the rest by 1/(1-p),
-    so that nothing changes at evaluation time. A no-op when not ``training``."""
+    so that nothing changes at evaluation time. A no-op when not ``training``. ``inplace`` is
+    accepted as in PyTorch and computed out of place (the input keeps its values)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be in [0, 1]; got {p}")
     if not training or p == 0.0:
@@ -59,7 +60,9 @@ def _keep_mask(input: Tensor, shape: tuple, p: float) -> Tensor:
     return Tensor._make(xp.astype(keep, input._data.dtype))
 
 
-def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout2d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
     """Channel dropout: zero each whole channel (C of (N, C, H, W), or of (C, H, W)) with
     probability ``p`` and scale the rest by 1/(1-p), as PyTorch's ``F.dropout2d``. A no-op when
     not ``training``."""

@@ -111,8 +111,9 @@ class ReLU(Function):
 @register(
     ReLU, methods=("relu",), expression=Expression("relu", 1, 1, "max(0, x)"), functional=True
 )
-def relu(input: Tensor) -> Tensor:
-    """max(0, x), the default activation of modern networks."""
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(0, x), the default activation of modern networks. ``inplace`` is accepted as in
+    PyTorch and computed out of place (the same result; the input keeps its values)."""
     return ReLU.apply(input)
 
 
@@ -145,8 +146,9 @@ class LeakyReLU(Function):
     expression=Expression("leaky_relu", 1, 2, "max(slope x, x)"),
     functional=True,
 )
-def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """max(slope * x, x); the lecture uses slope 0.1. PyTorch's default is 0.01."""
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """max(slope * x, x); the lecture uses slope 0.1. PyTorch's default is 0.01. ``inplace``:
+    as ``relu``'s."""
     return LeakyReLU.apply(input, float(negative_slope))
 
 
@@ -182,8 +184,8 @@ class ELU(Function):
     expression=Expression("elu", 1, 2, "x if x > 0 else alpha (e^x - 1)"),
     functional=True,
 )
-def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
-    """x where x > 0, else alpha (e^x - 1)."""
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x where x > 0, else alpha (e^x - 1). ``inplace``: as ``relu``'s."""
     return ELU.apply(input, float(alpha))
 
 

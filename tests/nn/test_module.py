@@ -317,6 +317,15 @@ def test_layers_take_pytorchs_constructor_arguments():
     ):
         np.testing.assert_array_equal(module(given).numpy(), expected.numpy())
         np.testing.assert_array_equal(x.numpy(), before)
+    fn = nn.functional
+    for got, expected in (
+        (fn.relu(x, inplace=True), fn.relu(x)),
+        (fn.leaky_relu(x, 0.2, inplace=True), fn.leaky_relu(x, 0.2)),
+        (fn.elu(x, 0.5, inplace=True), fn.elu(x, 0.5)),
+        (fn.dropout(x, 0.3, False, inplace=True), x),
+    ):
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    np.testing.assert_array_equal(x.numpy(), before)
     assert repr(nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
     assert nn.Linear(3, 4, True, None, cr.float64).weight.dtype == cr.float64
     for layer in (
