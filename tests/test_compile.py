@@ -1081,3 +1081,27 @@ def test_a_copied_tensor_whose_array_changes_shape_records_the_step_again():
         w.grad = None
         assert got == step(y).item(), f"call {k}"
     assert compiled.replays == 2, compiled.replays  # calls 2 and 5: 3 and 4 recorded again
+
+
+def test_a_new_default_dtype_records_the_step_again():
+    """The default dtype is part of the cache key: the constants a step makes (``cr.tensor(0.1)``)
+    and its integer-to-float promotions follow it, so after ``cr.set_default_dtype`` the step is
+    recorded again (the replays kept float32 constants before, and other numbers)."""
+    w = cr.tensor(np.ones((3, 2)), requires_grad=True)
+
+    def step(x):
+        loss = ((x @ w) * 0.5 + cr.tensor(0.1) + cr.arange(2) / 3).sum()
+        loss.backward()
+        return loss
+
+    compiled = cr_compile(step)
+    rng = np.random.default_rng(9)
+    try:
+        for k in range(6):
+            if k == 3:
+                cr.set_default_dtype(cr.float64)
+            x = cr.tensor(rng.standard_normal((4, 3)))
+            assert _same_as_eager(step, compiled, w, x), f"call {k}"
+    finally:
+        cr.set_default_dtype(cr.float32)
+    assert compiled.replays == 2  # call 2, and call 5 under the new key (3, 4 recorded)

@@ -13,10 +13,11 @@ When it replays, and when it does not:
 * The first two calls for a cache key run eagerly and are recorded; if the two did the same
   thing (same ops, same argument sources, same constants, same backward order), later calls
   with that key replay. The key holds the tensor arguments' shapes, dtypes, devices and
-  ``requires_grad``, the other arguments' values, and grad mode; before each replay the tensors
-  from outside the step (parameters), the called modules' ``training`` flags and, by identity,
-  what the step reached by name (``trace.watched``: globals, closure variables, a bound method's
-  object's attributes, the modules' attributes, parameters and sub-modules) are checked too.
+  ``requires_grad``, the other arguments' values, grad mode and the default dtype; before each
+  replay the tensors from outside the step (parameters), the called modules' ``training``
+  flags and, by identity, what the step reached by name (``trace.watched``: globals, closure
+  variables, a bound method's object's attributes, the modules' attributes, parameters and
+  sub-modules) are checked too.
   Anything changed: the call runs eagerly and is recorded again (``cache_size`` keys are kept).
 * A step a replay could not repeat is detected while recording and runs eagerly from then on,
   with one ``UserWarning`` naming the reason: it reads a tensor's values into Python
@@ -43,6 +44,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from .. import dtypes
 from ..autograd.grad_mode import anomaly, state
 from ..autograd.tensor import Tensor
 from ..backend import ndarray
@@ -153,8 +155,11 @@ class CompiledFunction:
 
 
 def _key(args: tuple, kwargs: dict, tensors: list) -> Any:
-    """The cache key of a call (None if an argument cannot be keyed); fills ``tensors``."""
-    parts: list = [state.grad_enabled]
+    """The cache key of a call (None if an argument cannot be keyed); fills ``tensors``.
+
+    Besides the arguments: grad mode, and the default dtype, which decides the dtype of the
+    constants a step makes and of its integer-to-float promotions."""
+    parts: list = [state.grad_enabled, dtypes.get_default_dtype()]
     for name, a in (*((None, a) for a in args), *kwargs.items()):
         if isinstance(a, Tensor):
             d = a._data
