@@ -49,6 +49,16 @@ def _with(params: list, groups: list[dict]) -> list[dict]:
     return [{**g, "params": [params[i] for i in g["params"]]} for g in groups]
 
 
+def _gradient(rng: np.random.Generator, v: np.ndarray) -> np.ndarray | None:
+    """No gradient (step skips the parameter), an exact zero, or a random one of varied size."""
+    r = rng.random()
+    if r < 0.2:
+        return None
+    if r < 0.25:
+        return np.zeros_like(v)
+    return (rng.standard_normal(v.shape) * 10 ** rng.uniform(-3, 1)).astype(v.dtype)
+
+
 def _plan(rng: np.random.Generator) -> dict:
     name = str(rng.choice(NAMES))
     n = int(rng.integers(2, 6))
@@ -61,15 +71,7 @@ def _plan(rng: np.random.Generator) -> dict:
     for t in range(STEPS):
         grads = []
         for v in values + (extra if t >= STEPS // 2 else []):
-            r = rng.random()
-            # no gradient (step skips it), an exact zero, or a random one of varied size
-            grads.append(
-                None
-                if r < 0.2
-                else np.zeros_like(v)
-                if r < 0.25
-                else (rng.standard_normal(v.shape) * 10 ** rng.uniform(-3, 1)).astype(dtype)
-            )
+            grads.append(_gradient(rng, v))
         steps.append(
             {
                 "grads": grads,
@@ -89,48 +91,32 @@ def _plan(rng: np.random.Generator) -> dict:
     }
 
 
-def _run_chainrule(plan: dict) -> tuple[list[list[np.ndarray]], dict]:
-    cls = getattr(optim, plan["name"])
-    params = [cr.tensor(v.copy(), requires_grad=True) for v in plan["values"] + plan["extra"]]
+def _run(lib, plan: dict) -> tuple[list[list[np.ndarray]], dict]:
+    """The plan's steps with chainrule's optimizer (``lib`` cr, rebuilt from its state dict
+    where the plan says so) or PyTorch's: the parameters after each step, the last state."""
+    make = cr.tensor if lib is cr else torch.tensor
+    cls = getattr(optim if lib is cr else torch.optim, plan["name"])
+    params = [make(v.copy(), requires_grad=True) for v in plan["values"] + plan["extra"]]
     n = len(plan["values"])
     groups = _with(params, plan["groups"])
     opt = cls(groups, **plan["options"])
-    added = False
+    extra_group = {"params": [params[n]], "lr": plan["extra_lr"]}
     history = []
     for t, step in enumerate(plan["steps"]):
         if t == STEPS // 2:
-            opt.add_param_group({"params": [params[n]], "lr": plan["extra_lr"]})
-            added = True
+            opt.add_param_group(dict(extra_group))
         for p, g in zip(params, step["grads"]):
-            p.grad = None if g is None else cr.tensor(g.copy())
+            p.grad = None if g is None else make(g.copy())
         if step["lr"] is not None:
             opt.param_groups[0]["lr"] = step["lr"]
         opt.step()
         history.append([p.detach().numpy().copy() for p in params[: len(step["grads"])]])
-        if step["resume"]:  # a fresh optimizer, over the same groups, from the state dict
+        if lib is cr and step["resume"]:  # a fresh optimizer, same groups, from the state dict
             state = opt.state_dict()
             opt = cls(groups, **plan["options"])
-            if added:
-                opt.add_param_group({"params": [params[n]], "lr": plan["extra_lr"]})
+            if t >= STEPS // 2:
+                opt.add_param_group(dict(extra_group))
             opt.load_state_dict(state)
-    return history, opt.state_dict()
-
-
-def _run_torch(plan: dict) -> tuple[list[list[np.ndarray]], dict]:
-    cls = getattr(torch.optim, plan["name"])
-    params = [torch.tensor(v.copy(), requires_grad=True) for v in plan["values"] + plan["extra"]]
-    n = len(plan["values"])
-    opt = cls(_with(params, plan["groups"]), **plan["options"])
-    history = []
-    for t, step in enumerate(plan["steps"]):
-        if t == STEPS // 2:
-            opt.add_param_group({"params": [params[n]], "lr": plan["extra_lr"]})
-        for p, g in zip(params, step["grads"]):
-            p.grad = None if g is None else torch.tensor(g.copy())
-        if step["lr"] is not None:
-            opt.param_groups[0]["lr"] = step["lr"]
-        opt.step()
-        history.append([p.detach().numpy().copy() for p in params[: len(step["grads"])]])
     return history, opt.state_dict()
 
 
@@ -141,8 +127,8 @@ def _tolerance(dtype: type) -> dict:
 @pytest.mark.parametrize("case", range(CASES))
 def test_random_optimizer_runs_match_pytorch(case):
     plan = _plan(np.random.default_rng([SEED, case]))
-    ours, our_state = _run_chainrule(plan)
-    theirs, their_state = _run_torch(plan)
+    ours, our_state = _run(cr, plan)
+    theirs, their_state = _run(torch, plan)
     what = f"{plan['name']}({plan['options']}), groups {plan['groups']}, {np.dtype(plan['dtype'])}"
     for t, (a, b) in enumerate(zip(ours, theirs)):
         for i, (x, y) in enumerate(zip(a, b)):
