@@ -190,13 +190,45 @@ class Var(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        _, axes, correction, keepdims = ctx.inputs
-        dof = _count(x.shape, axes) - correction
+        return (_var_grad(ctx, x, grad), None, None, None)
+
+
+def _var_grad(ctx: Any, x: Any, grad: Any) -> Any:
+    """The gradient of var(x) (``ctx.inputs`` holding its axes, correction and keepdims) for
+    upstream gradient ``grad``: 2 (x - mean) / (n - correction) times the upstream."""
+    _, axes, correction, keepdims = ctx.inputs
+    dof = _count(x.shape, axes) - correction
+    xp = ctx.xp
+    g = _unreduce(grad, axes, keepdims, x.ndim, xp)
+    centered = x - xp.mean(x, axis=axes, keepdims=True)
+    scale = 2.0 / dof if dof > 0 else math.inf  # as PyTorch: x - mean over 0 dof
+    return g * centered * scale
+
+
+class Std(Function):
+    """z = sqrt(var(x)). dz/dx = dvar/dx / (2 z), and 0 where z = 0 (every value equal), as
+    PyTorch's: there the square root's infinite slope meets var's zero slope, whose product
+    would be NaN."""
+
+    symbol = "std"
+    vjp = ("upstream / (2 std) * 2 (x - mean) / (n - correction); 0 where std = 0",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, axes, correction, keepdims):
+        xp = namespace(x)
+        z = xp.sqrt(xp.var(x, axis=axes, correction=correction, keepdims=keepdims))
+        ctx.save_for_backward(x, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, z = ctx.saved_tensors
         xp = ctx.xp
-        g = _unreduce(grad, axes, keepdims, x.ndim, xp)
-        centered = x - xp.mean(x, axis=axes, keepdims=True)
-        scale = 2.0 / dof if dof > 0 else math.inf  # as PyTorch: x - mean over 0 dof
-        return g * centered * scale, None, None, None
+        zero = z == 0
+        upstream = xp.where(zero, 0.0, grad / xp.where(zero, 1.0, 2 * z))
+        return _var_grad(ctx, x, upstream), None, None, None
 
 
 @register(Var, methods=("var",))
@@ -220,7 +252,7 @@ def var(
     return Var.apply(input, axes, correction, keep(keepdim, keepdims))
 
 
-@register(Var, methods=("std",))
+@register(Std, methods=("std",))
 def std(
     input: Tensor,
     dim: Any = None,
@@ -231,17 +263,12 @@ def std(
     axis: Any = None,
     keepdims: bool | None = None,
 ) -> Tensor:
-    """Standard deviation: the square root of ``var`` with the same arguments."""
-    v = var(
-        input,
-        dim,
-        correction=correction,
-        keepdim=keepdim,
-        unbiased=unbiased,
-        axis=axis,
-        keepdims=keepdims,
-    )
-    return v.sqrt()
+    """Standard deviation: the square root of ``var`` with the same arguments; its gradient is 0
+    where every value it spans is equal, as in PyTorch."""
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    axes = reduce_axes(dim, axis, input.ndim, "std")
+    return Std.apply(input, axes, correction, keep(keepdim, keepdims))
 
 
 def _count(shape: tuple, axes: tuple | None) -> int:

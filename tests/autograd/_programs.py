@@ -518,7 +518,7 @@ SPECS: list[Spec] = [
     unary(
         "std",
         "{0}.std({dim}, correction={corr}, keepdim={keep})",
-        ("Var", "Sqrt"),
+        ("Std",),
         valid=_spread_ok,
         draw=_var_draw,
     ),

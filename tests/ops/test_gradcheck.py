@@ -285,3 +285,12 @@ def test_dim_on_0d_tensor_is_identity(name, fn) -> None:
     np.testing.assert_allclose(y.detach().numpy(), 1.5)
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), 1.0)
+
+
+def test_std_of_equal_values_has_a_zero_gradient() -> None:
+    """Where every value a std spans is equal, its gradient is 0 (PyTorch's), not the NaN of
+    the square root's infinite slope times var's zero slope; elsewhere the same std is checked
+    by finite differences (``test_gradcheck``)."""
+    x = cr.tensor([[1.0, 2.0], [1.0, 3.0]], dtype=cr.float64, requires_grad=True)
+    x.std(0).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0.0, -1 / np.sqrt(2)], [0.0, 1 / np.sqrt(2)]])
