@@ -209,14 +209,22 @@ class Pow(Function):
     def backward(ctx, grad):
         x, p, z = ctx.saved_tensors
         need_x, need_p = ctx.needs_input_grad
-        gx = grad * p * x ** (p - 1) if need_x else None
-        gp = None
+        gx = gp = None
+        xp = ctx.xp
+        if need_x and isinstance(p, (int, float)) and p == 0:
+            # x^0 = 1 is flat, at x = 0 too, where p x^(p-1) would be 0 * inf = NaN: PyTorch's 0
+            gx = xp.zeros(grad.shape, dtype=grad.dtype, device=grad.device)
+        elif need_x:
+            local = p * x ** (p - 1)
+            if not isinstance(p, (int, float)):  # an exponent tensor: flat where it is 0
+                local = xp.where(p == 0, 0, local)
+            gx = grad * local
         if need_p:
             if isinstance(x, (int, float)):  # a constant base b (2 ** x): b^p ln(b)
                 gp = grad * z * _log_base(x)
             else:
                 # where x = 0, x^p is flat in p (0 for p > 0): take log(1) = 0 rather than -inf
-                gp = grad * z * ctx.xp.log(ctx.xp.where(x == 0, 1, x))
+                gp = grad * z * xp.log(xp.where(x == 0, 1, x))
         return gx, gp
 
 

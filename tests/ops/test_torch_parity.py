@@ -141,6 +141,10 @@ KINKS = [
     ("max_all", lambda x: x.max(), lambda x: x.max(), [2.0, 2.0, -1.0, 2.0]),
     ("min_all", lambda x: cr.min(x), lambda x: torch.min(x), [-2.0, 0.0, -2.0]),
     ("pow_base_0", lambda x: cr.pow(x, x * 0 + 2), lambda x: torch.pow(x, x * 0 + 2), [0.0, 1.0]),
+    # x^0 is flat, at x = 0 too (p x^(p-1) would be 0 * inf there): 0, as PyTorch's
+    ("pow_exponent_0", lambda x: x**0, lambda x: x**0, [0.0, 2.0]),
+    ("pow_tensor_exponent_0", lambda x: x ** (x * 0), lambda x: x ** (x * 0), [0.0, 2.0]),
+    ("polynomial", lambda x: x**0 + x**1 + x**2, lambda x: x**0 + x**1 + x**2, [0.0, 2.0]),
     # a constant slice: std is 0 and its gradient 0 there, not the NaN of sqrt'(0) * 0
     ("std_constant", lambda x: cr.std(x, 0), lambda x: torch.std(x, 0), [[1.0, 2.0], [1.0, 3.0]]),
     ("std_all_equal", lambda x: x.std(), lambda x: x.std(), [3.0, 3.0, 3.0]),
