@@ -55,6 +55,12 @@ def test_every_shape_and_dtype_comes_back_as_it_was(tmp_path):
     other.load_state_dict(cr.load(tmp_path / "bn.safetensors"))
     assert other.num_batches_tracked.shape == () and int(other.num_batches_tracked.item()) == 1
     np.testing.assert_array_equal(other.running_mean.numpy(), bn.running_mean.numpy())
+    # a file written before the fix, with the count as shape (1,), still loads
+    old = {k: v.numpy() for k, v in bn.state_dict().items()}
+    old["num_batches_tracked"] = old["num_batches_tracked"].reshape(1)
+    cr.save(old, tmp_path / "old.safetensors")
+    other.load_state_dict(cr.load(tmp_path / "old.safetensors"))
+    assert other.num_batches_tracked.shape == () and int(other.num_batches_tracked.item()) == 1
 
 
 def test_file_is_not_pickle(tmp_path):

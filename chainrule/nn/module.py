@@ -18,7 +18,7 @@ from typing import Any
 from .. import dtypes
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor, cuda_device, to_args, to_array
-from ..backend import is_floating
+from ..backend import is_floating, namespace
 
 
 class Parameter(Tensor):
@@ -359,6 +359,10 @@ class Module(metaclass=_ModuleMeta):
                 continue
             v = state_dict[k]
             arr = v._data if isinstance(v, Tensor) else to_array(v, copy=False)
+            if target.shape == () and arr.shape == (1,):
+                # cr.save before 2026-12-07 stored a 0-d tensor (BatchNorm's num_batches_tracked)
+                # with shape (1,): its one value, so that such files still load
+                arr = namespace(arr).reshape(arr, ())
             if arr.shape != target.shape:
                 problems.append(
                     f"size mismatch for {k}: the checkpoint has shape {tuple(arr.shape)}, the "
