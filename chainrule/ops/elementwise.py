@@ -214,11 +214,10 @@ class Pow(Function):
         if need_x and isinstance(p, (int, float)) and p == 0:
             # x^0 = 1 is flat, at x = 0 too, where p x^(p-1) would be 0 * inf = NaN: PyTorch's 0
             gx = xp.zeros(grad.shape, dtype=grad.dtype, device=grad.device)
-        elif need_x:
-            local = p * x ** (p - 1)
-            if not isinstance(p, (int, float)):  # an exponent tensor: flat where it is 0
-                local = xp.where(p == 0, 0, local)
-            gx = grad * local
+        elif need_x and isinstance(p, (int, float)):
+            gx = grad * p * x ** (p - 1)
+        elif need_x:  # an exponent tensor: flat where it is 0 (x^1 there: no 0^-1 computed)
+            gx = grad * xp.where(p == 0, 0, p * x ** xp.where(p == 0, 1, p - 1))
         if need_p:
             if isinstance(x, (int, float)):  # a constant base b (2 ** x): b^p ln(b)
                 gp = grad * z * _log_base(x)
