@@ -61,11 +61,11 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     ):
         return data
     values = to_array(data, dtype, copy=False, device=where)
-    if values is not (data._data if isinstance(data, Tensor) else data) and (
-        isinstance(data, Tensor) or is_array(data)
-    ):
-        # a copy (another dtype or device): made as cr.tensor makes one, which cr.compile
-        # notes, so a replay copies the array's values again
+    source = data._data if isinstance(data, Tensor) else data
+    if is_array(source) and values is not source:
+        # an array copied into another dtype or device: made again as cr.tensor makes a copy
+        # (the conversion twice, in this case only), which cr.compile notes, so that a replay
+        # copies the array's values again
         return Tensor(data, dtype=dtype, device=device)
     return Tensor._make(values)
 

@@ -44,8 +44,8 @@ class Recording:
     buffer), ``("new", tensor, copied)`` (a tensor made inside the step other than by an op: a
     constant, unless it is computed from values; ``copied`` is what ``Tensor(data, *args,
     **kwargs)`` copied, as ``(data, args, kwargs)``, for data that is an array or a tensor,
-    else None), ``("out", op, j)`` (output j of op number
-    ``op``) or ``("mask", step)`` (a dropout mask). ``steps`` lists, in order, ``("op", i)``,
+    else None), ``("out", op, j)`` (output j of op number ``op``) or ``("mask", step)`` (a
+    dropout mask). ``steps`` lists, in order, ``("op", i)``,
     ``("backward", roots, order)``, ``("call", obj, name, args, kwargs)`` and
     ``("mask", input slot, shape, p, slot)``.
     """

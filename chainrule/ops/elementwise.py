@@ -681,9 +681,9 @@ def _promote(a: Any, b: Any) -> tuple[Any, Any]:
     An integer or bool tensor meeting a float (tensor or Python float) becomes float of that
     tensor's dtype (or the default dtype), and a 0-d tensor does not widen a tensor of the same
     kind with dimensions: float32 + a float64 0-d tensor stays float32, int32 + an int64 0-d
-    tensor int32. A NumPy scalar (``np.float64(2)``)
-    counts as the Python number it holds, as in PyTorch: float32 * np.float64 stays float32
-    (NumPy itself would widen it). Otherwise NumPy's rules apply.
+    tensor int32. A NumPy scalar (``np.float64(2)``) counts as the Python number it holds, as
+    in PyTorch: float32 * np.float64 stays float32 (NumPy itself would widen it). Otherwise
+    NumPy's rules apply.
     """
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
     if not tb:
