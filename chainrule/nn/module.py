@@ -104,10 +104,10 @@ class Module(metaclass=_ModuleMeta):
     def __setattr__(self, name: str, value: Any) -> None:
         params, buffers, modules = self._registry()
         if isinstance(value, Parameter):
-            self._forget(name)
+            self._forget(name, params)
             params[name] = value
         elif isinstance(value, Module):
-            self._forget(name)
+            self._forget(name, modules)
             modules[name] = value
         elif name in params:
             if value is not None:
@@ -155,10 +155,15 @@ class Module(metaclass=_ModuleMeta):
                 return
         object.__delattr__(self, name)
 
-    def _forget(self, name: str) -> None:
+    def _forget(self, name: str, keep: dict | None = None) -> None:
+        """Remove ``name`` from the registries other than ``keep`` and from the attributes, as
+        PyTorch does before registering it: a name registered again in ``keep`` keeps its place
+        there, so re-assigning or tying a parameter does not reorder ``parameters()``."""
         for registry in self._registry():
-            registry.pop(name, None)
+            if registry is not keep:
+                registry.pop(name, None)
         self.__dict__.pop(name, None)
+        self._non_persistent.discard(name)
 
     def _unknown(self, name: str, what: str) -> str:
         known = list(self.__dict__) + list(vars(type(self)))
@@ -172,8 +177,9 @@ class Module(metaclass=_ModuleMeta):
         """Register ``param`` (or a None placeholder) under ``name``."""
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: expected a Parameter; got {type(param).__name__}")
-        self._forget(name)
-        self._registry()[0][name] = param
+        params = self._registry()[0]
+        self._forget(name, params)
+        params[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Register a tensor that is state but not a parameter (e.g. BatchNorm's running mean).
@@ -182,8 +188,9 @@ class Module(metaclass=_ModuleMeta):
         """
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: expected a Tensor; got {type(tensor).__name__}")
-        self._forget(name)
-        self._registry()[1][name] = tensor
+        buffers = self._registry()[1]
+        self._forget(name, buffers)
+        buffers[name] = tensor
         if not persistent:
             self._non_persistent.add(name)
 
@@ -191,8 +198,9 @@ class Module(metaclass=_ModuleMeta):
         """Register a sub-module under ``name``."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: expected a Module; got {type(module).__name__}")
-        self._forget(name)
-        self._registry()[2][name] = module
+        modules = self._registry()[2]
+        self._forget(name, modules)
+        modules[name] = module
 
     register_module = add_module
 
@@ -216,9 +224,30 @@ class Module(metaclass=_ModuleMeta):
             yield m
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct sub-modules with their names, each once (a module held under two names
+        comes under the first), as PyTorch's."""
+        seen: set[int] = set()
         for name, m in self._modules.items():
-            if m is not None:
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
                 yield name, m
+
+    def get_submodule(self, target: str) -> Module:
+        """The sub-module at dotted path ``target`` ("" is this module), as PyTorch's:
+        ``model.get_submodule("seq.0")``."""
+        module = self
+        walked = []
+        for name in target.split(".") if target else []:
+            child = module._modules.get(name)
+            if child is None:
+                where = ".".join(walked) or type(self).__name__
+                raise AttributeError(
+                    f"get_submodule: {where} has no sub-module {name!r} (its sub-modules: "
+                    f"{', '.join(module._modules) or 'none'})"
+                )
+            module = child
+            walked.append(name)
+        return module
 
     def children(self) -> Iterator[Module]:
         for _, m in self.named_children():
@@ -323,15 +352,21 @@ class Module(metaclass=_ModuleMeta):
         The values share memory with the module (detached, unless ``keep_vars``).
         """
         out: OrderedDict[str, Tensor] = OrderedDict()
-        for mod_name, module in self.named_modules(prefix.rstrip(".")):
-            base = f"{mod_name}." if mod_name else ""
-            for name, p in module._parameters.items():
-                if p is not None:
-                    out[base + name] = p if keep_vars else p.detach()
-            for name, b in module._buffers.items():
-                if b is not None and name not in module._non_persistent:
-                    out[base + name] = b if keep_vars else b.detach()
+        self._state_into(out, prefix, keep_vars)
         return out
+
+    def _state_into(self, out: dict, prefix: str, keep_vars: bool) -> None:
+        """``state_dict``'s walk: every module under every name it is held by, as PyTorch's (a
+        module shared by two attributes gives both names' keys, so that either loads)."""
+        for name, p in self._parameters.items():
+            if p is not None:
+                out[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                out[prefix + name] = b if keep_vars else b.detach()
+        for name, m in self._modules.items():
+            if m is not None:
+                m._state_into(out, f"{prefix}{name}.", keep_vars)
 
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True

@@ -423,3 +423,50 @@ def test_clip_grad_norm_matches_pytorch(norm_type, special, max_norm):
     np.testing.assert_allclose(total.item(), expected.item(), rtol=1e-12)
     for p, q in zip(ours, theirs):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12)
+
+
+def _shared_net(lib):
+    """A module held under two names, a tied parameter, a re-assigned parameter, a container
+    and buffers, in chainrule or PyTorch."""
+    mods = lib.nn
+
+    class Net(mods.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = mods.Linear(3, 4)
+            self.seq = mods.Sequential(mods.Linear(4, 4), mods.ReLU(), mods.Linear(4, 3))
+            self.b = self.a  # the same module under a second name
+            self.head = mods.Linear(3, 4)
+            self.head.weight = self.a.weight  # a tied parameter
+            self.seq[2].weight = mods.Parameter(lib.zeros(3, 4))  # a new one in the old place
+            self.lst = mods.ModuleList([mods.Tanh(), self.seq[0]])
+            self.register_buffer("buf", lib.zeros(2))
+            self.register_buffer("tmp", lib.zeros(1), persistent=False)
+            self.register_buffer("tmp", lib.ones(1))  # registered again: now persistent
+
+    return Net()
+
+
+def test_shared_modules_traverse_as_pytorchs():
+    """state_dict names a shared module under each of its names (so a PyTorch checkpoint of a
+    weight-tied model loads); children, named_children and apply visit it once; a parameter
+    assigned again keeps its place."""
+    ours, theirs = _shared_net(cr), _shared_net(torch)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert list(ours.state_dict(prefix="m.")) == list(theirs.state_dict(prefix="m."))
+    for walk in ("named_children", "named_modules", "named_parameters", "named_buffers"):
+        assert [n for n, _ in getattr(ours, walk)()] == [n for n, _ in getattr(theirs, walk)()]
+    visits: dict = {"ours": [], "theirs": []}
+    ours.apply(lambda m: visits["ours"].append(type(m).__name__))
+    theirs.apply(lambda m: visits["theirs"].append(type(m).__name__))
+    assert visits["ours"] == visits["theirs"]
+    # PyTorch's checkpoint of the tied model loads strictly, into the shared tensors
+    state = {k: v.numpy().copy() for k, v in theirs.state_dict().items()}
+    state["a.weight"] = state["b.weight"] = state["head.weight"] = np.full((4, 3), 0.5, "f4")
+    ours.load_state_dict(state)
+    assert ours.head.weight is ours.a.weight is ours.b.weight
+    np.testing.assert_array_equal(ours.head.weight.detach().numpy(), state["a.weight"])
+    assert ours.get_submodule("seq.2") is ours.seq[2]
+    assert ours.get_submodule("") is ours
+    with pytest.raises(AttributeError, match="seq has no sub-module 'nine'"):
+        ours.get_submodule("seq.nine")
