@@ -364,18 +364,43 @@ class Function:
             else:
                 out = _as_array(out, cls, data)
         if not record:
-            return Tensor._make(out)
+            result = Tensor._make(out)
         # only floating outputs carry gradients
-        if out.dtype in _FLOAT_DTYPES if type(out) is ndarray else is_floating(out.dtype):
+        elif out.dtype in _FLOAT_DTYPES if type(out) is ndarray else is_floating(out.dtype):
             result = Tensor._make(out, True, ctx)
         else:
             result = Tensor._make(out)
+        # an output that is, or views, an input's memory shares its version counter (a
+        # built-in op's fresh output, the common case, is told apart by two tests)
+        if not cls.on_arrays or type(out) is not ndarray or out.base is not None or out is data[0]:
+            vc = _alias_counter(out, args, data)
+            if vc is not None:
+                result._vc = vc
+        if not record:
+            return result
         if ctx.saved:
             _tag_saved(ctx, args, data, (raw,), (out,), (result,))
         if anomaly.enabled:
             ctx._trace = _user_frames()
             _check_finite(ctx, [out], "forward output")
         return result
+
+
+def _alias_counter(out: Any, args: tuple, data: list) -> list | None:
+    """The version counter an op's output must share: that of the input tensor whose memory
+    the output array is or views (reshape, a slice, a transpose, a cast to its own dtype), as
+    PyTorch's views share their base's. An in-place change through either (``x.add_(1)``,
+    ``x[0] = 5``, an optimizer's step) is then a change of the other, and a backward that saved
+    the other's values before it raises instead of using the changed ones. None for an output
+    with memory of its own, and for arrays that do not say what they view (array-api-strict's).
+    """
+    base = getattr(out, "base", None)
+    for i, d in enumerate(data):
+        if d is out or (base is not None and (d is base or getattr(d, "base", None) is base)):
+            a = args[i]
+            if isinstance(a, Tensor):
+                return a._vc
+    return None
 
 
 def _distinct_arrays(args: tuple, data: list) -> None:
@@ -456,15 +481,22 @@ def _record_outputs(
     """Wrap several forward results as Tensors and, when recording, make ``ctx`` their grad_fn."""
     arrays = [_as_array(o, cls, data) for o in outs]
     if not record:
-        return tuple([Tensor._make(a) for a in arrays])
+        results = tuple([Tensor._make(a) for a in arrays])
+    else:
+        results = tuple(
+            [
+                Tensor._make(a, True, ctx, i) if is_floating(a.dtype) else Tensor._make(a)
+                for i, a in enumerate(arrays)
+            ]
+        )
+    for a, t in zip(arrays, results):
+        vc = _alias_counter(a, args, data)
+        if vc is not None:
+            t._vc = vc
+    if not record:
+        return results
     node: Node = ctx
     node.n_outputs = len(arrays)
-    results = tuple(
-        [
-            Tensor._make(a, True, node, i) if is_floating(a.dtype) else Tensor._make(a)
-            for i, a in enumerate(arrays)
-        ]
-    )
     if node.saved:
         _tag_saved(node, args, data, outs, arrays, results)
     node._out_meta = tuple([(a.shape, a.dtype, namespace(a), a.device) for a in arrays])

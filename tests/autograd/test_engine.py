@@ -457,6 +457,38 @@ def test_saved_input_modified_through_a_detached_alias_raises_on_backward():
         loss.backward()
 
 
+VIEWS = {
+    "slice": lambda t: t[0:2],
+    "reshape": lambda t: t.reshape(2, 2),
+    "transpose": lambda t: t.reshape(2, 2).T,
+    "unsqueeze": lambda t: t.unsqueeze(0),
+    "expand": lambda t: t.expand(3, 4),
+    "split": lambda t: t.split(2)[1],
+    "same-dtype cast": lambda t: t.double(),
+    "view of a view": lambda t: t[1:].reshape(3, 1)[0:2],
+}
+
+
+@pytest.mark.parametrize("view", VIEWS.values(), ids=VIEWS)
+@pytest.mark.parametrize("through", ["base", "view"])
+@pytest.mark.parametrize("recorded", [True, False], ids=["recorded", "under-no_grad"])
+def test_saved_view_modified_in_place_raises_on_backward(view, through, recorded):
+    """A view shares its base's version counter, as in PyTorch: a change through either, after
+    forward saved the view's values, makes backward raise instead of using the changed values
+    (before, it silently returned the gradient at the changed values)."""
+    x = t64([1.0, 2.0, 3.0, 4.0], requires_grad=recorded)
+    with cr.set_grad_enabled(recorded):
+        v = view(x)
+    w = cr.ones(v.shape, dtype=F64, requires_grad=True)
+    loss = (v * w).sum()  # saves v, for the gradient of w
+    if through == "view" and view is VIEWS["expand"]:
+        pytest.skip("an expanded view is read-only, as in PyTorch")
+    with cr.no_grad():
+        (x if through == "base" else v).add_(10.0)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
 def test_in_place_change_of_an_unsaved_input_is_fine():
     b = t64([1.0, 2.0])
     w = t64([3.0, 4.0])
