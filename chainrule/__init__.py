@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from . import autograd, compiler, data, nn, optim, threads, viz
 from ._memory import get_keep_memory, set_keep_memory
-from .autograd import Function, Tensor, enable_grad, no_grad, set_grad_enabled
+from .autograd import Function, Tensor, enable_grad, inference_mode, no_grad, set_grad_enabled
 from .autograd.grad_mode import is_grad_enabled
 from .backend import device
 from .compiler import compile

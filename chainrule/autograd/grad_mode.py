@@ -10,6 +10,7 @@ thread's recording. Anomaly detection is one switch for the whole process, as Py
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -41,7 +42,10 @@ def is_grad_enabled() -> bool:
 
 
 def _in_mode(func: F, mode: bool) -> F:
-    """``func`` wrapped to run with recording set to ``mode``."""
+    """``func`` wrapped to run with recording set to ``mode``; a generator function's body runs
+    in that mode at each resumption, and its caller's mode in between, as PyTorch's."""
+    if inspect.isgeneratorfunction(func):
+        return _generator_in_mode(func, mode)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -51,6 +55,40 @@ def _in_mode(func: F, mode: bool) -> F:
             return func(*args, **kwargs)
         finally:
             state.grad_enabled = prev
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _generator_in_mode(func: F, mode: bool) -> F:
+    def step(gen: Any, how: str, value: Any) -> Any:
+        prev = state.grad_enabled
+        state.grad_enabled = mode
+        try:
+            return getattr(gen, how)(value)
+        finally:
+            state.grad_enabled = prev
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        gen = func(*args, **kwargs)
+        how, value = "send", None
+        while True:
+            try:
+                out = step(gen, how, value)
+            except StopIteration as stop:
+                return stop.value
+            try:
+                how, value = "send", (yield out)
+            except GeneratorExit:
+                prev = state.grad_enabled
+                state.grad_enabled = mode
+                try:
+                    gen.close()
+                finally:
+                    state.grad_enabled = prev
+                raise
+            except BaseException as e:  # thrown into this generator: into the wrapped one
+                how, value = "throw", e
 
     return wrapper  # type: ignore[return-value]
 
@@ -99,6 +137,38 @@ class enable_grad(_GradModeContext):
     """Enable gradient recording, also inside a ``no_grad`` block."""
 
     _mode = True
+
+
+class inference_mode(_GradModeContext):
+    """PyTorch's ``inference_mode``, for evaluation code: here the same as ``no_grad`` (nothing
+    is recorded; chainrule has no separate inference tensors). ``inference_mode(False)`` leaves
+    recording as it is. A context manager and a decorator, bare or called.
+
+    Example:
+        >>> with cr.inference_mode():
+        ...     predictions = model(x).argmax(dim=1)
+    """
+
+    def __new__(cls, mode: Any = True):
+        if callable(mode):  # used bare, as @cr.inference_mode
+            return super().__new__(cls, mode)
+        self = super().__new__(cls)
+        self._enabled = bool(mode)
+        return self
+
+    _mode = False
+    _enabled = True
+
+    def __init__(self, mode: Any = True) -> None:
+        pass
+
+    def __enter__(self) -> None:
+        self._stack.append(state.grad_enabled)
+        if self._enabled:
+            state.grad_enabled = False
+
+    def __call__(self, func: F) -> F:
+        return _in_mode(func, False) if self._enabled else func
 
 
 class set_grad_enabled:

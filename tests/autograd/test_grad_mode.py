@@ -120,6 +120,70 @@ def test_decorated_function_restores_the_mode_after_an_exception():
     assert cr.is_grad_enabled()
 
 
+def test_a_decorated_generator_runs_in_the_mode_at_each_resumption():
+    """As PyTorch's: the generator's body in the decorator's mode every time it resumes, the
+    caller's own mode in between (before, the body ran in the caller's mode)."""
+    x = leaf()
+
+    @cr.no_grad()
+    def batches(n):
+        for _ in range(n):
+            got = yield (x * 2.0).requires_grad, cr.is_grad_enabled()
+            assert got in (None, "sent")
+        return "done"
+
+    gen = batches(3)
+    assert next(gen) == (False, False)
+    assert (x * 2.0).requires_grad and cr.is_grad_enabled()  # the caller's mode between
+    assert gen.send("sent") == (False, False)
+    assert cr.is_grad_enabled()
+    with cr.no_grad():
+        assert gen.__next__() == (False, False)
+        assert not cr.is_grad_enabled()
+    with pytest.raises(StopIteration) as stop:
+        next(gen)
+    assert stop.value.value == "done"
+
+    @cr.enable_grad
+    def recording():
+        try:
+            yield cr.is_grad_enabled()
+        except KeyError:
+            yield "caught"  # an exception thrown in reaches the body, in its mode
+        finally:
+            closed.append(cr.is_grad_enabled())
+
+    closed: list = []
+    with cr.no_grad():
+        gen = recording()
+        assert next(gen) is True
+        assert gen.throw(KeyError("k")) == "caught"
+        gen.close()
+        assert closed == [True] and not cr.is_grad_enabled()
+
+
+@pytest.mark.parametrize(
+    "use", ["with", "decorator()", "bare decorator", "mode=False"], ids=lambda u: u
+)
+def test_inference_mode_records_nothing_as_no_grad(use):
+    x = leaf()
+    if use == "with":
+        with cr.inference_mode():
+            y = x * 2.0
+    elif use == "mode=False":
+        with cr.inference_mode(False):
+            y = x * 2.0
+        assert y.requires_grad  # leaves recording as it is
+        with cr.no_grad(), cr.inference_mode(mode=False):
+            assert not (x * 2.0).requires_grad
+        return
+    else:
+        deco = cr.inference_mode() if use == "decorator()" else cr.inference_mode
+        y = deco(lambda t: t * 2.0)(x)
+    assert not y.requires_grad and y.grad_fn is None
+    assert cr.is_grad_enabled()
+
+
 def test_set_grad_enabled_as_a_context_manager():
     x = leaf()
     with cr.set_grad_enabled(False):
