@@ -513,9 +513,10 @@ def _tag_saved(
 
     ``data`` holds each argument's array (the argument itself when it is not a Tensor); ``outs``
     what forward returned, ``arrays`` the same as arrays and ``results`` the output Tensors.
-    Each tag is (kind, index, version counter, version now). Outputs are stored as arrays, never
-    as the output Tensor: the Tensor holds this node as its grad_fn, and holding it back would
-    make a reference cycle; the node keeps only the output's version counter.
+    Each tag is (kind, index, version counter, version now). An array argument that is no Tensor
+    is saved as a copy. Outputs are stored as arrays, never as the output Tensor: the Tensor
+    holds this node as its grad_fn, and holding it back would make a reference cycle; the node
+    keeps only the output's version counter.
     """
     saved = node.saved
     src: list = []
@@ -538,6 +539,11 @@ def _tag_saved(
                 src.append(("in", i, vc, vc[0]))
                 tagged = True
                 continue
+            if type(a) in _BY_TYPE:  # an array given as it is (x * np_array): no version
+                # counter watches it, so backward gets a copy of the values forward saw
+                if saved is node.saved:
+                    saved = list(saved)
+                saved[k] = namespace(a).asarray(a, copy=True)
         else:
             for j, o in enumerate(outs):
                 if s is o or s is arrays[j]:
@@ -551,9 +557,9 @@ def _tag_saved(
                 src.append(None)
             continue
         src.append(None)
+    if type(saved) is list:  # an output replaced by its array, or an array by its copy
+        node.saved = tuple(saved)
     if tagged:
-        if type(saved) is list:  # an output replaced by its array
-            node.saved = tuple(saved)
         node._saved_src = tuple(src)
 
 

@@ -61,6 +61,10 @@ class Index(Function):
 
     @staticmethod
     def forward(ctx, x, key):
+        if ctx.needs_input_grad[0]:
+            # backward scatters to where forward read: a copy of the index arrays, so that a
+            # change of the index tensor (or NumPy array) in place after forward cannot move it
+            ctx.key = _copied(key)
         if type(key) is Flat:
             xp = namespace(x)
             p = key.positions
@@ -70,8 +74,15 @@ class Index(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, key = ctx.inputs
-        return call(IndexAdd, grad, key, x.shape), None
+        return call(IndexAdd, grad, ctx.key, ctx.inputs[0].shape), None
+
+
+def _copied(key: Any) -> Any:
+    """``key`` with each index array in it copied (ints, slices and a ``Flat``'s positions,
+    made by the key's conversion, as they are)."""
+    if type(key) is tuple:
+        return tuple([_copied(k) for k in key])
+    return namespace(key).asarray(key, copy=True) if is_array(key) else key
 
 
 class IndexAdd(Function):

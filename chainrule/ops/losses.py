@@ -83,10 +83,19 @@ def _all_classes(y: Any, n_classes: int) -> bool:
 
 
 def _targets(
-    xp: Any, x: Any, target: Any, weight: Any, ignore_index: int | None, ax: int, fn: str
+    xp: Any,
+    x: Any,
+    target: Any,
+    weight: Any,
+    ignore_index: int | None,
+    ax: int,
+    fn: str,
+    kept: bool = False,
 ) -> tuple:
     """Index arrays for a class-index target, made with namespace ``xp`` on x's device, after
-    ``check_targets``.
+    ``check_targets``. ``kept``: the key is kept for backward, so it holds a copy of the
+    target, never the target's own array (which the caller may change in place before
+    backward: a new batch read into the same tensor).
 
     Returns:
         key: an index with ``x[key]`` = the target class's entry at every position (target's
@@ -110,6 +119,8 @@ def _targets(
         wy = valid
     else:
         wy = weight[y] if valid is None else weight[y] * valid
+    if kept and y is target:
+        y = xp.asarray(target, copy=True)
     if ax == 0:
         return (y,), valid, wy
     if y.ndim == 1:  # (N, C), the usual batch: row n, column y[n]
@@ -211,7 +222,8 @@ class CrossEntropy(Function):
         xp = namespace(x)
         ax = class_axis(x)
         n_classes = x.shape[ax]
-        key, valid, wy = _targets(xp, x, target, weight, ignore_index, ax, "cross_entropy")
+        kept = ctx.needs_input_grad[0]
+        key, valid, wy = _targets(xp, x, target, weight, ignore_index, ax, "cross_entropy", kept)
         m = xp.max(x, axis=ax, keepdims=True)
         s = x - m  # <= 0: exp cannot overflow, the largest term is exactly 1
         e = xp.exp(s)
@@ -294,7 +306,8 @@ class NLLLoss(Function):
     def forward(ctx, x, target, weight, ignore_index, reduction):
         xp = namespace(x)
         ax = class_axis(x)
-        key, valid, wy = _targets(xp, x, target, weight, ignore_index, ax, "nll_loss")
+        kept = ctx.needs_input_grad[0]
+        key, valid, wy = _targets(xp, x, target, weight, ignore_index, ax, "nll_loss", kept)
         if valid is None:  # every position counts
             loss = -x[key] if wy is None else -wy * x[key]
         else:

@@ -489,6 +489,43 @@ def test_saved_view_modified_in_place_raises_on_backward(view, through, recorded
         loss.backward()
 
 
+def _index_tensor():
+    return cr.tensor([0, 2])
+
+
+CONSTANTS = {
+    # name: (make the op's constant, the loss of x using it, change it in place)
+    "index tensor": (_index_tensor, lambda x, c: (x[:, c] * t64([[1.0, 2.0]] * 2, False)).sum()),
+    "index array": (lambda: np.array([0, 2]), lambda x, c: (x[:, c] * 3.0).sum()),
+    "index pair": (_index_tensor, lambda x, c: (x[c[:2] * 0 + 1, c] * 3.0).sum()),
+    "mask": (lambda: cr.tensor([[True, False, True]] * 2), lambda x, c: (x[c] ** 2).sum()),
+    "cross_entropy target": (_index_tensor, lambda x, c: cr.nn.functional.cross_entropy(x, c)),
+    "nll_loss target": (_index_tensor, lambda x, c: cr.nn.functional.nll_loss(x, c)),
+    "array operand": (lambda: np.array([1.0, 2.0, 3.0]), lambda x, c: (x * c).sum()),
+    "array divisor": (lambda: np.array([1.0, 2.0, 3.0]), lambda x, c: (c / x).sum()),
+}
+
+
+@pytest.mark.parametrize("const, loss_of", CONSTANTS.values(), ids=CONSTANTS)
+def test_a_constant_changed_in_place_after_forward_leaves_the_gradient_alone(const, loss_of):
+    """An index, a mask, a class target or a NumPy operand that the graph keeps is kept as
+    forward saw it: changing the caller's tensor or array in place before backward (a new batch
+    read into the same buffer) gives the gradient of the forward that ran. Before, backward
+    read the changed values: the gradient scattered to other positions, silently."""
+    xs = [t64([[0.2, -1.0, 0.5], [1.5, 0.3, -0.7]]) for _ in range(2)]
+    expected = loss_of(xs[0], const())
+    expected.backward()
+    c = const()
+    loss = loss_of(xs[1], c)
+    with cr.no_grad():
+        if isinstance(c, cr.Tensor):
+            c.copy_(cr.tensor(1, dtype=c.dtype).expand(*c.shape))  # every index 1, or True
+        else:
+            c[...] = 1  # a NumPy array
+    loss.backward()
+    np.testing.assert_array_equal(xs[1].grad.numpy(), xs[0].grad.numpy())
+
+
 def test_in_place_change_of_an_unsaved_input_is_fine():
     b = t64([1.0, 2.0])
     w = t64([3.0, 4.0])
