@@ -443,19 +443,32 @@ class Tensor:
         _functional._backward([self], [gradient], retain_graph, create_graph)
 
     # ----- in-place operations (bump the version counter) -----
-    def _check_inplace(self, op: str) -> None:
-        if state.grad_enabled and self._requires_grad:
+    def _check_inplace(self, op: str, *operands: Any) -> None:
+        """Refuse an in-place change the graph would not follow: of a tensor that requires grad,
+        or by an operand that does (its gradient would be dropped, silently, from then on)."""
+        if not state.grad_enabled:
+            return
+        if self._requires_grad:
             kind = "a leaf tensor" if self.grad_fn is None else "a tensor in the graph"
             raise RuntimeError(
                 f"{op}: in-place operation on {kind} that requires grad. Use an out-of-place "
                 "operation (y = x + 1), or run it inside `with cr.no_grad():` (as optimizers do)"
             )
+        for v in operands:
+            if isinstance(v, Tensor) and v._requires_grad:
+                raise RuntimeError(
+                    f"{op}: writes a value that requires grad into a tensor that does not; the "
+                    "tensor would hold the numbers but not the graph, and the gradient through "
+                    "it would be lost. Compute it out of place (acc = acc + value, cr.stack, "
+                    "cr.cat, cr.where), or write value.detach() if no gradient should flow"
+                )
 
-    def _inplace(self, op: str, value: ndarray, cast: bool = False) -> Tensor:
+    def _inplace(self, op: str, value: ndarray, cast: bool = False, *operands: Any) -> Tensor:
         """Write ``value`` into this tensor. ``cast``: in any dtype (``copy_``, ``fill_``);
         else, as in PyTorch, a result of a higher kind than the tensor's (float into an integer
-        tensor, an integer into a bool one) is refused, not truncated."""
-        self._check_inplace(op)
+        tensor, an integer into a bool one) is refused, not truncated. ``operands``: the
+        tensors ``value`` was computed from (``_check_inplace``)."""
+        self._check_inplace(op, *operands)
         out = self._data
         if not cast and _kind(value.dtype) > _kind(out.dtype):
             raise RuntimeError(
@@ -477,21 +490,22 @@ class Tensor:
 
     def add_(self, other: Any, alpha: float = 1) -> Tensor:
         o = _value(other)
-        return self._inplace("add_", self._data + (o if alpha == 1 else alpha * o))
+        return self._inplace("add_", self._data + (o if alpha == 1 else alpha * o), False, other)
 
     def sub_(self, other: Any, alpha: float = 1) -> Tensor:
         o = _value(other)
-        return self._inplace("sub_", self._data - (o if alpha == 1 else alpha * o))
+        return self._inplace("sub_", self._data - (o if alpha == 1 else alpha * o), False, other)
 
     def mul_(self, other: Any) -> Tensor:
-        return self._inplace("mul_", self._data * _value(other))
+        return self._inplace("mul_", self._data * _value(other), False, other)
 
     def div_(self, other: Any) -> Tensor:
-        return self._inplace("div_", self._data / _value(other))
+        return self._inplace("div_", self._data / _value(other), False, other)
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         xp = namespace(self._data)
-        return self._inplace("clamp_", xp.clip(self._data, _value(min), _value(max)))
+        clipped = xp.clip(self._data, _value(min), _value(max))
+        return self._inplace("clamp_", clipped, False, min, max)
 
     def zero_(self) -> Tensor:
         return self.fill_(0)
@@ -502,17 +516,21 @@ class Tensor:
     def copy_(self, src: Any) -> Tensor:
         """Write ``src``'s values (from any device; broadcast to this shape) into this tensor."""
         value = to_array(src, self.dtype, copy=False, device=self.device)
-        return self._inplace("copy_", value, cast=True)
+        return self._inplace("copy_", value, True, src)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._check_inplace("__setitem__")
+        self._check_inplace("__setitem__", value)
         # index arrays and the value are moved to this tensor's device, as for x[key]
         _ops.indexing.setitem(self._data, key, value)
         self._version += 1
 
     def _iop(self, op: str, fn: Callable[[Any, Any], Tensor], other: Any) -> Tensor:
-        # x += y is in place, as in PyTorch; on a tensor in the graph it rebinds x to x + y
-        if state.grad_enabled and self._requires_grad and self.grad_fn is not None:
+        # x += y is in place, as in PyTorch; where the result belongs in the graph (x is in it,
+        # or y requires grad and x does not: acc += loss) it rebinds x to x + y
+        if state.grad_enabled and (
+            (self._requires_grad and self.grad_fn is not None)
+            or (not self._requires_grad and isinstance(other, Tensor) and other._requires_grad)
+        ):
             return fn(self, other)
         return self._inplace(op, fn(self, other)._data)
 

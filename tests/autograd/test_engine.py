@@ -526,6 +526,52 @@ def test_a_constant_changed_in_place_after_forward_leaves_the_gradient_alone(con
     np.testing.assert_array_equal(xs[1].grad.numpy(), xs[0].grad.numpy())
 
 
+def test_adding_a_value_that_requires_grad_into_a_plain_tensor_carries_its_gradient():
+    """``acc += value`` where value requires grad and acc does not (summing losses or penalties
+    into a zeros tensor) rebinds acc to acc + value, in the graph, as ``x += y`` on a tensor in
+    the graph does. Before, acc took the numbers only: an L2 penalty summed this way added
+    nothing to the gradient, silently."""
+    w = t64([1.0, -2.0])
+    ce = (w * 3.0).sum()
+    reg = cr.zeros((), dtype=F64)
+    for _ in range(2):
+        reg += (w * w).sum()
+    assert reg.requires_grad and reg.grad_fn is not None
+    (ce + 0.5 * reg).backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [3.0 + 2.0 * 1.0, 3.0 + 2.0 * -2.0])
+    with cr.no_grad():  # no graph to carry: in place, as before
+        acc = cr.zeros(2, dtype=F64)
+        acc += w
+        assert not acc.requires_grad
+        np.testing.assert_array_equal(acc.numpy(), [1.0, -2.0])
+
+
+IN_PLACE_WRITES = {
+    "add_": lambda a, v: a.add_(v),
+    "sub_": lambda a, v: a.sub_(v, alpha=2),
+    "mul_": lambda a, v: a.mul_(v),
+    "div_": lambda a, v: a.div_(v),
+    "clamp_": lambda a, v: a.clamp_(min=v),
+    "copy_": lambda a, v: a.copy_(v),
+    "setitem": lambda a, v: a.__setitem__(0, v[1]),
+}
+
+
+@pytest.mark.parametrize("write", IN_PLACE_WRITES.values(), ids=IN_PLACE_WRITES)
+def test_writing_a_value_that_requires_grad_into_a_plain_tensor_in_place_is_refused(write):
+    """The in-place methods and item assignment cannot rebind a name: writing a value that
+    requires grad into a tensor outside the graph would keep its numbers and lose its gradient
+    (silently, before), so it raises, and writes nothing; under no_grad it writes."""
+    v = t64([2.0, 4.0])
+    a = cr.ones(2, dtype=F64)
+    with pytest.raises(RuntimeError, match="requires grad into a tensor that does not"):
+        write(a, v)
+    np.testing.assert_array_equal(a.numpy(), [1.0, 1.0])
+    with cr.no_grad():
+        write(a, v)
+    assert not a.requires_grad and not np.array_equal(a.numpy(), [1.0, 1.0])
+
+
 def test_in_place_change_of_an_unsaved_input_is_fine():
     b = t64([1.0, 2.0])
     w = t64([3.0, 4.0])
