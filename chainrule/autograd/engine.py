@@ -180,22 +180,29 @@ class _Run:
 
 
 def _run_hooks(hooks: list, g: Any, run: _Run) -> Any:
+    """Call each hook with the gradient; a returned Tensor replaces it.
+
+    First order, a hook gets a copy of its own: the array may be shared (an add gate hands one
+    gradient to both inputs), and a hook that changes its argument in place (``g.mul_(10)``,
+    ``g.clamp_(-1, 1)``) must change this gradient only. What it did to the copy goes on.
+    """
     create_graph = run.create_graph
     for hook in hooks:
-        gt = g if create_graph else Tensor._make(g)
+        gt = g if create_graph else Tensor._make(namespace(g).asarray(g, copy=True))
         out = hook(gt)
-        if out is not None:
-            if not isinstance(out, Tensor) or out.shape != gt.shape:
-                raise RuntimeError(
-                    f"hook {getattr(hook, '__name__', hook)!r} must return None or a Tensor of "
-                    f"shape {tuple(gt.shape)}; got {type(out).__name__}"
-                    + (f" of shape {tuple(out.shape)}" if isinstance(out, Tensor) else "")
-                )
-            if create_graph:
-                g = out
-            else:
-                g = out._data
-                run.given.add(id(g))  # the hook's own tensor: the user may keep it
+        if out is None:
+            out = gt
+        elif not isinstance(out, Tensor) or out.shape != gt.shape:
+            raise RuntimeError(
+                f"hook {getattr(hook, '__name__', hook)!r} must return None or a Tensor of "
+                f"shape {tuple(gt.shape)}; got {type(out).__name__}"
+                + (f" of shape {tuple(out.shape)}" if isinstance(out, Tensor) else "")
+            )
+        if create_graph:
+            g = out
+        else:
+            g = out._data
+            run.given.add(id(g))  # a tensor the hook had: the user may keep it
     return g
 
 

@@ -141,6 +141,22 @@ def test_a_hook_returning_a_tensor_it_keeps_does_not_become_a_grad():
     np.testing.assert_array_equal(kept.numpy(), [2.0, 2.0])
 
 
+@pytest.mark.parametrize("on", ["leaf", "intermediate"])
+def test_a_hook_changing_its_gradient_in_place_changes_that_gradient_only(on):
+    """The add gate hands one gradient array to both inputs; a hook on one input that scales
+    its argument in place (``g.mul_(10)``, as gradient-clipping hooks do) scaled the other
+    input's gradient too, silently. Each hook now gets a copy; what it does to it goes on."""
+    x, y = t64([1.0, 2.0]), t64([3.0, 4.0])
+    h = x if on == "leaf" else x * 1.0
+    seen = []
+    h.register_hook(lambda g: g.mul_(10.0))
+    h.register_hook(lambda g: seen.append(g.numpy().copy()))  # the next hook sees the change
+    ((h + y) * t64([1.0, 2.0], requires_grad=False)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [10.0, 20.0])
+    np.testing.assert_array_equal(y.grad.numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(seen[0], [10.0, 20.0])
+
+
 def test_two_leaves_fed_by_one_add_get_separate_grads():
     x, y = t64([1.0, 2.0]), t64([3.0, 4.0])
     (x + y).sum().backward()
