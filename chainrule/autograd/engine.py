@@ -402,14 +402,21 @@ def _backward(node: Node, grads: Any, run: _Run) -> Any:
         if fn.on_arrays or run.create_graph:
             result = fn.backward(node, *glist)
         else:
-            result = fn.backward(node, *[Tensor._make(g) for g in glist])
+            result = fn.backward(node, *[_own_tensor(g) for g in glist])
     elif run.create_graph:  # a user's Function here: _process runs a built-in op's plain case
         result = fn.backward(node, grads)
     else:
-        result = fn.backward(node, Tensor._make(grads))
+        result = fn.backward(node, _own_tensor(grads))
     if not fn.on_arrays and not run.create_graph:
         _foreign(result if type(result) is tuple else (result,), run)
     return result
+
+
+def _own_tensor(g: Any) -> Tensor:
+    """Upstream gradient ``g`` for a user's Function's backward, as a Tensor over a copy: the
+    array may be another input's gradient too (an add gate hands one array to both), and a
+    backward that changes its argument in place must not change that one."""
+    return Tensor._make(namespace(g).asarray(g, copy=True))
 
 
 def _foreign(result: tuple, run: _Run) -> None:

@@ -157,6 +157,26 @@ def test_a_hook_changing_its_gradient_in_place_changes_that_gradient_only(on):
     np.testing.assert_array_equal(seen[0], [10.0, 20.0])
 
 
+def test_a_user_function_changing_its_upstream_gradient_in_place_changes_nothing_else():
+    """A user's backward that scales its argument in place and returns it (``g.mul_(2)``): the
+    array was the add gate's, shared with the other branch, whose gradient it doubled."""
+
+    class Double(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.mul_(2)
+
+    x, y = t64([1.0, 2.0]), t64([3.0, 4.0])
+    t = (x * 1.0) + y  # one gradient array reaches both uses of t
+    ((Double.apply(t) + t) * t64([1.0, 2.0], requires_grad=False)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 6.0])  # (2 + 1) * w
+    np.testing.assert_array_equal(y.grad.numpy(), [3.0, 6.0])
+
+
 def test_two_leaves_fed_by_one_add_get_separate_grads():
     x, y = t64([1.0, 2.0]), t64([3.0, 4.0])
     (x + y).sum().backward()
