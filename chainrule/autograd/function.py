@@ -372,7 +372,12 @@ class Function:
             result = Tensor._make(out)
         # an output that is, or views, an input's memory shares its version counter (a
         # built-in op's fresh output, the common case, is told apart by two tests)
-        if not cls.on_arrays or type(out) is not ndarray or out.base is not None or out is data[0]:
+        if (
+            not cls.on_arrays
+            or type(out) is not ndarray
+            or out.base is not None
+            or (data and out is data[0])
+        ):
             vc = _alias_counter(out, args, data)
             if vc is not None:
                 result._vc = vc
