@@ -8,6 +8,7 @@ are bound to this class at the bottom of this file.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -526,13 +527,22 @@ class Tensor:
 
     def _iop(self, op: str, fn: Callable[[Any, Any], Tensor], other: Any) -> Tensor:
         # x += y is in place, as in PyTorch; where the result belongs in the graph (x is in it,
-        # or y requires grad and x does not: acc += loss) it rebinds x to x + y
+        # or y requires grad and x does not: acc += loss) it rebinds x to x + y. Rebinding
+        # leaves x's memory as it was, so a y that requires grad is refused (_check_inplace)
+        # where other tensors share that memory (a view of x or the x that is a view, a
+        # detach()ed alias, a saved value): they would not see the change PyTorch makes.
         if state.grad_enabled and (
             (self._requires_grad and self.grad_fn is not None)
-            or (not self._requires_grad and isinstance(other, Tensor) and other._requires_grad)
+            or (
+                not self._requires_grad
+                and isinstance(other, Tensor)
+                and other._requires_grad
+                and getattr(self._data, "base", None) is None
+                and sys.getrefcount(self._vc) <= _VC_ALONE
+            )
         ):
             return fn(self, other)
-        return self._inplace(op, fn(self, other)._data)
+        return self._inplace(op, fn(self, other)._data, False, other)
 
     def __pos__(self) -> Tensor:
         return self  # +x is x, as in PyTorch
@@ -590,6 +600,16 @@ class RemovableHandle:
                 return
 
 
+def _vc_alone() -> int:
+    """What ``sys.getrefcount`` gives, in ``_iop``, for a version counter that one tensor
+    alone holds (a view, a ``detach()``, a saved value's tag each hold it once more)."""
+
+    def count(t: Tensor) -> int:
+        return sys.getrefcount(t._vc)
+
+    return count(Tensor._make(NUMPY.zeros(1)))
+
+
 def _value(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
@@ -641,3 +661,4 @@ from . import engine as _engine  # noqa: E402
 from . import functional as _functional  # noqa: E402
 
 _ops.bind_methods(Tensor)
+_VC_ALONE = _vc_alone()

@@ -546,6 +546,20 @@ def test_adding_a_value_that_requires_grad_into_a_plain_tensor_carries_its_gradi
         np.testing.assert_array_equal(acc.numpy(), [1.0, -2.0])
 
 
+@pytest.mark.parametrize("alias", ["x is a view", "a view of x", "x.detach()", "x saved"])
+def test_adding_a_value_that_requires_grad_into_shared_memory_is_refused(alias):
+    """Rebinding leaves x's memory as it was, where PyTorch writes into it: another tensor
+    over that memory would not see the sum (nor its gradient), so += refuses there."""
+    w = t64([1.0, -2.0])
+    base = cr.zeros(4, dtype=F64)
+    x = base[0:2] if alias == "x is a view" else cr.zeros(2, dtype=F64)
+    keep = {"a view of x": lambda: x[0:1], "x.detach()": x.detach, "x saved": lambda: x * w}
+    other = keep.get(alias, lambda: None)()  # noqa: F841 (held while += runs)
+    with pytest.raises(RuntimeError, match="requires grad into a tensor that does not"):
+        x += w
+    np.testing.assert_array_equal(x.numpy(), [0.0, 0.0])
+
+
 IN_PLACE_WRITES = {
     "add_": lambda a, v: a.add_(v),
     "sub_": lambda a, v: a.sub_(v, alpha=2),
