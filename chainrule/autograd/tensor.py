@@ -528,18 +528,18 @@ class Tensor:
     def _iop(self, op: str, fn: Callable[[Any, Any], Tensor], other: Any) -> Tensor:
         # x += y is in place, as in PyTorch; where the result belongs in the graph (x is in it,
         # or y requires grad and x does not: acc += loss) it rebinds x to x + y. Rebinding
-        # leaves x's memory as it was, so a y that requires grad is refused (_check_inplace)
-        # where other tensors share that memory (a view of x or the x that is a view, a
-        # detach()ed alias, a saved value): they would not see the change PyTorch makes.
-        if state.grad_enabled and (
-            (self._requires_grad and self.grad_fn is not None)
-            or (
-                not self._requires_grad
-                and isinstance(other, Tensor)
-                and other._requires_grad
-                and getattr(self._data, "base", None) is None
-                and sys.getrefcount(self._vc) <= _VC_ALONE
+        # leaves x's memory as it was, so it is refused (_check_inplace) where other tensors
+        # share that memory (a view of x or the x that is a view, a detach()ed alias, a value
+        # an op saved): they would not see the change PyTorch makes, or its backward would
+        # raise.
+        if (
+            state.grad_enabled
+            and (
+                (self._requires_grad and self.grad_fn is not None)
+                or (not self._requires_grad and isinstance(other, Tensor) and other._requires_grad)
             )
+            and getattr(self._data, "base", None) is None
+            and sys.getrefcount(self._vc) <= _VC_ALONE
         ):
             return fn(self, other)
         return self._inplace(op, fn(self, other)._data, False, other)

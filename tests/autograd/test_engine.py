@@ -547,17 +547,26 @@ def test_adding_a_value_that_requires_grad_into_a_plain_tensor_carries_its_gradi
 
 
 @pytest.mark.parametrize("alias", ["x is a view", "a view of x", "x.detach()", "x saved"])
-def test_adding_a_value_that_requires_grad_into_shared_memory_is_refused(alias):
-    """Rebinding leaves x's memory as it was, where PyTorch writes into it: another tensor
-    over that memory would not see the sum (nor its gradient), so += refuses there."""
+@pytest.mark.parametrize("x_in_graph", [False, True], ids=["plain x", "x in the graph"])
+def test_rebinding_x_plus_equals_is_refused_where_others_share_xs_memory(alias, x_in_graph):
+    """``x += y`` in the graph rebinds x, leaving its memory as it was, where PyTorch writes
+    into it: another tensor over that memory (a view, an alias, a value an op saved) would not
+    see the sum, or PyTorch's backward would raise, so += refuses there, and writes nothing."""
     w = t64([1.0, -2.0])
-    base = cr.zeros(4, dtype=F64)
-    x = base[0:2] if alias == "x is a view" else cr.zeros(2, dtype=F64)
+    base = t64([0.0] * 4, x_in_graph) * 1.0 if x_in_graph else cr.zeros(4, dtype=F64)
+    if alias == "x is a view":
+        x = base[0:2]
+    else:
+        x = t64([0.0, 0.0]) * 1.0 if x_in_graph else cr.zeros(2, dtype=F64)
     keep = {"a view of x": lambda: x[0:1], "x.detach()": x.detach, "x saved": lambda: x * w}
     other = keep.get(alias, lambda: None)()  # noqa: F841 (held while += runs)
-    with pytest.raises(RuntimeError, match="requires grad into a tensor that does not"):
+    match = "tensor in the graph" if x_in_graph else "requires grad into a tensor that does not"
+    with pytest.raises(RuntimeError, match=match):
         x += w
-    np.testing.assert_array_equal(x.numpy(), [0.0, 0.0])
+    np.testing.assert_array_equal(x.detach().numpy(), [0.0, 0.0])
+    alone = t64([0.0, 0.0]) * 1.0 if x_in_graph else cr.zeros(2, dtype=F64)
+    alone += w  # nothing shares its memory: rebound, in the graph
+    assert alone.grad_fn is not None
 
 
 IN_PLACE_WRITES = {
