@@ -512,12 +512,15 @@ class Tensor:
         return self.fill_(0)
 
     def fill_(self, value: Any) -> Tensor:
-        return self.copy_(value)
+        return self._copy("fill_", value)
 
     def copy_(self, src: Any) -> Tensor:
         """Write ``src``'s values (from any device; broadcast to this shape) into this tensor."""
+        return self._copy("copy_", src)
+
+    def _copy(self, op: str, src: Any) -> Tensor:
         value = to_array(src, self.dtype, copy=False, device=self.device)
-        return self._inplace("copy_", value, True, src)
+        return self._inplace(op, value, True, src)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._check_inplace("__setitem__", value)
