@@ -36,9 +36,9 @@ class SGD(Optimizer):
         lr: the learning rate (the lecture's step size), >= 0.
         momentum: the momentum factor, >= 0 (0: none).
         dampening: scales the new gradient in the momentum buffer by ``1 - dampening``.
-        nesterov: use Nesterov momentum; needs ``momentum > 0`` and ``dampening == 0``.
         weight_decay: L2 penalty added to the gradient as ``weight_decay * w``, >= 0;
             ``weight_decay = 2 * lambda`` is the regularization ``lambda * (W**2).sum()``.
+        nesterov: use Nesterov momentum; needs ``momentum > 0`` and ``dampening == 0``.
         maximize: ascend the objective instead of descending it.
 
     Raises:
@@ -61,8 +61,8 @@ class SGD(Optimizer):
         lr: float = 1e-3,
         momentum: float = 0,
         dampening: float = 0,
-        nesterov: bool = False,
         weight_decay: float = 0,
+        nesterov: bool = False,
         *,
         maximize: bool = False,
     ) -> None:
@@ -70,8 +70,8 @@ class SGD(Optimizer):
             "lr": lr,
             "momentum": momentum,
             "dampening": dampening,
-            "nesterov": nesterov,
             "weight_decay": weight_decay,
+            "nesterov": nesterov,
             "maximize": maximize,
         }
         super().__init__(params, defaults)
