@@ -235,39 +235,49 @@ class Std(Function):
 def var(
     input: Tensor,
     dim: Any = None,
-    *,
-    correction: int = 1,
-    keepdim: bool = False,
     unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: int | None = None,
     axis: Any = None,
     keepdims: bool | None = None,
 ) -> Tensor:
     """Variance over ``dim``, dividing by n - correction (1 by default, as PyTorch does).
 
-    ``unbiased=False`` is ``correction=0``: NumPy's default.
+    ``unbiased=False`` is ``correction=0``: NumPy's default. PyTorch's positional forms too:
+    ``x.var(0, False, True)`` (dim, unbiased, keepdim) and ``x.var(False)`` (unbiased alone).
     """
-    if unbiased is not None:
-        correction = 1 if unbiased else 0
-    axes = reduce_axes(dim, axis, input.ndim, "var")
+    axes, correction = _spread_args(input, dim, unbiased, correction, axis, "var")
     return Var.apply(input, axes, correction, keep(keepdim, keepdims))
+
+
+def _spread_args(
+    input: Tensor, dim: Any, unbiased: Any, correction: Any, axis: Any, fn: str
+) -> tuple[Any, int]:
+    """``var``/``std``'s axes and correction from PyTorch's spellings of them."""
+    if isinstance(dim, bool):  # x.var(False): PyTorch's (input, unbiased) form
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{fn}: give unbiased or correction, not both")
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    return reduce_axes(dim, axis, input.ndim, fn), correction
 
 
 @register(Std, methods=("std",))
 def std(
     input: Tensor,
     dim: Any = None,
-    *,
-    correction: int = 1,
-    keepdim: bool = False,
     unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: int | None = None,
     axis: Any = None,
     keepdims: bool | None = None,
 ) -> Tensor:
     """Standard deviation: the square root of ``var`` with the same arguments; its gradient is 0
     where every value it spans is equal, as in PyTorch."""
-    if unbiased is not None:
-        correction = 1 if unbiased else 0
-    axes = reduce_axes(dim, axis, input.ndim, "std")
+    axes, correction = _spread_args(input, dim, unbiased, correction, axis, "std")
     return Std.apply(input, axes, correction, keep(keepdim, keepdims))
 
 

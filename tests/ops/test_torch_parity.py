@@ -195,3 +195,27 @@ def test_degenerate_sizes_match_torch(name, fn, tfn, values) -> None:
         y.backward(cr.tensor(up))
         ty.backward(torch.tensor(up))
     np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "x.var(0, False)",
+        "x.std(1, False, True)",
+        "x.var(False)",
+        "x.std(True)",
+        "lib.var(x, 1, False)",
+        "lib.std(x, (0, 1), True, True)",
+        "x.var(dim=1, correction=0, keepdim=True)",
+        "x.std(0, unbiased=False)",
+    ],
+)
+def test_var_and_std_take_pytorchs_positional_forms(call) -> None:
+    """(dim, unbiased, keepdim) by position, and unbiased alone: x.var(0, False) raised a
+    TypeError here, where PyTorch gives the population variance."""
+    values = np.random.default_rng(3).standard_normal((3, 4))
+    got, want = (
+        eval(call, {"lib": lib, "x": lib.tensor(values, requires_grad=True)})  # noqa: S307
+        for lib in (cr, torch)
+    )
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-12)
