@@ -33,9 +33,16 @@ def _twins():
     import torch.nn.functional as tf
 
     pairs = []
-    for name in dir(cr.nn.functional):
-        if not name.startswith("_") and callable(getattr(tf, name, None)):
-            pairs.append((f"F.{name}", getattr(cr.nn.functional, name), getattr(tf, name)))
+    functions = [
+        ("F", cr.nn.functional, tf),
+        ("nn.init", cr.nn.init, torch.nn.init),
+        ("nn.utils", cr.nn.utils, torch.nn.utils),
+    ]
+    for prefix, ours, theirs in functions:
+        for name in dir(ours):
+            c, t = getattr(ours, name), getattr(theirs, name, None)
+            if not name.startswith("_") and callable(c) and callable(t):
+                pairs.append((f"{prefix}.{name}", c, t))
     classes = [
         ("nn", cr.nn, torch.nn),
         ("optim", cr.optim, torch.optim),
