@@ -71,14 +71,15 @@ class ELU(Module):
 
 
 class Softmax(Module):
-    """Softmax along ``dim``."""
+    """Softmax along ``dim`` (None: ``F.softmax``'s implicit choice, with its warning, as in
+    PyTorch)."""
 
-    def __init__(self, dim: int = -1) -> None:
+    def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.softmax(input, self.dim)
+        return F.softmax(input, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -88,7 +89,7 @@ class LogSoftmax(Softmax):
     """log(softmax(x)) along ``dim``, computed stably."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.log_softmax(input, self.dim)
+        return F.log_softmax(input, self.dim, _stacklevel=5)
 
 
 class Identity(Module):

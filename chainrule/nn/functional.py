@@ -6,9 +6,11 @@ with no state: the Modules in ``chainrule.nn`` hold the parameters and call thes
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from .. import ops as _ops
 from ..autograd.tensor import Tensor
 from ..backend import namespace
 from ..creation import as_tensor
@@ -34,6 +36,37 @@ __all__ = [
     *_OPS,
     *_losses_all,
 ]
+
+
+def softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+) -> Tensor:
+    """Softmax along ``dim``, as PyTorch's ``F.softmax``: ``dtype`` converts the input first,
+    and without ``dim`` the axis is PyTorch's old implicit choice (0 for 0-, 1- and 3-d input,
+    else 1), with its deprecation warning; pass ``dim``. (``x.softmax()`` and ``cr.softmax``
+    take the last axis.)"""
+    return _ops.softmax(*_softmax_args("softmax", input, dim, _stacklevel, dtype))
+
+
+def log_softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+) -> Tensor:
+    """log(softmax(x)) along ``dim``, computed stably, with ``softmax``'s arguments."""
+    return _ops.log_softmax(*_softmax_args("log_softmax", input, dim, _stacklevel, dtype))
+
+
+def _softmax_args(name: str, input: Tensor, dim: Any, stacklevel: int, dtype: Any) -> tuple:
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        warnings.warn(
+            f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+            "include dim=X as an argument.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    return input, dim
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

@@ -219,3 +219,22 @@ def test_var_and_std_take_pytorchs_positional_forms(call) -> None:
         for lib in (cr, torch)
     )
     np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("ndim", [1, 2, 3, 4])
+def test_softmax_without_dim_takes_pytorchs_implicit_axis(name, ndim) -> None:
+    """F.softmax(x) and nn.Softmax() without dim: PyTorch's old implicit axis (the first for 3-d
+    input, the second for 4-d), with its deprecation warning; the last axis before."""
+    values = np.random.default_rng(4).standard_normal((2, 3, 4, 5)[:ndim])
+    with pytest.warns(UserWarning, match="Implicit dimension choice"):
+        got = getattr(cr.nn.functional, name)(cr.tensor(values))
+    with pytest.warns(UserWarning, match="Implicit dimension choice"):
+        module = getattr(cr.nn, "Softmax" if name == "softmax" else "LogSoftmax")()
+        from_module = module(cr.tensor(values))
+    with pytest.warns(UserWarning):
+        want = getattr(torch.nn.functional, name)(torch.tensor(values)).numpy()
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(from_module.numpy(), want, rtol=1e-12)
+    as32 = getattr(cr.nn.functional, name)(cr.tensor(values), -1, dtype=cr.float32)
+    assert as32.dtype == cr.float32
