@@ -7,7 +7,7 @@ from typing import Any
 
 from . import dtypes
 from .autograd.tensor import Tensor, to_array
-from .backend import NUMPY, is_array, ndarray, resolve
+from .backend import NUMPY, canonical_dtype, device_of, is_array, ndarray, resolve
 from .backend import from_numpy as _on_device
 from .ops._util import shape_arg
 
@@ -54,20 +54,18 @@ def from_numpy(array: ndarray) -> Tensor:
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """``data`` as a tensor, sharing memory when it already is an array of that dtype there."""
     where = resolve(device)
-    if (
-        isinstance(data, Tensor)
-        and (dtype is None or data.dtype == dtypes.to_dtype(dtype))
-        and (where is None or data.device == where)
-    ):
-        return data
-    values = to_array(data, dtype, copy=False, device=where)
     source = data._data if isinstance(data, Tensor) else data
-    if is_array(source) and values is not source:
-        # an array copied into another dtype or device: made again as cr.tensor makes a copy
-        # (the conversion twice, in this case only), which cr.compile notes, so that a replay
-        # copies the array's values again
-        return Tensor(data, dtype=dtype, device=device)
-    return Tensor._make(values)
+    if is_array(source):
+        kept = (dtype is None or canonical_dtype(source.dtype) == dtypes.to_dtype(dtype)) and (
+            where is None or device_of(source) == where
+        )
+        if not kept:
+            # a copy into another dtype or device, made as cr.tensor makes one: cr.compile
+            # notes it, so that a replay copies the array's values again
+            return Tensor(data, dtype=dtype, device=device)
+        if isinstance(data, Tensor):
+            return data
+    return Tensor._make(to_array(data, dtype, copy=False, device=where))
 
 
 def _filled(
