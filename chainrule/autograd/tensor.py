@@ -531,18 +531,21 @@ class Tensor:
     def _iop(self, op: str, fn: Callable[[Any, Any], Tensor], other: Any) -> Tensor:
         # x += y is in place, as in PyTorch; where the result belongs in the graph (x is in it,
         # or y requires grad and x does not: acc += loss) it rebinds x to x + y. Rebinding
-        # leaves x's memory as it was, so it is refused (_check_inplace) where other tensors
-        # share that memory (a view of x or the x that is a view, a detach()ed alias, a value
-        # an op saved): they would not see the change PyTorch makes, or its backward would
-        # raise.
+        # leaves x's memory as it was, so it is refused (_check_inplace) where anything else
+        # shares that memory: a tensor (a view of x or the x that is a view, a detach()ed
+        # alias, a value an op saved: each holds x's version counter) or an array (the NumPy
+        # array of from_numpy, x.numpy() kept, an op's saved array: each holds x's array, or
+        # views it, which holds it as its base). They would not see the change PyTorch makes,
+        # or its backward would raise. An op's output that views a temporary of the op (a
+        # convolution's) shares nothing.
         if (
             state.grad_enabled
             and (
                 (self._requires_grad and self.grad_fn is not None)
                 or (not self._requires_grad and isinstance(other, Tensor) and other._requires_grad)
             )
-            and getattr(self._data, "base", None) is None
-            and sys.getrefcount(self._vc) <= _VC_ALONE
+            and sys.getrefcount(self._vc) <= _ALONE
+            and sys.getrefcount(self._data) <= _ALONE
         ):
             return fn(self, other)
         return self._inplace(op, fn(self, other)._data, False, other)
@@ -603,9 +606,9 @@ class RemovableHandle:
                 return
 
 
-def _vc_alone() -> int:
-    """What ``sys.getrefcount`` gives, in ``_iop``, for a version counter that one tensor
-    alone holds (a view, a ``detach()``, a saved value's tag each hold it once more)."""
+def _alone() -> int:
+    """What ``sys.getrefcount`` gives, in ``_iop``, for a tensor's version counter or array
+    that the tensor alone holds (a view, an alias, a saved value each hold it once more)."""
 
     def count(t: Tensor) -> int:
         return sys.getrefcount(t._vc)
@@ -664,4 +667,4 @@ from . import engine as _engine  # noqa: E402
 from . import functional as _functional  # noqa: E402
 
 _ops.bind_methods(Tensor)
-_VC_ALONE = _vc_alone()
+_ALONE = _alone()

@@ -140,8 +140,7 @@ def div(input: Any, other: Any) -> Tensor:
     in PyTorch (NumPy would give float64): ``uint8_image / 255`` is float32."""
     x, y = _promote(input, other)
     if not (_is_float(x) or _is_float(y)):
-        default = dtypes.get_default_dtype()
-        x, y = (cast(v, default) if isinstance(v, Tensor) else v for v in (x, y))
+        x, y = as_float(x), as_float(y)
     return Div.apply(x, y)
 
 

@@ -247,11 +247,11 @@ def var(
     ``unbiased=False`` is ``correction=0``: NumPy's default. PyTorch's positional forms too:
     ``x.var(0, False, True)`` (dim, unbiased, keepdim) and ``x.var(False)`` (unbiased alone).
     """
-    axes, correction = _spread_args(input, dim, unbiased, correction, axis, "var")
+    axes, correction = _var_args(input, dim, unbiased, correction, axis, "var")
     return Var.apply(input, axes, correction, keep(keepdim, keepdims))
 
 
-def _spread_args(
+def _var_args(
     input: Tensor, dim: Any, unbiased: Any, correction: Any, axis: Any, fn: str
 ) -> tuple[Any, int]:
     """``var``/``std``'s axes and correction from PyTorch's spellings of them."""
@@ -277,7 +277,7 @@ def std(
 ) -> Tensor:
     """Standard deviation: the square root of ``var`` with the same arguments; its gradient is 0
     where every value it spans is equal, as in PyTorch."""
-    axes, correction = _spread_args(input, dim, unbiased, correction, axis, "std")
+    axes, correction = _var_args(input, dim, unbiased, correction, axis, "std")
     return Std.apply(input, axes, correction, keep(keepdim, keepdims))
 
 

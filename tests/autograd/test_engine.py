@@ -546,19 +546,28 @@ def test_adding_a_value_that_requires_grad_into_a_plain_tensor_carries_its_gradi
         np.testing.assert_array_equal(acc.numpy(), [1.0, -2.0])
 
 
-@pytest.mark.parametrize("alias", ["x is a view", "a view of x", "x.detach()", "x saved"])
+ALIASES = ["x is a view", "a view of x", "x.detach()", "x saved", "x.numpy() kept"]
+
+
+@pytest.mark.parametrize("alias", ALIASES)
 @pytest.mark.parametrize("x_in_graph", [False, True], ids=["plain x", "x in the graph"])
 def test_rebinding_x_plus_equals_is_refused_where_others_share_xs_memory(alias, x_in_graph):
     """``x += y`` in the graph rebinds x, leaving its memory as it was, where PyTorch writes
-    into it: another tensor over that memory (a view, an alias, a value an op saved) would not
-    see the sum, or PyTorch's backward would raise, so += refuses there, and writes nothing."""
+    into it: another tensor or array over that memory (a view, an alias, a value an op saved,
+    the array x.numpy() gave) would not see the sum, or PyTorch's backward would raise, so +=
+    refuses there, and writes nothing."""
     w = t64([1.0, -2.0])
     base = t64([0.0] * 4, x_in_graph) * 1.0 if x_in_graph else cr.zeros(4, dtype=F64)
     if alias == "x is a view":
         x = base[0:2]
     else:
         x = t64([0.0, 0.0]) * 1.0 if x_in_graph else cr.zeros(2, dtype=F64)
-    keep = {"a view of x": lambda: x[0:1], "x.detach()": x.detach, "x saved": lambda: x * w}
+    keep = {
+        "a view of x": lambda: x[0:1],
+        "x.detach()": x.detach,
+        "x saved": lambda: x * w,
+        "x.numpy() kept": lambda: x.detach().numpy(),
+    }
     other = keep.get(alias, lambda: None)()  # noqa: F841 (held while += runs)
     match = "tensor in the graph" if x_in_graph else "requires grad into a tensor that does not"
     with pytest.raises(RuntimeError, match=match):
@@ -567,6 +576,20 @@ def test_rebinding_x_plus_equals_is_refused_where_others_share_xs_memory(alias, 
     alone = t64([0.0, 0.0]) * 1.0 if x_in_graph else cr.zeros(2, dtype=F64)
     alone += w  # nothing shares its memory: rebound, in the graph
     assert alone.grad_fn is not None
+
+
+def test_rebinding_x_plus_equals_on_an_op_output_that_views_the_ops_own_array():
+    """A convolution returns a view of an array of its own (the batch innermost in memory):
+    nothing else holds that memory, so ``out += x`` (a residual block without BatchNorm)
+    rebinds, as it did before += learned to refuse shared memory, which first refused it."""
+    conv = cr.nn.Conv2d(2, 2, 3, padding=1).double()
+    x = cr.randn(2, 2, 4, 4, dtype=F64, requires_grad=True)
+    out = conv(x)
+    assert out._data.base is not None
+    out += x
+    out.sum().backward()
+    expected = cr.autograd.grad((conv(x) + x).sum(), x)[0]
+    np.testing.assert_allclose(x.grad.numpy(), expected.numpy(), rtol=1e-12)
 
 
 IN_PLACE_WRITES = {
