@@ -7,6 +7,8 @@ several batches, and compares the losses, the parameters and their gradients byt
 
 from __future__ import annotations
 
+import itertools
+import types
 import warnings
 
 import numpy as np
@@ -384,6 +386,7 @@ def _untraceable_steps():
     lin = nn.Linear(3, 2)
     opt = cr.optim.SGD(lin.parameters(), lr=0.1)
     calls = [0]
+    counter = itertools.count(1)
 
     def item(x):
         opt.zero_grad()
@@ -394,10 +397,9 @@ def _untraceable_steps():
         opt.step()
         return loss
 
-    def branch(x):  # a Python counter: the two recordings differ
-        calls[0] += 1
+    def branch(x):  # a Python counter the guards cannot read: the two recordings differ
         out = lin(x)
-        return (out.relu() if calls[0] % 2 else out.tanh()).sum()
+        return (out.relu() if next(counter) % 2 else out.tanh()).sum()
 
     def noise(x):
         return (lin(x) + cr.randn(2)).sum()
@@ -996,6 +998,206 @@ def test_a_module_attribute_rebound_between_calls_records_the_step_again():
         assert _same(eager(x, y), compiled(x, y)), f"call {k}"
     assert all(_same(a, b) for a, b in zip(m1.parameters(), m2.parameters()))
     assert compiled.replays == 4  # calls 2, 3, then 6, 7: calls 4 and 5 recorded again
+
+
+#: Settings a step reads through a global (test_a_setting_read_deeper_than_a_name_...).
+_SETTINGS = {"scale": 1.0}
+_SCALE = 1.0
+
+
+def _scaled_globally(loss):
+    return loss * _SCALE
+
+
+class _Config:
+    scale = 1.0
+
+
+def _deep_settings():
+    """Steps that read the loss's scale deeper than a name they hold, each with the change to
+    make between calls: (make the step for a model and optimizer, change the setting)."""
+    local = {"scale": 1.0}
+    weights = [1.0]
+    nested = ({"scale": 1.0},)
+    config = types.SimpleNamespace(loss=types.SimpleNamespace(scale=1.0))
+
+    class Trainer:
+        scale = 1.0
+
+        def __init__(self, model, opt):
+            self.model, self.opt, self.config = model, opt, config
+
+        def step(self, x, y):
+            return _train(self.model, self.opt, x, y, self.config.loss.scale)
+
+        def step_class(self, x, y):
+            return _train(self.model, self.opt, x, y, self.scale)
+
+    def by_closure(read):
+        return lambda model, opt: lambda x, y: _train(model, opt, x, y, read())
+
+    def set_global(name, value):
+        globals()[name] = value
+
+    return {
+        "dict in a closure": (by_closure(lambda: local["scale"]), lambda: local.update(scale=5.0)),
+        "dict in a global": (
+            lambda model, opt: lambda x, y: _train(model, opt, x, y, _SETTINGS["scale"]),
+            lambda: _SETTINGS.update(scale=5.0),
+        ),
+        "list item": (by_closure(lambda: weights[0]), lambda: weights.__setitem__(0, 5.0)),
+        "dict in a tuple": (
+            by_closure(lambda: nested[0]["scale"]),
+            lambda: nested[0].update(scale=5.0),
+        ),
+        "object's object's attribute": (
+            lambda model, opt: Trainer(model, opt).step,
+            lambda: setattr(config.loss, "scale", 5.0),
+        ),
+        "class attribute": (
+            by_closure(lambda: _Config.scale),
+            lambda: setattr(_Config, "scale", 5.0),
+        ),
+        "the step's class attribute": (
+            lambda model, opt: Trainer(model, opt).step_class,
+            lambda: setattr(Trainer, "scale", 5.0),
+        ),
+        "a helper's global": (
+            lambda model, opt: lambda x, y: _train(model, opt, x, y, 1.0, _scaled_globally),
+            lambda: set_global("_SCALE", 5.0),
+        ),
+    }
+
+
+def _train(model, opt, x, y, scale, then=None):
+    opt.zero_grad()
+    loss = F.cross_entropy(model(x), y) * scale
+    loss = then(loss) if then is not None else loss
+    loss.backward()
+    opt.step()
+    return loss
+
+
+@pytest.mark.parametrize("name", list(_deep_settings()))
+def test_a_setting_read_deeper_than_a_name_records_the_step_again(name, monkeypatch):
+    """A setting the step reads through what a name holds (a dict's item, a list's, an
+    object's attribute, a class's, a helper function's global) and that changes between calls
+    records the step again, as a rebound name does: the replays after it use the new value.
+    They multiplied by the recorded one before, silently (cr.compile watched names only)."""
+    monkeypatch.setitem(_SETTINGS, "scale", 1.0)
+    monkeypatch.setattr(_Config, "scale", 1.0)
+    monkeypatch.setitem(globals(), "_SCALE", 1.0)
+    make, change = _deep_settings()[name]
+
+    def sgd(params):
+        return cr.optim.SGD(params, lr=0.1)
+
+    m1, o1, _ = _setup(lambda: nn.Linear(3, 2), sgd, F.cross_entropy)
+    m2, o2, _ = _setup(lambda: nn.Linear(3, 2), sgd, F.cross_entropy)
+    eager, compiled = make(m1, o1), cr_compile(make(m2, o2))
+    for k, (x, y) in enumerate(_batches(3, n_classes=2, steps=8)):
+        if k == 4:
+            change()
+        assert _same(eager(x, y), compiled(x, y)), f"call {k}"
+    assert all(_same(a, b) for a, b in zip(m1.parameters(), m2.parameters()))
+    assert compiled.replays == 4  # calls 2, 3, then 6, 7: calls 4 and 5 recorded again
+
+
+def test_what_the_step_does_not_name_may_change_between_replays():
+    """Deeper than a name, only what the step's code names is watched: an object the step
+    reaches, whose other attributes change at every call (the last loss, set after the call;
+    a method of the same name as one the step calls, whose code names that attribute), does
+    not make the step record again: it goes on replaying."""
+
+    class Runner:
+        def __init__(self):
+            self.model = nn.Linear(3, 2)
+            self.opt = cr.optim.SGD(self.model.parameters(), lr=0.1)
+            runner = self
+            self.compiled = cr_compile(lambda x, y: _train(runner.model, runner.opt, x, y, 1.0))
+            self.last = None
+
+        def step(self, x, y):  # "step" is named by the step's code too (opt.step())
+            self.last = self.compiled(x, y)
+
+    runner = Runner()
+    for x, y in _batches(3, n_classes=2, steps=6):
+        runner.step(x, y)
+    assert runner.compiled.replays == 4
+
+
+def _changes_between_calls():
+    """What a user may change between two calls of a compiled step, outside it: each is
+    (model, optimizer) -> None, made after the step has replayed."""
+
+    def set_grad(m, opt):
+        m[0].weight.grad = cr.ones_like(m[0].weight)
+
+    def scale_in_place(m, opt):
+        with cr.no_grad():
+            m[0].weight.mul_(0.5)
+
+    def load(m, opt):
+        m.load_state_dict({k: v * 0 + 0.1 for k, v in m.state_dict().items()})
+
+    return {
+        "freeze a weight": lambda m, opt: m[0].weight.requires_grad_(False),
+        "a hook on a weight": lambda m, opt: m[0].weight.register_hook(lambda g: g * 0),
+        "a weight scaled in place": scale_in_place,
+        "a weight's .data replaced": lambda m, opt: setattr(m[0].weight, "data", m[0].weight * 2),
+        "momentum switched on": lambda m, opt: opt.param_groups[0].update(momentum=0.9),
+        "weight decay switched on": lambda m, opt: opt.param_groups[0].update(weight_decay=0.1),
+        "a learning rate": lambda m, opt: opt.param_groups[0].update(lr=0.5),
+        "a .grad left from before": set_grad,
+        "a bias removed": lambda m, opt: setattr(m[2], "bias", None),
+        "load_state_dict": load,
+        "evaluation mode": lambda m, opt: m.eval(),
+    }
+
+
+@pytest.mark.parametrize("name", list(_changes_between_calls()))
+def test_a_change_between_calls_gives_eager_s_numbers(name):
+    """Each change above, made between two replays, then the steps after it: the compiled
+    step's losses, weights and gradients stay eager's, bit for bit (it replays where the
+    change leaves the recording valid, and records again where it does not)."""
+    change = _changes_between_calls()[name]
+
+    def build():
+        cr.manual_seed(0)
+        m = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 2))
+        return m, cr.optim.SGD(m.parameters(), lr=0.1)
+
+    (m1, o1), (m2, o2) = build(), build()
+    eager = lambda x, y: _train(m1, o1, x, y, 1.0)  # noqa: E731
+    compiled = cr_compile(lambda x, y: _train(m2, o2, x, y, 1.0))
+    for k, (x, y) in enumerate(_batches(3, n_classes=2, steps=8)):
+        if k == 4:
+            change(m1, o1)
+            change(m2, o2)
+        assert _same(eager(x, y), compiled(x, y)), f"call {k}"
+        for a, b in zip(m1.parameters(), m2.parameters()):
+            assert _same(a, b) and (a.grad is None) == (b.grad is None), f"call {k}"
+            assert a.grad is None or _same(a.grad, b.grad), f"call {k}"
+    assert compiled.replays >= 2  # calls 2 and 3 at least
+
+
+def test_a_list_the_step_appends_to_keeps_it_running_eagerly():
+    """A step that appends to a list it reaches by name changes a watched list at every call:
+    it is recorded again each time and never replayed, so every call appends, as eagerly (a
+    replay, which runs no Python of the step, appended nothing before)."""
+    lin = nn.Linear(3, 2)
+    opt = cr.optim.SGD(lin.parameters(), lr=0.1)
+    history = []
+
+    def step(x, y):
+        loss = _train(lin, opt, x, y, 1.0)
+        history.append(loss)
+        return loss
+
+    compiled = cr_compile(step)
+    for x, y in _batches(3, n_classes=2, steps=6):
+        compiled(x, y)
+    assert len(history) == 6 and compiled.replays == 0
 
 
 @pytest.mark.parametrize("make", ["tensor", "as_tensor"])

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..backend import _BY_TYPE, canonical_dtype, to_numpy
 from .program import Program
-from .trace import Recording
+from .trace import ITEMS, ClassValues, Recording
 
 #: ``build``'s answer when two recordings agree, but on arguments of equal values and with
 #: constants made inside the step: those may have been computed from the values, so another
@@ -138,10 +138,18 @@ def _differ(a: Recording, b: Recording) -> str | None:
 
 
 def _same_watch(a: list, b: list) -> bool:
-    return len(a) == len(b) and all(
-        x[0] is y[0] and x[2] is y[2] and (x[1] is y[1] or type(x[1]) is str and x[1] == y[1])
-        for x, y in zip(a, b)
-    )
+    return len(a) == len(b) and all(_same_entry(x, y) for x, y in zip(a, b))
+
+
+def _same_entry(x: tuple, y: tuple) -> bool:
+    """Whether two ``trace.watched`` entries watch the same place holding the same object(s)."""
+    if x[0] is not y[0] and not (
+        type(x[0]) is ClassValues and type(y[0]) is ClassValues and x[0].cls is y[0].cls
+    ):
+        return False
+    if x[1] is ITEMS or y[1] is ITEMS:
+        return x[1] is y[1] and len(x[2]) == len(y[2]) and all(p is q for p, q in zip(x[2], y[2]))
+    return x[2] is y[2] and (x[1] is y[1] or type(x[1]) in (str, int) and x[1] == y[1])
 
 
 def _same_specs(xs: list, ys: list) -> bool:

@@ -39,7 +39,7 @@ from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
 from ..backend import _BY_TYPE, namespace, ndarray
 from ..nn import functional as nnf
-from .trace import Recording
+from .trace import ITEMS, Recording
 
 
 class _Ctx:
@@ -442,13 +442,17 @@ def _meta(a: Any) -> tuple:
 
 
 def unchanged(watch: list) -> bool:
-    """Whether every name in ``watch`` (``trace.watched``) still holds the same object."""
+    """Whether every name in ``watch`` (``trace.watched``) still holds the same object, and
+    every list watched holds the same objects."""
     for where, name, value in watch:
         if where is None:
             try:
                 if name.cell_contents is not value:
                     return False
             except ValueError:
+                return False
+        elif name is ITEMS:
+            if len(where) != len(value) or any(a is not b for a, b in zip(where, value)):
                 return False
         elif where.get(name, watch) is not value:
             return False

@@ -26,6 +26,7 @@ other threads do while it records is not taken for the step's.
 
 from __future__ import annotations
 
+import types
 from threading import Lock, get_ident
 from typing import Any
 
@@ -232,12 +233,119 @@ def watched(fn: Any, modules: list[Module]) -> list[tuple[Any, Any, Any]]:
     value) for the globals its code names and its closure's cells (namespace None: the cell),
     a bound method's object's attributes, and the called modules' attributes, parameters,
     buffers and sub-modules. Rebinding any of them (``opt = Adam(...)``,
-    ``model.fc = nn.Linear(...)``, ``model.temperature = 2.0``) records the step again."""
+    ``model.fc = nn.Linear(...)``, ``model.temperature = 2.0``) records the step again.
+
+    And what those hold, ``DEPTH`` levels down (``_inside``), where the step's code reads it:
+    the items of a dict and the attributes of an object or a class whose name the code of the
+    step (or of a function it reaches, or of a called module's ``forward``) names, the items of
+    a list, the closure and globals of a function. So ``cfg["scale"] = 5.0``,
+    ``self.config.reg = 0.1`` or ``weights[0] = 2.0`` between calls records the step again
+    too, where a replay would multiply by the recorded value; an attribute no code of the step
+    names (``self.last_loss``, set after each call) does not.
+    """
     out: list[tuple[Any, Any, Any]] = []
     owner = getattr(fn, "__self__", None)
     if owner is not None and isinstance(getattr(owner, "__dict__", None), dict):
         out += [(owner.__dict__, k, v) for k, v in owner.__dict__.items()]
     fn = getattr(fn, "__func__", fn)
+    out += _function_names(fn)
+    for m in modules:
+        out += [(m.__dict__, k, v) for k, v in m.__dict__.items() if k not in _APART]
+        for d in (m._parameters, m._buffers, m._modules):
+            out += [(d, k, v) for k, v in d.items()]
+    start = [entry[2] for entry in out] + ([type(owner)] if owner is not None else [])
+    names: set = set()
+    for f in (fn, *(getattr(type(m), "forward", None) for m in modules)):
+        _code_names(getattr(f, "__code__", None), names)
+    while True:  # again while the functions it finds name more (a few rounds at most)
+        known = len(names)
+        deeper = _deeper(start, names, {id(fn), id(owner), *(id(m) for m in modules)})
+        if len(names) == known:
+            return out + deeper
+
+
+def _deeper(level: list, names: set, seen: set) -> list[tuple[Any, Any, Any]]:
+    """``watched``'s entries below the values ``level``, ``DEPTH`` levels down, breadth first;
+    ``names`` grows by the names of the functions found."""
+    out: list[tuple[Any, Any, Any]] = []
+    for _ in range(DEPTH):
+        below: list = []
+        for v in level:
+            if len(out) >= MAX_WATCHED or id(v) in seen:
+                continue
+            seen.add(id(v))
+            try:
+                entries, held = _inside(v, names)
+            except Exception:  # a user's object that fails to be looked at: not watched
+                continue
+            out += entries
+            below += held
+        level = below
+    return out
+
+
+def _code_names(code: Any, names: set) -> None:
+    """Add the names ``code`` reads (globals, attributes, string constants such as dict keys),
+    its nested functions' included."""
+    if code is None:
+        return
+    names.update(code.co_names)
+    for c in code.co_consts:
+        if type(c) is str:
+            names.add(c)
+        elif isinstance(c, types.CodeType):
+            _code_names(c, names)
+
+
+#: How many levels below the names a step reaches ``watched`` follows, and how many entries
+#: it adds there at most (a container of more than ``MAX_ITEMS`` is watched by identity only).
+DEPTH, MAX_WATCHED, MAX_ITEMS = 3, 256, 64
+
+#: The name of a ``watched`` entry that holds a list's items, as a tuple, to compare one by one.
+ITEMS = object()
+
+#: Watched otherwise (modules, optimizers by their hyperparameters), the package's own, or
+#: state that changes at every step by design (a scheduler's count): not looked into.
+_OPAQUE = (Module, optim.Optimizer, optim.lr_scheduler.LRScheduler, Tensor, types.ModuleType)
+_SCALARS = (int, float, complex, str, bytes, type(None))
+_CODE = (
+    types.FunctionType,
+    staticmethod,
+    classmethod,
+    property,
+    types.MemberDescriptorType,
+    types.GetSetDescriptorType,
+)
+
+
+class ClassValues:
+    """A class's own namespace as a ``watched`` entry reads it (``get``), one for each class:
+    ``cls.__dict__`` is a new proxy at each access, so it cannot itself name the place."""
+
+    __slots__ = ("cls",)
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+
+    def get(self, name: str, default: Any) -> Any:
+        return self.cls.__dict__.get(name, default)
+
+
+#: Whose functions and classes hold no setting of the user's, and whose objects (a compiled
+#: step, a data loader) change their attributes as they work: not looked into (chainrule's
+#: effect on a step is watched otherwise).
+_CODE_OF, _OBJECTS_OF = ("chainrule", "builtins"), ("chainrule",)
+
+
+def _package(v: Any) -> str | None:
+    """The top package that defines function or class ``v``."""
+    module = getattr(v, "__module__", None)
+    return module.split(".")[0] if isinstance(module, str) else None
+
+
+def _function_names(fn: Any) -> list[tuple[Any, Any, Any]]:
+    """A function's globals that its code names, and its closure's cells (namespace None)."""
+    out: list[tuple[Any, Any, Any]] = []
     code, glob = getattr(fn, "__code__", None), getattr(fn, "__globals__", None)
     if code is not None and glob is not None:
         out += [(glob, k, glob[k]) for k in code.co_names if k in glob]
@@ -246,11 +354,53 @@ def watched(fn: Any, modules: list[Module]) -> list[tuple[Any, Any, Any]]:
             out.append((None, cell, cell.cell_contents))
         except ValueError:  # an empty cell
             pass
-    for m in modules:
-        out += [(m.__dict__, k, v) for k, v in m.__dict__.items() if k not in _APART]
-        for d in (m._parameters, m._buffers, m._modules):
-            out += [(d, k, v) for k, v in d.items()]
     return out
+
+
+def _inside(v: Any, names: set) -> tuple[list[tuple[Any, Any, Any]], list]:
+    """``watched``'s entries for what ``v`` holds, and the values held (to look into next): a
+    dict's items, a plain object's attributes and a class's values other than its methods,
+    where ``names`` holds their name; a list's items (one entry, named ``ITEMS``); a
+    function's names (adding its code's to ``names``); a bound method's object. A tuple's
+    items are looked into (the tuple cannot change, what it holds can). Nothing for numbers,
+    strings, arrays, tensors, modules, optimizers, chainrule's own functions, classes and
+    objects, and containers of more than ``MAX_ITEMS``."""
+    if isinstance(v, _SCALARS) or type(v) in _BY_TYPE or isinstance(v, _OPAQUE):
+        return [], []
+    code = isinstance(v, (types.FunctionType, type))
+    if _package(v if code else type(v)) in (_CODE_OF if code else _OBJECTS_OF):
+        return [], []
+    if isinstance(v, types.MethodType):
+        return [], [v.__self__, v.__func__]
+    if isinstance(v, types.FunctionType):
+        _code_names(v.__code__, names)
+        entries = _function_names(v)
+    elif isinstance(v, type):  # a class's own values (Config.scale), not its methods
+        where = ClassValues(v)
+        entries = [
+            (where, k, x)
+            for k, x in v.__dict__.items()
+            if k in names and not k.startswith("__") and not isinstance(x, _CODE)
+        ]
+    elif isinstance(v, tuple):
+        return [], list(v) if len(v) <= MAX_ITEMS else []
+    elif isinstance(v, list):
+        if len(v) > MAX_ITEMS:
+            return [], []
+        return [(v, ITEMS, tuple(v))], list(v)
+    elif isinstance(v, dict):
+        entries = [(v, k, x) for k, x in v.items() if type(k) is not str or k in names]
+    else:
+        attrs = getattr(v, "__dict__", None)
+        if type(attrs) is not dict:
+            return [], []
+        entries = [(attrs, k, x) for k, x in attrs.items() if k in names]
+        if len(entries) > MAX_ITEMS:
+            return [], []
+        return entries, [e[2] for e in entries] + [type(v)]  # and its class's values
+    if len(entries) > MAX_ITEMS:
+        return [], []
+    return entries, [e[2] for e in entries]
 
 
 def hyperparameters(obj: Any) -> Any:
