@@ -1033,6 +1033,29 @@ def _deep_settings():
         def step_class(self, x, y):
             return _train(self.model, self.opt, x, y, self.scale)
 
+        def step_helper(self, x, y):
+            return _train(self.model, self.opt, x, y, self.helper())
+
+        def helper(self):
+            return self.config.loss.scale
+
+    settings = {"t": 1.0}
+
+    class Tempered(nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.inner, self.settings = model, settings
+
+        def forward(self, x):
+            return self.inner(x) / self.temperature()
+
+        def temperature(self):
+            return self.settings["t"]
+
+    def tempered(model, opt):
+        wrapped = Tempered(model)
+        return lambda x, y: _train(wrapped, opt, x, y, 1.0)
+
     def by_closure(read):
         return lambda model, opt: lambda x, y: _train(model, opt, x, y, read())
 
@@ -1061,6 +1084,14 @@ def _deep_settings():
         "the step's class attribute": (
             lambda model, opt: Trainer(model, opt).step_class,
             lambda: setattr(Trainer, "scale", 5.0),
+        ),
+        "through a method of the step's object": (
+            lambda model, opt: Trainer(model, opt).step_helper,
+            lambda: setattr(config.loss, "scale", 5.0),
+        ),
+        "through a method of a called module": (
+            tempered,
+            lambda: settings.update(t=5.0),
         ),
         "a helper's global": (
             lambda model, opt: lambda x, y: _train(model, opt, x, y, 1.0, _scaled_globally),

@@ -17,8 +17,9 @@ When it replays, and when it does not:
   replay the tensors from outside the step (parameters), the called modules' ``training``
   flags and, by identity, what the step reached by name (``trace.watched``: globals, closure
   variables, a bound method's object's attributes, the modules' attributes, parameters and
-  sub-modules) are checked too, and below those, three levels down, what the code of the step,
-  of the functions it reaches and of the called modules' ``forward`` names: a dict's item
+  sub-modules) are checked too, and below those, three levels down, what the code of the step
+  names (and the code of the functions it reaches, of the called modules' ``forward`` and of
+  the methods it names of those modules and of a step method's object): a dict's item
   (``cfg["scale"]``), an object's or a class's attribute (``self.config.reg``,
   ``Config.scale``), and a list's items.
   Anything changed: the call runs eagerly and is recorded again (``cache_size`` keys are kept).
@@ -34,9 +35,9 @@ When it replays, and when it does not:
 What a replay does not repeat: Python code of the step other than ops, ``backward()``,
 ``optimizer.step()``/``zero_grad()``, ``Module.zero_grad()`` and a scheduler's ``step()``
 (appending to a list, counting calls: a list the step reaches by name and changes is watched,
-so such a step runs eagerly); a value it reads where the watch does not look (through a method
-of ``self`` that the step calls, more than three levels down, in a container of more than 64
-items, or in chainrule's own objects) is that of the recording. Tensors it returns are detached
+so such a step runs eagerly); a value it reads where the watch does not look (through another
+object's method, ``cfg.get_scale()``, more than three levels down, in a container of more than
+64 items, or in chainrule's own objects) is that of the recording. Tensors it returns are detached
 (``requires_grad`` False): backward has already run. A compiled Module
 (``cr.compile(model)``) replays its forward under ``cr.no_grad()`` only (a replay builds no
 graph for a later backward); with gradients on it runs eagerly, so compile the whole step for

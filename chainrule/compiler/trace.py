@@ -253,20 +253,26 @@ def watched(fn: Any, modules: list[Module]) -> list[tuple[Any, Any, Any]]:
         out += [(m.__dict__, k, v) for k, v in m.__dict__.items() if k not in _APART]
         for d in (m._parameters, m._buffers, m._modules):
             out += [(d, k, v) for k, v in d.items()]
-    start = [entry[2] for entry in out] + ([type(owner)] if owner is not None else [])
+    # the classes whose methods that the step's code names are read too: the step's own
+    # (self.loss(x, y) inside a method step) and the called modules' (forward's helpers)
+    classes = [type(owner)] if owner is not None else []
+    classes += [type(m) for m in modules]
+    start = [entry[2] for entry in out] + classes
+    follow = {id(c) for c in classes}
     names: set = set()
     for f in (fn, *(getattr(type(m), "forward", None) for m in modules)):
         _code_names(getattr(f, "__code__", None), names)
     while True:  # again while the functions it finds name more (a few rounds at most)
         known = len(names)
-        deeper = _deeper(start, names, {id(fn), id(owner), *(id(m) for m in modules)})
+        deeper = _deeper(start, names, follow, {id(fn), id(owner), *(id(m) for m in modules)})
         if len(names) == known:
             return out + deeper
 
 
-def _deeper(level: list, names: set, seen: set) -> list[tuple[Any, Any, Any]]:
+def _deeper(level: list, names: set, follow: set, seen: set) -> list[tuple[Any, Any, Any]]:
     """``watched``'s entries below the values ``level``, ``DEPTH`` levels down, breadth first;
-    ``names`` grows by the names of the functions found."""
+    ``names`` grows by the names of the functions found, and of the methods it names of the
+    classes in ``follow`` (ids)."""
     out: list[tuple[Any, Any, Any]] = []
     for _ in range(DEPTH):
         below: list = []
@@ -275,7 +281,7 @@ def _deeper(level: list, names: set, seen: set) -> list[tuple[Any, Any, Any]]:
                 continue
             seen.add(id(v))
             try:
-                entries, held = _inside(v, names)
+                entries, held = _inside(v, names, id(v) in follow)
             except Exception:  # a user's object that fails to be looked at: not watched
                 continue
             out += entries
@@ -357,14 +363,15 @@ def _function_names(fn: Any) -> list[tuple[Any, Any, Any]]:
     return out
 
 
-def _inside(v: Any, names: set) -> tuple[list[tuple[Any, Any, Any]], list]:
+def _inside(v: Any, names: set, methods: bool = False) -> tuple[list[tuple[Any, Any, Any]], list]:
     """``watched``'s entries for what ``v`` holds, and the values held (to look into next): a
     dict's items, a plain object's attributes and a class's values other than its methods,
-    where ``names`` holds their name; a list's items (one entry, named ``ITEMS``); a
-    function's names (adding its code's to ``names``); a bound method's object. A tuple's
-    items are looked into (the tuple cannot change, what it holds can). Nothing for numbers,
-    strings, arrays, tensors, modules, optimizers, chainrule's own functions, classes and
-    objects, and containers of more than ``MAX_ITEMS``."""
+    where ``names`` holds their name (``methods``: a class's methods named there add their
+    code's names); a list's items (one entry, named ``ITEMS``); a function's names (adding its
+    code's to ``names``); a bound method's object. A tuple's items are looked into (the tuple
+    cannot change, what it holds can). Nothing for numbers, strings, arrays, tensors, modules,
+    optimizers, chainrule's own functions, classes and objects, and containers of more than
+    ``MAX_ITEMS``."""
     if isinstance(v, _SCALARS) or type(v) in _BY_TYPE or isinstance(v, _OPAQUE):
         return [], []
     code = isinstance(v, (types.FunctionType, type))
@@ -375,13 +382,16 @@ def _inside(v: Any, names: set) -> tuple[list[tuple[Any, Any, Any]], list]:
     if isinstance(v, types.FunctionType):
         _code_names(v.__code__, names)
         entries = _function_names(v)
-    elif isinstance(v, type):  # a class's own values (Config.scale), not its methods
-        where = ClassValues(v)
-        entries = [
-            (where, k, x)
-            for k, x in v.__dict__.items()
-            if k in names and not k.startswith("__") and not isinstance(x, _CODE)
-        ]
+    elif isinstance(v, type):  # a class's own values (Config.scale); ``methods``: their names
+        where, entries = ClassValues(v), []
+        for k, x in v.__dict__.items():
+            if k not in names or k.startswith("__"):
+                continue
+            if not isinstance(x, _CODE):
+                entries.append((where, k, x))
+            elif methods:
+                f = x.fget if isinstance(x, property) else getattr(x, "__func__", x)
+                _code_names(getattr(f, "__code__", None), names)
     elif isinstance(v, tuple):
         return [], list(v) if len(v) <= MAX_ITEMS else []
     elif isinstance(v, list):
