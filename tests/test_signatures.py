@@ -59,10 +59,19 @@ def _twins():
         c, t = getattr(cr, name), getattr(torch, name, None)
         if not name.startswith("_") and callable(c) and callable(t) and not isinstance(c, type):
             pairs.append((f"cr.{name}", c, t))
-    for name in dir(cr.Tensor):
-        c, t = getattr(cr.Tensor, name), getattr(torch.Tensor, name, None)
-        if not name.startswith("_") and callable(c) and callable(t):
-            pairs.append((f"Tensor.{name}", c, t))
+    methods = [
+        ("Tensor", cr.Tensor, torch.Tensor),
+        ("nn.Module", cr.nn.Module, torch.nn.Module),
+        ("nn.Sequential", cr.nn.Sequential, torch.nn.Sequential),
+        ("nn.ModuleList", cr.nn.ModuleList, torch.nn.ModuleList),
+        ("nn.ModuleDict", cr.nn.ModuleDict, torch.nn.ModuleDict),
+        ("optim.Optimizer", cr.optim.Optimizer, torch.optim.Optimizer),
+    ]
+    for prefix, ours, theirs in methods:
+        for name in dir(ours):
+            c, t = getattr(ours, name), getattr(theirs, name, None)
+            if not name.startswith("_") and callable(c) and callable(t):
+                pairs.append((f"{prefix}.{name}", c, t))
     return pairs
 
 

@@ -394,7 +394,7 @@ def _backward(node: Node, grads: Any, run: _Run) -> Any:
     if multi or node._hooks is not None or node._retained is not None or run.capture is not None:
         glist = grads if multi else [grads]
         glist = _observe(node, glist, run)
-        if multi:  # outputs that received nothing get zeros
+        if multi and fn.materialize_grads:  # outputs that received nothing get zeros
             glist = [
                 g if g is not None else _zeros(meta, run.create_graph)
                 for g, meta in zip(glist, node._out_meta)

@@ -249,6 +249,9 @@ class Function:
 
     #: True for ops that compute on raw arrays (all built-in ops); see the module docstring.
     on_arrays: bool = False
+    #: Of several outputs, one that received no gradient is given to backward as zeros; False:
+    #: as None (PyTorch's ``ctx.set_materialize_grads(False)``).
+    materialize_grads: bool = True
 
     # What the rest of the package knows about the op lives here, on its class, and nowhere
     # else: drawings (viz.snapshot), the step-by-step explanation (viz.explain), the expression

@@ -116,8 +116,14 @@ def _repeated(original: Any, name: str) -> Any:
 def _module_call(original: Any) -> Any:
     def call(self: Module, *args: Any, **kwargs: Any) -> Any:
         rec = _active()
-        if rec is not None and all(m is not self for m in rec.modules):
-            rec.modules.append(self)
+        if rec is not None:
+            if all(m is not self for m in rec.modules):
+                rec.modules.append(self)
+            if self._hooks:
+                rec.fail(
+                    "a module with hooks is called (register_forward_hook, ...): a replay "
+                    "would not call them"
+                )
         return original(self, *args, **kwargs)
 
     return call

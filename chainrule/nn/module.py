@@ -19,6 +19,7 @@ from .. import dtypes
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor, cuda_device, to_args, to_array
 from ..backend import is_floating, namespace
+from . import hooks
 
 
 class Parameter(Tensor):
@@ -88,8 +89,75 @@ class Module(metaclass=_ModuleMeta):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
+    #: The module's hooks (``hooks.Hooks``), made by the first ``register_*_hook``.
+    _hooks: hooks.Hooks | None = None
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        if self._hooks is None:
+            return self.forward(*args, **kwargs)
+        return hooks.call(self, self._hooks, args, kwargs)
+
+    # ----- hooks -----
+    def _hook_lists(self) -> hooks.Hooks:
+        if self._hooks is None:
+            object.__setattr__(self, "_hooks", hooks.Hooks())
+        return self._hooks
+
+    def register_forward_pre_hook(
+        self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False
+    ) -> hooks.RemovableHandle:
+        """Call ``hook(module, args)`` before each forward; a returned value (a tuple, or one
+        value) replaces the positional arguments. With ``with_kwargs``: ``hook(module, args,
+        kwargs)``, returning None or ``(args, kwargs)``. ``prepend``: run it before the hooks
+        already registered. Returns a handle whose ``remove()`` takes it away."""
+        lists = self._hook_lists()
+        entry = hooks.register(lists.forward_pre, hook, prepend, with_kwargs)
+        return hooks.RemovableHandle((lists.forward_pre,), entry)
+
+    def register_forward_hook(
+        self,
+        hook: Callable[..., Any],
+        *,
+        prepend: bool = False,
+        with_kwargs: bool = False,
+        always_call: bool = False,
+    ) -> hooks.RemovableHandle:
+        """Call ``hook(module, args, output)`` after each forward (the activations of a layer,
+        as they are computed); a returned value replaces the output. With ``with_kwargs``:
+        ``hook(module, args, kwargs, output)``. ``always_call``: call it also when forward
+        raises (with output None). Returns a handle whose ``remove()`` takes it away.
+
+        Example:
+            >>> seen = {}
+            >>> h = model[0].register_forward_hook(lambda m, args, out: seen.update(x=out))
+            >>> _ = model(x); h.remove()
+        """
+        lists = self._hook_lists()
+        entry = hooks.register(lists.forward, hook, prepend, with_kwargs)
+        if always_call:
+            lists.always.append(entry)
+        return hooks.RemovableHandle((lists.forward, lists.always), entry)
+
+    def register_full_backward_pre_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> hooks.RemovableHandle:
+        """Call ``hook(module, grad_output)`` when the gradients of the module's outputs are
+        computed, before those of its inputs; a returned tuple replaces ``grad_output``."""
+        lists = self._hook_lists()
+        entry = hooks.register(lists.backward_pre, hook, prepend)
+        return hooks.RemovableHandle((lists.backward_pre,), entry)
+
+    def register_full_backward_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> hooks.RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients of the module's
+        inputs are computed: ``grad_input`` holds one per positional argument of forward (None
+        for those that need none), ``grad_output`` one per output. A returned tuple replaces
+        ``grad_input``. The upstream gradient and the downstream one of the lecture, at a layer.
+        """
+        lists = self._hook_lists()
+        entry = hooks.register(lists.backward, hook, prepend)
+        return hooks.RemovableHandle((lists.backward,), entry)
 
     # ----- registration -----
     def _registry(self) -> tuple[dict, dict, dict]:
@@ -205,15 +273,20 @@ class Module(metaclass=_ModuleMeta):
     register_module = add_module
 
     # ----- traversal -----
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module and every sub-module, with dotted names, each once."""
-        seen: set[int] = set()
+    def named_modules(
+        self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
+        """This module and every sub-module, with dotted names, each once, as PyTorch's:
+        ``memo``, a set of modules to leave out, gets those yielded; ``remove_duplicate=False``
+        yields a module held under two names under each."""
+        seen: set = set() if memo is None else memo
         stack = [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
+            if remove_duplicate:
+                if module in seen:
+                    continue
+                seen.add(module)
             yield name, module
             children = [(k, m) for k, m in module._modules.items() if m is not None]
             for k, m in reversed(children):
@@ -255,7 +328,7 @@ class Module(metaclass=_ModuleMeta):
 
     def _named(self, registry: str, prefix: str, recurse: bool) -> Iterator[tuple[str, Tensor]]:
         seen: set[int] = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
         for mod_name, module in modules:
             for name, t in getattr(module, registry).items():
                 if t is None or id(t) in seen:
@@ -445,7 +518,68 @@ class Module(metaclass=_ModuleMeta):
         return sorted(keys)
 
 
-class Sequential(Module):
+class _Numbered(Module):
+    """What Sequential and ModuleList share: children named "0", "1", ..., renumbered after a
+    deletion or an insertion, as PyTorch's."""
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        key = list(self._modules)[_index(idx, len(self), type(self).__name__)]
+        self.add_module(key, module)
+
+    def __delitem__(self, idx: int | slice) -> None:
+        items = list(self._modules.values())
+        if isinstance(idx, slice):
+            del items[idx]
+        else:
+            del items[_index(idx, len(items), type(self).__name__)]
+        _renumber(self, items)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Any:
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> Any:
+        for m in list(modules):
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        items = list(self._modules.values())
+        items.insert(index, module)
+        _renumber(self, items)
+
+    def pop(self, idx: int | slice) -> Any:
+        """Remove and return the module at ``idx`` (the modules, for a slice)."""
+        out = self[idx]
+        del self[idx]
+        return out
+
+
+def _renumber(module: Module, items: list) -> None:
+    module._modules.clear()
+    for i, m in enumerate(items):
+        module.add_module(str(i), m)
+
+
+def _times(n: Any) -> int:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise TypeError(f"a container of modules repeats a non-negative int of times; got {n!r}")
+    return n
+
+
+def _index(idx: int, n: int, who: str) -> int:
+    if not -n <= idx < n:
+        raise IndexError(f"{who}: index {idx} is out of range for {n} modules")
+    return idx % n
+
+
+class Sequential(_Numbered):
     """Modules applied one after the other; ``Sequential(Linear(3072, 100), ReLU(), ...)``.
 
     Children are named "0", "1", ... (or by the keys of an OrderedDict), as in PyTorch.
@@ -475,24 +609,27 @@ class Sequential(Module):
             return Sequential(OrderedDict(items[idx]))
         return items[_index(idx, len(items), "Sequential")][1]
 
-    def __len__(self) -> int:
-        return len(self._modules)
+    def __add__(self, other: Sequential) -> Sequential:
+        if not isinstance(other, Sequential):
+            raise TypeError(f"Sequential + {type(other).__name__}: expected a Sequential")
+        return Sequential(*self, *other)
 
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+    def __iadd__(self, other: Sequential) -> Sequential:
+        if not isinstance(other, Sequential):
+            raise TypeError(f"Sequential += {type(other).__name__}: expected a Sequential")
+        return self.extend(other)
 
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), module)
+    def __mul__(self, times: int) -> Sequential:
+        return Sequential(*(list(self) * _times(times)))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, times: int) -> Sequential:
+        _renumber(self, list(self) * _times(times))
         return self
 
 
-def _index(idx: int, n: int, who: str) -> int:
-    if not -n <= idx < n:
-        raise IndexError(f"{who}: index {idx} is out of range for {n} modules")
-    return idx % n
-
-
-class ModuleList(Module):
+class ModuleList(_Numbered):
     """A list of modules, registered so that their parameters are found."""
 
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
@@ -506,30 +643,11 @@ class ModuleList(Module):
             return ModuleList(items[idx])
         return items[_index(idx, len(items), "ModuleList")]
 
-    def __setitem__(self, idx: int, module: Module) -> None:
-        self.add_module(str(_index(idx, len(self), "ModuleList")), module)
+    def __add__(self, other: Iterable[Module]) -> ModuleList:
+        return ModuleList([*self, *other])
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> ModuleList:
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index: int, module: Module) -> None:
-        items = list(self._modules.values())
-        items.insert(index, module)
-        self._modules.clear()
-        for m in items:
-            self.append(m)
+    def __iadd__(self, other: Iterable[Module]) -> ModuleList:
+        return self.extend(other)
 
 
 class ModuleDict(Module):
@@ -567,6 +685,21 @@ class ModuleDict(Module):
 
     def items(self) -> Iterable[tuple[str, Module]]:
         return self._modules.items()
+
+    def clear(self) -> None:
+        self._modules.clear()
+
+    def pop(self, key: str) -> Module:
+        """Remove the module under ``key`` and return it."""
+        out = self[key]
+        del self[key]
+        return out
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add (or replace) modules from a mapping or from (name, module) pairs."""
+        pairs = modules.items() if isinstance(modules, Mapping) else modules
+        for k, m in pairs:
+            self[k] = m
 
 
 def _move(t: Tensor, where: Any, dtype: Any) -> None:

@@ -137,9 +137,10 @@ def expressions() -> dict[str, list[tuple[Expression, Callable[..., Any]]]]:
 
 
 def op_classes() -> dict[str, type]:
-    """Every Function class chainrule defines (its op set), by name.
+    """Every Function class chainrule's ops define (its op set), by name.
 
-    The tests hold their op tables to this set: an op without a test row fails a test.
+    The tests hold their op tables to this set: an op without a test row fails a test. The
+    identities that carry a module's backward hooks (``nn.hooks``) are no ops: not here.
     """
     from ..autograd.function import Function
 
@@ -147,7 +148,7 @@ def op_classes() -> dict[str, type]:
     stack = [Function]
     while stack:
         for sub in stack.pop().__subclasses__():
-            if sub.__module__.startswith("chainrule.") and sub.__name__ not in found:
+            if sub.__module__.startswith("chainrule.ops.") and sub.__name__ not in found:
                 found[sub.__name__] = sub
             stack.append(sub)
     return found

@@ -470,3 +470,77 @@ def test_shared_modules_traverse_as_pytorchs():
     assert ours.get_submodule("") is ours
     with pytest.raises(AttributeError, match="seq has no sub-module 'nine'"):
         ours.get_submodule("seq.nine")
+
+
+def test_named_modules_takes_pytorch_s_memo_prefix_and_remove_duplicate():
+    torch = pytest.importorskip("torch")
+
+    def build(lib):
+        shared = lib.Linear(2, 2)
+        return lib.Sequential(shared, lib.ReLU(), shared, lib.Sequential(lib.Tanh(), shared))
+
+    for remove in (True, False):
+        ours = [n for n, _ in build(nn).named_modules(remove_duplicate=remove)]
+        theirs = [n for n, _ in build(torch.nn).named_modules(remove_duplicate=remove)]
+        assert ours == theirs
+    model = build(nn)
+    memo = {model[1]}  # by position, as PyTorch's: memo, then prefix
+    assert [n for n, _ in model.named_modules(memo, "top")] == ["top", "top.0", "top.3", "top.3.0"]
+    assert len(memo) == 5
+
+
+def _shape_of(container):
+    """A container's children as (name, kind) pairs, in order: what PyTorch's and ours share."""
+    return [(name, type(m).__name__) for name, m in container.named_children()]
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        lambda c, lib: c.__setitem__(1, lib.Tanh()),
+        lambda c, lib: c.__delitem__(1),
+        lambda c, lib: c.__delitem__(slice(0, 2)),
+        lambda c, lib: c.insert(1, lib.Sigmoid()),
+        lambda c, lib: c.extend([lib.Tanh(), lib.Sigmoid()]),
+        lambda c, lib: c.pop(-1),
+        lambda c, lib: c.append(lib.Tanh()),
+    ],
+    ids=["setitem", "delitem", "delitem-slice", "insert", "extend", "pop", "append"],
+)
+@pytest.mark.parametrize("kind", ["Sequential", "ModuleList"])
+def test_numbered_containers_change_as_pytorch_s(ops, kind):
+    torch = pytest.importorskip("torch")
+    shapes = []
+    for lib in (nn, torch.nn):
+        layers = [lib.Linear(2, 2), lib.ReLU(), lib.Linear(2, 2)]
+        c = getattr(lib, kind)(*layers) if kind == "Sequential" else lib.ModuleList(layers)
+        ops(c, lib)
+        shapes.append((_shape_of(c), list(c.state_dict())))
+    assert shapes[0] == shapes[1]
+
+
+def test_sequential_adds_and_repeats_as_pytorch_s():
+    torch = pytest.importorskip("torch")
+    shapes = []
+    for lib in (nn, torch.nn):
+        a, b = lib.Sequential(lib.Linear(2, 2), lib.ReLU()), lib.Sequential(lib.Tanh())
+        both = a + b
+        twice = 2 * b
+        a += b
+        b *= 3
+        shapes.append([_shape_of(x) for x in (both, twice, a, b)])
+        assert both[0] is a[0] and twice[0] is twice[1]  # the same modules, not copies
+    assert shapes[0] == shapes[1]
+    with pytest.raises(TypeError, match="non-negative int"):
+        nn.Sequential(nn.ReLU()) * -1
+
+
+def test_module_dict_pop_update_and_clear():
+    d = nn.ModuleDict({"a": nn.ReLU(), "b": nn.Tanh()})
+    relu = d.pop("a")
+    assert isinstance(relu, nn.ReLU) and list(d) == ["b"]
+    d.update({"c": nn.Sigmoid()})
+    d.update([("d", nn.Identity())])
+    assert list(d) == ["b", "c", "d"]
+    d.clear()
+    assert len(d) == 0 and list(d.parameters()) == []
