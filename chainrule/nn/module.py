@@ -554,10 +554,10 @@ class _Numbered(Module):
         items.insert(index, module)
         _renumber(self, items)
 
-    def pop(self, idx: int | slice) -> Any:
-        """Remove and return the module at ``idx`` (the modules, for a slice)."""
-        out = self[idx]
-        del self[idx]
+    def pop(self, key: int | slice) -> Any:
+        """Remove and return the module at index ``key`` (the modules, for a slice)."""
+        out = self[key]
+        del self[key]
         return out
 
 
@@ -618,6 +618,9 @@ class Sequential(_Numbered):
         if not isinstance(other, Sequential):
             raise TypeError(f"Sequential += {type(other).__name__}: expected a Sequential")
         return self.extend(other)
+
+    def extend(self, sequential: Iterable[Module]) -> Sequential:
+        return super().extend(sequential)
 
     def __mul__(self, times: int) -> Sequential:
         return Sequential(*(list(self) * _times(times)))
