@@ -643,6 +643,226 @@ def sign(input: Tensor) -> Tensor:
     return Sign.apply(input)
 
 
+class Log1p(Function):
+    """z = ln(1 + x), exact for small x where ``log(1 + x)`` rounds 1 + x. dz/dx = 1/(1 + x)."""
+
+    symbol = "log1p"
+    local_grad = "1/(1+x)"
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return namespace(x).log1p(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / (1 + x)
+
+
+@register(Log1p, methods=("log1p",))
+def log1p(input: Tensor) -> Tensor:
+    """ln(1 + input), accurate where input is small."""
+    return Log1p.apply(as_float(input))
+
+
+class Expm1(Function):
+    """z = e^x - 1, exact for small x. dz/dx = e^x = z + 1."""
+
+    symbol = "expm1"
+    local_grad = "e^x"
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x):
+        z = namespace(x).expm1(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, grad):
+        (z,) = ctx.saved_tensors
+        return grad * (z + 1)
+
+
+@register(Expm1, methods=("expm1",))
+def expm1(input: Tensor) -> Tensor:
+    """e ** input - 1, accurate where input is small."""
+    return Expm1.apply(as_float(input))
+
+
+@register(Pow, methods=("square",))
+def square(input: Tensor) -> Tensor:
+    """input ** 2, as PyTorch computes it (a power of 2)."""
+    return pow(input, 2)
+
+
+class _Steps:
+    """What floor, ceil, round and trunc share (a mixin of their Function classes): z is a
+    step function of x, dz/dx = 0 wherever it has a derivative, so backward gives zeros, as
+    PyTorch's (not grad * 0: a NaN upstream still gives 0). An integer tensor is its own floor:
+    a copy of it, in its dtype (NumPy's would be float).
+    """
+
+    local_grad = "0"
+
+    on_arrays = True
+
+    @staticmethod
+    def step(xp: Any, x: Any, *args: Any) -> Any:  # pragma: no cover - every subclass has one
+        raise NotImplementedError
+
+    @classmethod
+    def forward(cls, ctx, x, *args):
+        xp = namespace(x)
+        return cls.step(xp, x, *args) if is_floating(x.dtype) else xp.asarray(x, copy=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        zeros = ctx.xp.zeros(grad.shape, dtype=grad.dtype, device=grad.device)
+        return (zeros, *[None] * (len(ctx.inputs) - 1))
+
+
+class Floor(_Steps, Function):
+    """z = the largest integer <= x."""
+
+    symbol = "floor"
+
+    @staticmethod
+    def step(xp, x):
+        return xp.floor(x)
+
+
+class Ceil(_Steps, Function):
+    """z = the smallest integer >= x."""
+
+    symbol = "ceil"
+
+    @staticmethod
+    def step(xp, x):
+        return xp.ceil(x)
+
+
+class Trunc(_Steps, Function):
+    """z = x with its fraction cut off (towards 0)."""
+
+    symbol = "trunc"
+
+    @staticmethod
+    def step(xp, x):
+        return xp.trunc(x)
+
+
+class Round(_Steps, Function):
+    """z = x rounded to ``decimals`` places, halves to even (as PyTorch's and NumPy's)."""
+
+    symbol = "round"
+
+    @staticmethod
+    def step(xp, x, decimals):
+        if decimals == 0:
+            return xp.round(x)
+        scale = 10.0**decimals  # as PyTorch: x * 10^d rounded, then divided back
+        return xp.round(x * scale) / scale
+
+
+@register(Floor, methods=("floor",))
+def floor(input: Tensor) -> Tensor:
+    """The largest integer not above each value; its gradient is 0, as in PyTorch."""
+    return Floor.apply(input)
+
+
+@register(Ceil, methods=("ceil",))
+def ceil(input: Tensor) -> Tensor:
+    """The smallest integer not below each value; its gradient is 0, as in PyTorch."""
+    return Ceil.apply(input)
+
+
+@register(Trunc, methods=("trunc", "fix"))
+def trunc(input: Tensor) -> Tensor:
+    """Each value with its fraction cut off, towards 0; its gradient is 0, as in PyTorch."""
+    return Trunc.apply(input)
+
+
+@register(Round, methods=("round",))
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
+    """Each value rounded to ``decimals`` places, halves to even; its gradient is 0."""
+    if not isinstance(decimals, int) or isinstance(decimals, bool):
+        raise TypeError(f"round: decimals must be an int; got {decimals!r}")
+    return Round.apply(input, decimals)
+
+
+class Remainder(Function):
+    """z = x - floor(x / y) y, the remainder with the sign of y (Python's %, PyTorch's
+    ``remainder``). dz/dx = 1, dz/dy = -floor(x / y)."""
+
+    symbol = "%"
+    local_grad = ("1", "-floor(x/y)")
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return _dividing(x, y, "remainder (%)", "remainder")
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        gy = None
+        if need_y:
+            gy = -grad * ctx.xp.floor(x / y)
+        return (grad if need_x else None), gy
+
+
+@register(Remainder, methods=("remainder", "__mod__"), reflected=("__rmod__",))
+def remainder(input: Any, other: Any) -> Tensor:
+    """input % other, with the sign of other (Python's %), as PyTorch's ``remainder``."""
+    return Remainder.apply(*_promote(input, other))
+
+
+class FloorDivide(Function):
+    """z = floor(x / y), Python's //. As in PyTorch it has no derivative: a backward that
+    reaches it raises (a float result still records the op, so that the error is raised)."""
+
+    symbol = "//"
+    differentiable = False  # in no graph to compare: its backward raises, as PyTorch's
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, y):
+        return _dividing(x, y, "floor_divide (//)", "floor_divide")
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError(
+            "floor_divide (//) has no derivative, as in PyTorch: detach its inputs, or use "
+            "torch-style x.div(y) and floor() (whose gradient is 0)"
+        )
+
+
+@register(FloorDivide, methods=("floor_divide", "__floordiv__"), reflected=("__rfloordiv__",))
+def floor_divide(input: Any, other: Any) -> Tensor:
+    """input // other: the quotient rounded down (Python's //); no derivative, as in PyTorch."""
+    return FloorDivide.apply(*_promote(input, other))
+
+
+def _dividing(x: Any, y: Any, op: str, fn: str) -> Any:
+    """``xp.<fn>(x, y)`` for // and %: a float division by 0 gives inf or NaN quietly, an
+    integer one raises, as in PyTorch (NumPy would give 0 with a warning)."""
+    xp = namespace(x) if is_array(x) else namespace(y)
+    kinds = [v.dtype if is_array(v) else NUMPY.asarray(v).dtype for v in (x, y)]
+    if not any(is_floating(k) for k in kinds) and bool(xp.any(y == 0)):
+        raise RuntimeError(f"ZeroDivisionError: integer division by zero in {op}")
+    with NUMPY.errstate(invalid="ignore", divide="ignore"):
+        return getattr(xp, fn)(x, y)
+
+
 class ValueFunction(Function):
     """A function of values whose result carries no gradient: comparisons, logical ops,
     ``isnan``, ``isfinite``, ``argmax``, ``one_hot``, pooling's winner indices.

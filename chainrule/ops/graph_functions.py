@@ -20,7 +20,20 @@ from typing import Any
 from ..autograd.tensor import Tensor
 from ..backend import NUMPY, canonical_dtype, from_numpy, resolve
 from .activations import tanh
-from .elementwise import abs, cast, clamp, exp, log, maximum, minimum, sign, sqrt, where
+from .elementwise import (
+    abs,
+    cast,
+    clamp,
+    exp,
+    floor,
+    log,
+    log1p,
+    maximum,
+    minimum,
+    sign,
+    sqrt,
+    where,
+)
 from .linalg import matmul
 from .reduce import mean, sum
 from .shape import (
@@ -80,8 +93,9 @@ GRAPH_FUNCTIONS = SimpleNamespace(
     errstate=lambda **kwargs: contextlib.nullcontext(),  # chainrule ops warn as NumPy does
     exp=exp,
     expand_dims=expand_dims_like_numpy,
+    floor=floor,
     log=log,
-    log1p=lambda a: log(1 + a),
+    log1p=log1p,
     matmul=matmul,
     maximum=maximum,
     mean=lambda a, axis=None, keepdims=False: mean(a, axis, keepdims),

@@ -65,6 +65,12 @@ def _away(x: np.ndarray, points: Any, d: float = 1e-3) -> bool:
     return bool(np.all(np.abs(x - points) > d))
 
 
+def _off_steps(x: np.ndarray, at: float, d: float = 1e-3) -> bool:
+    """No value within ``d`` of a jump of a step function: integers (at 0.0) or halves (0.5)."""
+    frac = np.asarray(x) - np.floor(x)
+    return bool(np.all(np.abs(frac - at) > d) and np.all(np.abs(frac - at - 1) > d))
+
+
 def _no_ties(x: np.ndarray, axis: Any = None) -> bool:
     """No two values closer than 1e-6 along ``axis`` (None: anywhere)."""
     if x.size <= 1:
@@ -387,6 +393,14 @@ SPECS: list[Spec] = [
     unary("exp", "{0}.exp()", ("Exp",), valid=lambda p, x: bool(np.all(np.abs(x) < 4))),
     unary("log", "{0}.log()", ("Log",), valid=lambda p, x: bool(np.all(x > 0.1))),
     unary("sqrt", "{0}.sqrt()", ("Sqrt",), valid=lambda p, x: bool(np.all(x > 0.1))),
+    unary("log1p", "{0}.log1p()", ("Log1p",), valid=lambda p, x: bool(np.all(x > -0.9))),
+    unary("expm1", "{0}.expm1()", ("Expm1",), valid=lambda p, x: bool(np.all(np.abs(x) < 4))),
+    unary("square", "{0}.square()", ("Pow",)),
+    # a step function's gradient is 0; times x, so that the product carries one
+    unary("floor", "{0}.floor() * {0}", ("Floor", "Mul"), valid=lambda p, x: _off_steps(x, 0.0)),
+    unary("ceil", "{0}.ceil() * {0}", ("Ceil", "Mul"), valid=lambda p, x: _off_steps(x, 0.0)),
+    unary("trunc", "{0}.trunc() * {0}", ("Trunc", "Mul"), valid=lambda p, x: _off_steps(x, 0.0)),
+    unary("round", "{0}.round() * {0}", ("Round", "Mul"), valid=lambda p, x: _off_steps(x, 0.5)),
     unary("tanh", "lib.tanh({0})", ("Tanh",)),
     unary("sigmoid", "{0}.sigmoid()", ("Sigmoid",)),
     unary("relu", "F.relu({0})", ("ReLU",), valid=lambda p, x: _away(x, 0.0)),
@@ -468,6 +482,12 @@ SPECS: list[Spec] = [
     binary("sub", "{0} - {1}", ("Sub",)),
     binary("mul", "{0} * {1}", ("Mul",)),
     binary("div", "{0} / {1}", ("Div",), valid=lambda p, x, y: _away(y, 0.0, 0.2)),
+    binary(
+        "remainder",
+        "{0} % {1}",
+        ("Remainder",),
+        valid=lambda p, x, y: _away(y, 0.0, 0.2) and _off_steps(x / y, 0.0, 1e-2),
+    ),
     binary(
         "pow",
         "{0} ** {1}",

@@ -77,6 +77,14 @@ def away_from(points: tuple[float, ...]) -> Callable[[np.random.Generator, tuple
     return fill
 
 
+def between_steps(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    """Values in [-3, 3] whose fraction is in [0.1, 0.4] or [0.6, 0.9]: away from the jumps of
+    floor, ceil, trunc (the integers) and round (the halves), where central differences hold."""
+    whole = rng.integers(-3, 3, shape)
+    frac = rng.uniform(0.1, 0.4, shape) + 0.5 * rng.integers(0, 2, shape)
+    return np.asarray(whole + frac, dtype=np.float64)
+
+
 def distinct(rng: np.random.Generator, shapes: tuple) -> list[np.ndarray]:
     """Values for all inputs together, pairwise at least 0.06 apart: no ties between any two."""
     sizes = [math.prod(s) for s in shapes]
@@ -549,6 +557,21 @@ def _clamp_tensor_example(small: bool):
     return example(shapes, distinct)
 
 
+def _remainder_example(shapes: st.SearchStrategy, scalar: float | None = None):
+    """x and y of one shape for x % y (or x alone, for ``x % scalar``): |y| in [0.5, 2.5], x / y
+    between steps, away from the jumps of floor(x / y)."""
+
+    @st.composite
+    def draw(d: Any) -> Example:
+        (shape,) = d(shapes)
+        rng = np.random.default_rng(d(SEEDS))
+        y = np.full(shape, scalar) if scalar is not None else nonzero(rng, shape) + 0.3
+        x = between_steps(rng, shape) * y
+        return Example((x,) if scalar is not None else (x, y), {})
+
+    return draw()
+
+
 def build(small: bool = False) -> list[Op]:
     """The table; ``small`` keeps every shape small enough for second-order checks."""
 
@@ -601,6 +624,26 @@ def build(small: bool = False) -> list[Op]:
         Op("exp", cr.exp, lambda t, x: t.exp(x), unary()),
         Op("log", cr.log, lambda t, x: t.log(x), unary(positive)),
         Op("sqrt", cr.sqrt, lambda t, x: t.sqrt(x), unary(positive)),
+        Op("log1p", cr.log1p, lambda t, x: t.log1p(x), unary(positive)),
+        Op("expm1", cr.expm1, lambda t, x: t.expm1(x), unary()),
+        Op("square_fn", cr.square, lambda t, x: t.square(x), unary()),
+        Op("floor", cr.floor, lambda t, x: t.floor(x), unary(between_steps)),
+        Op("ceil", cr.ceil, lambda t, x: t.ceil(x), unary(between_steps)),
+        Op("trunc", cr.trunc, lambda t, x: t.trunc(x), unary(between_steps)),
+        Op("round", cr.round, lambda t, x: t.round(x), unary(between_steps)),
+        Op(
+            "round_decimals",
+            lambda x: cr.round(x / 10, decimals=1),
+            lambda t, x: t.round(x / 10, decimals=1),
+            unary(between_steps),
+        ),
+        Op("remainder", cr.remainder, lambda t, x, y: t.remainder(x, y), _remainder_example(S(1))),
+        Op(
+            "remainder_operator",
+            lambda x: (x % 1.75) * x,
+            lambda t, x: (x % 1.75) * x,
+            _remainder_example(S(1), 1.75),
+        ),
         Op("maximum", cr.maximum, lambda t, x, y: t.maximum(x, y), binary(distinct)),
         Op("minimum", cr.minimum, lambda t, x, y: t.minimum(x, y), binary(distinct)),
         Op("max_binary", cr.max, lambda t, x, y: t.max(x, y), binary(distinct)),
