@@ -11,12 +11,14 @@ import math
 from collections import namedtuple
 from typing import Any
 
-from ..autograd.function import Function
+from .. import dtypes
+from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
-from ..backend import namespace
+from ..backend import canonical_dtype, is_floating, namespace
 from ._registry import Expression, register
-from ._util import keep, reduce_axes
-from .elementwise import Maximum, Minimum, ValueFunction, maximum, minimum, values
+from ._util import keep, normalize_dim, reduce_axes
+from .elementwise import Maximum, Minimum, ValueFunction, cast, maximum, minimum, values
+from .shape import Flip
 
 
 def _with_dims(symbol: str, args: tuple) -> str:
@@ -561,3 +563,40 @@ def _arg_values(data: Any, name: str, axes: tuple | None, keepdim: bool) -> Any:
 
 max = register(Amax, Maximum, methods=("max",))(_extreme("max", amax, argmax, maximum))  # noqa: A001
 min = register(Amin, Minimum, methods=("min",))(_extreme("min", amin, argmin, minimum))  # noqa: A001
+
+
+class Cumsum(Function):
+    """z_i = x_0 + x_1 + ... + x_i along an axis. dz_i/dx_j = 1 for j <= i, so each x_j
+    receives the sum of the upstream gradients from j to the end: backward is the cumulative
+    sum of the upstream taken from the other end."""
+
+    symbol = "cumsum"
+    vjp = ("upstream summed from the end (a cumulative sum, reversed)",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        xp = namespace(x)
+        if x.ndim == 0:
+            return xp.asarray(x, copy=True)
+        scan = getattr(xp, "cumulative_sum", None)
+        return scan(x, axis=axis) if scan is not None else xp.cumsum(x, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        axis = ctx.inputs[1]
+        if grad.ndim == 0:
+            return grad, None
+        return call(Flip, call(Cumsum, call(Flip, grad, (axis,)), axis), (axis,)), None
+
+
+@register(Cumsum, methods=("cumsum",))
+def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """The running sum along ``dim``. Integers and bools sum as int64, as in PyTorch (unless
+    ``dtype`` is given: the input is cast to it first)."""
+    if dtype is not None:
+        input = cast(input, canonical_dtype(dtype))
+    elif not is_floating(input._data.dtype) and input.dtype != dtypes.int64:
+        input = cast(input, dtypes.int64)
+    return Cumsum.apply(input, normalize_dim(dim, input.ndim, "cumsum"))

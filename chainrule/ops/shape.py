@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..autograd.function import Function
+from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
 from ..backend import is_floating, namespace
 from ._registry import alias, register
@@ -379,3 +379,137 @@ def _tensors(tensors: Any, op: str) -> list:
         widest = max(floats, key=lambda d: d.itemsize)
         ts = [cast(t, widest) for t in ts]
     return ts
+
+
+class Flip(Function):
+    """z = x with the order of its values reversed along ``axes`` (a copy, as PyTorch's).
+    Backward flips the gradient back."""
+
+    symbol = "flip"
+    local_grad = "1"
+    vjp = ("upstream flipped back",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, axes):
+        xp = namespace(x)
+        return xp.asarray(xp.flip(x, axis=axes), copy=True) if x.ndim else xp.asarray(x, copy=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return call(Flip, grad, ctx.inputs[1]), None
+
+
+@register(Flip, methods=("flip",))
+def flip(input: Tensor, dims: Any) -> Tensor:
+    """Reverse the order of the values along each of ``dims`` (an int or a sequence)."""
+    axes = _axes(dims, input.ndim, "flip")
+    return Flip.apply(input, axes)
+
+
+class Roll(Function):
+    """z = x shifted cyclically by ``shifts`` along ``axes`` (the flattened x where axes is
+    None): what leaves one end comes back at the other. Backward rolls the gradient back."""
+
+    symbol = "roll"
+    local_grad = "1"
+    vjp = ("upstream rolled back",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, shifts, axes):
+        xp = namespace(x)
+        if axes is None:
+            return xp.reshape(xp.roll(xp.reshape(x, (-1,)), shifts[0]), x.shape)
+        return xp.roll(x, shifts, axis=axes) if x.ndim else xp.asarray(x, copy=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, shifts, axes = ctx.inputs
+        back = tuple(-s for s in shifts)
+        return call(Roll, grad, back, axes), None, None
+
+
+@register(Roll, methods=("roll",))
+def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+    """Shift the values cyclically: by ``shifts`` along ``dims`` (ints or equal-length
+    sequences), or along the flattened tensor when ``dims`` is None."""
+    many = isinstance(shifts, Sequence)
+    steps = tuple(int(s) for s in shifts) if many else (int(shifts),)
+    if dims is None:
+        if len(steps) != 1:
+            raise RuntimeError(f"roll: without dims, shifts must be one int; got {shifts!r}")
+        return Roll.apply(input, steps, None)
+    axes = _axes(dims, input.ndim, "roll")
+    if len(axes) != len(steps):
+        raise RuntimeError(
+            f"roll: shifts and dims must have the same length; got {len(steps)} shift(s) and "
+            f"{len(axes)} dim(s)"
+        )
+    return Roll.apply(input, steps, axes)
+
+
+class Triangle(Function):
+    """z = x where a value is on the kept side of the ``diagonal``-th diagonal of the last two
+    axes (at or below it for ``tril``, at or above for ``triu``), else 0. The local gradient is
+    that 0/1 mask: backward keeps the same triangle of the upstream gradient."""
+
+    symbol = "tri"
+    local_grad = "1 in the triangle, else 0"
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, diagonal, lower):
+        return _triangle(namespace(x), x, diagonal, lower)
+
+    @staticmethod
+    def backward(ctx, grad):
+        _, diagonal, lower = ctx.inputs
+        return call(Triangle, grad, diagonal, lower), None, None
+
+
+def _triangle(xp: Any, x: Any, diagonal: int, lower: bool) -> Any:
+    """x with 0 outside the triangle (the where of a mask made from two aranges: the Array API
+    has no tril)."""
+    rows, cols = x.shape[-2], x.shape[-1]
+    device = getattr(x, "device", None)
+    i = xp.reshape(xp.arange(rows, device=device), (rows, 1))
+    j = xp.reshape(xp.arange(cols, device=device), (1, cols))
+    keep = (j - i <= diagonal) if lower else (j - i >= diagonal)
+    return xp.where(keep, x, xp.zeros((), dtype=x.dtype, device=device))
+
+
+def _two_dims(input: Tensor, op: str) -> None:
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"{op}: expected a tensor of at least 2 dimensions (a matrix, or a batch of them); "
+            f"got shape {tuple(input.shape)}"
+        )
+
+
+@register(Triangle, methods=("tril",))
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dimensions (on and below the ``diagonal``-th
+    diagonal), 0 elsewhere."""
+    _two_dims(input, "tril")
+    return Triangle.apply(input, int(diagonal), True)
+
+
+@register(Triangle, methods=("triu",))
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dimensions (on and above the ``diagonal``-th
+    diagonal), 0 elsewhere."""
+    _two_dims(input, "triu")
+    return Triangle.apply(input, int(diagonal), False)
+
+
+def _axes(dims: Any, ndim: int, op: str) -> tuple[int, ...]:
+    """An int or a sequence of dims as distinct axes in [0, ndim)."""
+    many = dims if isinstance(dims, Sequence) else (dims,)
+    axes = tuple(normalize_dim(d, ndim, op) for d in many)
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"{op}: dims {dims!r} name an axis twice")
+    return axes

@@ -122,6 +122,15 @@ def _dim(rng, x, min_size=1) -> int | None:
     return d - x.ndim if rng.random() < 0.3 else d
 
 
+def _roll(rng, x) -> dict:
+    """roll's shifts and dims: one shift of the flattened x, or a shift per distinct dim."""
+    if rng.random() < 0.3:
+        return {"shifts": int(rng.integers(-4, 5)), "dims": None}
+    k = int(rng.integers(1, x.ndim + 1))
+    dims = tuple(int(d) for d in rng.choice(x.ndim, k, replace=False))
+    return {"shifts": tuple(int(s) for s in rng.integers(-4, 5, k)), "dims": dims}
+
+
 def _dims(rng, x) -> Any:
     """An int dim or a tuple of distinct dims of x (None for a 0-d x)."""
     if x.ndim == 0:
@@ -591,6 +600,36 @@ SPECS: list[Spec] = [
         "{0}.transpose({a}, {b})",
         ("Permute",),
         draw=lambda rng, x: None if x.ndim == 0 else {"a": _dim(rng, x), "b": _dim(rng, x)},
+    ),
+    unary(
+        "flip",
+        "{0}.flip({dims})",
+        ("Flip",),
+        draw=lambda rng, x: None if x.ndim == 0 else {"dims": _dims(rng, x)},
+    ),
+    unary(
+        "roll",
+        "{0}.roll({shifts}, {dims})",
+        ("Roll",),
+        draw=lambda rng, x: None if x.ndim == 0 else _roll(rng, x),
+    ),
+    unary(
+        "tril",
+        "{0}.tril({d})",
+        ("Triangle",),
+        draw=lambda rng, x: None if x.ndim < 2 else {"d": int(rng.integers(-1, 2))},
+    ),
+    unary(
+        "triu",
+        "{0}.triu({d})",
+        ("Triangle",),
+        draw=lambda rng, x: None if x.ndim < 2 else {"d": int(rng.integers(-1, 2))},
+    ),
+    unary(
+        "cumsum",
+        "{0}.cumsum({d})",
+        ("Cumsum",),
+        draw=lambda rng, x: None if x.ndim == 0 else {"d": _dim(rng, x)},
     ),
     unary("T", "{0}.T", ("Permute",), draw=lambda rng, x: {} if x.ndim == 2 else None),
     unary("mT", "{0}.mT", ("Permute",), draw=lambda rng, x: {} if x.ndim >= 2 else None),

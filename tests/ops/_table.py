@@ -254,6 +254,31 @@ def _transpose_params(draw, shapes, rng):
     return {"dim0": draw(st.integers(-nd, nd - 1)), "dim1": draw(st.integers(-nd, nd - 1))}
 
 
+def _flip_params(draw, shapes, rng):
+    nd = len(shapes[0])
+    dims = draw(
+        st.lists(st.integers(-nd, nd - 1), min_size=1, max_size=nd, unique_by=lambda d: d % nd)
+    )
+    return {"dims": dims[0] if len(dims) == 1 and draw(st.booleans()) else tuple(dims)}
+
+
+def _roll_params(draw, shapes, rng):
+    nd = len(shapes[0])
+    if draw(st.booleans()):  # the flattened tensor
+        return {"shifts": draw(st.integers(-5, 5)), "dims": None}
+    dims = draw(st.lists(st.integers(0, nd - 1), min_size=1, max_size=nd, unique=True))
+    return {"shifts": tuple(draw(st.integers(-5, 5)) for _ in dims), "dims": tuple(dims)}
+
+
+def _diagonal_params(draw, shapes, rng):
+    return {"diagonal": draw(st.integers(-2, 2))}
+
+
+def _dim_param(draw, shapes, rng):
+    nd = len(shapes[0])
+    return {"dim": draw(st.integers(-nd, nd - 1))}
+
+
 def _permute_params(draw, shapes, rng):
     nd = len(shapes[0])
     return {"dims": tuple(draw(st.permutations(range(nd)))), "as_tuple": draw(st.booleans())}
@@ -844,6 +869,36 @@ def build(small: bool = False) -> list[Op]:
             lambda x, dims, as_tuple: x.permute(dims) if as_tuple else x.permute(*dims),
             lambda t, x, dims, as_tuple: x.permute(dims),
             unary(params=_permute_params, min_dims=1),
+        ),
+        Op(
+            "flip",
+            lambda x, dims: x.flip(dims),
+            lambda t, x, dims: x.flip(dims),
+            unary(params=_flip_params, min_dims=1),
+        ),
+        Op(
+            "roll",
+            lambda x, shifts, dims: x.roll(shifts, dims),
+            lambda t, x, shifts, dims: x.roll(shifts, dims),
+            unary(params=_roll_params, min_dims=1),
+        ),
+        Op(
+            "tril",
+            lambda x, diagonal: x.tril(diagonal),
+            lambda t, x, diagonal: x.tril(diagonal),
+            unary(params=_diagonal_params, min_dims=2),
+        ),
+        Op(
+            "triu",
+            lambda x, diagonal: cr.triu(x, diagonal),
+            lambda t, x, diagonal: t.triu(x, diagonal),
+            unary(params=_diagonal_params, min_dims=2),
+        ),
+        Op(
+            "cumsum",
+            lambda x, dim: x.cumsum(dim),
+            lambda t, x, dim: x.cumsum(dim),
+            unary(params=_dim_param, min_dims=1),
         ),
         Op("clone", lambda x: x.clone() * x, lambda t, x: x.clone() * x, unary()),
         Op(  # there and back: strict:2 is array-api-strict's second device (the test extra)
