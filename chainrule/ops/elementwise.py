@@ -541,6 +541,36 @@ def where_method(input: Any, condition: Any, other: Any) -> Tensor:
     return where(condition, input, other)
 
 
+@register(Where, methods=("masked_fill",))
+def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
+    """``input`` with ``value`` where the bool ``mask`` (broadcast to input's shape) is true, as
+    PyTorch's: value is a number or a 0-d tensor, taken in input's dtype; a value tensor that
+    requires grad gets the gradient of every place it filled."""
+    if not isinstance(mask, Tensor) or canonical_dtype(mask._data.dtype) != dtypes.bool:
+        got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
+        raise RuntimeError(f"masked_fill: expected a bool mask tensor; got {got}")
+    shape = tuple(input.shape)
+    try:
+        fits = NUMPY.broadcast_shapes(tuple(mask.shape), shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise RuntimeError(
+            f"masked_fill: the mask of shape {tuple(mask.shape)} does not broadcast to the "
+            f"input's shape {shape}"
+        )
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(
+                f"masked_fill: value must be a number or a 0-d tensor; got shape "
+                f"{tuple(value.shape)}"
+            )
+        value = value if value.dtype == input.dtype else cast(value, input.dtype)
+    else:
+        value = Tensor(value, dtype=input.dtype, device=device_of(input._data))
+    return where(mask, value, input)
+
+
 class Cast(Function):
     """z = x converted to another dtype; the gradient is converted back."""
 

@@ -29,6 +29,7 @@ from ..backend import (
     to_numpy,
 )
 from ._registry import register
+from ._util import normalize_dim
 
 
 def _is_basic(key: Any) -> bool:
@@ -416,3 +417,61 @@ def _fit(xp: Any, value: Any, shape: tuple) -> Any:
         raise ValueError(
             f"could not broadcast input array from shape {tuple(value.shape)} into shape {shape}"
         ) from None
+
+
+@register(Index, methods=("gather",))
+def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
+    """The values of ``input`` picked along ``dim`` by ``index``, as PyTorch's: for dim 1,
+    ``out[i][j][k] = input[i][index[i][j][k]][k]``; ``out`` has index's shape. The gradient is
+    added back where each value was picked (repeats add up): indexing with a key made of
+    ``index`` and an arange along each other axis."""
+    n = input.ndim
+    idx = _index_tensor(index, "gather", ("int64",))
+    if n == 0:
+        return gather(input.reshape(1), 0, index.reshape(1)).reshape(index.shape)
+    d = normalize_dim(dim, n, "gather")
+    if idx.ndim != n:
+        raise RuntimeError(
+            f"gather: index must have as many dimensions as input ({n}); got shape "
+            f"{tuple(idx.shape)}"
+        )
+    for a in range(n):
+        if a != d and idx.shape[a] > input.shape[a]:
+            raise RuntimeError(
+                f"gather: index of shape {tuple(idx.shape)} is larger than input of shape "
+                f"{tuple(input.shape)} in dimension {a} (only dimension {d} may differ)"
+            )
+    xp = namespace(idx)
+    key = tuple(
+        idx
+        if a == d
+        else xp.reshape(
+            xp.arange(idx.shape[a], device=idx.device), [-1 if b == a else 1 for b in range(n)]
+        )
+        for a in range(n)
+    )
+    return getitem(input, key)
+
+
+@register(Index, methods=("index_select",))
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """The slices of ``input`` along ``dim`` at the positions in the 1-d ``index`` (repeats
+    allowed; their gradients add up)."""
+    idx = _index_tensor(index, "index_select", ("int64", "int32"))
+    if idx.ndim > 1:
+        raise IndexError(f"index_select: index must be 0-d or 1-d; got shape {tuple(idx.shape)}")
+    if input.ndim == 0:
+        return getitem(input.reshape(1), namespace(idx).reshape(idx, (-1,))).reshape(idx.shape)
+    d = normalize_dim(dim, input.ndim, "index_select")
+    return getitem(input, (slice(None),) * d + (namespace(idx).reshape(idx, (-1,)),))
+
+
+def _index_tensor(index: Any, op: str, kinds: tuple[str, ...]) -> Any:
+    """The array of an index tensor of one of the integer dtypes ``kinds``, as PyTorch asks."""
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{op}: index must be a Tensor; got {type(index).__name__}")
+    if str(index.dtype) not in kinds:
+        raise RuntimeError(
+            f"{op}: expected an index of dtype {' or '.join(kinds)}; got {index.dtype}"
+        )
+    return index._data

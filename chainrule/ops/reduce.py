@@ -18,6 +18,7 @@ from ..backend import canonical_dtype, is_floating, namespace
 from ._registry import Expression, register
 from ._util import keep, normalize_dim, reduce_axes
 from .elementwise import Maximum, Minimum, ValueFunction, cast, maximum, minimum, values
+from .indexing import Index, gather
 from .shape import Flip
 
 
@@ -600,3 +601,84 @@ def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     elif not is_floating(input._data.dtype) and input.dtype != dtypes.int64:
         input = cast(input, dtypes.int64)
     return Cumsum.apply(input, normalize_dim(dim, input.ndim, "cumsum"))
+
+
+def _order(data: Any, axis: int, descending: bool) -> Any:
+    """The stable arg-sort of an array along ``axis`` (int64): equal values keep their order,
+    in either direction, and NaN sorts as the largest, as PyTorch's stable sort. Descending is
+    the ascending sort of the reversed array, reversed back."""
+    xp = namespace(data)
+    if data.ndim == 0:
+        return xp.zeros((), dtype=xp.int64, device=data.device)
+    if not descending:
+        return xp.astype(xp.argsort(data, axis=axis, stable=True), xp.int64, copy=False)
+    n = data.shape[axis]
+    up = xp.argsort(xp.flip(data, axis=axis), axis=axis, stable=True)
+    return xp.astype((n - 1) - xp.flip(up, axis=axis), xp.int64, copy=False)
+
+
+@register(ValueFunction, methods=("argsort",))
+def argsort(
+    input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False
+) -> Tensor:
+    """The indices that sort ``input`` along ``dim``; no gradient. The sort is stable (equal
+    values keep their order) whatever ``stable`` says, as PyTorch's may be."""
+    return values(_order, input, normalize_dim(dim, input.ndim, "argsort"), bool(descending))
+
+
+@register(Index, methods=("sort",))
+def sort(
+    input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False
+) -> ValuesIndices:
+    """``(values, indices)``: ``input`` sorted along ``dim`` and where each value came from.
+    The values are ``input`` gathered at the indices, so the gradient of each goes back to the
+    place it came from."""
+    indices = argsort(input, dim, descending)
+    if input.ndim == 0:
+        return ValuesIndices(input.clone(), indices)
+    return ValuesIndices(gather(input, dim, indices), indices)
+
+
+@register(Index, methods=("topk",))
+def topk(
+    input: Tensor,
+    k: int,
+    dim: int = -1,
+    largest: bool = True,
+    sorted: bool = True,  # noqa: A002
+) -> ValuesIndices:
+    """``(values, indices)`` of the ``k`` largest values along ``dim`` (the smallest with
+    ``largest=False``), in order; the gradient of each value goes back to where it came from."""
+    d = normalize_dim(dim, input.ndim, "topk")
+    size = input.shape[d] if input.ndim else 1
+    if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k <= size:
+        raise RuntimeError(f"topk: k must be an int in [0, {size}] for dimension {d}; got {k!r}")
+    order = argsort(input, d, largest)
+    if input.ndim == 0:
+        return ValuesIndices(input.clone(), order) if k else ValuesIndices(input[None][:0], order)
+    indices = order[(slice(None),) * d + (slice(0, k),)]
+    return ValuesIndices(gather(input, d, indices), indices)
+
+
+def _truth(name: str) -> Any:
+    def truth(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+        axes = None if dim is None else reduce_axes(dim, None, input.ndim, name)
+        return values(_truth_values, input, name, axes, bool(keepdim))
+
+    truth.__name__ = name
+    truth.__doc__ = (
+        f"Whether {'every' if name == 'all' else 'any'} value is true (non-zero) over ``dim`` "
+        "(an int, a tuple, or None for all); bool, or uint8 for a uint8 input, as in PyTorch."
+    )
+    return truth
+
+
+def _truth_values(data: Any, name: str, axes: tuple | None, keepdim: bool) -> Any:
+    xp = namespace(data)
+    out = getattr(xp, name)(data, axis=axes, keepdims=keepdim)
+    out = xp.asarray(out)
+    return xp.astype(out, data.dtype) if data.dtype == xp.uint8 else out
+
+
+all = register(ValueFunction, methods=("all",))(_truth("all"))  # noqa: A001
+any = register(ValueFunction, methods=("any",))(_truth("any"))  # noqa: A001

@@ -228,6 +228,40 @@ def _pick(rng, x) -> dict | None:
     return {"n": n, "k": np.asarray(rng.integers(0, c, n), dtype=np.int64)}
 
 
+def _gather(rng, x) -> dict | None:
+    """gather's dim and index: along dim any length, at most x's size along the others."""
+    if x.ndim == 0:
+        return None
+    d = int(rng.integers(x.ndim))
+    shape = [
+        int(rng.integers(1, 4)) if a == d else int(rng.integers(1, n + 1))
+        for a, n in enumerate(x.shape)
+    ]
+    return {"d": d, "k": np.asarray(rng.integers(0, x.shape[d], shape), dtype=np.int64)}
+
+
+def _select(rng, x) -> dict | None:
+    if x.ndim == 0:
+        return None
+    d = _dim(rng, x)
+    k = rng.integers(0, x.shape[d], int(rng.integers(1, 5)))
+    return {"d": d, "k": np.asarray(k, dtype=np.int64)}
+
+
+def _masked_fill(rng, x) -> dict:
+    return {
+        "k": np.asarray(rng.random(x.shape) < 0.5),
+        "v": float(np.round(rng.standard_normal(), 3)),
+    }
+
+
+def _topk(rng, x) -> dict | None:
+    if x.ndim == 0:
+        return None
+    d = _dim(rng, x)
+    return {"n": int(rng.integers(0, x.shape[d] + 1)), "d": d, "largest": rng.random() < 0.5}
+
+
 def _targets(rng, x) -> dict | None:
     """Class targets for (N, C) or (C,) scores, and the loss's options."""
     if x.ndim not in (1, 2) or x.shape[-1] < 2:
@@ -679,6 +713,25 @@ SPECS: list[Spec] = [
     # masks and indices computed from the values (comparisons and argmax are ops without a
     # gradient: a compiled replay must compute them again)
     unary("index_by_values", "{0}[{0} > 0.2]", ("Index",), valid=lambda p, x: _away(x, 0.2)),
+    unary("gather", "{0}.gather({d}, {k})", ("Index", "IndexAdd"), draw=_gather),
+    unary("index_select", "{0}.index_select({d}, {k})", ("Index", "IndexAdd"), draw=_select),
+    unary("masked_fill", "{0}.masked_fill({k}, {v})", ("Where",), draw=_masked_fill),
+    unary(
+        "sort",
+        "{0}.sort({d}, {desc})[0]",
+        ("Index", "IndexAdd"),
+        draw=lambda rng, x: (
+            None if x.ndim == 0 else {"d": _dim(rng, x), "desc": rng.random() < 0.5}
+        ),
+        valid=lambda p, x: _no_ties(x, p["d"]),
+    ),
+    unary(
+        "topk",
+        "{0}.topk({n}, {d}, {largest})[0]",
+        ("Index", "IndexAdd"),
+        draw=_topk,
+        valid=lambda p, x: _no_ties(x, p["d"]),
+    ),
     unary(
         "pick_argmax",
         "{0}.reshape(-1)[{0}.reshape(-1).argmax()]",

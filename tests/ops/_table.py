@@ -254,6 +254,40 @@ def _transpose_params(draw, shapes, rng):
     return {"dim0": draw(st.integers(-nd, nd - 1)), "dim1": draw(st.integers(-nd, nd - 1))}
 
 
+def _gather_params(draw, shapes, rng):
+    shape = shapes[0]
+    d = draw(st.integers(0, len(shape) - 1))
+    sizes = [
+        draw(st.integers(1, 4)) if a == d else draw(st.integers(1, n)) for a, n in enumerate(shape)
+    ]
+    return {"dim": d, "index": rng.integers(0, shape[d], sizes).astype(np.int64)}
+
+
+def _select_params(draw, shapes, rng):
+    shape = shapes[0]
+    d = draw(st.integers(-len(shape), len(shape) - 1))
+    return {"dim": d, "index": rng.integers(0, shape[d], draw(st.integers(1, 5))).astype(np.int64)}
+
+
+def _mask_params(draw, shapes, rng):
+    params = {"mask": np.asarray(rng.random(shapes[0]) < 0.5)}
+    if len(shapes) == 1:
+        params["value"] = draw(st.sampled_from([0.0, -1.5, 2.0]))
+    return params
+
+
+def _sort_params(draw, shapes, rng):
+    nd = len(shapes[0])
+    return {"dim": draw(st.integers(-nd, nd - 1)), "descending": draw(st.booleans())}
+
+
+def _topk_params(draw, shapes, rng):
+    shape = shapes[0]
+    d = draw(st.integers(0, len(shape) - 1))
+    k = draw(st.integers(0, shape[d]))
+    return {"dim": d, "k": k, "largest": draw(st.booleans())}
+
+
 def _flip_params(draw, shapes, rng):
     nd = len(shapes[0])
     dims = draw(
@@ -899,6 +933,42 @@ def build(small: bool = False) -> list[Op]:
             lambda x, dim: x.cumsum(dim),
             lambda t, x, dim: x.cumsum(dim),
             unary(params=_dim_param, min_dims=1),
+        ),
+        Op(
+            "gather",
+            lambda x, dim, index: cr.gather(x, dim, cr.tensor(index)),
+            lambda t, x, dim, index: t.gather(x, dim, t.from_numpy(index)),
+            unary(params=_gather_params, min_dims=1),
+        ),
+        Op(
+            "index_select",
+            lambda x, dim, index: x.index_select(dim, cr.tensor(index)),
+            lambda t, x, dim, index: x.index_select(dim, t.from_numpy(index)),
+            unary(params=_select_params, min_dims=1),
+        ),
+        Op(
+            "masked_fill",
+            lambda x, mask, value: x.masked_fill(cr.tensor(mask, device=x.device), value),
+            lambda t, x, mask, value: x.masked_fill(t.from_numpy(mask), value),
+            unary(params=_mask_params),
+        ),
+        Op(
+            "masked_fill_tensor_value",
+            lambda x, v, mask: x.masked_fill(cr.tensor(mask, device=x.device), v),
+            lambda t, x, v, mask: x.masked_fill(t.from_numpy(mask), v),
+            example(S(1).map(lambda s: (s[0], ())), normal, _mask_params),
+        ),
+        Op(
+            "sort",
+            lambda x, dim, descending: x.sort(dim, descending)[0],
+            lambda t, x, dim, descending: x.sort(dim, descending)[0],
+            example(S(1, min_dims=1), distinct, _sort_params),
+        ),
+        Op(
+            "topk",
+            lambda x, dim, k, largest: x.topk(k, dim, largest)[0],
+            lambda t, x, dim, k, largest: x.topk(k, dim, largest)[0],
+            example(S(1, min_dims=1), distinct, _topk_params),
         ),
         Op("clone", lambda x: x.clone() * x, lambda t, x: x.clone() * x, unary()),
         Op(  # there and back: strict:2 is array-api-strict's second device (the test extra)
