@@ -567,3 +567,26 @@ def test_equal_is_whole_tensor_equality_as_in_pytorch():
     assert x.equal(cr.tensor([1.0, 2.0])) is True
     assert x.equal(cr.tensor([1.0, 2.5])) is False
     assert cr.equal(x, cr.tensor([[1.0, 2.0]])) is False  # another shape: not equal
+
+
+def test_factories_and_utilities_of_a_tensor_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for lib in (cr, torch):
+        x = lib.tensor(np.arange(6.0).reshape(2, 3), dtype=lib.float64)
+        made = [
+            x.new_zeros(2, 2),
+            x.new_ones((3,)),
+            x.new_full((2,), 7),
+            x.new_zeros(2, dtype=lib.int32),
+            x.type_as(lib.tensor([1])),
+            x.T.contiguous(),
+        ]
+        got = [(str(t.dtype).removeprefix("torch."), tuple(t.shape), t.tolist()) for t in made]
+        flags = (x.is_contiguous(), x.T.is_contiguous(), x.element_size(), x.nelement())
+        infs = lib.tensor([1.0, float("inf"), -float("inf"), float("nan")]).isinf().tolist()
+        if lib is cr:
+            ours = (got, flags, infs)
+        else:
+            assert ours == (got, flags, infs)
+    t = cr.ones(2, requires_grad=True)
+    assert t.new_zeros(2, requires_grad=True).requires_grad and not t.new_zeros(2).requires_grad

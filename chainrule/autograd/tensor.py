@@ -377,6 +377,58 @@ class Tensor:
     def is_floating_point(self) -> bool:
         return is_floating(self._data.dtype)
 
+    def type_as(self, other: Tensor) -> Tensor:
+        """This tensor in ``other``'s dtype (itself when it has it)."""
+        return self.to(other.dtype)
+
+    def is_contiguous(self) -> bool:
+        """Whether the values lie in C order (a view with the batch innermost does not)."""
+        flags = getattr(self._data, "flags", None)
+        return True if flags is None else bool(flags.c_contiguous)
+
+    def contiguous(self) -> Tensor:
+        """This tensor when its values lie in C order, else a copy that does (differentiable)."""
+        if self.is_contiguous():
+            return self
+        return _ops.reshape(_ops.clone(self).reshape(-1), self.shape)
+
+    def nelement(self) -> int:
+        return self.numel()
+
+    def element_size(self) -> int:
+        """Bytes per value."""
+        return self._data.dtype.itemsize
+
+    def new_full(
+        self,
+        size: Any,
+        fill_value: Any,
+        *,
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
+        """A tensor of ``size`` filled with ``fill_value``, in this tensor's dtype and on its
+        device unless given."""
+        shape = (size,) if isinstance(size, int) else tuple(size)
+        xp = namespace(self._data)
+        kind = self._data.dtype if dtype is None else xp.native_dtype(canonical_dtype(dtype))
+        out = Tensor(xp.full(shape, fill_value, dtype=kind, device=self._data.device))
+        out = out if device is None else out.to(device)
+        return out.requires_grad_() if requires_grad else out
+
+    def new_zeros(self, *size: Any, **kwargs: Any) -> Tensor:
+        """Zeros of ``size``, in this tensor's dtype and on its device unless given."""
+        return self.new_full(_size(size), 0, **kwargs)
+
+    def new_ones(self, *size: Any, **kwargs: Any) -> Tensor:
+        """Ones of ``size``, in this tensor's dtype and on its device unless given."""
+        return self.new_full(_size(size), 1, **kwargs)
+
+    def new_empty(self, *size: Any, **kwargs: Any) -> Tensor:
+        """A tensor of ``size`` (zeros: chainrule hands out no uninitialised memory)."""
+        return self.new_full(_size(size), 0, **kwargs)
+
     # ----- autograd -----
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set whether backward should compute a gradient for this leaf; returns self."""
@@ -588,6 +640,11 @@ class Tensor:
         if self.name is not None:
             parts.append(f"name={self.name!r}")
         return ", ".join(parts) + ")"
+
+
+def _size(size: tuple) -> tuple:
+    """``f(2, 3)`` and ``f((2, 3))`` alike, as PyTorch takes a size."""
+    return tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else size
 
 
 class RemovableHandle:

@@ -673,6 +673,68 @@ def sign(input: Tensor) -> Tensor:
     return Sign.apply(input)
 
 
+class Sin(Function):
+    """z = sin x. dz/dx = cos x."""
+
+    symbol = "sin"
+    local_grad = "cos(x)"
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return namespace(x).sin(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * call(Cos, x)
+
+
+class Cos(Function):
+    """z = cos x. dz/dx = -sin x."""
+
+    symbol = "cos"
+    local_grad = "-sin(x)"
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return namespace(x).cos(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return -grad * call(Sin, x)
+
+
+@register(Sin, methods=("sin",))
+def sin(input: Tensor) -> Tensor:
+    """Sine, of radians."""
+    return Sin.apply(as_float(input))
+
+
+@register(Cos, methods=("cos",))
+def cos(input: Tensor) -> Tensor:
+    """Cosine, of radians."""
+    return Cos.apply(as_float(input))
+
+
+@register(Div, methods=("reciprocal",))
+def reciprocal(input: Tensor) -> Tensor:
+    """1 / input."""
+    return div(1.0, as_float(input))
+
+
+@register(Pow, methods=("rsqrt",))
+def rsqrt(input: Tensor) -> Tensor:
+    """1 / sqrt(input), as a power of -1/2."""
+    return pow(as_float(input), -0.5)
+
+
 class Log1p(Function):
     """z = ln(1 + x), exact for small x where ``log(1 + x)`` rounds 1 + x. dz/dx = 1/(1 + x)."""
 
@@ -1057,7 +1119,9 @@ def _elementwise(function: str) -> Any:
     return on_arrays
 
 
-_logical_not, _isnan, _isfinite = map(_elementwise, ("logical_not", "isnan", "isfinite"))
+_logical_not, _isnan, _isfinite, _isinf = map(
+    _elementwise, ("logical_not", "isnan", "isfinite", "isinf")
+)
 
 
 @register(ValueFunction, methods=("logical_not", "__invert__"))
@@ -1076,3 +1140,9 @@ def isnan(input: Tensor) -> Tensor:
 def isfinite(input: Tensor) -> Tensor:
     """Where the values are finite, as a bool tensor."""
     return values(_isfinite, input)
+
+
+@register(ValueFunction, methods=("isinf",))
+def isinf(input: Tensor) -> Tensor:
+    """Where the values are +inf or -inf, as a bool tensor."""
+    return values(_isinf, input)

@@ -475,3 +475,17 @@ def _index_tensor(index: Any, op: str, kinds: tuple[str, ...]) -> Any:
             f"{op}: expected an index of dtype {' or '.join(kinds)}; got {index.dtype}"
         )
     return index._data
+
+
+@register(Index, methods=("narrow",))
+def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """The ``length`` slices of ``input`` along ``dim`` from ``start`` on (a negative start
+    counts from the end)."""
+    d = normalize_dim(dim, input.ndim, "narrow")
+    size = input.shape[d] if input.ndim else 1
+    begin = start + size if start < 0 else start
+    if not (0 <= begin <= size and 0 <= length and begin + length <= size):
+        raise IndexError(
+            f"narrow: start {start} and length {length} do not fit dimension {d} of size {size}"
+        )
+    return getitem(input, (slice(None),) * d + (slice(begin, begin + length),))

@@ -6,6 +6,8 @@ Forward and backward use only operators (``@``) and the Array API standard's nam
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ._registry import Expression, register
@@ -73,6 +75,44 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
             f"{'first' if len(b) == 1 else 'second-to-last'} dimension of the second ({inner_b})"
         )
     return MatMul.apply(input, other)
+
+
+def _products(name: str, dims: tuple[int, int], doc: str) -> Any:
+    """mm, bmm, mv, dot: matmul for operands of exactly these numbers of dimensions, as
+    PyTorch's (which neither broadcasts them nor takes others)."""
+
+    def product(input: Tensor, other: Tensor) -> Tensor:
+        if (input.ndim, other.ndim) != dims:
+            raise RuntimeError(
+                f"{name}: expected a {dims[0]}-d and a {dims[1]}-d tensor; got shapes "
+                f"{tuple(input.shape)} and {tuple(other.shape)}"
+            )
+        if name == "bmm" and input.shape[0] != other.shape[0]:
+            raise RuntimeError(
+                f"bmm: the batch sizes differ: {tuple(input.shape)} and {tuple(other.shape)}"
+            )
+        return matmul(input, other)
+
+    product.__name__ = product.__qualname__ = name
+    product.__doc__ = doc
+    return register(MatMul, methods=(name,))(product)
+
+
+mm = _products("mm", (2, 2), "Matrix times matrix: (n, k) @ (k, m) -> (n, m).")
+bmm = _products("bmm", (3, 3), "A batch of matrix products: (b, n, k) @ (b, k, m) -> (b, n, m).")
+mv = _products("mv", (2, 1), "Matrix times vector: (n, k) @ (k,) -> (n,).")
+dot = _products("dot", (1, 1), "The dot product of two vectors of one length: a 0-d tensor.")
+
+
+@register(MatMul, methods=("outer",))
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """The outer product of two vectors: (n,) and (m,) -> (n, m), ``out[i, j] = a[i] b[j]``."""
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(
+            f"outer: expected two 1-d tensors; got shapes {tuple(input.shape)} and "
+            f"{tuple(vec2.shape)}"
+        )
+    return matmul(input.reshape(-1, 1), vec2.reshape(1, -1))
 
 
 class Linear(Function):

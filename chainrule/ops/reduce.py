@@ -682,3 +682,78 @@ def _truth_values(data: Any, name: str, axes: tuple | None, keepdim: bool) -> An
 
 all = register(ValueFunction, methods=("all",))(_truth("all"))  # noqa: A001
 any = register(ValueFunction, methods=("any",))(_truth("any"))  # noqa: A001
+
+
+class VectorNorm(Function):
+    """z = (sum over axes of |x|^p)^(1/p); p = inf the largest |x|, -inf the smallest, 0 the
+    count of non-zeros. dz/dx = sign(x) |x|^(p-1) / z^(p-1): x / z for p = 2, sign(x) for p = 1,
+    sign(x) at the extreme |x| (shared among ties) for p = +-inf, 0 for p = 0, and 0 wherever
+    z = 0 (x is 0 there), as PyTorch's."""
+
+    symbol = "norm"
+    vjp = ("upstream * sign(x) |x|^(p-1) / norm^(p-1)",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, p, axes, keepdims):
+        xp = namespace(x)
+        a = xp.abs(x)
+        if p == math.inf:
+            n = xp.max(a, axis=axes, keepdims=True)
+        elif p == -math.inf:
+            n = xp.min(a, axis=axes, keepdims=True)
+        elif p == 0:
+            n = xp.sum(xp.astype(x != 0, x.dtype), axis=axes, keepdims=True)
+        elif p == 1:
+            n = xp.sum(a, axis=axes, keepdims=True)
+        elif p == 2:
+            n = xp.sqrt(xp.sum(x * x, axis=axes, keepdims=True))
+        else:
+            n = xp.sum(a**p, axis=axes, keepdims=True) ** (1.0 / p)
+        out = n if keepdims else xp.reshape(n, _reduced_shape(x.shape, axes))
+        ctx.save_for_backward(x, out)  # the output itself: under create_graph, a function of x
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        p, axes = ctx.inputs[1], ctx.inputs[2]
+        xp = ctx.xp
+        kept = tuple(1 if axes is None or i in axes else k for i, k in enumerate(x.shape))
+        n, g = xp.reshape(out, kept), xp.reshape(grad, kept)
+        if p == 0:
+            return xp.zeros(x.shape, dtype=x.dtype, device=x.device), None, None, None
+        if p == 1:
+            return g * xp.sign(x), None, None, None
+        if p in (math.inf, -math.inf):
+            at = xp.astype(xp.abs(x) == n, x.dtype)
+            return g * xp.sign(x) * at / xp.sum(at, axis=axes, keepdims=True), None, None, None
+        safe = xp.where(n == 0, 1.0, n)
+        if p == 2:
+            return g * x / safe, None, None, None
+        scale = xp.abs(x) ** (p - 1) / safe ** (p - 1)
+        return g * xp.sign(x) * scale, None, None, None
+
+
+def _reduced_shape(shape: tuple, axes: tuple | None) -> tuple:
+    return () if axes is None else tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+@register(VectorNorm, methods=("norm",))
+def norm(
+    input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, *, dtype: Any = None
+) -> Tensor:
+    """The vector p-norm over ``dim`` (an int, a tuple, or None for all), as PyTorch's
+    ``norm``: p a number (inf, -inf and 0 included) or "fro" (the 2-norm of the values).
+    Its gradient at a zero norm is 0, as PyTorch's (x / |x| there would be 0 / 0)."""
+    if p == "fro" or p is None:
+        p = 2
+    if isinstance(p, str) or isinstance(p, bool) or not isinstance(p, (int, float)):
+        raise ValueError(f"norm: p must be a number or 'fro'; got {p!r} (matrix norms: no)")
+    if dtype is not None:
+        input = cast(input, canonical_dtype(dtype))
+    elif not is_floating(input._data.dtype):
+        raise RuntimeError(f"norm: expected a floating point tensor; got {input.dtype}")
+    axes = reduce_axes(dim, None, input.ndim, "norm")
+    return VectorNorm.apply(input, float(p), axes, bool(keepdim))

@@ -513,3 +513,52 @@ def _axes(dims: Any, ndim: int, op: str) -> tuple[int, ...]:
     if len(set(axes)) != len(axes):
         raise RuntimeError(f"{op}: dims {dims!r} name an axis twice")
     return axes
+
+
+@register(Reshape, methods=("unflatten",))
+def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
+    """Split dimension ``dim`` into ``sizes`` (one of them may be -1), as PyTorch's."""
+    d = normalize_dim(dim, input.ndim, "unflatten")
+    shape = tuple(input.shape)
+    return reshape(input, shape[:d] + tuple(sizes) + shape[d + 1 :])
+
+
+@register(Permute, methods=("movedim", "moveaxis"))
+def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
+    """Move the dimensions ``source`` (an int or a sequence) to the places ``destination``;
+    the others keep their order."""
+    n = input.ndim
+    src, dst = _axes(source, n, "movedim"), _axes(destination, n, "movedim")
+    if len(src) != len(dst):
+        raise RuntimeError(
+            f"movedim: source {source!r} and destination {destination!r} differ in length"
+        )
+    rest = iter(a for a in range(n) if a not in src)
+    placed = dict(zip(dst, src))
+    return permute(input, tuple(placed[i] if i in placed else next(rest) for i in range(n)))
+
+
+@register(Split, methods=("unbind",))
+def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    """The slices along ``dim``, that dimension removed from each."""
+    d = normalize_dim(dim, input.ndim, "unbind")
+    if input.ndim == 0:
+        raise IndexError("unbind: a 0-d tensor has no dimension to unbind")
+    return tuple(squeeze(p, d) for p in split(input, 1, d))
+
+
+@register(Expand, methods=("repeat",))
+def repeat(input: Tensor, *sizes: Any) -> Tensor:
+    """The tensor tiled ``sizes[i]`` times along dimension i (``sizes`` may add leading
+    dimensions), as PyTorch's ``repeat`` (NumPy's ``tile``). An expand and a reshape: the
+    gradient of each copy adds up."""
+    reps = shape_arg(sizes, "repeat")
+    if len(reps) < input.ndim:
+        raise RuntimeError(
+            f"repeat: give at least one size per dimension ({input.ndim}); got {len(reps)}"
+        )
+    shape = (1,) * (len(reps) - input.ndim) + tuple(input.shape)
+    pairs = [v for r, s in zip(reps, shape) for v in (1, s)]
+    grown = [v for r, s in zip(reps, shape) for v in (r, s)]
+    tiled = expand(reshape(input, tuple(pairs)), *grown)
+    return reshape(tiled, tuple(r * s for r, s in zip(reps, shape)))

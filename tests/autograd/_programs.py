@@ -437,6 +437,19 @@ SPECS: list[Spec] = [
     unary("log", "{0}.log()", ("Log",), valid=lambda p, x: bool(np.all(x > 0.1))),
     unary("sqrt", "{0}.sqrt()", ("Sqrt",), valid=lambda p, x: bool(np.all(x > 0.1))),
     unary("log1p", "{0}.log1p()", ("Log1p",), valid=lambda p, x: bool(np.all(x > -0.9))),
+    unary("sin", "{0}.sin()", ("Sin",)),
+    unary("cos", "lib.cos({0})", ("Cos",)),
+    unary(
+        "norm",
+        "{0}.norm({p}, {d}, {kd})",
+        ("VectorNorm",),
+        draw=lambda rng, x: {
+            "p": [2, 1, 3, "'fro'"][int(rng.integers(4))],
+            "d": None if x.ndim == 0 or rng.random() < 0.4 else _dim(rng, x),
+            "kd": rng.random() < 0.5,
+        },
+        valid=lambda p, x: _away(x, 0.0, 0.05),
+    ),
     unary("expm1", "{0}.expm1()", ("Expm1",), valid=lambda p, x: bool(np.all(np.abs(x) < 4))),
     unary("square", "{0}.square()", ("Pow",)),
     # a step function's gradient is 0; times x, so that the product carries one

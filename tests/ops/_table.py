@@ -288,6 +288,34 @@ def _topk_params(draw, shapes, rng):
     return {"dim": d, "k": k, "largest": draw(st.booleans())}
 
 
+def _norm_params(draw, shapes, rng):
+    nd = len(shapes[0])
+    dims = None if nd == 0 or draw(st.booleans()) else draw(st.integers(-nd, nd - 1))
+    p = draw(st.sampled_from([2, 1, 3, 1.5, "fro", math.inf, -math.inf]))
+    return {"p": p, "dim": dims, "keepdim": draw(st.booleans())}
+
+
+def _narrow_params(draw, shapes, rng):
+    shape = shapes[0]
+    d = draw(st.integers(0, len(shape) - 1))
+    start = draw(st.integers(0, shape[d] - 1))
+    return {"dim": d, "start": start, "length": draw(st.integers(0, shape[d] - start))}
+
+
+def _movedim_params(draw, shapes, rng):
+    nd = len(shapes[0])
+    k = draw(st.integers(1, nd))
+    source = draw(st.permutations(range(nd)))[:k]
+    destination = draw(st.permutations(range(nd)))[:k]
+    return {"source": tuple(source), "destination": tuple(destination)}
+
+
+def _repeat_params(draw, shapes, rng):
+    nd = len(shapes[0])
+    extra = draw(st.integers(0 if nd else 1, 1))  # PyTorch's repeat takes at least one size
+    return {"sizes": tuple(draw(st.integers(1, 3)) for _ in range(nd + extra))}
+
+
 def _flip_params(draw, shapes, rng):
     nd = len(shapes[0])
     dims = draw(
@@ -684,6 +712,16 @@ def build(small: bool = False) -> list[Op]:
         Op("log", cr.log, lambda t, x: t.log(x), unary(positive)),
         Op("sqrt", cr.sqrt, lambda t, x: t.sqrt(x), unary(positive)),
         Op("log1p", cr.log1p, lambda t, x: t.log1p(x), unary(positive)),
+        Op("sin", cr.sin, lambda t, x: t.sin(x), unary()),
+        Op("cos", cr.cos, lambda t, x: t.cos(x), unary()),
+        Op("reciprocal", cr.reciprocal, lambda t, x: t.reciprocal(x), unary(nonzero)),
+        Op("rsqrt", cr.rsqrt, lambda t, x: t.rsqrt(x), unary(positive)),
+        Op(
+            "norm",
+            lambda x, p, dim, keepdim: x.norm(p, dim, keepdim),
+            lambda t, x, p, dim, keepdim: x.norm(p, dim, keepdim),
+            unary(nonzero, _norm_params),
+        ),
         Op("expm1", cr.expm1, lambda t, x: t.expm1(x), unary()),
         Op("square_fn", cr.square, lambda t, x: t.square(x), unary()),
         Op("floor", cr.floor, lambda t, x: t.floor(x), unary(between_steps)),
@@ -770,6 +808,21 @@ def build(small: bool = False) -> list[Op]:
                 example(fixed(a, b)),
             )
             for a, b in MATMUL_SHAPES
+        ],
+        *[
+            Op(
+                name,
+                getattr(cr, name),
+                lambda t, x, y, name=name: getattr(t, name)(x, y),
+                example(fixed(a, b)),
+            )
+            for name, a, b in (
+                ("mm", (2, 3), (3, 4)),
+                ("bmm", (2, 2, 3), (2, 3, 2)),
+                ("mv", (2, 3), (3,)),
+                ("dot", (3,), (3,)),
+                ("outer", (3,), (2,)),
+            )
         ],
         Op(
             "linear",
@@ -969,6 +1022,36 @@ def build(small: bool = False) -> list[Op]:
             lambda x, dim, k, largest: x.topk(k, dim, largest)[0],
             lambda t, x, dim, k, largest: x.topk(k, dim, largest)[0],
             example(S(1, min_dims=1), distinct, _topk_params),
+        ),
+        Op(
+            "narrow",
+            lambda x, dim, start, length: x.narrow(dim, start, length),
+            lambda t, x, dim, start, length: x.narrow(dim, start, length),
+            unary(params=_narrow_params, min_dims=1),
+        ),
+        Op(
+            "unbind",
+            lambda x, dim: cr.unbind(x, dim),
+            lambda t, x, dim: t.unbind(x, dim),
+            unary(params=_dim_param, min_dims=1),
+        ),
+        Op(
+            "movedim",
+            lambda x, source, destination: x.movedim(source, destination),
+            lambda t, x, source, destination: x.movedim(source, destination),
+            unary(params=_movedim_params, min_dims=1),
+        ),
+        Op(
+            "repeat",
+            lambda x, sizes: x.repeat(*sizes),
+            lambda t, x, sizes: x.repeat(*sizes),
+            unary(params=_repeat_params),
+        ),
+        Op(
+            "unflatten",
+            lambda x: x.unflatten(-1, (2, -1)),
+            lambda t, x: x.unflatten(-1, (2, -1)),
+            example(st.sampled_from([((4,),), ((3, 6),), ((2, 1, 2),)])),
         ),
         Op("clone", lambda x: x.clone() * x, lambda t, x: x.clone() * x, unary()),
         Op(  # there and back: strict:2 is array-api-strict's second device (the test extra)
