@@ -402,13 +402,24 @@ def _alias_counter(out: Any, args: tuple, data: list) -> list | None:
     the other's values before it raises instead of using the changed ones. None for an output
     with memory of its own, and for arrays that do not say what they view (array-api-strict's).
     """
-    base = getattr(out, "base", None)
+    owner = memory_owner(out)
     for i, d in enumerate(data):
-        if d is out or (base is not None and (d is base or getattr(d, "base", None) is base)):
-            a = args[i]
-            if isinstance(a, Tensor):
-                return a._vc
+        a = args[i]
+        if isinstance(a, Tensor) and (d is out or memory_owner(d) is owner):
+            return a._vc
     return None
+
+
+def memory_owner(a: Any) -> Any:
+    """The object that owns array ``a``'s memory: the end of its chain of bases. The chain
+    may pass through objects that are no arrays (NumPy's ``as_strided`` builds its view over a
+    helper whose ``base`` is the original), so it is walked to its end: two arrays with one
+    owner may share memory."""
+    while True:
+        b = getattr(a, "base", None)
+        if b is None:
+            return a
+        a = b
 
 
 def _distinct_arrays(args: tuple, data: list) -> None:

@@ -23,7 +23,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..autograd.function import Function, call
+from ..autograd.function import Function, call, memory_owner
 from ..autograd.tensor import Tensor
 from ..backend import namespace
 from ._registry import register
@@ -233,7 +233,10 @@ class Unfold(Function):
 
     @staticmethod
     def forward(ctx, x, kernel, dilation, padding, stride):
-        return im2col(x, kernel, dilation, padding, stride)
+        cols = im2col(x, kernel, dilation, padding, stride)
+        if memory_owner(cols) is memory_owner(x):  # a view (1x1 windows): a copy, as PyTorch's
+            cols = namespace(cols).asarray(cols, copy=True)
+        return cols
 
     @staticmethod
     def backward(ctx, grad):

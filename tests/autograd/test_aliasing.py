@@ -325,3 +325,33 @@ def test_a_detached_copy_among_many_arguments_is_a_constant_in_second_order():
     (g,) = cr.autograd.grad(out.sum(), x, create_graph=True)
     np.testing.assert_array_equal(g.detach().numpy(), [[4.0, -2.0], [4.0, -2.0]])
     assert not g.requires_grad
+
+
+def test_unfold_of_one_by_one_windows_is_a_copy_as_in_pytorch():
+    """F.unfold with 1x1 windows could be a view of its input (NumPy's reshape of the strided
+    window view needs no copy): changing the input in place then changed the unfolded values,
+    and a backward through an op that saved them (cos, a product) used the changed ones,
+    silently. PyTorch's unfold is a copy: so is chainrule's now."""
+    a = np.arange(24.0).reshape(2, 2, 2, 3)
+    x = cr.tensor(a, requires_grad=True)
+    cols = cr.nn.functional.unfold(x, (1, 1), stride=(2, 2))
+    before = cols.detach().numpy().copy()
+    loss = cols.cos().sum()
+    with cr.no_grad():
+        x.add_(100.0)
+    assert np.array_equal(cols.detach().numpy(), before)
+    loss.backward()
+    expected = cr.tensor(a, requires_grad=True)
+    cr.nn.functional.unfold(expected, (1, 1), stride=(2, 2)).cos().sum().backward()
+    assert np.array_equal(x.grad.numpy(), expected.grad.numpy())
+
+
+def test_the_owner_of_a_strided_window_view_is_the_array_it_views():
+    """An op's output that views an input through NumPy's as_strided (a chain of bases that
+    passes through a helper object) shares the input's version counter: memory_owner walks
+    the chain to its end."""
+    from chainrule.autograd.function import memory_owner
+
+    base = np.arange(12.0)
+    window = np.lib.stride_tricks.as_strided(base[2:], shape=(3, 2), strides=(16, 8))
+    assert memory_owner(window.reshape(-1)[1:]) is memory_owner(base[5:]) is base
