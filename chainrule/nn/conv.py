@@ -205,3 +205,24 @@ class AvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """The mean of each of ``output_size`` bins of the image, whatever its size: (N, C, H, W)
+    -> (N, C, *output_size); see ``F.adaptive_avg_pool2d``. ``AdaptiveAvgPool2d(1)`` is the
+    global average pooling before a classifier.
+
+    Example:
+        >>> cr.nn.AdaptiveAvgPool2d((1, 1))(cr.randn(8, 16, 7, 5)).shape
+        (8, 16, 1, 1)
+    """
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import ops as _ops
+from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
-from ..backend import namespace
-from ..creation import as_tensor
+from ..backend import NUMPY, namespace
+from ..creation import as_tensor, ones_like
 from ..dtypes import float64
 from ..ops import linear
 from ..ops._registry import functional as _ops_in_functional
@@ -27,12 +28,16 @@ _OPS = _ops_in_functional()
 globals().update(_OPS)
 
 __all__ = [
+    "adaptive_avg_pool2d",
     "batch_norm",
     "dropout",
     "dropout2d",
+    "embedding",
     "layer_norm",
     "maxout",
+    "normalize",
     "one_hot",
+    "pad",
     *_OPS,
     *_losses_all,
 ]
@@ -232,3 +237,149 @@ def _one_hot(idx: Any, n: int) -> Any:
     xp = namespace(idx)
     classes = xp.arange(n, dtype=idx.dtype, device=idx.device)
     return xp.astype(xp.expand_dims(idx, axis=-1) == classes, xp.int64)
+
+
+def normalize(
+    input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: None = None
+) -> Tensor:
+    """``input`` divided by its p-norm along ``dim`` (at least ``eps``), as PyTorch's
+    ``F.normalize``: each row (for dim 1) becomes a unit vector."""
+    if out is not None:
+        raise TypeError("normalize: out= is not supported; use the returned tensor")
+    return input / _ops.clamp(_ops.norm(input, p, dim, keepdim=True), min=eps)
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None):
+    """Pad ``input`` as PyTorch's ``F.pad``: ``pad`` holds (left, right) amounts for the last
+    dimension, then (top, bottom) for the one before, and so on; a negative amount crops.
+
+    ``mode``: "constant" (``value``, default 0, around the input), "reflect" (the input
+    mirrored without repeating its edge), "replicate" (the edge repeated) or "circular" (the
+    input wrapped around). The other modes take values of the input, by indexing: each padded
+    place's gradient goes back to the value it copied (adding up where one is copied twice).
+    """
+    amounts = [int(v) for v in pad]
+    if len(amounts) % 2 or len(amounts) // 2 > input.ndim:
+        raise ValueError(
+            f"pad: expected an even number of amounts, two per padded dimension (at most "
+            f"{input.ndim}); got {len(amounts)}"
+        )
+    k = len(amounts) // 2
+    pairs = [(0, 0)] * (input.ndim - k) + [
+        (amounts[2 * i], amounts[2 * i + 1]) for i in range(k - 1, -1, -1)
+    ]
+    if mode == "constant":
+        return _ops.shape.pad_constant(input, tuple(pairs), 0.0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(
+            f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular'; got {mode!r}"
+        )
+    if value is not None and value != 0:
+        raise ValueError(f"pad: value is for mode 'constant' only; got value={value} for {mode!r}")
+    out = input
+    for axis, (before, after) in enumerate(pairs):
+        if before or after:
+            out = out[
+                (slice(None),) * axis + (_source_positions(out.shape[axis], before, after, mode),)
+            ]
+    return out
+
+
+def _source_positions(n: int, before: int, after: int, mode: str) -> Any:
+    """Where each place of an axis of length n padded by (before, after) takes its value."""
+    at = NUMPY.arange(-before, n + after)  # a constant index: the values come by indexing
+    if mode == "replicate":
+        return NUMPY.clip(at, 0, n - 1)
+    if mode == "circular":
+        if max(before, after) > n:
+            raise ValueError(f"pad: circular padding of {max(before, after)} exceeds the size {n}")
+        return at % n
+    if max(before, after) >= n:
+        raise ValueError(
+            f"pad: reflect padding of {max(before, after)} must be less than the size {n}"
+        )
+    period = 2 * (n - 1)
+    at = NUMPY.abs(at) % period if period else NUMPY.zeros_like(at)
+    return NUMPY.where(at >= n, period - at, at)
+
+
+def embedding(
+    input: Tensor,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
+    """The rows of ``weight`` at the indices in ``input``: out has input's shape plus one axis
+    of weight's width, as PyTorch's ``F.embedding``. The gradient of each row is the sum over
+    the places that looked it up (none for ``padding_idx``, each divided by the row's count in
+    the batch with ``scale_grad_by_freq``); ``max_norm`` first rescales, in place, every looked-up
+    row whose ``norm_type``-norm exceeds it."""
+    if sparse:
+        raise ValueError("embedding: sparse gradients are not supported; use sparse=False")
+    if not isinstance(input, Tensor) or input.dtype.kind not in "iu":
+        got = input.dtype if isinstance(input, Tensor) else type(input).__name__
+        raise RuntimeError(f"embedding: expected an integer index tensor; got {got}")
+    rows = weight.shape[0]
+    if padding_idx is not None:
+        padding_idx = padding_idx + rows if padding_idx < 0 else padding_idx
+    if max_norm is not None:
+        _renorm_rows(input, weight, max_norm, norm_type)
+    out = weight[input]
+    if padding_idx is None and not scale_grad_by_freq:
+        return out
+    share = ones_like(input, dtype=weight.dtype)  # each place's share of its gradient
+    if padding_idx is not None:
+        share = share * (input != padding_idx)
+    if scale_grad_by_freq:
+        share = share / values(_lookups, input)
+    kept = out.detach()  # the values as they are, exactly; the gradient times the share
+    return kept + (out - kept) * share.unsqueeze(-1)
+
+
+def _lookups(index: Any) -> Any:
+    """How many times each place's index occurs in the whole index array."""
+    xp = namespace(index)
+    found, counts = xp.unique_counts(xp.reshape(index, (-1,)))
+    return counts[xp.searchsorted(found, index)]
+
+
+def _renorm_rows(input: Tensor, weight: Tensor, max_norm: float, norm_type: float) -> None:
+    """Scale, in place, each row of ``weight`` that ``input`` looks up and whose norm exceeds
+    ``max_norm`` down to it (PyTorch's ``embedding_renorm_``)."""
+    with no_grad():
+        idx = Tensor(namespace(input._data).unique_values(input._data))
+        rows = weight[idx]
+        norms = rows.norm(norm_type, dim=1, keepdim=True)
+        scale = _ops.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        weight[idx] = rows * scale
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """The mean of each of ``output_size`` bins of the last two dimensions, as PyTorch's
+    ``F.adaptive_avg_pool2d``: bin i of n over a side of h spans [floor(i h / n), ceil((i + 1)
+    h / n)), so bins may overlap when n does not divide h; a None in ``output_size`` keeps that
+    side. Where n divides h (and likewise for the width) it is ``avg_pool2d``."""
+    if input.ndim not in (3, 4):
+        raise ValueError(
+            f"adaptive_avg_pool2d: expected input of shape (N, C, H, W) or (C, H, W); got "
+            f"{tuple(input.shape)}"
+        )
+    h, w = input.shape[-2:]
+    size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+    oh, ow = (h if size[0] is None else size[0]), (w if size[1] is None else size[1])
+    if min(oh, ow) < 1:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be positive; got {output_size}")
+    if h % oh == 0 and w % ow == 0:
+        return _ops.avg_pool2d(input, (h // oh, w // ow))
+
+    def bins(n: int, k: int) -> list[tuple[int, int]]:
+        return [((i * n) // k, -((-(i + 1) * n) // k)) for i in range(k)]
+
+    rows = [
+        _ops.stack([input[..., r0:r1, c0:c1].mean(dim=(-2, -1)) for c0, c1 in bins(w, ow)], -1)
+        for r0, r1 in bins(h, oh)
+    ]
+    return _ops.stack(rows, -2)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import dtypes
+from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..creation import ones, zeros
 from ..ops.linalg import Linear as LinearOp
@@ -361,3 +362,128 @@ class MLP(Sequential):
             width = h
         layers.append(Linear(width, out_features, dtype=dtype))
         super().__init__(*layers)
+
+
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size``: Flatten's inverse."""
+
+    def __init__(self, dim: int, unflattened_size: Sequence[int]) -> None:
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class Embedding(Module):
+    """A table of ``num_embeddings`` learned vectors of ``embedding_dim`` values, looked up by
+    index: (...) integers -> (..., embedding_dim); see ``F.embedding``. The weights start as
+    PyTorch's, standard normal, with the ``padding_idx`` row zero (and it gets no gradient).
+
+    Example:
+        >>> cr.nn.Embedding(10, 3)(cr.tensor([[1, 2], [4, 9]])).shape
+        (2, 2, 3)
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+        _weight: Tensor | None = None,
+        _freeze: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        for name, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if not isinstance(v, int) or v <= 0:
+                raise ValueError(f"Embedding: {name} must be a positive integer; got {v!r}")
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(
+                    f"Embedding: padding_idx must be within [{-num_embeddings}, "
+                    f"{num_embeddings - 1}]; got {padding_idx}"
+                )
+            padding_idx %= num_embeddings
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
+        if _weight is None:
+            self.weight = Parameter(zeros(num_embeddings, embedding_dim, dtype=_dtype(dtype)))
+            self.reset_parameters()
+        else:
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(
+                    f"Embedding: _weight must have shape {(num_embeddings, embedding_dim)}; got "
+                    f"{tuple(_weight.shape)}"
+                )
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
+        _place(self, device)
+
+    def reset_parameters(self) -> None:
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight[self.padding_idx] = 0.0
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        embeddings: Tensor,
+        freeze: bool = True,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+    ) -> Embedding:
+        """An Embedding whose table is ``embeddings`` (2-d), frozen unless ``freeze=False``."""
+        if embeddings.ndim != 2:
+            raise ValueError(
+                f"Embedding.from_pretrained: expected a 2-d table; got {tuple(embeddings.shape)}"
+            )
+        rows, dim = embeddings.shape
+        return cls(
+            rows,
+            dim,
+            padding_idx,
+            max_norm,
+            norm_type,
+            scale_grad_by_freq,
+            sparse,
+            _weight=embeddings,
+            _freeze=freeze,
+        )
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.embedding(
+            input,
+            self.weight,
+            self.padding_idx,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+            self.sparse,
+        )
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += ", scale_grad_by_freq=True"
+        if self.sparse:
+            s += ", sparse=True"
+        return s

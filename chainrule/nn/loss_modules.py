@@ -16,11 +16,13 @@ from .losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    huber_loss,
     kl_div,
     l1_loss,
     mse_loss,
     multi_margin_loss,
     nll_loss,
+    smooth_l1_loss,
 )
 from .module import Module
 
@@ -28,11 +30,13 @@ __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
+    "HuberLoss",
     "KLDivLoss",
     "L1Loss",
     "MSELoss",
     "MultiMarginLoss",
     "NLLLoss",
+    "SmoothL1Loss",
 ]
 
 
@@ -322,3 +326,31 @@ class KLDivLoss(_Loss):
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}, log_target={self.log_target}"
+
+
+class SmoothL1Loss(_Loss):
+    """The smooth L1 loss as a Module; see ``smooth_l1_loss``."""
+
+    def __init__(
+        self,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+        reduction: str = "mean",
+        beta: float = 1.0,
+    ) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """The Huber loss as a Module; see ``huber_loss``."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return huber_loss(input, target, reduction=self.reduction, delta=self.delta)

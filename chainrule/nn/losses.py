@@ -56,6 +56,8 @@ __all__ = [
     "multi_margin_loss",
     "mse_loss",
     "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "kl_div",
@@ -457,6 +459,49 @@ def l1_loss(input: Tensor, target: Any, *, reduction: str = "mean") -> Tensor:
     _check_reduction(reduction, fn)
     _warn_broadcast(t, x, fn)
     return _reduce(abs(x - t), reduction)
+
+
+def smooth_l1_loss(
+    input: Tensor, target: Any, *, reduction: str = "mean", beta: float = 1.0
+) -> Tensor:
+    """0.5 d^2 / beta where d = |input - target| < beta, else d - 0.5 beta, as PyTorch's
+    ``F.smooth_l1_loss`` (beta 0: the L1 loss). Quadratic near the target, linear far from it.
+
+    Example:
+        >>> smooth_l1_loss(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0])).item()
+        1.3125
+    """
+    return _piecewise("smooth_l1_loss", input, target, reduction, beta, scaled=False)
+
+
+def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """0.5 d^2 where d = |input - target| < delta, else delta (d - 0.5 delta), as PyTorch's
+    ``F.huber_loss``: smooth_l1_loss times delta.
+
+    Example:
+        >>> huber_loss(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0]), delta=2.0).item()
+        1.0625
+    """
+    return _piecewise("huber_loss", input, target, reduction, delta, scaled=True)
+
+
+def _piecewise(fn: str, input: Any, target: Any, reduction: str, k: float, scaled: bool) -> Tensor:
+    """The smooth L1 (``scaled`` False: divided by beta) and Huber (True: times delta) losses:
+    quadratic for |d| < k, linear past it, with the same value and slope where they meet."""
+    x = _input(input, fn)
+    t = _float_target(target, x, fn)
+    _check_reduction(reduction, fn)
+    _warn_broadcast(t, x, fn)
+    if k < 0 or (scaled and k == 0):
+        raise ValueError(
+            f"{fn}: expected a {'positive' if scaled else 'non-negative'} width; got {k}"
+        )
+    d = abs(x - t)
+    if k == 0:
+        return _reduce(d, reduction)
+    quadratic = 0.5 * d * d if scaled else 0.5 * d * d / k
+    linear = k * (d - 0.5 * k) if scaled else d - 0.5 * k
+    return _reduce(where(d < k, quadratic, linear), reduction)
 
 
 def binary_cross_entropy(

@@ -10,7 +10,7 @@ from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
 from ..backend import namespace
 from ._registry import Expression, register
-from .elementwise import as_float
+from .elementwise import Where, as_float, clamp, where
 
 
 class Tanh(Function):
@@ -234,3 +234,74 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
         tensor([ 0.3133,  0.6931, 30.    ], dtype=float32)
     """
     return Softplus.apply(input, float(beta), float(threshold))
+
+
+class SiLU(Function):
+    """z = x sigmoid(x) (swish). dz/dx = s (1 + x (1 - s)) with s = sigmoid(x)."""
+
+    symbol = "silu"
+    local_grad = "s(1 + x(1 - s))"
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * call(Sigmoid, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        s = call(Sigmoid, x)
+        return grad * (s * (1 + x * (1 - s)))
+
+
+@register(SiLU, functional=True, export=False)
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x sigmoid(x), the swish of modern networks, as PyTorch's ``F.silu``."""
+    return SiLU.apply(input)
+
+
+class LogSigmoid(Function):
+    """z = log(sigmoid(x)) = min(x, 0) - log(1 + e^-|x|), with no overflow and no loss of
+    precision at either end. dz/dx = 1 - sigmoid(x) = sigmoid(-x)."""
+
+    symbol = "logsigmoid"
+    local_grad = "sigmoid(-x)"
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = namespace(x)
+        ctx.save_for_backward(x)
+        return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * call(Sigmoid, -x)
+
+
+@register(LogSigmoid, functional=True, export=False)
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)), computed stably, as PyTorch's ``F.logsigmoid``."""
+    return LogSigmoid.apply(input)
+
+
+@register(Where, functional=True, export=False)
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
+    """x clamped to [min_val, max_val], as PyTorch's ``F.hardtanh``: the gradient passes
+    strictly inside the interval only (0 at its ends, where clamp's would pass)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} is above max_val {max_val}")
+    inside = (input > min_val) & (input < max_val)
+    return where(inside, input, clamp(input.detach(), min_val, max_val))
+
+
+@register(Where, functional=True, export=False)
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(0, x), 6), as PyTorch's ``F.relu6`` (hardtanh on [0, 6])."""
+    return hardtanh(input, 0.0, 6.0)

@@ -562,3 +562,43 @@ def repeat(input: Tensor, *sizes: Any) -> Tensor:
     grown = [v for r, s in zip(reps, shape) for v in (r, s)]
     tiled = expand(reshape(input, tuple(pairs)), *grown)
     return reshape(tiled, tuple(r * s for r, s in zip(reps, shape)))
+
+
+class Pad(Function):
+    """z = x with ``value`` around it: ``pads`` holds (before, after) for every axis, and a
+    negative amount crops instead. Linear; its backward pads the gradient by the opposite
+    amounts (crops what was added, adds zeros where it was cropped)."""
+
+    symbol = "pad"
+    local_grad = "1"
+    vjp = ("upstream with the padding cut off",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, pads, value):
+        xp = namespace(x)
+        shape = tuple(n + b + a for n, (b, a) in zip(x.shape, pads))
+        out = xp.full(shape, value, dtype=x.dtype, device=x.device)
+        src = tuple(slice(max(-b, 0), n - max(-a, 0)) for n, (b, a) in zip(x.shape, pads))
+        dst = tuple(
+            slice(max(b, 0), max(b, 0) + (s.stop - s.start)) for (b, _), s in zip(pads, src)
+        )
+        out[dst] = x[src]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        back = tuple((-b, -a) for b, a in ctx.inputs[1])
+        return call(Pad, grad, back, 0.0), None, None
+
+
+@register(Pad, export=False)
+def pad_constant(input: Tensor, pads: tuple, value: float = 0.0) -> Tensor:
+    """``input`` with ``value`` around it, ``pads`` a (before, after) pair per axis."""
+    for n, (b, a) in zip(input.shape, pads):
+        if n + b + a < 0:
+            raise RuntimeError(
+                f"pad: padding {pads} crops more than the input's shape {tuple(input.shape)} holds"
+            )
+    return Pad.apply(input, tuple(pads), value)

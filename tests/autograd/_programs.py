@@ -438,6 +438,18 @@ SPECS: list[Spec] = [
     unary("sqrt", "{0}.sqrt()", ("Sqrt",), valid=lambda p, x: bool(np.all(x > 0.1))),
     unary("log1p", "{0}.log1p()", ("Log1p",), valid=lambda p, x: bool(np.all(x > -0.9))),
     unary("sin", "{0}.sin()", ("Sin",)),
+    unary("silu", "F.silu({0})", ("SiLU",)),
+    unary("logsigmoid", "F.logsigmoid({0})", ("LogSigmoid",)),
+    unary(
+        "pad",
+        "F.pad({0}, {p})",
+        ("Pad",),
+        draw=lambda rng, x: (
+            None
+            if x.ndim == 0
+            else {"p": tuple(int(v) for v in rng.integers(-1 if x.shape[-1] > 2 else 0, 3, 2))}
+        ),
+    ),
     unary("cos", "lib.cos({0})", ("Cos",)),
     unary(
         "norm",

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import chainrule as cr
+import chainrule.nn.functional as F
 
 SEEDS = st.integers(0, 2**32 - 1)
 
@@ -314,6 +315,24 @@ def _repeat_params(draw, shapes, rng):
     nd = len(shapes[0])
     extra = draw(st.integers(0 if nd else 1, 1))  # PyTorch's repeat takes at least one size
     return {"sizes": tuple(draw(st.integers(1, 3)) for _ in range(nd + extra))}
+
+
+def _pad_params(draw, shapes, rng):
+    """F.pad's amounts for the last one or two dimensions (crops included) and a mode; reflect
+    pads less than the side, circular at most the side, as PyTorch asks."""
+    shape = shapes[0]
+    mode = draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
+    # PyTorch pads the last k dimensions of (k + 1)- or (k + 2)-d input in the other modes
+    ks = [k for k in (1, 2) if k <= len(shape) and (mode == "constant" or len(shape) - k in (1, 2))]
+    if not ks:
+        mode, ks = "constant", [1]
+    k = draw(st.sampled_from(ks))
+    pad = []
+    for n in reversed(shape[-k:]):
+        top = {"constant": 2, "reflect": n - 1, "replicate": 2, "circular": n}[mode]
+        low = -(n // 2) if mode == "constant" else 0
+        pad += [draw(st.integers(low, top)), draw(st.integers(low, top))]
+    return {"pad": tuple(pad), "mode": mode}
 
 
 def _flip_params(draw, shapes, rng):
@@ -766,6 +785,20 @@ def build(small: bool = False) -> list[Op]:
         ),
         # ----- activations -----
         Op("tanh", cr.tanh, lambda t, x: t.tanh(x), unary()),
+        Op("silu", F.silu, lambda t, x: t.nn.functional.silu(x), unary()),
+        Op("logsigmoid", F.logsigmoid, lambda t, x: t.nn.functional.logsigmoid(x), unary()),
+        Op(
+            "hardtanh",
+            lambda x: F.hardtanh(x, -0.5, 0.5),
+            lambda t, x: t.nn.functional.hardtanh(x, -0.5, 0.5),
+            unary(away_from((-0.5, 0.5))),
+        ),
+        Op(
+            "pad",
+            lambda x, pad, mode: F.pad(x, pad, mode),
+            lambda t, x, pad, mode: t.nn.functional.pad(x, pad, mode),
+            unary(params=_pad_params, min_dims=1),
+        ),
         Op("sigmoid", cr.sigmoid, lambda t, x: t.sigmoid(x), unary()),
         Op("relu", cr.relu, lambda t, x: t.relu(x), unary(nonzero)),
         Op(
