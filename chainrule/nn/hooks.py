@@ -154,17 +154,28 @@ class _State:
 
     def run_hooks(self, grad_input: tuple) -> tuple:
         """The full backward hooks on (grad_input, grad_output): grad_input, maybe replaced."""
-        for hook, _ in list(self.hooks.backward):
-            out = hook(self.module, grad_input, self.grad_output)
-            if out is not None:
-                out = out if isinstance(out, tuple) else (out,)
-                if len(out) != len(grad_input):
-                    raise RuntimeError(
-                        f"a backward hook must return None or {len(grad_input)} gradient(s), "
-                        f"one per input of the module's forward; got {len(out)}"
-                    )
-                grad_input = out
-        return grad_input
+        return _replacing(
+            self.hooks.backward,
+            lambda hook, grads: hook(self.module, grads, self.grad_output),
+            grad_input,
+            "backward hook",
+            "one per input of the module's forward",
+        )
+
+
+def _replacing(hooks: list, call: Callable, grads: tuple, what: str, each: str) -> tuple:
+    """Call each hook in turn on ``grads`` (``call(hook, grads)``); a returned value (a tuple,
+    or one gradient) replaces them for the hooks after it and for backward."""
+    for hook, _ in list(hooks):
+        out = call(hook, grads)
+        if out is not None:
+            out = out if isinstance(out, tuple) else (out,)
+            if len(out) != len(grads):
+                raise RuntimeError(
+                    f"a {what} must return None or {len(grads)} gradient(s), {each}; got {len(out)}"
+                )
+            grads = out
+    return grads
 
 
 def _as_tensors(grads: tuple) -> tuple:
@@ -195,47 +206,45 @@ def _back(given: tuple, final: tuple, grads: tuple) -> tuple:
     return tuple(out)
 
 
-class _HookOutputs(Function):
-    """Identity on a module's outputs: backward runs the backward pre-hooks on grad_output."""
+class _Identity(Function):
+    """What the two hook Functions share: forward returns its tensors as they are (one, or a
+    tuple of several), after the call's ``_State``; an output no gradient reached comes to
+    backward as None."""
 
-    symbol = "backward hook (outputs)"
     on_arrays = True
     materialize_grads = False
 
     @staticmethod
-    def forward(ctx, state, *outs):
-        return outs if len(outs) > 1 else outs[0]
+    def forward(ctx, state, *xs):
+        return xs if len(xs) > 1 else xs[0]
+
+
+class _HookOutputs(_Identity):
+    """Identity on a module's outputs: backward runs the backward pre-hooks on grad_output."""
+
+    symbol = "backward hook (outputs)"
 
     @staticmethod
     def backward(ctx, *grads):
         state: _State = ctx.inputs[0]
-        given = grad_output = _as_tensors(grads)
-        for hook in list(state.hooks.backward_pre):
-            out = hook[0](state.module, grad_output)
-            if out is not None:
-                out = out if isinstance(out, tuple) else (out,)
-                if len(out) != len(grad_output):
-                    raise RuntimeError(
-                        f"a backward pre-hook must return None or {len(grad_output)} "
-                        f"gradient(s), one per output; got {len(out)}"
-                    )
-                grad_output = out
+        given = _as_tensors(grads)
+        grad_output = _replacing(
+            state.hooks.backward_pre,
+            lambda hook, g: hook(state.module, g),
+            given,
+            "backward pre-hook",
+            "one per output",
+        )
         state.grad_output = grad_output
         if not state.wrapped:  # no input asks for a gradient: the hooks run now
             state.run_hooks((None,) * state.n_args)
         return (None, *_back(given, grad_output, grads))
 
 
-class _HookInputs(Function):
+class _HookInputs(_Identity):
     """Identity on a module's inputs that require grad: backward runs the backward hooks."""
 
     symbol = "backward hook (inputs)"
-    on_arrays = True
-    materialize_grads = False
-
-    @staticmethod
-    def forward(ctx, state, *inputs):
-        return inputs if len(inputs) > 1 else inputs[0]
 
     @staticmethod
     def backward(ctx, *grads):
