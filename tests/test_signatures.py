@@ -29,6 +29,12 @@ NAMES_ONLY = {
     "cr.set_rng_state",  # rng_state (PyTorch: new_state)
     "Tensor.split",  # split_size_or_sections, as torch.split names it (the method: split_size)
 }
+#: defaults that say the same thing otherwise
+SAME_DEFAULT = {
+    # None: chainrule's default generator as it is at the call (cr.manual_seed replaces it);
+    # PyTorch's default is its default generator object
+    ("data.random_split", "generator"),
+}
 
 
 def _twins():
@@ -39,6 +45,7 @@ def _twins():
         ("F", cr.nn.functional, tf),
         ("nn.init", cr.nn.init, torch.nn.init),
         ("nn.utils", cr.nn.utils, torch.nn.utils),
+        ("data", cr.data, torch.utils.data),
     ]
     for prefix, ours, theirs in functions:
         for name in dir(ours):
@@ -49,6 +56,7 @@ def _twins():
         ("nn", cr.nn, torch.nn),
         ("optim", cr.optim, torch.optim),
         ("lr_scheduler", cr.optim.lr_scheduler, torch.optim.lr_scheduler),
+        ("data", cr.data, torch.utils.data),
     ]
     for prefix, ours, theirs in classes:
         for name in dir(ours):
@@ -100,7 +108,7 @@ def test_positional_arguments_and_defaults_follow_pytorch():
             q = b.parameters.get(p.name)
             if q is None or p.default is inspect.Parameter.empty:
                 continue
-            if q.default is inspect.Parameter.empty:
+            if q.default is inspect.Parameter.empty or (name, p.name) in SAME_DEFAULT:
                 continue
             if (p.default is None) != (q.default is None) or p.default != q.default:
                 problems.append(f"{name}({p.name}=): {p.default!r}, PyTorch's {q.default!r}")

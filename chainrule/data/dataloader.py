@@ -8,7 +8,7 @@ sees exactly the batches it would have seen without the interruption.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -45,12 +45,26 @@ def _stack(values: list, field: int) -> Tensor:
     return Tensor._make(to_array(values))  # Python numbers: floats become the default dtype
 
 
-def default_collate(items: list) -> Any:
+def default_convert(data: Any) -> Any:
+    """An item as ``batch_size=None`` yields it: arrays (and NumPy numbers) made Tensors,
+    inside tuples, lists and dicts too; Python numbers and other values as they are."""
+    if isinstance(data, (np.ndarray, np.generic)):
+        return Tensor._make(to_array(data))
+    if isinstance(data, tuple) and hasattr(data, "_fields"):  # a named tuple keeps its type
+        return type(data)(*(default_convert(v) for v in data))
+    if isinstance(data, (tuple, list)):
+        return type(data)(default_convert(v) for v in data)
+    if isinstance(data, dict):
+        return {k: default_convert(v) for k, v in data.items()}
+    return data
+
+
+def default_collate(batch: list) -> Any:
     """Stack a list of items into a batch: a tuple of Tensors, one per field.
 
     Args:
-        items: dataset items, each a tuple/list of fields (arrays, Tensors or numbers) or a
-            single field.
+        batch: the dataset items of a batch, each a tuple/list of fields (arrays, Tensors or
+            numbers) or a single field.
 
     Returns:
         A tuple of Tensors of shape (B, ...) for tuple items; one Tensor for single-field items.
@@ -60,10 +74,10 @@ def default_collate(items: list) -> Any:
         >>> b[0].shape, b[1].tolist()
         ((2, 3), [1, 0])
     """
-    first = items[0]
+    first = batch[0]
     if isinstance(first, (tuple, list)):
-        return tuple(_stack([it[f] for it in items], f) for f in range(len(first)))
-    return _stack(items, 0)
+        return tuple(_stack([it[f] for it in batch], f) for f in range(len(first)))
+    return _stack(batch, 0)
 
 
 class DataLoader:
@@ -71,12 +85,25 @@ class DataLoader:
 
     Args:
         dataset: a Dataset (anything with ``__len__`` and ``__getitem__``) of N examples.
-        batch_size: examples per batch, at least 1.
+        batch_size: examples per batch, at least 1; None turns batching off (each item comes
+            as it is, its arrays made Tensors, or through ``collate_fn``).
         shuffle: draw a new order every epoch; epoch k's order is
             ``np.random.default_rng([seed, k]).permutation(N)``.
+        sampler: the order instead (an iterable of indices, e.g. ``WeightedRandomSampler``);
+            not with ``shuffle``.
+        batch_sampler: whole batches of indices instead (e.g. ``BatchSampler``); not with
+            ``batch_size``, ``shuffle``, ``sampler`` or ``drop_last``.
+        num_workers, pin_memory, timeout, worker_init_fn, multiprocessing_context,
+            prefetch_factor, persistent_workers, pin_memory_device, in_order: PyTorch's, taken
+            so that its calls run; the items are loaded in this process, as PyTorch's
+            ``num_workers=0`` does.
+        collate_fn: makes a batch from the list of items (by default ``default_collate``:
+            each field stacked into a Tensor).
         drop_last: drop the last batch when it has fewer than ``batch_size`` examples.
-        seed: the shuffle seed; None draws one from chainrule's generator once, here
-            (so ``cr.manual_seed`` before construction makes the run repeat).
+        generator: a NumPy Generator (chainrule's) that draws the shuffle seed when ``seed``
+            is None.
+        seed: the shuffle seed; None draws one from ``generator`` or chainrule's generator
+            once, here (so ``cr.manual_seed`` before construction makes the run repeat).
 
     Returns:
         Iterating yields tuples of Tensors of shape (B, ...), one per field of the items (for a
@@ -95,9 +122,23 @@ class DataLoader:
     def __init__(
         self,
         dataset: Any,
-        batch_size: int = 1,
-        shuffle: bool = False,
+        batch_size: int | None = 1,
+        shuffle: bool | None = None,
+        sampler: Any = None,
+        batch_sampler: Any = None,
+        num_workers: int = 0,
+        collate_fn: Callable[[list], Any] | None = None,
+        pin_memory: bool = False,
         drop_last: bool = False,
+        timeout: float = 0,
+        worker_init_fn: Callable[[int], None] | None = None,
+        multiprocessing_context: Any = None,
+        generator: Any = None,
+        *,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
+        pin_memory_device: str = "",
+        in_order: bool = True,
         seed: int | None = None,
     ) -> None:
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
@@ -105,21 +146,47 @@ class DataLoader:
                 f"DataLoader: dataset must have __len__ and __getitem__; got a "
                 f"{type(dataset).__name__}. Wrap arrays in cr.data.TensorDataset(x, y)"
             )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        shuffle = bool(shuffle)
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError(
+                    "DataLoader: batch_sampler option is mutually exclusive with batch_size, "
+                    "shuffle, sampler, and drop_last"
+                )
+            batch_size = None
+        elif batch_size is None:
+            if drop_last:
+                raise ValueError(
+                    "DataLoader: batch_size=None option disables auto-batching and is mutually "
+                    "exclusive with drop_last"
+                )
+        elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"DataLoader: batch_size must be an integer; got {batch_size!r}")
-        if batch_size < 1:
+        elif batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be at least 1; got {batch_size}")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(
+                f"DataLoader: num_workers option should be non-negative; got {num_workers!r}"
+            )
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"DataLoader: collate_fn must be callable; got {collate_fn!r}")
         if seed is None:
-            seed = int(default_generator().integers(0, 2**63 - 1))
+            source = default_generator() if generator is None else generator
+            seed = int(source.integers(0, 2**63 - 1))
         elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"DataLoader: seed must be a non-negative integer; got {seed!r}")
         self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.shuffle = shuffle
+        self.sampler, self.batch_sampler = sampler, batch_sampler
+        self.collate_fn = collate_fn
         self.drop_last = bool(drop_last)
+        self.num_workers, self.pin_memory, self.generator = num_workers, pin_memory, generator
         self.seed = int(seed)
         self._epoch = 0
-        self._fetch = _fast_getter(dataset)
+        self._fetch = _fast_getter(dataset) if collate_fn is None else None
 
     @property
     def epoch(self) -> int:
@@ -153,32 +220,54 @@ class DataLoader:
             self.seed = int(state_dict["seed"])
 
     def order(self, epoch: int) -> np.ndarray:
-        """The example order of epoch ``epoch``: a permutation when shuffling, else 0..N-1."""
+        """The example order of epoch ``epoch``: the sampler's (asked anew, after its
+        ``set_epoch`` where it has one), a permutation when shuffling, else 0..N-1."""
+        if self.sampler is not None:
+            if hasattr(self.sampler, "set_epoch"):
+                self.sampler.set_epoch(int(epoch))
+            return np.asarray([int(i) for i in self.sampler], dtype=np.int64)
         n = len(self.dataset)
         if self.shuffle:
             return np.random.default_rng([self.seed, int(epoch)]).permutation(n)
         return np.arange(n)
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
+        if self.batch_size is None:
+            return n
         if self.drop_last:
             return n // self.batch_size
         return -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
         # the order is fixed and the epoch counted when iter() is called, not at the first next()
-        order = self.order(self._epoch)
+        epoch = self._epoch
         self._epoch += 1
-        return self._batches(order)
-
-    def _batches(self, order: np.ndarray) -> Iterator[Any]:
+        if self.batch_sampler is not None:
+            if hasattr(self.batch_sampler, "set_epoch"):
+                self.batch_sampler.set_epoch(epoch)
+            return self._batches(np.asarray(b, dtype=np.int64) for b in self.batch_sampler)
+        order = self.order(epoch)
+        if self.batch_size is None:
+            return self._items(order)
         bs = self.batch_size
-        for b in range(len(self)):
-            idx = order[b * bs : (b + 1) * bs]
+        count = len(order) // bs if self.drop_last else -(-len(order) // bs)
+        return self._batches(order[b * bs : (b + 1) * bs] for b in range(count))
+
+    def _batches(self, batches: Iterable[np.ndarray]) -> Iterator[Any]:
+        for idx in batches:
             if self._fetch is not None:
                 yield self._fetch(idx)
             else:
-                yield default_collate([self.dataset[int(i)] for i in idx])
+                collate = self.collate_fn or default_collate
+                yield collate([self.dataset[int(i)] for i in idx])
+
+    def _items(self, order: np.ndarray) -> Iterator[Any]:
+        convert = self.collate_fn or default_convert
+        for i in order:
+            yield convert(self.dataset[int(i)])
 
     def __repr__(self) -> str:
         return (

@@ -172,7 +172,11 @@ def _lengths(lengths: Sequence[int | float], n: int) -> list[int]:
 
 
 def random_split(
-    dataset: Any, lengths: Sequence[int | float], seed: int | None = None
+    dataset: Any,
+    lengths: Sequence[int | float],
+    generator: np.random.Generator | None = None,
+    *,
+    seed: int | None = None,
 ) -> list[Subset]:
     """Split ``dataset`` at random into non-overlapping subsets of the given lengths.
 
@@ -180,20 +184,31 @@ def random_split(
         dataset: any Dataset of length N.
         lengths: integers summing to N, or fractions summing to 1 (floors, with the remainder
             handed out one by one from the first subset, as PyTorch does).
-        seed: makes the split repeatable; None draws from chainrule's generator
-            (``cr.manual_seed``).
+        generator: the NumPy Generator to draw the split from (PyTorch's argument; chainrule's
+            generators are NumPy's).
+        seed: or a seed that makes the split repeatable; with neither, chainrule's generator
+            draws it (``cr.manual_seed``).
 
     Returns:
         A list of ``Subset`` s, one per length.
 
     Example:
-        >>> train, val = cr.data.random_split(cr.data.TensorDataset(np.arange(10)), [0.8, 0.2], 0)
+        >>> ds = cr.data.TensorDataset(np.arange(10))
+        >>> train, val = cr.data.random_split(ds, [0.8, 0.2], seed=0)
         >>> len(train), len(val)
         (8, 2)
     """
     n = len(dataset)
     sizes = _lengths(lengths, n)
-    rng = np.random.default_rng(seed) if seed is not None else default_generator()
+    if generator is not None and not isinstance(generator, np.random.Generator):
+        raise TypeError(
+            f"random_split: generator must be a NumPy Generator; got {type(generator).__name__}"
+            " (a seed goes as seed=...)"
+        )
+    if seed is not None:
+        rng = np.random.default_rng(seed)
+    else:
+        rng = generator if generator is not None else default_generator()
     perm = rng.permutation(n)
     out, start = [], 0
     for size in sizes:
