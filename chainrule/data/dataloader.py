@@ -93,10 +93,10 @@ class DataLoader:
             not with ``shuffle``.
         batch_sampler: whole batches of indices instead (e.g. ``BatchSampler``); not with
             ``batch_size``, ``shuffle``, ``sampler`` or ``drop_last``.
-        num_workers, pin_memory, timeout, worker_init_fn, multiprocessing_context,
-            prefetch_factor, persistent_workers, pin_memory_device, in_order: PyTorch's, taken
-            so that its calls run; the items are loaded in this process, as PyTorch's
-            ``num_workers=0`` does.
+        num_workers: PyTorch's, taken so that its calls run, as are ``pin_memory``,
+            ``timeout``, ``worker_init_fn``, ``multiprocessing_context``, ``prefetch_factor``,
+            ``persistent_workers``, ``pin_memory_device`` and ``in_order``: the items are
+            loaded in this process, as PyTorch's ``num_workers=0`` does.
         collate_fn: makes a batch from the list of items (by default ``default_collate``:
             each field stacked into a Tensor).
         drop_last: drop the last batch when it has fewer than ``batch_size`` examples.
