@@ -489,3 +489,60 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
             f"narrow: start {start} and length {length} do not fit dimension {d} of size {size}"
         )
     return getitem(input, (slice(None),) * d + (slice(begin, begin + length),))
+
+
+def _diagonal_positions(xp: Any, rows: int, cols: int, offset: int, device: Any) -> tuple:
+    """The (row, column) index arrays of the ``offset``-th diagonal of a rows x cols matrix."""
+    n = max(0, min(rows + min(offset, 0), cols - max(offset, 0)))
+    at = xp.arange(n, device=device)
+    return at + max(-offset, 0), at + max(offset, 0)
+
+
+@register(Index, methods=("diagonal",))
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The ``offset``-th diagonal of the matrices in dimensions ``dim1`` and ``dim2``, as a
+    new last dimension (the other dimensions kept in order), as PyTorch's. Each value's
+    gradient goes back to its place; PyTorch's result is a view, chainrule's a copy."""
+    n = input.ndim
+    if n < 2:
+        raise RuntimeError(f"diagonal: expected at least 2 dimensions; got {tuple(input.shape)}")
+    a, b = normalize_dim(dim1, n, "diagonal"), normalize_dim(dim2, n, "diagonal")
+    if a == b:
+        raise RuntimeError(f"diagonal: dim1 and dim2 cannot be the same dimension ({a})")
+    rest = [d for d in range(n) if d not in (a, b)]
+    moved = input.permute(*rest, a, b)
+    data = input._data
+    xp = namespace(data)
+    rows, cols = _diagonal_positions(
+        xp, input.shape[a], input.shape[b], int(offset), getattr(data, "device", None)
+    )
+    return getitem(moved, (Ellipsis, rows, cols))
+
+
+_matrix_diagonal = diagonal  # diag's own argument is named diagonal, as PyTorch's
+
+
+@register(Index, methods=("trace",))
+def trace(input: Tensor) -> Tensor:
+    """The sum of the main diagonal of a matrix."""
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix; got shape {tuple(input.shape)}")
+    return diagonal(input).sum()
+
+
+@register(Index, IndexAdd, methods=("diag",))
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+    """A vector made the ``diagonal``-th diagonal of an otherwise zero square matrix, or a
+    matrix's ``diagonal``-th diagonal as a vector, as PyTorch's ``diag``."""
+    k = int(diagonal)
+    if input.ndim == 2:
+        return _matrix_diagonal(input, k)
+    if input.ndim != 1:
+        raise RuntimeError(f"diag: expected a vector or a matrix; got shape {tuple(input.shape)}")
+    m = input.shape[0] + abs(k)
+    data = input._data
+    xp = namespace(data)
+    key = _diagonal_positions(xp, m, m, k, getattr(data, "device", None))
+    if type(data) is not ndarray:
+        key = _standard_key(key, xp.zeros((m, m), dtype=data.dtype, device=data.device))
+    return IndexAdd.apply(input, key, (m, m))

@@ -338,8 +338,10 @@ def test_a_rank_that_dies_stops_the_others_and_the_run_stays_resumable(tmp_path)
     # that: "Fatal error in internal_Allreduce_c ... process_vm_readv failed (errno 3)" (no
     # such process). That race is MPICH's own (the error is raised in its progress engine, past
     # any error handler); it came in 2 of 16 runs on a 2-core machine.
+    # MPICH names the first process whose end it saw: in one CI run on a busy machine it named
+    # rank 0's PID (not rank 1's), which its launcher had killed in turn, with signal 9 too
     assert code != 0
-    killed = str(pids[1]) in text and "signal 9" in text
+    killed = any(str(pid) in text for pid in pids) and "signal 9" in text
     lost = re.search(r"Fatal error in \w+: .*\n(.*\n)*.*failed \(errno 3\)", text) is not None
     assert killed or lost, text
     # the survivor was stopped with it, not left waiting: the launcher's SIGKILL may still be

@@ -335,6 +335,12 @@ def _pad_params(draw, shapes, rng):
     return {"pad": tuple(pad), "mode": mode}
 
 
+def _diagonal_dims_params(draw, shapes, rng):
+    nd = len(shapes[0])
+    dims = draw(st.permutations(range(nd)))[:2]
+    return {"offset": draw(st.integers(-2, 2)), "dim1": dims[0], "dim2": dims[1]}
+
+
 def _flip_params(draw, shapes, rng):
     nd = len(shapes[0])
     dims = draw(
@@ -1085,6 +1091,19 @@ def build(small: bool = False) -> list[Op]:
             lambda x: x.unflatten(-1, (2, -1)),
             lambda t, x: x.unflatten(-1, (2, -1)),
             example(st.sampled_from([((4,),), ((3, 6),), ((2, 1, 2),)])),
+        ),
+        Op(
+            "diagonal",
+            lambda x, offset, dim1, dim2: x.diagonal(offset, dim1, dim2),
+            lambda t, x, offset, dim1, dim2: x.diagonal(offset, dim1, dim2),
+            unary(params=_diagonal_dims_params, min_dims=2),
+        ),
+        Op("trace", cr.trace, lambda t, x: t.trace(x), unary(min_dims=2, max_dims=2)),
+        Op(
+            "diag",
+            lambda x, diagonal: cr.diag(x, diagonal),
+            lambda t, x, diagonal: t.diag(x, diagonal),
+            unary(params=_diagonal_params, min_dims=1, max_dims=2),
         ),
         Op("clone", lambda x: x.clone() * x, lambda t, x: x.clone() * x, unary()),
         Op(  # there and back: strict:2 is array-api-strict's second device (the test extra)
