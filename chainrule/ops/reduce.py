@@ -17,9 +17,18 @@ from ..autograd.tensor import Tensor
 from ..backend import canonical_dtype, is_floating, namespace
 from ._registry import Expression, register
 from ._util import keep, normalize_dim, reduce_axes
-from .elementwise import Maximum, Minimum, ValueFunction, cast, maximum, minimum, values
+from .elementwise import (
+    Maximum,
+    Minimum,
+    ValueFunction,
+    cast,
+    maximum,
+    minimum,
+    values,
+    where,
+)
 from .indexing import Index, gather
-from .shape import Flip
+from .shape import Flip, movedim
 
 
 def _with_dims(symbol: str, args: tuple) -> str:
@@ -757,3 +766,74 @@ def norm(
         raise RuntimeError(f"norm: expected a floating point tensor; got {input.dtype}")
     axes = reduce_axes(dim, None, input.ndim, "norm")
     return VectorNorm.apply(input, float(p), axes, bool(keepdim))
+
+
+class Prod(Function):
+    """z = the product of x over an axis (of every value when axis is None). dz/dx_i = the
+    product of the other values: the product of those before i times those after it, two
+    cumulative products and no division, so a zero among them is exact (as PyTorch's)."""
+
+    symbol = "prod"
+    vjp = ("upstream * the product of the others",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdim):
+        ctx.save_for_backward(x)
+        z = namespace(x).prod(x, axis=axis, keepdims=keepdim)
+        return namespace(x).asarray(z)  # NumPy hands a product over everything back as a scalar
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        axis = ctx.inputs[1]
+        xp = ctx.xp
+        kept = tuple(1 if axis is None or i == axis else n for i, n in enumerate(x.shape))
+        flat = axis is None
+        values = xp.reshape(x, (-1,)) if flat else x
+        others = _others(xp, values, 0 if flat else axis)
+        others = xp.reshape(others, x.shape) if flat else others
+        return xp.reshape(grad, kept) * others, None, None
+
+
+def _others(xp: Any, x: Any, axis: int) -> Any:
+    """For each place along ``axis``, the product of the other values there."""
+    if isinstance(x, Tensor):  # create_graph: the products of the rows of a matrix with a 1 on
+        # its diagonal, so that the result is differentiated through prod again
+        n = x.shape[axis]
+        rows = (
+            movedim(x, axis, -1).unsqueeze(-2).expand(*x.shape[:axis], *x.shape[axis + 1 :], n, n)
+        )
+        data = x._data
+        eye = namespace(data).eye(n, dtype=namespace(data).bool, device=data.device)
+        return movedim(where(eye, 1.0, rows).prod(-1), -1, axis)
+    return _before(xp, x, axis) * xp.flip(_before(xp, xp.flip(x, axis=axis), axis), axis=axis)
+
+
+def _before(xp: Any, x: Any, axis: int) -> Any:
+    """The product of the values before each place along ``axis`` (1 for the first)."""
+    n = x.shape[axis]
+    scan = getattr(xp, "cumulative_prod", None)
+    if scan is not None:
+        running = scan(x, axis=axis, include_initial=True)
+    else:
+        ones = xp.ones(x.shape[:axis] + (1,) + x.shape[axis + 1 :], dtype=x.dtype)
+        running = xp.concat([ones, xp.cumprod(x, axis=axis)], axis=axis)
+    return running[(slice(None),) * axis + (slice(0, n),)]
+
+
+@register(Prod, methods=("prod",))
+def prod(
+    input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None
+) -> Tensor:
+    """The product of the values along ``dim`` (of all of them when None). Integers and bools
+    multiply as int64, as in PyTorch (unless ``dtype`` is given: the input is cast first)."""
+    if dtype is not None:
+        input = cast(input, canonical_dtype(dtype))
+    elif not is_floating(input._data.dtype) and input.dtype != dtypes.int64:
+        input = cast(input, dtypes.int64)
+    axis = None if dim is None else normalize_dim(dim, input.ndim, "prod")
+    if input.ndim == 0:
+        axis = None
+    return Prod.apply(input, axis, bool(keepdim) and axis is not None)

@@ -438,6 +438,13 @@ SPECS: list[Spec] = [
     unary("sqrt", "{0}.sqrt()", ("Sqrt",), valid=lambda p, x: bool(np.all(x > 0.1))),
     unary("log1p", "{0}.log1p()", ("Log1p",), valid=lambda p, x: bool(np.all(x > -0.9))),
     unary("sin", "{0}.sin()", ("Sin",)),
+    unary(
+        "prod",
+        "{0}.prod({d})",
+        ("Prod",),
+        draw=lambda rng, x: {"d": "" if x.ndim == 0 or rng.random() < 0.3 else _dim(rng, x)},
+        valid=lambda p, x: bool(np.all(np.abs(x) < 3)),
+    ),
     unary("silu", "F.silu({0})", ("SiLU",)),
     unary("logsigmoid", "F.logsigmoid({0})", ("LogSigmoid",)),
     unary(

@@ -289,6 +289,12 @@ def _topk_params(draw, shapes, rng):
     return {"dim": d, "k": k, "largest": draw(st.booleans())}
 
 
+def _prod_params(draw, shapes, rng):
+    nd = len(shapes[0])
+    dim = None if nd == 0 or draw(st.booleans()) else draw(st.integers(-nd, nd - 1))
+    return {"dim": dim, "keepdim": draw(st.booleans())}
+
+
 def _norm_params(draw, shapes, rng):
     nd = len(shapes[0])
     dims = None if nd == 0 or draw(st.booleans()) else draw(st.integers(-nd, nd - 1))
@@ -741,6 +747,18 @@ def build(small: bool = False) -> list[Op]:
         Op("cos", cr.cos, lambda t, x: t.cos(x), unary()),
         Op("reciprocal", cr.reciprocal, lambda t, x: t.reciprocal(x), unary(nonzero)),
         Op("rsqrt", cr.rsqrt, lambda t, x: t.rsqrt(x), unary(positive)),
+        Op(
+            "prod",
+            lambda x, dim, keepdim: x.prod() if dim is None else x.prod(dim, keepdim),
+            lambda t, x, dim, keepdim: x.prod() if dim is None else x.prod(dim, keepdim),
+            unary(params=_prod_params, max_side=3),
+        ),
+        Op(
+            "prod_with_zeros",
+            lambda x: (x * x.gt(0)).prod(-1),
+            lambda t, x: (x * x.gt(0)).prod(-1),
+            unary(nonzero, min_dims=1),
+        ),
         Op(
             "norm",
             lambda x, p, dim, keepdim: x.norm(p, dim, keepdim),
