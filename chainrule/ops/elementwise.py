@@ -1146,3 +1146,31 @@ def isfinite(input: Tensor) -> Tensor:
 def isinf(input: Tensor) -> Tensor:
     """Where the values are +inf or -inf, as a bool tensor."""
     return values(_isinf, input)
+
+
+def _isclose(a: Any, b: Any, rtol: float, atol: float, equal_nan: bool) -> Any:
+    xp = namespace(a)
+    with NUMPY.errstate(invalid="ignore"):  # inf - inf: NaN; equal infinities are close by ==
+        near = xp.abs(a - b) <= atol + rtol * xp.abs(b)
+        close = (a == b) | (near & xp.isfinite(a) & xp.isfinite(b))
+    if equal_nan:
+        close = close | (xp.isnan(a) & xp.isnan(b))
+    return close
+
+
+@register(ValueFunction, methods=("isclose",))
+def isclose(
+    input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> Tensor:
+    """Where |input - other| <= atol + rtol |other| (equal infinities included; NaNs only with
+    ``equal_nan``), as a bool tensor, as PyTorch's."""
+    x, y = _promote(input, other)
+    return values(_isclose, x, y, float(rtol), float(atol), bool(equal_nan))
+
+
+@register(ValueFunction, methods=("allclose",))
+def allclose(
+    input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> bool:
+    """Whether ``isclose`` holds everywhere, as a Python bool."""
+    return bool(isclose(input, other, rtol, atol, equal_nan).all())

@@ -7,6 +7,7 @@ through ``ctx.xp``: the Array API standard's names, on any device.
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections import namedtuple
 from typing import Any
@@ -837,3 +838,94 @@ def prod(
     if input.ndim == 0:
         axis = None
     return Prod.apply(input, axis, bool(keepdim) and axis is not None)
+
+
+def _count_nonzero(data: Any, axes: Any) -> Any:
+    xp = namespace(data)
+    return xp.astype(xp.asarray(xp.count_nonzero(data, axis=axes)), xp.int64)
+
+
+@register(ValueFunction, methods=("count_nonzero",))
+def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
+    """How many values are not zero, over ``dim`` (an int, a tuple, or None for all); int64."""
+    axes = None if dim is None else reduce_axes(dim, None, input.ndim, "count_nonzero")
+    return values(_count_nonzero, input, axes)
+
+
+def _nonzero(data: Any) -> Any:
+    xp = namespace(data)
+    places = xp.nonzero(data if data.ndim else xp.reshape(data, (1,)))
+    columns = [xp.astype(p, xp.int64) for p in places]
+    if not data.ndim:  # a 0-d tensor: PyTorch gives (n, 0)
+        return xp.zeros((int(columns[0].shape[0]), 0), dtype=xp.int64, device=data.device)
+    return xp.stack(columns, axis=-1)
+
+
+@register(ValueFunction, methods=("nonzero",))
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
+    """The indices of the values that are not zero: an (n, ndim) int64 tensor, one row per
+    value, in row-major order; with ``as_tuple``, one 1-d tensor per dimension (to index with,
+    as NumPy's ``nonzero``)."""
+    where = values(_nonzero, input)
+    if not as_tuple:
+        return where
+    if input.ndim == 0:
+        return (where.reshape(-1)[:0] if not bool(input) else values(_one_zero, input),)
+    return tuple(where[:, k] for k in range(input.ndim))
+
+
+def _one_zero(data: Any) -> Any:
+    return namespace(data).zeros((1,), dtype=namespace(data).int64, device=data.device)
+
+
+def _unique(data: Any, inverse: bool, counts: bool) -> Any:
+    xp = namespace(data)
+    flat = xp.reshape(data, (-1,))
+    if not (inverse or counts):
+        return xp.sort(xp.unique_values(flat))
+    found = xp.unique_all(flat)
+    order = xp.argsort(found.values)  # the standard does not promise sorted values (NumPy's are)
+    rank = xp.argsort(order)  # each found value's place among the sorted ones
+    out = [found.values[order]]
+    if inverse:
+        out.append(xp.astype(xp.reshape(rank[found.inverse_indices], data.shape), xp.int64))
+    if counts:
+        out.append(xp.astype(found.counts[order], xp.int64))
+    return tuple(out)
+
+
+@register(ValueFunction, methods=("unique",))
+def unique(
+    input: Tensor,
+    sorted: bool = True,  # noqa: A002 - PyTorch's name
+    return_inverse: bool = False,
+    return_counts: bool = False,
+    dim: int | None = None,
+) -> Any:
+    """The distinct values, in ascending order (``sorted=False`` gives them so too); with
+    ``return_inverse`` also where each value of the input is among them (input's shape), with
+    ``return_counts`` how often each occurs. No gradient."""
+    if dim is not None:
+        raise NotImplementedError(
+            "unique: dim= (distinct slices) is not supported; use dim=None (distinct values)"
+        )
+    return values(_unique, input, bool(return_inverse), bool(return_counts))
+
+
+def _bincount(data: Any, weights: Any, minlength: int) -> Any:
+    xp = namespace(data)
+    if data.ndim != 1 or (data.shape[0] and int(xp.min(data)) < 0):
+        raise RuntimeError("bincount: expected a 1-d tensor of non-negative integers")
+    size = builtins.max(int(xp.max(data)) + 1 if data.shape[0] else 0, minlength)
+    dtype = xp.int64 if weights is None else weights.dtype
+    add = xp.ones(data.shape, dtype=dtype, device=data.device) if weights is None else weights
+    return xp.scatter_add(xp.zeros((size,), dtype=dtype, device=data.device), data, add)
+
+
+@register(ValueFunction, methods=("bincount",))
+def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
+    """How many times each of 0, 1, ..., max(input) occurs in the 1-d integer ``input`` (at
+    least ``minlength`` counts); with ``weights``, their sums instead. No gradient."""
+    if input.dtype.kind not in "iu":
+        raise RuntimeError(f"bincount: expected an integer tensor; got {input.dtype}")
+    return values(_bincount, input, weights, int(minlength))
