@@ -602,14 +602,21 @@ class Cumsum(Function):
         return call(Flip, call(Cumsum, call(Flip, grad, (axis,)), axis), (axis,)), None
 
 
+def _accumulating(input: Tensor, dtype: Any) -> Tensor:
+    """The input of a running sum or a product: cast to ``dtype`` when given, else integers and
+    bools as int64 (PyTorch's accumulation type for them), floats as they are."""
+    if dtype is not None:
+        return cast(input, canonical_dtype(dtype))
+    if not is_floating(input._data.dtype) and input.dtype != dtypes.int64:
+        return cast(input, dtypes.int64)
+    return input
+
+
 @register(Cumsum, methods=("cumsum",))
 def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     """The running sum along ``dim``. Integers and bools sum as int64, as in PyTorch (unless
     ``dtype`` is given: the input is cast to it first)."""
-    if dtype is not None:
-        input = cast(input, canonical_dtype(dtype))
-    elif not is_floating(input._data.dtype) and input.dtype != dtypes.int64:
-        input = cast(input, dtypes.int64)
+    input = _accumulating(input, dtype)
     return Cumsum.apply(input, normalize_dim(dim, input.ndim, "cumsum"))
 
 
@@ -830,10 +837,7 @@ def prod(
 ) -> Tensor:
     """The product of the values along ``dim`` (of all of them when None). Integers and bools
     multiply as int64, as in PyTorch (unless ``dtype`` is given: the input is cast first)."""
-    if dtype is not None:
-        input = cast(input, canonical_dtype(dtype))
-    elif not is_floating(input._data.dtype) and input.dtype != dtypes.int64:
-        input = cast(input, dtypes.int64)
+    input = _accumulating(input, dtype)
     axis = None if dim is None else normalize_dim(dim, input.ndim, "prod")
     if input.ndim == 0:
         axis = None
