@@ -390,7 +390,7 @@ class Tensor:
         """This tensor when its values lie in C order, else a copy that does (differentiable)."""
         if self.is_contiguous():
             return self
-        return _ops.reshape(_ops.clone(self).reshape(-1), self.shape)
+        return self.reshape(-1).reshape(self.shape)  # flattening in C order copies, once
 
     def nelement(self) -> int:
         return self.numel()
@@ -410,7 +410,7 @@ class Tensor:
     ) -> Tensor:
         """A tensor of ``size`` filled with ``fill_value``, in this tensor's dtype and on its
         device unless given."""
-        shape = (size,) if isinstance(size, int) else tuple(size)
+        shape = _ops._util.shape_arg((size,), "new_full")
         xp = namespace(self._data)
         kind = self._data.dtype if dtype is None else xp.native_dtype(canonical_dtype(dtype))
         out = Tensor(xp.full(shape, fill_value, dtype=kind, device=self._data.device))
@@ -419,15 +419,15 @@ class Tensor:
 
     def new_zeros(self, *size: Any, **kwargs: Any) -> Tensor:
         """Zeros of ``size``, in this tensor's dtype and on its device unless given."""
-        return self.new_full(_size(size), 0, **kwargs)
+        return self.new_full(_ops._util.shape_arg(size, "new_zeros"), 0, **kwargs)
 
     def new_ones(self, *size: Any, **kwargs: Any) -> Tensor:
         """Ones of ``size``, in this tensor's dtype and on its device unless given."""
-        return self.new_full(_size(size), 1, **kwargs)
+        return self.new_full(_ops._util.shape_arg(size, "new_ones"), 1, **kwargs)
 
     def new_empty(self, *size: Any, **kwargs: Any) -> Tensor:
         """A tensor of ``size`` (zeros: chainrule hands out no uninitialised memory)."""
-        return self.new_full(_size(size), 0, **kwargs)
+        return self.new_full(_ops._util.shape_arg(size, "new_empty"), 0, **kwargs)
 
     # ----- autograd -----
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -476,7 +476,7 @@ class Tensor:
             hooks.append(hook)
         else:
             hooks = self.grad_fn.register_hook(self._index, hook)
-        return RemovableHandle(hooks, hook)
+        return RemovableHandle((hooks,), hook)
 
     def backward(
         self,
@@ -642,25 +642,29 @@ class Tensor:
         return ", ".join(parts) + ")"
 
 
-def _size(size: tuple) -> tuple:
-    """``f(2, 3)`` and ``f((2, 3))`` alike, as PyTorch takes a size."""
-    return tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else size
-
-
 class RemovableHandle:
-    """Returned by ``register_hook``: ``handle.remove()`` unregisters the hook."""
+    """Returned by ``register_hook`` (a Tensor's) and a Module's ``register_*_hook``:
+    ``handle.remove()`` takes the hook's entry out of each of ``lists`` (also on leaving a
+    ``with`` block over the handle)."""
 
-    __slots__ = ("_hooks", "_hook")
+    __slots__ = ("_lists", "_entry")
 
-    def __init__(self, hooks: list, hook: Callable) -> None:
-        self._hooks = hooks
-        self._hook = hook
+    def __init__(self, lists: tuple[list, ...], entry: Any) -> None:
+        self._lists = lists
+        self._entry = entry
 
     def remove(self) -> None:
-        for i, h in enumerate(self._hooks):
-            if h is self._hook:
-                del self._hooks[i]
-                return
+        for hooks in self._lists:
+            for i, e in enumerate(hooks):
+                if e is self._entry:
+                    del hooks[i]
+                    break
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
 
 
 def _alone() -> int:

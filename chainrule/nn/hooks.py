@@ -42,30 +42,6 @@ class Hooks:
         return bool(self.forward_pre or self.forward or self.backward_pre or self.backward)
 
 
-class RemovableHandle:
-    """Returned by a ``register_*_hook`` of a Module: ``remove()`` takes the hook away (also on
-    leaving a ``with`` block over the handle)."""
-
-    __slots__ = ("_lists", "_entry")
-
-    def __init__(self, lists: tuple, entry: Any) -> None:
-        self._lists = lists
-        self._entry = entry
-
-    def remove(self) -> None:
-        for hooks in self._lists:
-            for i, e in enumerate(hooks):
-                if e is self._entry:
-                    del hooks[i]
-                    break
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.remove()
-
-
 def register(hooks: list, hook: Callable, prepend: bool, with_kwargs: bool = False) -> Any:
     """Add ``hook`` to ``hooks`` (first with ``prepend``); the entry, for a handle."""
     if not callable(hook):

@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import dtypes
 from ..autograd.grad_mode import no_grad
-from ..autograd.tensor import Tensor, cuda_device, to_args, to_array
+from ..autograd.tensor import RemovableHandle, Tensor, cuda_device, to_args, to_array
 from ..backend import is_floating, namespace
 from . import hooks
 
@@ -105,14 +105,14 @@ class Module(metaclass=_ModuleMeta):
 
     def register_forward_pre_hook(
         self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False
-    ) -> hooks.RemovableHandle:
+    ) -> RemovableHandle:
         """Call ``hook(module, args)`` before each forward; a returned value (a tuple, or one
         value) replaces the positional arguments. With ``with_kwargs``: ``hook(module, args,
         kwargs)``, returning None or ``(args, kwargs)``. ``prepend``: run it before the hooks
         already registered. Returns a handle whose ``remove()`` takes it away."""
         lists = self._hook_lists()
         entry = hooks.register(lists.forward_pre, hook, prepend, with_kwargs)
-        return hooks.RemovableHandle((lists.forward_pre,), entry)
+        return RemovableHandle((lists.forward_pre,), entry)
 
     def register_forward_hook(
         self,
@@ -121,7 +121,7 @@ class Module(metaclass=_ModuleMeta):
         prepend: bool = False,
         with_kwargs: bool = False,
         always_call: bool = False,
-    ) -> hooks.RemovableHandle:
+    ) -> RemovableHandle:
         """Call ``hook(module, args, output)`` after each forward (the activations of a layer,
         as they are computed); a returned value replaces the output. With ``with_kwargs``:
         ``hook(module, args, kwargs, output)``. ``always_call``: call it also when forward
@@ -136,20 +136,20 @@ class Module(metaclass=_ModuleMeta):
         entry = hooks.register(lists.forward, hook, prepend, with_kwargs)
         if always_call:
             lists.always.append(entry)
-        return hooks.RemovableHandle((lists.forward, lists.always), entry)
+        return RemovableHandle((lists.forward, lists.always), entry)
 
     def register_full_backward_pre_hook(
         self, hook: Callable[..., Any], prepend: bool = False
-    ) -> hooks.RemovableHandle:
+    ) -> RemovableHandle:
         """Call ``hook(module, grad_output)`` when the gradients of the module's outputs are
         computed, before those of its inputs; a returned tuple replaces ``grad_output``."""
         lists = self._hook_lists()
         entry = hooks.register(lists.backward_pre, hook, prepend)
-        return hooks.RemovableHandle((lists.backward_pre,), entry)
+        return RemovableHandle((lists.backward_pre,), entry)
 
     def register_full_backward_hook(
         self, hook: Callable[..., Any], prepend: bool = False
-    ) -> hooks.RemovableHandle:
+    ) -> RemovableHandle:
         """Call ``hook(module, grad_input, grad_output)`` when the gradients of the module's
         inputs are computed: ``grad_input`` holds one per positional argument of forward (None
         for those that need none), ``grad_output`` one per output. A returned tuple replaces
@@ -157,7 +157,7 @@ class Module(metaclass=_ModuleMeta):
         """
         lists = self._hook_lists()
         entry = hooks.register(lists.backward, hook, prepend)
-        return hooks.RemovableHandle((lists.backward,), entry)
+        return RemovableHandle((lists.backward,), entry)
 
     # ----- registration -----
     def _registry(self) -> tuple[dict, dict, dict]:

@@ -172,6 +172,12 @@ def test_handles_remove_hooks():
     h1.remove()  # twice is harmless
     model(cr.tensor(X))
     assert calls == [0, 1]
+    # a Tensor's hook gives the same handle
+    t = cr.ones(2, requires_grad=True)
+    with t.register_hook(lambda g: g * 10):
+        (t * 1).sum().backward()
+    (t * 1).sum().backward()
+    assert t.grad.tolist() == [11.0, 11.0]
 
 
 def test_always_call_runs_the_hook_when_forward_raises():
