@@ -235,11 +235,11 @@ class DataLoader:
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
         n = len(self.sampler) if self.sampler is not None else len(self.dataset)
-        if self.batch_size is None:
-            return n
-        if self.drop_last:
-            return n // self.batch_size
-        return -(-n // self.batch_size)
+        return n if self.batch_size is None else self._batch_count(n)
+
+    def _batch_count(self, n: int) -> int:
+        """How many batches ``n`` examples make (the last one short, unless drop_last)."""
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
         # the order is fixed and the epoch counted when iter() is called, not at the first next()
@@ -253,7 +253,7 @@ class DataLoader:
         if self.batch_size is None:
             return self._items(order)
         bs = self.batch_size
-        count = len(order) // bs if self.drop_last else -(-len(order) // bs)
+        count = self._batch_count(len(order))
         return self._batches(order[b * bs : (b + 1) * bs] for b in range(count))
 
     def _batches(self, batches: Iterable[np.ndarray]) -> Iterator[Any]:
