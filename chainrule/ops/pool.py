@@ -19,6 +19,7 @@ from .conv import (
     Padding,
     Pair,
     batch_innermost,
+    batch_to_last,
     fold_offsets,
     pad_image,
     pair,
@@ -97,8 +98,15 @@ class MaxPool2d(Function):
         h, w = x.shape[2:]
         xp = namespace(idx)
         if not isinstance(grad, Tensor):  # first order: fold each offset's share as it is made
-            last = batch_innermost(grad)  # then folded in that memory order: (C, H, W, N)
-            g, at = (xp.permute_dims(a, (1, 2, 3, 0)) for a in (grad, idx)) if last else (grad, idx)
+            # folded in the memory order of the windows' winners, which is x's: (C, H, W, N)
+            # where a convolution made x, so that the gradient reaches the ops before in their
+            # own order (a ReLU's mask, the convolution's G) and none of them reads it strided
+            last = batch_innermost(idx)
+            if last:
+                g = xp.reshape(batch_to_last(grad), (c, ho, wo, n))  # free if it is so already
+                at = xp.permute_dims(idx, (1, 2, 3, 0))
+            else:
+                g, at = grad, idx
             if xp.all(xp.isfinite(g)):  # finite g times 0 is 0: where()'s values, faster
 
                 def share(i: int, j: int) -> Any:
