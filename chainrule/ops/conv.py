@@ -453,8 +453,7 @@ class Conv2d(Function):
             # as the ops after a convolution leave it): read by both gradients
             g_t = xp.reshape(batch_to_last(grad), (groups, o // groups, length * n))
             if need_x:
-                wt = xp.permute_dims(xp.reshape(w, (groups, o // groups, k)), (0, 2, 1))
-                gx = _input_grad(g_t, wt, n, size, kernel, dilation, padding, stride)
+                gx = _input_grad(g_t, w, n, size, kernel, dilation, padding, stride)
             if need_w:  # (groups, k, L*N) @ (groups, L*N, O/groups), then transposed
                 cols = xp.reshape(kept[0], (groups, k, length * n))
                 gw = xp.permute_dims(cols @ xp.permute_dims(g_t, (0, 2, 1)), (0, 2, 1))
@@ -494,7 +493,7 @@ def _fresh(view: Any, shape: tuple) -> Any:
 
 def _input_grad(
     g_t: Any,
-    wt: Any,
+    w: Any,
     n: int,
     size: Pair,
     kernel: Pair,
@@ -502,17 +501,75 @@ def _input_grad(
     padding: Padding,
     stride: Pair,
 ) -> Any:
-    """fold(W^T @ G) of a first-order backward, computed with the batch as the innermost axis.
+    """dL/dx of a first-order backward, computed with the batch as the innermost axis.
 
-    ``g_t``: G as (groups, O/groups, Ho*Wo*N); ``wt``: (groups, k, O/groups). The same numbers
-    as the recorded rule, laid out (C*kh*kw, Ho*Wo, N), and col2im's strided adds then run over
-    rows of Wo*N contiguous values instead of Wo. The columns are made a kernel row at a time
-    (the kw offsets of row i: one matrix product per group), each just before its offsets are
-    folded, while it is still in the cache: the same products, value for value, as one over all
-    kh*kw offsets, a kh-th of its size. The result is (N, C, H, W), a view of a fresh array.
+    ``g_t``: G as (groups, O/groups, Ho*Wo*N); ``w``: the weights (O, C/groups, kh, kw). The
+    result is (N, C, H, W), a view of a fresh (C, H, W, N) array: the batch innermost in memory,
+    as the forward leaves x when a convolution made it.
+
+    With stride 1 along the width, the kw offsets of a kernel row are summed by the matrix
+    product itself: G is laid out once as (O*kw, Ho*W*N), G's columns shifted by each offset
+    (zeros where the shift leaves G), so that one product with the kernels gives, for
+    every kernel row i, that row's whole contribution to the image's rows, (C, Ho, W, N). The
+    kh rows are then added onto the image, each a run of Ho*W*N values per channel. NumPy adds
+    such runs at the speed of memory; the col2im of ``fold_offsets`` adds kh*kw blocks whose
+    runs are Wo*N values long, each several times slower per value. The product does W/Wo times
+    the multiplications of col2im's (the shifted columns hold zeros), so where that exceeds 2
+    (a kernel nearly as wide as the image), or the stride along the width is not 1, the input
+    gradient is col2im of W^T @ G, made a kernel row at a time (``_folded_input_grad``).
     """
-    groups, k, og = wt.shape
+    groups, og = g_t.shape[:2]
+    o, cg, kh, kw = w.shape
+    (pt, pb), (pl, pr) = padding
+    h, width = size
+    ho, wo = _blocks(size, kernel, dilation, padding, stride)
+    if stride[1] != 1 or 2 * wo < width:
+        return _folded_input_grad(g_t, w, n, size, kernel, dilation, padding, stride)
     xp = namespace(g_t)
+    dh, dw = dilation
+    g = xp.reshape(g_t, (groups, og, ho, wo, n))
+    # shifted[:, :, j, r, col] = G[:, :, r, col + pl - j*dw]: the value that kernel column j
+    # sent to the image's column col (col + pl in the padded image), zero outside G
+    shifted = xp.zeros((groups, og, kw, ho, width, n), dtype=g_t.dtype, device=g_t.device)
+    for j in range(kw):
+        first = pl - j * dw  # G's column for the image's column 0
+        lo, hi = max(0, -first), min(width, wo - first)
+        if lo < hi:
+            shifted[:, :, j, :, lo:hi, :] = g[:, :, :, lo + first : hi + first, :]
+    # the kernels as (groups, C/groups * kh, O/groups * kw)
+    wf = xp.permute_dims(xp.reshape(w, (groups, og, cg, kh, kw)), (0, 2, 3, 1, 4))
+    wf = xp.reshape(wf, (groups, cg * kh, og * kw))
+    rows = wf @ xp.reshape(shifted, (groups, og * kw, ho * width * n))
+    rows = xp.reshape(rows, (groups * cg, kh, ho, width * n))
+    out = xp.zeros((groups * cg, h + pt + pb, width * n), dtype=g_t.dtype, device=g_t.device)
+    span = stride[0] * (ho - 1) + 1
+    for i in range(kh):
+        out[:, i * dh : i * dh + span : stride[0], :] += rows[:, i, ...]
+    out = xp.reshape(out[:, pt : pt + h, :], (groups * cg, h, width, n))
+    return xp.permute_dims(out, (3, 0, 1, 2))
+
+
+def _folded_input_grad(
+    g_t: Any,
+    w: Any,
+    n: int,
+    size: Pair,
+    kernel: Pair,
+    dilation: Pair,
+    padding: Padding,
+    stride: Pair,
+) -> Any:
+    """``_input_grad`` as col2im of W^T @ G: the same numbers as the recorded rule, laid out
+    (C*kh*kw, Ho*Wo, N), so that col2im's strided adds run over rows of Wo*N contiguous values
+    instead of Wo. The columns are made a kernel row at a time (the kw offsets of row i: one
+    matrix product per group), each just before its offsets are folded, while it is still in
+    the cache: the same products, value for value, as one over all kh*kw offsets, a kh-th of
+    its size.
+    """
+    groups, og = g_t.shape[:2]
+    xp = namespace(g_t)
+    wt = xp.permute_dims(xp.reshape(w, (groups, og, -1)), (0, 2, 1))  # (groups, k, O/groups)
+    k = wt.shape[1]
     kh, kw = kernel
     c = groups * k // (kh * kw)
     ho, wo = _blocks(size, kernel, dilation, padding, stride)
@@ -526,8 +583,6 @@ def _input_grad(
         return row[0][:, j, ...]
 
     out = fold_offsets(block, g_t, (c,), size, kernel, dilation, padding, stride, (n,))
-    # (N, C, H, W), a view of the fresh (C, H, W, N) result: the batch innermost in memory, as
-    # the forward leaves x when a convolution made it
     return xp.permute_dims(out, (3, 0, 1, 2))
 
 

@@ -198,9 +198,41 @@ def test_a_convolution_leaves_its_output_and_input_gradient_batch_innermost() ->
     y = F.conv2d(cr.tensor(x), cr.tensor(w))
     assert conv.batch_innermost(y._data)
     g_t = conv.batch_to_last(RNG.standard_normal(y.shape)).reshape(1, 4, -1)
-    wt = w.reshape(1, 4, 18).transpose(0, 2, 1)
-    gx = conv._input_grad(g_t, wt, 3, (9, 8), (3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1))
-    assert conv.batch_innermost(gx)
+    for input_grad in (conv._input_grad, conv._folded_input_grad):
+        gx = input_grad(g_t, w, 3, (9, 8), (3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1))
+        assert conv.batch_innermost(gx)
+
+
+@pytest.mark.parametrize(
+    "kernel, stride, dilation, padding, size, groups, shifted",
+    [
+        ((5, 5), (1, 1), (1, 1), ((0, 0), (0, 0)), (12, 12), 1, True),  # LeNet's second conv
+        ((3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), (7, 6), 1, True),  # "same": W = Wo
+        ((2, 4), (1, 1), (1, 1), ((0, 1), (1, 2)), (5, 7), 1, True),  # "same", even kernel
+        ((3, 2), (2, 1), (2, 3), ((1, 1), (2, 2)), (9, 8), 2, True),  # strided rows, dilated
+        ((1, 1), (1, 1), (1, 1), ((0, 0), (0, 0)), (4, 5), 2, True),  # 1x1, grouped
+        ((3, 3), (1, 2), (1, 1), ((0, 0), (0, 0)), (9, 9), 1, False),  # strided columns
+        ((2, 6), (1, 1), (1, 1), ((0, 0), (0, 0)), (6, 7), 1, False),  # W = 7 > 2 Wo = 4
+    ],
+)
+def test_conv_s_input_gradient_by_shifted_columns_equals_col2im_s(
+    kernel, stride, dilation, padding, size, groups, shifted, monkeypatch
+) -> None:
+    """``_input_grad`` sums a kernel row's offsets in one product over shifted copies of G; it
+    must give col2im's numbers (``_folded_input_grad``, which it falls back to where the
+    columns are strided or the shifts would be mostly zeros), for any geometry."""
+    rng = np.random.default_rng(6)
+    n, cg, og = 3, 2, 3
+    ho, wo = conv._blocks(size, kernel, dilation, padding, stride)
+    w = rng.standard_normal((groups * og, cg, *kernel))
+    g_t = rng.standard_normal((groups, og, ho * wo * n))
+    want = conv._folded_input_grad(g_t, w, n, size, kernel, dilation, padding, stride)
+    folded = []
+    monkeypatch.setattr(conv, "_folded_input_grad", lambda *a: folded.append(a) or want)
+    got = conv._input_grad(g_t, w, n, size, kernel, dilation, padding, stride)
+    assert bool(folded) != shifted
+    assert got.shape == (n, groups * cg, *size)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize(
