@@ -126,12 +126,14 @@ def im2col(
     padding: Padding,
     stride: Pair,
     batch: str = "first",
+    ones: bool = False,
 ) -> Any:
     """(N, C, H, W) -> (N, C*kh*kw, Ho*Wo): each window as a column, C outermost (F.unfold).
 
     With ``batch="last"``, the columns of the whole batch as one matrix (C*kh*kw, Ho*Wo*N), the
     batch innermost: copied from x laid out (C, H, W, N) (``batch_to_last``, free where x is
-    so already) in runs of Wo*N values, where the batch-first layout copies runs of Wo.
+    so already) in runs of Wo*N values, where the batch-first layout copies runs of Wo. With
+    ``ones`` as well, the matrix has one more row, of ones, below them (``Conv2d``'s bias).
     """
     xp = namespace(x)
     x = pad_image(x, padding)
@@ -139,7 +141,12 @@ def im2col(
         n, c, h, w = x.shape
         v = windows(xp.reshape(batch_to_last(x), (c, h, w, n)), kernel, stride, dilation, True)
         c, kh, kw, ho, wo, n = v.shape
-        return xp.reshape(v, (c * kh * kw, ho * wo * n))
+        if not ones:
+            return xp.reshape(v, (c * kh * kw, ho * wo * n))
+        cols = xp.empty((c * kh * kw + 1, ho * wo * n), dtype=x.dtype, device=x.device)
+        xp.reshape(cols[:-1, :], v.shape)[...] = v  # the rows above are C order: a view
+        cols[-1, :] = 1
+        return cols
     v = windows(x, kernel, stride, dilation)
     n, c, ho, wo, kh, kw = v.shape
     # one copy of the view, in the order of the columns: (N, C, kh, kw, Ho, Wo)
@@ -412,10 +419,13 @@ class Conv2d(Function):
         # whose (O, Ho, Wo, N) result is returned as an (N, O, Ho, Wo) view (batch_innermost),
         # in which order the ops after it (ReLU, pooling, the next convolution, the backward's
         # G) read and write it without a transposing copy
-        cols = im2col(x, (kh, kw), dilation, padding, stride, batch="last")
-        y = wg @ xp.reshape(cols, (groups, k, length * n))  # (groups, O/groups, L*N)
+        ones = _bias_row(x, w, b, groups)
+        cols = im2col(x, (kh, kw), dilation, padding, stride, batch="last", ones=ones)
+        if ones:  # the bias is W's last column, against the columns' row of ones
+            wg = xp.concat([wg, xp.reshape(b, (1, o, 1))], axis=2)
+        y = wg @ xp.reshape(cols, (groups, -1, length * n))  # (groups, O/groups, L*N)
         y = xp.reshape(y, (o, ho, wo, n))
-        if b is not None:
+        if b is not None and not ones:
             y += xp.reshape(b, (o, 1, 1, 1))  # y is a fresh array
         y = xp.permute_dims(y, (3, 0, 1, 2))
         if ctx.needs_input_grad[1]:
@@ -455,12 +465,28 @@ class Conv2d(Function):
             if need_x:
                 gx = _input_grad(g_t, w, n, size, kernel, dilation, padding, stride)
             if need_w:  # (groups, k, L*N) @ (groups, L*N, O/groups), then transposed
-                cols = xp.reshape(kept[0], (groups, k, length * n))
+                cols = xp.reshape(kept[0], (groups, -1, length * n))
                 gw = xp.permute_dims(cols @ xp.permute_dims(g_t, (0, 2, 1)), (0, 2, 1))
+                if cols.shape[1] > k:  # the row of ones: its product is G summed, dL/db
+                    gb = gw[0, :, k] if need_b else None
+                    gw = gw[:, :, :k]
                 gw = xp.reshape(gw, w.shape)  # a copy, C order
-        if need_b:
+        if need_b and gb is None:
             gb = xp.sum(grad, axis=(0, 2, 3))
         return gx, gw, gb, None, None, None, None
+
+
+def _bias_row(x: Any, w: Any, b: Any, groups: int) -> bool:
+    """Whether ``Conv2d`` adds the bias inside its matrix product, as one more column of W
+    against a row of ones below the columns (and so gets dL/db from the weight gradient's
+    product, as that row's): one pass less over the output each way, which is memory-bound
+    on a first layer's many positions. Where the product is BLAS's (float32 or float64, one
+    dtype throughout) and there is one group; elsewhere the bias is added, and dL/db summed,
+    as separate steps."""
+    if b is None or groups != 1:
+        return False
+    xp = namespace(x)
+    return x.dtype == w.dtype == b.dtype and x.dtype in (xp.float32, xp.float64)
 
 
 def batch_to_last(x: Any) -> Any:

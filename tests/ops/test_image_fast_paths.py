@@ -307,3 +307,32 @@ def test_lenet_s_layers_after_a_convolution_match_torch() -> None:
     np.testing.assert_allclose(lo.item(), lt.item(), rtol=1e-12)
     for a, r in zip(ours, theirs):
         np.testing.assert_allclose(a.grad.numpy(), r.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "dtype, groups, inside",
+    [(np.float32, 1, True), (np.float64, 1, True), (np.float16, 1, False), (np.float64, 2, False)],
+)
+def test_conv_s_bias_inside_the_product_gives_the_bias_added_after_it(dtype, groups, inside):
+    """``Conv2d`` adds the bias as W's last column against a row of ones (``_bias_row``) and
+    reads dL/db off the weight gradient's product: the same output and gradients as the
+    convolution without bias, the bias added after it and dL/db summed from G."""
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((3, 4, 7, 6)), rng.standard_normal((6, 4 // groups, 3, 2))
+    b, g = rng.standard_normal(6), rng.standard_normal((3, 6, 7, 7))
+    x, w, b, g = (a.astype(dtype) for a in (x, w, b, g))
+    assert conv._bias_row(x, w, b, groups) == inside
+    ours = [cr.tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = F.conv2d(*ours, padding=(1, 1), groups=groups)
+    y.backward(cr.tensor(g))
+    apart = [cr.tensor(a, requires_grad=True) for a in (x, w)]
+    want = F.conv2d(*apart, padding=(1, 1), groups=groups) + cr.tensor(b).reshape(1, 6, 1, 1)
+    want.backward(cr.tensor(g))
+    tol = {"rtol": 2e-2, "atol": 2e-2} if dtype == np.float16 else {"rtol": 1e-5, "atol": 1e-4}
+    np.testing.assert_allclose(y.detach().numpy(), want.detach().numpy(), **tol)
+    for a, r in zip(ours[:2], apart):
+        assert a.grad.dtype == dtype
+        np.testing.assert_allclose(a.grad.numpy(), r.grad.numpy(), **tol)
+    assert ours[2].grad.dtype == dtype and ours[2].grad.shape == (6,)
+    gb = g.astype(np.float64).sum(axis=(0, 2, 3))
+    np.testing.assert_allclose(ours[2].grad.numpy(), gb, **tol)
