@@ -119,6 +119,61 @@ def _alone() -> int:
 
 
 _ALONE = _alone()
+
+
+def _holders(g: ndarray) -> tuple[int, int]:
+    """``sys.getrefcount`` of array ``g`` and of its base (0 where it has none)."""
+    base = g.base
+    return sys.getrefcount(g), 0 if base is None else sys.getrefcount(base)
+
+
+def _spare(g: Any) -> bool:
+    """Whether upstream gradient ``g``, just taken out of a node's buffer into the caller's one
+    variable, is held by nothing else, so that a backward may write its result into it
+    (``Function.overwrites_grad``), as PyTorch's engine steals a gradient nobody else holds.
+
+    The proof is ``_sum_into``'s: every holder of the array holds a reference (another node's
+    buffer, a ``.grad``, a user's variable, a view of it, which holds it as its base), so a
+    reference count no higher than this frame's own, as measured once for this interpreter
+    (``_SPARE``), leaves none. A view (max-pool's gradient is a permuted view of a fresh array) is
+    spare where its base owns its memory, nothing but the view holds the base, and the view
+    never reaches one element twice (``_apart``). NumPy's arrays only: others may not say what
+    they view.
+    """
+    if type(g) is not ndarray or not g.flags.writeable:
+        return False
+    n, m = _holders(g)
+    if n > _SPARE[0]:
+        return False
+    if m == 0:
+        return True
+    base = g.base
+    return type(base) is ndarray and base.base is None and m <= _SPARE[1] and _apart(g)
+
+
+def _apart(g: ndarray) -> bool:
+    """Whether the elements of (strided) array ``g`` lie at distinct places: its axes, taken by
+    increasing stride, each step past everything the axes before reach."""
+    reach = g.itemsize
+    for stride, n in sorted((abs(s), n) for s, n in zip(g.strides, g.shape) if n > 1):
+        if stride < reach:
+            return False
+        reach = stride * n
+    return True
+
+
+def _spare_counts() -> tuple[int, int]:
+    """The counts ``_holders`` gives, in ``_spare``, for a view held by one variable of
+    ``_spare``'s caller, whose base nothing but the view holds."""
+
+    def spare(g: ndarray) -> tuple[int, int]:  # in _spare's place
+        return _holders(g)
+
+    g = NUMPY.zeros(2)[1:]
+    return spare(g)
+
+
+_SPARE = _spare_counts()
 _asarray = NUMPY.asarray
 
 
@@ -335,7 +390,14 @@ def _process(node: Node, run: _Run, ready: list) -> None:
             and node._retained is None
             and run.capture is None
         ):
-            result = fn.backward(node, grads)  # a built-in op's one output, unobserved: common
+            if fn.overwrites_grad and not create_graph and _spare(grads):
+                node.owns_grad = True  # the backward may write into grads: nobody else holds it
+                try:
+                    result = fn.backward(node, grads)
+                finally:
+                    node.owns_grad = False
+            else:
+                result = fn.backward(node, grads)  # a built-in op's one output, unobserved
         else:
             result = _backward(node, grads, run)
         if type(result) is not tuple:

@@ -96,6 +96,10 @@ class Node:
         "__weakref__",
     )
 
+    #: Set by the engine, for the call of a backward whose Function ``overwrites_grad``, where
+    #: no one but that call holds the upstream gradient array (``engine._spare``).
+    owns_grad = False
+
     def __init__(self, function: type, inputs: tuple, needs_input_grad: tuple, ns: Any) -> None:
         self.function = function
         self.inputs = inputs
@@ -252,6 +256,9 @@ class Function:
     #: Of several outputs, one that received no gradient is given to backward as zeros; False:
     #: as None (PyTorch's ``ctx.set_materialize_grads(False)``).
     materialize_grads: bool = True
+    #: backward may write its input's gradient into the upstream gradient array itself where
+    #: ``ctx.owns_grad`` says nobody else holds it (first order, NumPy; ReLU): one array less.
+    overwrites_grad: bool = False
 
     # What the rest of the package knows about the op lives here, on its class, and nowhere
     # else: drawings (viz.snapshot), the step-by-step explanation (viz.explain), the expression

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..autograd.engine import _cast, _like, _plus, _Run, _sum_into, _zeros, sum_to
+from ..autograd.engine import _cast, _like, _plus, _Run, _spare, _sum_into, _zeros, sum_to
 from ..autograd.function import NUMPY_SCALARS, _as_array, _asarray, _no_record
 from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
@@ -46,6 +46,7 @@ class _Ctx:
     """What a replayed op's forward and backward see as ``ctx``: one per op, made once."""
 
     __slots__ = ("function", "needs_input_grad", "saved", "xp", "argv", "is_tensor", "__dict__")
+    owns_grad = False  # as on a graph node; set before each backward of an op that reads it
 
     def __init__(self, op: dict, argv: list) -> None:
         self.function = op["cls"]
@@ -141,6 +142,7 @@ class _Writer:
             "_fix": _fix,
             "_plus": _plus,
             "_sum_into": _sum_into,
+            "_spare": _spare,
             "_zeros": _zeros,
             "_outputs": _outputs,
             "_scalar_output": _scalar_output,
@@ -366,6 +368,8 @@ def _write_backward(
             fill = f"x if x is not None else _zeros(m, False) for x, m in zip(gr, {metas})"
             w.line(4, f"r = {backward}({c}, *[{fill}])")
         else:
+            if op["cls"].overwrites_grad:  # as the engine: gr is this code's one variable
+                w.line(4, f"{c}.owns_grad = _spare(gr)")
             w.line(4, f"r = {backward}({c}, gr)")
         w.line(4, "if type(r) is not tuple: r = (r,)")
         for pos, (sp, need) in enumerate(zip(op["specs"], op["needs"])):
