@@ -128,6 +128,8 @@ class device:  # noqa: N801  (PyTorch's name: cr.device("cuda:0"))
 
 #: NumPy's array type (the engine's fast paths test for it by identity).
 ndarray = numpy.ndarray
+#: NumPy's test of whether two arrays' memory ranges overlap (``_arith``'s blocked update).
+may_share_memory = numpy.may_share_memory
 
 
 def _numpy_scatter_add(target: Any, index: Any, values: Any) -> Any:

@@ -115,4 +115,4 @@ class SGD(Optimizer):
                     buf *= mu
                     buf += g if dampening == 0 else undamped * g
                 g = g + mu * buf if nesterov else buf
-            w -= lr * g
+            arith.sub_scaled(w, lr, g)

@@ -633,6 +633,71 @@ def test_numpys_fast_path_equals_the_generic_one_bit_for_bit(monkeypatch, name, 
             np.testing.assert_array_equal(fast_sd["state"][i][k], v)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "momentum, nesterov, weight_decay", [(0, False, 0), (0.9, True, 0), (0.9, False, 1e-3)]
+)
+def test_sgd_s_blocked_update_of_a_large_weight_equals_the_plain_one(
+    monkeypatch, dtype, momentum, nesterov, weight_decay
+):
+    """``Arith.sub_scaled`` updates a weight larger than ``BLOCK`` values a block at a time
+    (one small temporary for lr * g): every step gives ``w -= lr * g``'s numbers, bit for bit,
+    for a size that does not divide into blocks, as the unblocked update."""
+    from chainrule import _arith
+
+    shape = (3, _arith.BLOCK + 7)
+    rng = np.random.default_rng(5)
+    start = rng.standard_normal(shape).astype(dtype)
+    grads = [rng.standard_normal(shape).astype(dtype) for _ in range(3)]
+    kw = {"lr": 0.05, "momentum": momentum, "nesterov": nesterov, "weight_decay": weight_decay}
+
+    def train() -> np.ndarray:
+        w = cr.tensor(start, requires_grad=True)
+        opt = optim.SGD([w], **kw)
+        for g in grads:
+            w.grad = cr.tensor(g)
+            opt.step()
+        return w.detach().numpy()
+
+    blocked = train()
+    calls = []
+    plain = _arith.Arith.sub_scaled
+
+    def counted(self, w, a, g):
+        calls.append(w.size)
+        return plain(self, w, a, g)
+
+    monkeypatch.setattr(_arith.Arith, "sub_scaled", counted)
+    assert np.array_equal(train(), blocked) and calls == [start.size] * 3
+    monkeypatch.setattr(_arith, "BLOCK", start.size)  # every update in one piece: w -= lr * g
+    np.testing.assert_array_equal(train(), blocked)
+
+
+def test_sub_scaled_leaves_arrays_it_cannot_block_to_the_plain_update():
+    """A transposed weight, a gradient of another dtype or one sharing the weight's memory:
+    ``w -= a * g`` as written, the same numbers as NumPy's."""
+    from chainrule import _arith
+    from chainrule.backend import NUMPY
+
+    arith = _arith.Arith(NUMPY, native=True)
+    a = np.asarray(0.5, np.float32)
+    base = np.random.default_rng(6).standard_normal((2, _arith.BLOCK)).astype(np.float32)
+    other = np.random.default_rng(7).standard_normal(base.shape)
+    cases = [
+        (base.copy().T, other.T.astype(np.float32)),
+        (base.copy(), other),  # float64
+    ]
+    for w, g in cases:
+        want = w.copy()
+        want -= a * g
+        arith.sub_scaled(w, a, g)
+        assert w.dtype == np.float32
+        np.testing.assert_array_equal(w, want)
+    w = base.copy()
+    arith.sub_scaled(w, a, w)  # g is w itself
+    np.testing.assert_array_equal(w, base - a * base)
+
+
 def test_zero_grad_keeps_the_gradient_array_when_it_can():
     w = cr.tensor([1.0, 2.0], requires_grad=True)
     opt = cr.optim.SGD([w], lr=0.1)
