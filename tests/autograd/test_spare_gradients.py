@@ -153,3 +153,21 @@ def test_apart_tells_a_view_that_reaches_an_element_twice():
     overlapping = np.lib.stride_tricks.as_strided(a, (4, 6), (8, 4))  # rows 2 elements apart
     assert not engine._apart(overlapping)
     assert not engine._apart(np.lib.stride_tricks.as_strided(a, (3, 5), (0, 4)))
+
+
+def test_a_retained_graph_gives_the_same_gradients_at_each_backward(owned):
+    """retain_graph: the ReLU's node runs again; each run proves its own upstream spare, and
+    the flag does not outlive the call (a hook added before the second run sees a copy)."""
+    x = cr.tensor(RNG.standard_normal((4, 3)), requires_grad=True)
+    w = cr.tensor(RNG.standard_normal((3, 3)), requires_grad=True)
+    z = F.relu(x @ w)
+    loss = (z * z).sum()
+    loss.backward(retain_graph=True)
+    first = x.grad.numpy().copy()
+    seen = []
+    z.register_hook(lambda g: seen.append(g.numpy().copy()))
+    x.grad = None
+    loss.backward()
+    assert owned == [True, False]  # the second through the hook's path
+    np.testing.assert_array_equal(x.grad.numpy(), first)
+    np.testing.assert_array_equal(seen[0], 2 * z.detach().numpy())
