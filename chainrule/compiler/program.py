@@ -369,6 +369,7 @@ def _write_backward(
             w.line(4, f"r = {backward}({c}, *[{fill}])")
         else:
             if op["cls"].overwrites_grad:  # as the engine: gr is this code's one variable
+                w.line(4, "g = r = None")  # the op before may have handed gr over through them
                 w.line(4, f"{c}.owns_grad = _spare(gr)")
             w.line(4, f"r = {backward}({c}, gr)")
         w.line(4, "if type(r) is not tuple: r = (r,)")

@@ -171,3 +171,38 @@ def test_a_retained_graph_gives_the_same_gradients_at_each_backward(owned):
     assert owned == [True, False]  # the second through the hook's path
     np.testing.assert_array_equal(x.grad.numpy(), first)
     np.testing.assert_array_equal(seen[0], 2 * z.detach().numpy())
+
+
+def test_a_compiled_step_s_replays_write_in_place_too_and_give_eager_s_numbers(owned):
+    """The replay proves the upstream spare as the engine does (the code before it lets go of
+    what it handed over): every replay's ReLUs write in place, and the weights after each step
+    are eager's, bit for bit."""
+
+    def make():
+        cr.manual_seed(0)
+        model = cr.nn.Sequential(
+            cr.nn.Linear(3, 8), cr.nn.ReLU(), cr.nn.Linear(8, 8), cr.nn.ReLU(), cr.nn.Linear(8, 2)
+        )
+        return model, cr.optim.SGD(model.parameters(), lr=0.1)
+
+    x = cr.tensor(RNG.standard_normal((16, 3)))
+    y = cr.tensor(np.arange(16) % 2)
+    runs = []
+    for compiled in (False, True):
+        model, opt = make()
+
+        def step(x, y, model=model, opt=opt):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        run = cr.compile(step) if compiled else step
+        owned.clear()
+        for _ in range(4):
+            run(x, y)
+        runs.append([p.detach().numpy() for p in model.parameters()])
+        assert owned[-2:] == [True, True]  # the last call: a replay when compiled
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
