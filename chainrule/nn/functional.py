@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import ops as _ops
+from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..backend import NUMPY, namespace
@@ -335,8 +336,27 @@ def embedding(
         share = share * (input != padding_idx)
     if scale_grad_by_freq:
         share = share / values(_lookups, input)
-    kept = out.detach()  # the values as they are, exactly; the gradient times the share
-    return kept + (out - kept) * share.unsqueeze(-1)
+    return _ScaledGrad.apply(out, share.unsqueeze(-1))
+
+
+class _ScaledGrad(Function):
+    """``x`` itself, whose gradient is the upstream times ``share`` (embedding's padding and
+    frequency scaling): the values pass exactly as they are (inf, NaN and -0.0 too, which
+    arithmetic such as x + 0 * (...) would change), only the gradient is scaled."""
+
+    symbol = "scale_grad"
+    local_grad = ("share", "none")
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, share):
+        ctx.save_for_backward(share)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (share,) = ctx.saved_tensors
+        return grad * share, None
 
 
 def _lookups(index: Any) -> Any:

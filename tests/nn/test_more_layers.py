@@ -130,6 +130,39 @@ def test_embedding_matches_pytorch(kwargs):
     assert repr(ours) == repr(theirs)
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"padding_idx": 3},
+        {"scale_grad_by_freq": True},
+        {"padding_idx": 1, "scale_grad_by_freq": True},
+    ],
+)
+def test_embedding_with_a_scaled_gradient_passes_inf_nan_and_minus_zero_as_they_are(kwargs):
+    """Padding and frequency scaling change the gradient only: the looked-up rows are the
+    table's, bit for bit (they were kept + (out - kept) * share: inf - inf made NaN, and -0.0
+    came out +0.0), and the gradient is PyTorch's; second order, it is linear in the upstream."""
+    table = np.array([[1.0, -0.0], [np.inf, 2.0], [-np.inf, np.nan], [3.0, 4.0]])
+    idx = np.array([[0, 1, 2, 1], [3, 3, 0, 2]])
+    w = cr.tensor(table, requires_grad=True)
+    out = F.embedding(cr.tensor(idx), w, **kwargs)
+    got, want = _np(out), table[idx]
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    tw = torch.tensor(table, requires_grad=True)
+    g = np.arange(out.numel(), dtype=np.float64).reshape(out.shape)
+    out.backward(cr.tensor(g))
+    TF.embedding(torch.tensor(idx), tw, **kwargs).backward(torch.tensor(g))
+    np.testing.assert_array_equal(_np(w.grad), _np(tw.grad))
+    up = cr.tensor(g, requires_grad=True)
+    (gw,) = cr.autograd.grad(F.embedding(cr.tensor(idx), w, **kwargs), [w], up, create_graph=True)
+    (gup,) = cr.autograd.grad(gw.sum(), [up])
+    share = (idx != kwargs.get("padding_idx", -1)).astype(np.float64)
+    if kwargs.get("scale_grad_by_freq"):
+        share /= np.unique(idx, return_counts=True)[1][np.searchsorted(np.unique(idx), idx)]
+    np.testing.assert_array_equal(_np(gup), np.repeat(share[..., None], 2, axis=-1))
+
+
 def test_embedding_starts_as_pytorch_s_and_loads_a_pretrained_table():
     e = nn.Embedding(1000, 4, padding_idx=3)
     w = e.weight.detach().numpy()
