@@ -423,7 +423,8 @@ class Conv2d(Function):
         cols = im2col(x, (kh, kw), dilation, padding, stride, batch="last", ones=ones)
         if ones:  # the bias is W's last column, against the columns' row of ones
             wg = xp.concat([wg, xp.reshape(b, (1, o, 1))], axis=2)
-        y = wg @ xp.reshape(cols, (groups, -1, length * n))  # (groups, O/groups, L*N)
+        # (groups, O/groups, L*N); the rows counted, as an empty batch leaves -1 undecided
+        y = wg @ xp.reshape(cols, (groups, cols.shape[0] // groups, length * n))
         y = xp.reshape(y, (o, ho, wo, n))
         if b is not None and not ones:
             y += xp.reshape(b, (o, 1, 1, 1))  # y is a fresh array
@@ -465,7 +466,7 @@ class Conv2d(Function):
             if need_x:
                 gx = _input_grad(g_t, w, n, size, kernel, dilation, padding, stride)
             if need_w:  # (groups, k, L*N) @ (groups, L*N, O/groups), then transposed
-                cols = xp.reshape(kept[0], (groups, -1, length * n))
+                cols = xp.reshape(kept[0], (groups, kept[0].shape[0] // groups, length * n))
                 gw = xp.permute_dims(cols @ xp.permute_dims(g_t, (0, 2, 1)), (0, 2, 1))
                 if cols.shape[1] > k:  # the row of ones: its product is G summed, dL/db
                     gb = gw[0, :, k] if need_b else None

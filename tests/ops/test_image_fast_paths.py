@@ -336,3 +336,20 @@ def test_conv_s_bias_inside_the_product_gives_the_bias_added_after_it(dtype, gro
     assert ours[2].grad.dtype == dtype and ours[2].grad.shape == (6,)
     gb = g.astype(np.float64).sum(axis=(0, 2, 3))
     np.testing.assert_allclose(ours[2].grad.numpy(), gb, **tol)
+
+
+@pytest.mark.parametrize("groups", [1, 3])
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_convolution_of_an_empty_batch_has_empty_output_and_zero_gradients(bias, groups):
+    """No images: (0, O, Ho, Wo) out, and dL/dW, dL/db zeros (the bias row's reshape once could
+    not size an axis of -1 with no positions)."""
+    x = cr.tensor(np.zeros((0, 3, 8, 8)), requires_grad=True)
+    w = cr.tensor(RNG.standard_normal((6, 3 // groups, 3, 3)), requires_grad=True)
+    b = cr.tensor(RNG.standard_normal(6), requires_grad=True) if bias else None
+    y = F.conv2d(x, w, b, padding=1, groups=groups)
+    assert y.shape == (0, 6, 8, 8)
+    y.sum().backward()
+    assert x.grad.shape == (0, 3, 8, 8)
+    np.testing.assert_array_equal(w.grad.numpy(), np.zeros(w.shape))
+    if bias:
+        np.testing.assert_array_equal(b.grad.numpy(), np.zeros(6))
