@@ -345,7 +345,7 @@ class _ScaledGrad(Function):
     arithmetic such as x + 0 * (...) would change), only the gradient is scaled."""
 
     symbol = "scale_grad"
-    local_grad = ("share", "none")
+    local_grad = "share"
     on_arrays = True
 
     @staticmethod
