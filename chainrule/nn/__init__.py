@@ -16,7 +16,7 @@ from .activations import (
     Softplus,
     Tanh,
 )
-from .conv import AdaptiveAvgPool2d, AvgPool2d, Conv2d, MaxPool2d
+from .conv import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, MaxPool1d, MaxPool2d
 from .layers import (
     MLP,
     BatchNorm1d,

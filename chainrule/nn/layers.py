@@ -172,6 +172,8 @@ class _BatchNorm(Module):
         track_running_stats: bool = True,
         device: Any = None,
         dtype: Any = None,
+        *,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -184,7 +186,8 @@ class _BatchNorm(Module):
         self.track_running_stats = track_running_stats
         d = _dtype(dtype)
         self.weight = Parameter(ones(num_features, dtype=d)) if affine else None
-        self.bias = Parameter(zeros(num_features, dtype=d)) if affine else None
+        # a scale without a shift with bias=False, as PyTorch's
+        self.bias = Parameter(zeros(num_features, dtype=d)) if affine and bias else None
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, dtype=d))
             self.register_buffer("running_var", ones(num_features, dtype=d))
@@ -220,7 +223,8 @@ class _BatchNorm(Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
         )
 
 
@@ -279,6 +283,7 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (
             f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+            f", bias={self.bias is not None}"
         )
 
 

@@ -34,13 +34,20 @@ Padding = tuple[Pair, Pair]
 
 def pair(value: Any, name: str, op: str, minimum: int = 1) -> Pair:
     """``3`` or ``(3, 3)`` as (3, 3); a ValueError naming ``op`` and ``name`` otherwise."""
-    values = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
-    if len(values) != 2:
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints; got {value!r}")
+    return sizes(value, name, op, 2, minimum)  # type: ignore[return-value]
+
+
+def sizes(value: Any, name: str, op: str, dims: int, minimum: int = 1) -> tuple[int, ...]:
+    """An int, or ``dims`` of them, as a tuple of ``dims`` ints (one per spatial axis: 1 for
+    the 1-d ops, 2 for images); a ValueError naming ``op`` and ``name`` otherwise."""
+    values = (value,) * dims if not isinstance(value, (tuple, list)) else tuple(value)
+    what = "a pair of ints" if dims == 2 else f"a sequence of {dims} int"
+    if len(values) != dims:
+        raise ValueError(f"{op}: {name} must be an int or {what}; got {value!r}")
     try:
-        out = (int(values[0].__index__()), int(values[1].__index__()))
+        out = tuple(int(v.__index__()) for v in values)
     except (AttributeError, TypeError):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints; got {value!r}") from None
+        raise ValueError(f"{op}: {name} must be an int or {what}; got {value!r}") from None
     if min(out) < minimum:
         raise ValueError(f"{op}: {name} must be at least {minimum}; got {value!r}")
     return out
@@ -613,23 +620,26 @@ def _folded_input_grad(
     return xp.permute_dims(out, (3, 0, 1, 2))
 
 
-def conv_padding(padding: Any, kernel: Pair, stride: Pair, dilation: Pair, op: str) -> Padding:
-    """PyTorch's ``padding`` argument (an int, a pair, "valid" or "same") as padding pairs."""
+def conv_padding(padding: Any, kernel: tuple, stride: tuple, dilation: tuple, op: str) -> tuple:
+    """PyTorch's ``padding`` argument (an int, one per spatial axis, "valid" or "same") as a
+    (before, after) pair per axis of ``kernel``."""
+    dims = len(kernel)
     if isinstance(padding, str):
         if padding == "valid":
-            return (0, 0), (0, 0)
+            return ((0, 0),) * dims
         if padding == "same":
-            if stride != (1, 1):
+            if any(st != 1 for st in stride):
                 raise ValueError(f"{op}: padding='same' needs stride 1; got stride {stride}")
             out = []
             for k, d in zip(kernel, dilation):
                 total = d * (k - 1)  # as PyTorch: the extra one of an odd total goes last
                 out.append((total // 2, total - total // 2))
-            return out[0], out[1]
+            return tuple(out)
+        each = "a pair" if dims == 2 else "one int per axis"
         raise ValueError(
-            f"{op}: padding must be an int, a pair, 'valid' or 'same'; got {padding!r}"
+            f"{op}: padding must be an int, {each}, 'valid' or 'same'; got {padding!r}"
         )
-    return _symmetric(padding, op)
+    return tuple((p, p) for p in sizes(padding, "padding", op, dims, minimum=0))
 
 
 @register(Conv2d, functional=True)
@@ -661,21 +671,72 @@ def conv2d(
         >>> F.conv2d(cr.ones(1, 1, 5, 5), cr.ones(2, 1, 3, 3)).shape
         (1, 2, 3, 3)
     """
-    op = "conv2d"
-    if weight.ndim != 4:
-        raise ValueError(
-            f"{op}: weight must be 4-d (out_channels, in_channels/groups, kh, kw); got shape "
-            f"{weight.shape}"
-        )
-    if input.ndim not in (3, 4):
-        raise ValueError(
-            f"{op}: expected input of shape (N, C, H, W) or (C, H, W); got {input.shape}"
-        )
+    return _convolve(input, weight, bias, stride, padding, dilation, groups, 2)
+
+
+@register(Conv2d, functional=True)
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int | Sequence[int] = 1,
+    padding: int | Sequence[int] | str = 0,
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+) -> Tensor:
+    """1-d convolution of a batch of sequences with a bank of filters, as PyTorch's
+    ``F.conv1d``: the 2-d convolution of images one row high (the same op, forward and
+    backward).
+
+    Args:
+        input: (N, C, L), or (C, L) for one sequence.
+        weight: (O, C/groups, k), one filter per output channel.
+        bias: (O,) or None.
+        stride: the step between windows, an int.
+        padding: zeros at both ends: an int, "valid" (none) or "same" (stride 1 only).
+        dilation: the spacing of a filter's taps, an int.
+        groups: split the channels into this many independent convolutions.
+
+    Returns:
+        (N, O, Lo) with Lo = floor((L + 2 pad - dilation (k - 1) - 1) / stride) + 1.
+
+    Example:
+        >>> F.conv1d(cr.ones(1, 1, 5), cr.ones(2, 1, 3)).shape
+        (1, 2, 3)
+    """
+    return _convolve(input, weight, bias, stride, padding, dilation, groups, 1)
+
+
+_SHAPES = {
+    1: ("(N, C, L)", "(C, L)", "(out_channels, in_channels/groups, k)"),
+    2: ("(N, C, H, W)", "(C, H, W)", "(out_channels, in_channels/groups, kh, kw)"),
+}
+
+
+def _convolve(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    groups: int,
+    dims: int,
+) -> Tensor:
+    """``conv1d`` (``dims`` 1) or ``conv2d`` (2): the arguments checked against the shapes of
+    that many spatial axes, then ``Conv2d``, a sequence being an image one row high."""
+    op = f"conv{dims}d"
+    batch, one_shape, filters = _SHAPES[dims]
+    if weight.ndim != dims + 2:
+        raise ValueError(f"{op}: weight must be {dims + 2}-d {filters}; got shape {weight.shape}")
+    if input.ndim not in (dims + 1, dims + 2):
+        raise ValueError(f"{op}: expected input of shape {batch} or {one_shape}; got {input.shape}")
     if not isinstance(groups, int) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive integer; got {groups!r}")
-    one = input.ndim == 3
+    one = input.ndim == dims + 1
     x = input.unsqueeze(0) if one else input
-    o, cg, kh, kw = weight.shape
+    o, cg = weight.shape[:2]
+    kernel = tuple(weight.shape[2:])
     c = x.shape[1]
     if o % groups or c != cg * groups:
         raise ValueError(
@@ -684,14 +745,21 @@ def conv2d(
         )
     if bias is not None and bias.shape != (o,):
         raise ValueError(f"{op}: bias must have shape ({o},); got {bias.shape}")
-    st = pair(stride, "stride", op)
-    dil = pair(dilation, "dilation", op)
-    pad = conv_padding(padding, (kh, kw), st, dil, op)
-    ho, wo = _blocks(tuple(x.shape[2:]), (kh, kw), dil, pad, st)
-    if ho < 1 or wo < 1:
+    st = sizes(stride, "stride", op, dims)
+    dil = sizes(dilation, "dilation", op, dims)
+    pad = conv_padding(padding, kernel, st, dil, op)
+    size = tuple(x.shape[2:])
+    if any(output_size(*a) < 1 for a in zip(size, kernel, st, pad, dil)):
+        padded = tuple(n + a + b for n, (a, b) in zip(size, pad))
         raise ValueError(
-            f"{op}: the kernel ({kh}, {kw}) with dilation {dil} is larger than the padded input "
-            f"({x.shape[2] + sum(pad[0])}, {x.shape[3] + sum(pad[1])})"
+            f"{op}: the kernel {kernel} with dilation {dil} is larger than the padded input "
+            f"{padded}"
         )
-    out = Conv2d.apply(x, weight, bias, st, pad, dil, groups)
+    w = weight
+    if dims == 1:  # one row high
+        x, w = x.unsqueeze(2), weight.unsqueeze(2)
+        st, dil, pad = (1, *st), (1, *dil), ((0, 0), *pad)
+    out = Conv2d.apply(x, w, bias, st, pad, dil, groups)
+    if dims == 1:
+        out = out.squeeze(2)
     return out.squeeze(0) if one else out

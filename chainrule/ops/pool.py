@@ -8,13 +8,14 @@ lecture's max gate once per window: the whole gradient goes to the window's larg
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..autograd.function import Function, call
 from ..autograd.tensor import Tensor
 from ..backend import namespace
 from ._registry import register
 from .conv import (
+    _SHAPES,
     Fold,
     Padding,
     Pair,
@@ -22,7 +23,7 @@ from .conv import (
     batch_to_last,
     fold_offsets,
     pad_image,
-    pair,
+    sizes,
     windows,
 )
 from .elementwise import ValueFunction, values
@@ -55,7 +56,7 @@ def _pool_geometry(
         extra = max(0, (n - 1) * st + d * (k - 1) + 1 - (s + 2 * p))
         out.append(n)
         pads.append((p, p + extra))
-    return (out[0], out[1]), (pads[0], pads[1])
+    return tuple(out), tuple(pads)
 
 
 def _columns(cols6: Any, xp_: Any) -> Any:
@@ -164,20 +165,56 @@ def _window_argmax(v: Any, need_index: bool = True) -> tuple[Any, Any]:
     return best, idx
 
 
-def _pool_args(kernel_size: Any, stride: Any, padding: Any, op: str) -> tuple[Pair, Pair, Pair]:
-    kernel = pair(kernel_size, "kernel_size", op)
+class _Pooling(NamedTuple):
+    """A pooling's arguments, checked for ``dims`` spatial axes and then given as the 2-d
+    op's (a sequence is an image one row high): x (N, C, H, W), window, stride, padding pairs
+    as ``_pool_geometry`` grew them, dilation, the padding asked for, and whether the input
+    was one example without its batch axis."""
+
+    x: Tensor
+    kernel: Pair
+    stride: Pair
+    pads: Padding
+    dilation: Pair
+    pad: Pair
+    one: bool
+    dims: int
+
+    def output(self, out: Tensor) -> Tensor:
+        """The 2-d op's (N, C, Ho, Wo) result in the input's own form."""
+        if self.dims == 1:
+            out = out.squeeze(2)
+        return out.squeeze(0) if self.one else out
+
+
+def _pooling(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+    op: str,
+    dims: int,
+) -> _Pooling:
+    """A pooling's arguments checked for ``dims`` spatial axes (1: (N, C, L), 2: images),
+    PyTorch's rules for the default stride and ``ceil_mode`` included."""
+    kernel = sizes(kernel_size, "kernel_size", op, dims)
     # PyTorch's default stride is the window; it spells it None, or an empty list
     default = stride is None or (isinstance(stride, (tuple, list)) and not stride)
-    st = kernel if default else pair(stride, "stride", op)
-    return kernel, st, pair(padding, "padding", op, minimum=0)
-
-
-def _batched(input: Tensor, op: str) -> tuple[Tensor, bool]:
-    if input.ndim not in (3, 4):
-        raise ValueError(
-            f"{op}: expected input of shape (N, C, H, W) or (C, H, W); got {input.shape}"
-        )
-    return (input.unsqueeze(0), True) if input.ndim == 3 else (input, False)
+    st = kernel if default else sizes(stride, "stride", op, dims)
+    pad = sizes(padding, "padding", op, dims, minimum=0)
+    dil = sizes(dilation, "dilation", op, dims)
+    if input.ndim not in (dims + 1, dims + 2):
+        batch, one_shape = _SHAPES[dims][:2]
+        raise ValueError(f"{op}: expected input of shape {batch} or {one_shape}; got {input.shape}")
+    one = input.ndim == dims + 1
+    x = input.unsqueeze(0) if one else input
+    _, pads = _pool_geometry(tuple(x.shape[2:]), kernel, st, pad, dil, ceil_mode, op)
+    if dims == 1:  # one row high
+        x = x.unsqueeze(2)
+        kernel, st, pads, dil, pad = (1, *kernel), (1, *st), ((0, 0), *pads), (1, *dil), (0, *pad)
+    return _Pooling(x, kernel, st, pads, dil, pad, one, dims)  # type: ignore[arg-type]
 
 
 @register(MaxPool2d, ValueFunction, functional=True)
@@ -210,18 +247,49 @@ def max_pool2d(
         tensor([[[[ 5.,  7.],
                   [13., 15.]]]], dtype=float32)
     """
-    op = "max_pool2d"
-    kernel, st, pad = _pool_args(kernel_size, stride, padding, op)
-    dil = pair(dilation, "dilation", op)
-    x, one = _batched(input, op)
-    _, pads = _pool_geometry(tuple(x.shape[2:]), kernel, st, pad, dil, ceil_mode, op)
-    out = MaxPool2d.apply(x, kernel, st, pads, dil)
+    pool = _pooling(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d", 2)
+    return _max_pool(pool, return_indices)
+
+
+@register(MaxPool2d, ValueFunction, functional=True)
+def max_pool1d(
+    input: Tensor,
+    kernel_size: int | Sequence[int],
+    stride: int | Sequence[int] | None = None,
+    padding: int | Sequence[int] = 0,
+    dilation: int | Sequence[int] = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    """The largest value of each window of a sequence, as PyTorch's ``F.max_pool1d``: the
+    2-d max-pool of a sequence one row high (the same op, forward and backward).
+
+    Args:
+        input: (N, C, L), or (C, L) for one sequence.
+        kernel_size: the window, an int.
+        stride: the step between windows; None (the default) steps by the window.
+        padding: -inf at both ends (at most half the window).
+        dilation: the spacing of a window's elements.
+        ceil_mode: keep a last, partial window at the end.
+        return_indices: also return, for each output, the index of its winner in L.
+
+    Returns:
+        (N, C, Lo); (values, indices) with ``return_indices``.
+
+    Example:
+        >>> F.max_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 5.0]]]), 2)
+        tensor([[[3., 5.]]], dtype=float32)
+    """
+    pool = _pooling(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool1d", 1)
+    return _max_pool(pool, return_indices)
+
+
+def _max_pool(pool: _Pooling, return_indices: bool) -> Any:
+    out = MaxPool2d.apply(pool.x, pool.kernel, pool.stride, pool.pads, pool.dilation)
     if not return_indices:
-        return out.squeeze(0) if one else out
-    indices = values(_winners, x, kernel, st, pads, dil)
-    if one:
-        return out.squeeze(0), indices.squeeze(0)
-    return out, indices
+        return pool.output(out)
+    args = (pool.kernel, pool.stride, pool.pads, pool.dilation)
+    return pool.output(out), pool.output(values(_winners, pool.x, *args))
 
 
 def _winners(x: Any, kernel: Pair, stride: Pair, padding: Padding, dilation: Pair) -> Any:
@@ -336,14 +404,49 @@ def avg_pool2d(
                   [10.5, 12.5]]]], dtype=float32)
     """
     op = "avg_pool2d"
-    kernel, st, pad = _pool_args(kernel_size, stride, padding, op)
     if divisor_override is not None and (
         not isinstance(divisor_override, int) or divisor_override < 1
     ):
         raise ValueError(f"{op}: divisor_override must be a positive int; got {divisor_override!r}")
-    x, one = _batched(input, op)
+    pool = _pooling(input, kernel_size, stride, padding, 1, ceil_mode, op, 2)
+    return _avg_pool(pool, count_include_pad, divisor_override)
+
+
+@register(AvgPool2d, functional=True)
+def avg_pool1d(
+    input: Tensor,
+    kernel_size: int | Sequence[int],
+    stride: int | Sequence[int] | None = None,
+    padding: int | Sequence[int] = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """The mean of each window of a sequence, as PyTorch's ``F.avg_pool1d``: the 2-d
+    average pool of a sequence one row high.
+
+    Args:
+        input: (N, C, L), or (C, L) for one sequence.
+        kernel_size: the window, an int.
+        stride: the step between windows; None (the default) steps by the window.
+        padding: zeros at both ends (at most half the window).
+        ceil_mode: keep a last, partial window at the end.
+        count_include_pad: count the padding's zeros in a window's mean.
+
+    Returns:
+        (N, C, Lo).
+
+    Example:
+        >>> F.avg_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 6.0]]]), 2)
+        tensor([[[2., 4.]]], dtype=float32)
+    """
+    pool = _pooling(input, kernel_size, stride, padding, 1, ceil_mode, "avg_pool1d", 1)
+    return _avg_pool(pool, count_include_pad, None)
+
+
+def _avg_pool(pool: _Pooling, count_include_pad: bool, divisor_override: int | None) -> Tensor:
+    x, kernel, st, pads = pool.x, pool.kernel, pool.stride, pool.pads
     size = tuple(x.shape[2:])
-    _, pads = _pool_geometry(size, kernel, st, pad, (1, 1), ceil_mode, op)
-    divisor = _divisor(size, kernel, st, pad, pads, count_include_pad, divisor_override, x._data)
-    out = AvgPool2d.apply(x, kernel, st, pads, divisor)
-    return out.squeeze(0) if one else out
+    divisor = _divisor(
+        size, kernel, st, pool.pad, pads, count_include_pad, divisor_override, x._data
+    )
+    return pool.output(AvgPool2d.apply(x, kernel, st, pads, divisor))

@@ -43,6 +43,7 @@ LAYERS = [
         lambda: torch.nn.AvgPool2d(3, 2, 1, count_include_pad=False),
     ),
     (lambda: nn.BatchNorm2d(4), lambda: torch.nn.BatchNorm2d(4)),
+    (lambda: nn.BatchNorm2d(4, bias=False), lambda: torch.nn.BatchNorm2d(4, bias=False)),
     (lambda: nn.Flatten(), lambda: torch.nn.Flatten()),
     (
         lambda: nn.Sequential(
@@ -65,14 +66,48 @@ LAYERS = [
 ]
 
 
-@pytest.mark.parametrize("make", LAYERS, ids=lambda m: repr(m[0]()).split("(")[0])
-def test_same_outputs_gradients_and_buffers_as_pytorch(make) -> None:
+LAYERS_1D = [
+    (lambda: nn.Conv1d(3, 4, 3), lambda: torch.nn.Conv1d(3, 4, 3)),
+    (
+        lambda: nn.Conv1d(4, 6, 2, stride=2, padding=1, dilation=2, groups=2),
+        lambda: torch.nn.Conv1d(4, 6, 2, stride=2, padding=1, dilation=2, groups=2),
+    ),
+    (
+        lambda: nn.Conv1d(3, 2, 4, padding="same", bias=False),
+        lambda: torch.nn.Conv1d(3, 2, 4, padding="same", bias=False),
+    ),
+    (lambda: nn.MaxPool1d(2), lambda: torch.nn.MaxPool1d(2)),
+    (
+        lambda: nn.MaxPool1d(3, stride=2, padding=1, ceil_mode=True),
+        lambda: torch.nn.MaxPool1d(3, stride=2, padding=1, ceil_mode=True),
+    ),
+    (lambda: nn.AvgPool1d(2), lambda: torch.nn.AvgPool1d(2)),
+    (
+        lambda: nn.AvgPool1d(3, 2, 1, count_include_pad=False),
+        lambda: torch.nn.AvgPool1d(3, 2, 1, count_include_pad=False),
+    ),
+    (
+        lambda: nn.Sequential(nn.Conv1d(4, 5, 3, padding=1), nn.ReLU(), nn.MaxPool1d(2)),
+        lambda: torch.nn.Sequential(
+            torch.nn.Conv1d(4, 5, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool1d(2)
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "size"),
+    [(m, (7, 6)) for m in LAYERS] + [(m, (9,)) for m in LAYERS_1D],
+    ids=lambda m: repr(m[0]()).split("(")[0] if isinstance(m, tuple) and callable(m[0]) else "",
+)
+def test_same_outputs_gradients_and_buffers_as_pytorch(make, size) -> None:
     cr.manual_seed(0)
     m_cr, m_t = make[0]().double(), make[1]().double()
     assert sorted(m_cr.state_dict()) == sorted(m_t.state_dict())  # the same keys
+    assert repr(m_cr) == repr(m_t)
     _to_torch(m_cr, m_t)
-    channels = 3 if "Conv2d(3" in repr(m_cr) else 4
-    x = np.random.default_rng(0).standard_normal((2, channels, 7, 6))
+    channels = 3 if "d(3," in repr(m_cr) else 4
+    x = np.random.default_rng(0).standard_normal((2, channels, *size))
     xc, xt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     yc, yt = m_cr(xc), m_t(xt)
     assert yc.shape == tuple(yt.shape)

@@ -88,7 +88,8 @@ def _pool_example(draw, kind: str, small: bool) -> Example:
     k = (draw(st.integers(1, 2 if small else 3)), draw(st.integers(1, 2 if small else 3)))
     s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     d = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if kind == "max" else (1, 1)
-    p = tuple(draw(st.integers(0, (d[i] * (k[i] - 1) + 1) // 2)) for i in range(2))
+    # at most half the window (PyTorch's max-pool checks it without the dilation)
+    p = tuple(draw(st.integers(0, k[i] // 2)) for i in range(2))
     lows = [max(1, d[i] * (k[i] - 1) + 1 - 2 * p[i]) for i in range(2)]
     sides = [draw(st.integers(lo, lo + (1 if small else 3))) for lo in lows]
     shape = (1, 1, *sides) if small else (draw(st.integers(1, 2)), draw(st.integers(1, 2)), *sides)
@@ -101,6 +102,20 @@ def _pool_example(draw, kind: str, small: bool) -> Example:
         params["count_include_pad"] = draw(st.booleans())
         params["divisor_override"] = draw(st.sampled_from([None, None, 3]))
     return Example((x,), params)
+
+
+def _row_of(example: Example) -> Example:
+    """A 2-d example as its 1-d one: each array's first row, each pair's width entry (the
+    geometry is drawn for each axis alone, so the width's holds by itself)."""
+    arrays = tuple(
+        a[:, :, 0, :] if a.ndim == 4 else a[:, 0, :] if a.ndim == 3 else a for a in example.arrays
+    )
+    params = {
+        k: (v[1] if isinstance(v, tuple) else v)
+        for k, v in example.params.items()
+        if k != "divisor_override"  # avg_pool1d has none
+    }
+    return Example(arrays, params)
 
 
 def conv_rows(small: bool = False) -> list[Op]:
@@ -132,6 +147,30 @@ def conv_rows(small: bool = False) -> list[Op]:
             lambda x, **p: F.avg_pool2d(x, **p),
             lambda t, x, **p: t.nn.functional.avg_pool2d(x, **p),
             _pool_example("avg", small),
+        ),
+        Op(
+            "conv1d",
+            lambda x, w, b=None, **p: F.conv1d(x, w, b, **p),
+            lambda t, x, w, b=None, **p: t.nn.functional.conv1d(x, w, b, **p),
+            _conv_example(True, small).map(_row_of),
+        ),
+        Op(
+            "conv1d_one_sequence",
+            lambda x, w, b=None, **p: F.conv1d(x, w, b, **p),
+            lambda t, x, w, b=None, **p: t.nn.functional.conv1d(x, w, b, **p),
+            _conv_example(False, small, True).map(_row_of),
+        ),
+        Op(
+            "max_pool1d",
+            lambda x, **p: F.max_pool1d(x, **p),
+            lambda t, x, **p: t.nn.functional.max_pool1d(x, **p),
+            _pool_example("max", small).map(_row_of),
+        ),
+        Op(
+            "avg_pool1d",
+            lambda x, **p: F.avg_pool1d(x, **p),
+            lambda t, x, **p: t.nn.functional.avg_pool1d(x, **p),
+            _pool_example("avg", small).map(_row_of),
         ),
         Op(
             "batch_norm_2d",  # a composite of differentiable ops, on (N, C, H, W)
