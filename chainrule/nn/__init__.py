@@ -25,6 +25,7 @@ from .layers import (
     Dropout2d,
     Embedding,
     Flatten,
+    GroupNorm,
     LayerNorm,
     Linear,
     Maxout,

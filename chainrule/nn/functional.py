@@ -205,6 +205,40 @@ def layer_norm(
     return out
 
 
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each sample's channels in ``num_groups`` groups (each group's values over its
+    channels and all positions), then scale and shift per channel, as PyTorch's
+    ``F.group_norm``: input (N, C, *), weight and bias (C,). One group is layer norm over
+    (C, *); C groups is instance norm. Built from differentiable ops (second order too)."""
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expected input of shape (N, C, *); got {input.shape}")
+    n, c = input.shape[:2]
+    if not isinstance(num_groups, int) or num_groups < 1 or c % num_groups:
+        raise ValueError(
+            f"group_norm: num_groups must be a positive int dividing the {c} channels; got "
+            f"{num_groups!r}"
+        )
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise ValueError(f"group_norm: {name} must have shape ({c},); got {tuple(t.shape)}")
+    groups = input.reshape(n, num_groups, -1)
+    mean = groups.mean(-1, keepdim=True)
+    var = groups.var(-1, correction=0, keepdim=True)
+    out = ((groups - mean) / (var + eps).sqrt()).reshape(input.shape)
+    along = (c,) + (1,) * (input.ndim - 2)  # per channel, broadcast over the positions
+    if weight is not None:
+        out = out * weight.reshape(along)
+    if bias is not None:
+        out = out + bias.reshape(along)
+    return out
+
+
 def maxout(input: Tensor, weight: Tensor, bias: Tensor | None, pieces: int) -> Tensor:
     """max over ``pieces`` affine maps: max_k (W_k x + b_k), the lecture's Maxout unit.
 

@@ -287,6 +287,57 @@ class LayerNorm(Module):
         )
 
 
+class GroupNorm(Module):
+    """Group normalisation, as PyTorch's ``nn.GroupNorm``: each sample's channels split into
+    ``num_groups`` groups, each normalised over its channels and positions (no running
+    statistics: the same in training and evaluation), then scaled and shifted per channel.
+
+    Example:
+        >>> cr.nn.GroupNorm(4, 16)(cr.randn(8, 16, 5, 5)).shape
+        (8, 16, 5, 5)
+    """
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        if not isinstance(num_groups, int) or num_groups < 1 or num_channels % num_groups:
+            raise ValueError(
+                f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                f"({num_groups})"
+            )
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        d = _dtype(dtype)
+        self.weight = Parameter(ones(num_channels, dtype=d)) if affine else None
+        self.bias = Parameter(zeros(num_channels, dtype=d)) if affine and bias else None
+        _place(self, device)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim < 2 or input.shape[1] != self.num_channels:
+            raise ValueError(
+                f"GroupNorm({self.num_groups}, {self.num_channels}): expected input of shape "
+                f"(N, {self.num_channels}, *); got {tuple(input.shape)}"
+            )
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
+
+
 class Maxout(Module):
     """The lecture's Maxout unit: max over ``pieces`` affine maps, max(w1.x + b1, w2.x + b2).
 

@@ -44,6 +44,8 @@ LAYERS = [
     ),
     (lambda: nn.BatchNorm2d(4), lambda: torch.nn.BatchNorm2d(4)),
     (lambda: nn.BatchNorm2d(4, bias=False), lambda: torch.nn.BatchNorm2d(4, bias=False)),
+    (lambda: nn.GroupNorm(2, 4), lambda: torch.nn.GroupNorm(2, 4)),
+    (lambda: nn.GroupNorm(4, 4, affine=False), lambda: torch.nn.GroupNorm(4, 4, affine=False)),
     (lambda: nn.Flatten(), lambda: torch.nn.Flatten()),
     (
         lambda: nn.Sequential(
@@ -169,6 +171,14 @@ def test_conv2d_one_image_and_repr() -> None:
         (lambda: F.fold(cr.randn(1, 4, 5), 3, 2), r"expected input of shape \(N, C\*4, 4\)"),
         (lambda: nn.BatchNorm2d(3)(cr.randn(2, 3, 4)), r"\(N, 3, H, W\)"),
         (lambda: nn.Dropout2d(1.5), r"p must be in \[0, 1\]"),
+        (lambda: nn.Conv1d(3, 4, 3)(cr.randn(1, 3, 5, 5)), r"\(N, C, L\) or \(C, L\)"),
+        (lambda: nn.Conv1d(3, 4, 7)(cr.randn(1, 3, 5)), r"kernel \(7,\).*input \(5,\)"),
+        (lambda: nn.Conv1d(3, 4, (3, 3)), "kernel_size must be an int or a sequence of 1"),
+        (lambda: F.max_pool1d(cr.randn(1, 1, 4), 2, padding=2), "at most half"),
+        (lambda: F.avg_pool1d(cr.randn(1, 1, 4), 5), "larger than the padded input"),
+        (lambda: nn.GroupNorm(4, 6), "divisible by num_groups"),
+        (lambda: nn.GroupNorm(2, 4)(cr.randn(2, 6, 3)), r"\(N, 4, \*\)"),
+        (lambda: F.group_norm(cr.randn(2, 6, 3), 4), "dividing the 6 channels"),
     ],
 )
 def test_bad_arguments_say_what_was_expected(call, match) -> None:

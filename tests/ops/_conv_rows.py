@@ -173,6 +173,13 @@ def conv_rows(small: bool = False) -> list[Op]:
             _pool_example("avg", small).map(_row_of),
         ),
         Op(
+            "group_norm",  # a composite of differentiable ops, on (N, C, H, W)
+            lambda x, w, b, **p: F.group_norm(x, p["num_groups"], w, b),
+            lambda t, x, w, b, **p: t.nn.functional.group_norm(x, p["num_groups"], w, b),
+            _group_norm_example(small),
+            rtol=1e-9,
+        ),
+        Op(
             "batch_norm_2d",  # a composite of differentiable ops, on (N, C, H, W)
             lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
             lambda t, x, w, b: t.nn.functional.batch_norm(x, None, None, w, b, training=True),
@@ -180,6 +187,16 @@ def conv_rows(small: bool = False) -> list[Op]:
             rtol=1e-9,
         ),
     ]
+
+
+@st.composite
+def _group_norm_example(draw, small: bool) -> Example:
+    groups = draw(st.sampled_from([1, 2]))
+    c = groups * draw(st.integers(1, 2))
+    n, h = draw(st.integers(1, 2)), draw(st.integers(1, 2 if small else 3))
+    rng = np.random.default_rng(draw(SEEDS))
+    x = normal(rng, (n, c, h, 2)) * 2 + np.arange(c).reshape(1, c, 1, 1)
+    return Example((x, normal(rng, (c,)), normal(rng, (c,))), {"num_groups": groups})
 
 
 @st.composite
