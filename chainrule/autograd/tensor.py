@@ -560,6 +560,16 @@ class Tensor:
         clipped = xp.clip(self._data, _value(min), _value(max))
         return self._inplace("clamp_", clipped, False, min, max)
 
+    def scatter_(self, dim: int, index: Tensor, src: Any = None, *, value: Any = None) -> Tensor:
+        """``scatter`` into this tensor (``src`` a Tensor or a number, or ``value``)."""
+        out = _ops.scatter(self, dim, index, src, value=value)._data
+        return self._inplace("scatter_", out, False, src)
+
+    def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+        """``scatter_add`` into this tensor."""
+        out = _ops.scatter_add(self, dim, index, src)._data
+        return self._inplace("scatter_add_", out, False, src)
+
     def zero_(self) -> Tensor:
         return self.fill_(0)
 

@@ -30,6 +30,7 @@ from ..backend import (
 )
 from ._registry import register
 from ._util import normalize_dim
+from .elementwise import where
 
 
 def _is_basic(key: Any) -> bool:
@@ -424,25 +425,43 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
     """The values of ``input`` picked along ``dim`` by ``index``, as PyTorch's: for dim 1,
     ``out[i][j][k] = input[i][index[i][j][k]][k]``; ``out`` has index's shape. The gradient is
     added back where each value was picked (repeats add up): indexing with a key made of
-    ``index`` and an arange along each other axis."""
-    n = input.ndim
-    idx = _index_tensor(index, "gather", ("int64",))
-    if n == 0:
+    ``index`` and an arange along each other axis. An index outside [0, size) is an error, as
+    in PyTorch (it does not count from the end)."""
+    if input.ndim == 0:
         return gather(input.reshape(1), 0, index.reshape(1)).reshape(index.shape)
-    d = normalize_dim(dim, n, "gather")
+    return getitem(input, _along(input, dim, index, "gather"))
+
+
+def _along(input: Tensor, dim: int, index: Tensor, op: str, src: Any = None) -> tuple:
+    """The key that reads (``gather``) or writes (``scatter``) ``input`` along ``dim`` at
+    ``index``: ``index`` on axis ``dim``, an arange on each other axis, after PyTorch's checks
+    (index an int64 tensor of input's rank, no larger than input off ``dim`` nor than
+    ``src`` anywhere, its values in [0, input.shape[dim]))."""
+    n = input.ndim
+    idx = _index_tensor(index, op, ("int64",))
+    d = normalize_dim(dim, n, op)
     if idx.ndim != n:
         raise RuntimeError(
-            f"gather: index must have as many dimensions as input ({n}); got shape "
-            f"{tuple(idx.shape)}"
+            f"{op}: index must have as many dimensions as input ({n}); got shape {tuple(idx.shape)}"
         )
     for a in range(n):
         if a != d and idx.shape[a] > input.shape[a]:
             raise RuntimeError(
-                f"gather: index of shape {tuple(idx.shape)} is larger than input of shape "
+                f"{op}: index of shape {tuple(idx.shape)} is larger than input of shape "
                 f"{tuple(input.shape)} in dimension {a} (only dimension {d} may differ)"
             )
+        if src is not None and idx.shape[a] > src.shape[a]:
+            raise RuntimeError(
+                f"{op}: index of shape {tuple(idx.shape)} is larger than src of shape "
+                f"{tuple(src.shape)} in dimension {a}"
+            )
     xp = namespace(idx)
-    key = tuple(
+    if idx.size and (int(xp.min(idx)) < 0 or int(xp.max(idx)) >= input.shape[d]):
+        bad = int(xp.min(idx)) if int(xp.min(idx)) < 0 else int(xp.max(idx))
+        raise IndexError(
+            f"{op}: index {bad} is out of bounds for dimension {d} with size {input.shape[d]}"
+        )
+    return tuple(
         idx
         if a == d
         else xp.reshape(
@@ -450,7 +469,83 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
         )
         for a in range(n)
     )
-    return getitem(input, key)
+
+
+class IndexSet(Function):
+    """z = zeros(shape) with g assigned at ``key`` (of repeated places one value stays, the
+    last NumPy writes). Backward: the gradient read at ``key`` for every value, as PyTorch's
+    ``scatter`` gives its ``src`` (each repeat gets it, whichever value stayed)."""
+
+    symbol = "scatter"
+    local_grad = "1"
+    vjp = ("upstream gathered at the indexed positions",)
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, g, key, shape):
+        return _set_at(namespace(g).zeros(shape, dtype=g.dtype, device=g.device), key, g)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return call(Index, grad, ctx.inputs[1]), None, None
+
+
+def _set_at(z: Any, key: Any, g: Any) -> Any:
+    """``z`` with ``g`` assigned at ``key`` (NumPy's, or a ``Flat`` of another module's)."""
+    xp = namespace(z)
+    if type(key) is Flat:
+        p = key.positions
+        flat = xp.scatter_set(xp.reshape(z, (-1,)), xp.reshape(p, (-1,)), xp.reshape(g, (-1,)))
+        return xp.reshape(flat, tuple(z.shape))
+    return xp.scatter_set(z, key, g)
+
+
+def _scatter_key(input: Tensor, dim: int, index: Tensor, op: str, src: Any) -> Any:
+    """``_along``'s key, its arrays moved to input's device, as ``getitem`` moves them, and
+    copied: backward reads src's gradient where forward wrote, even if the index tensor is
+    changed in place in between (as ``Index`` keeps its key)."""
+    data = input._data
+    key = index_key(_along(input, dim, index, op, src), data)
+    return _copied(key if type(data) is ndarray else _standard_key(key, data))
+
+
+@register(IndexAdd, methods=("scatter_add",))
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """``input`` with each value of ``src`` added at its place along ``dim`` given by
+    ``index``, as PyTorch's: for dim 1, ``out[i][index[i][j][k]][k] += src[i][j][k]`` (repeats
+    add up; src's values outside index's shape are not used). Gradients: input's passes as it
+    is, src's is the upstream read at the same places (``gather``)."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_add: src must be a Tensor; got {type(src).__name__}")
+    key = _scatter_key(input, dim, index, "scatter_add", src)
+    part = src[tuple(slice(0, k) for k in index.shape)]
+    return input + IndexAdd.apply(part.to(input.dtype), key, tuple(input.shape))
+
+
+@register(IndexSet, methods=("scatter",))
+def scatter(
+    input: Tensor, dim: int, index: Tensor, src: Any = None, *, value: Any = None
+) -> Tensor:
+    """``input`` with the values of ``src`` (or the number ``value``) written at their places
+    along ``dim`` given by ``index``, as PyTorch's: for dim 1,
+    ``out[i][index[i][j][k]][k] = src[i][j][k]``. Of repeated places one value stays (PyTorch
+    leaves which unspecified). Gradients: input's is zero where something was written, src's
+    is the upstream read at the places each of its values went (``gather``), as in PyTorch."""
+    if (src is None) == (value is None):
+        raise TypeError("scatter: give exactly one of src (a Tensor or a number) or value")
+    if src is None or not isinstance(src, Tensor):
+        src, number = None, value if src is None else src
+    key = _scatter_key(input, dim, index, "scatter", src)
+    shape = tuple(input.shape)
+    xp = namespace(input._data)
+    hit = xp.zeros(shape, dtype=xp.bool, device=input._data.device)
+    hit = _set_at(hit, key, xp.ones(tuple(index.shape), dtype=xp.bool, device=hit.device))
+    kept = Tensor._make(~hit)
+    if src is None:
+        return where(kept, input, number)
+    part = src[tuple(slice(0, k) for k in index.shape)]
+    return where(kept, input, IndexSet.apply(part.to(input.dtype), key, shape))
 
 
 @register(Index, methods=("index_select",))

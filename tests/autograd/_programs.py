@@ -240,6 +240,18 @@ def _gather(rng, x) -> dict | None:
     return {"d": d, "k": np.asarray(rng.integers(0, x.shape[d], shape), dtype=np.int64)}
 
 
+def _scatter(rng, x) -> dict | None:
+    """scatter's dim and an index whose lines along dim hold no value twice (PyTorch leaves
+    which of repeated writes stays unspecified)."""
+    if x.ndim == 0:
+        return None
+    d = int(rng.integers(x.ndim))
+    sizes = [int(rng.integers(1, n + 1)) for n in x.shape]
+    lines = np.argsort(rng.random((*sizes[:d], *sizes[d + 1 :], x.shape[d])), axis=-1)
+    k = np.moveaxis(lines[..., : sizes[d]], -1, d)
+    return {"d": d, "k": np.asarray(k, dtype=np.int64)}
+
+
 def _select(rng, x) -> dict | None:
     if x.ndim == 0:
         return None
@@ -747,6 +759,18 @@ SPECS: list[Spec] = [
     unary("index_by_values", "{0}[{0} > 0.2]", ("Index",), valid=lambda p, x: _away(x, 0.2)),
     unary("gather", "{0}.gather({d}, {k})", ("Index", "IndexAdd"), draw=_gather),
     unary("index_select", "{0}.index_select({d}, {k})", ("Index", "IndexAdd"), draw=_select),
+    unary(
+        "scatter_add",
+        "{0}.scatter_add({d}, {k}, {0}.gather({d}, {k}) * 2)",
+        ("Index", "IndexAdd"),
+        draw=_gather,
+    ),
+    unary(
+        "scatter",
+        "{0}.scatter({d}, {k}, {0}.gather({d}, {k}).exp())",
+        ("IndexSet", "Where"),
+        draw=_scatter,
+    ),
     unary("masked_fill", "{0}.masked_fill({k}, {v})", ("Where",), draw=_masked_fill),
     unary(
         "sort",

@@ -264,6 +264,29 @@ def _gather_params(draw, shapes, rng):
     return {"dim": d, "index": rng.integers(0, shape[d], sizes).astype(np.int64)}
 
 
+@st.composite
+def _scatter_example(draw, unique: bool) -> Example:
+    """An input, a dim, an index no larger than the input off that dim, and a src of the
+    index's shape; ``unique``: no two values of one line of the index alike (``scatter``,
+    whose repeated places PyTorch leaves unspecified)."""
+    nd = draw(st.integers(1, 3))
+    shape = tuple(draw(st.integers(1, 4)) for _ in range(nd))
+    d = draw(st.integers(0, nd - 1))
+    sizes = [
+        draw(st.integers(1, shape[d] if unique else 4)) if a == d else draw(st.integers(1, n))
+        for a, n in enumerate(shape)
+    ]
+    rng = np.random.default_rng(draw(SEEDS))
+    if unique:  # each line along d: the first sizes[d] of a shuffle of 0 .. shape[d] - 1
+        lines = np.argsort(rng.random((*sizes[:d], *sizes[d + 1 :], shape[d])), axis=-1)
+        index = np.moveaxis(lines[..., : sizes[d]], -1, d)
+    else:
+        index = rng.integers(0, shape[d], sizes)
+    arrays = (normal(rng, shape), normal(rng, tuple(sizes)))
+    dim = d - nd if draw(st.booleans()) else d
+    return Example(arrays, {"dim": dim, "index": index.astype(np.int64)})
+
+
 def _select_params(draw, shapes, rng):
     shape = shapes[0]
     d = draw(st.integers(-len(shape), len(shape) - 1))
@@ -1049,6 +1072,18 @@ def build(small: bool = False) -> list[Op]:
             lambda x, dim, index: cr.gather(x, dim, cr.tensor(index)),
             lambda t, x, dim, index: t.gather(x, dim, t.from_numpy(index)),
             unary(params=_gather_params, min_dims=1),
+        ),
+        Op(
+            "scatter_add",
+            lambda x, src, dim, index: cr.scatter_add(x, dim, cr.tensor(index), src),
+            lambda t, x, src, dim, index: t.scatter_add(x, dim, t.from_numpy(index), src),
+            _scatter_example(False),
+        ),
+        Op(
+            "scatter",
+            lambda x, src, dim, index: x.scatter(dim, cr.tensor(index), src),
+            lambda t, x, src, dim, index: x.scatter(dim, t.from_numpy(index), src),
+            _scatter_example(True),
         ),
         Op(
             "index_select",

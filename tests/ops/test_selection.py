@@ -1,6 +1,6 @@
-"""sort, argsort, topk, all, any, gather, index_select and masked_fill against PyTorch where
-the op table cannot look: indices (ties, NaN), bool and integer results, and bad arguments.
-(Their values' gradients are in the op table: tests/ops/_table.py.)"""
+"""sort, argsort, topk, all, any, gather, scatter, index_select and masked_fill against PyTorch
+where the op table cannot look: indices (ties, NaN), bool and integer results, in-place forms
+and bad arguments. (Their values' gradients are in the op table: tests/ops/_table.py.)"""
 
 from __future__ import annotations
 
@@ -83,3 +83,68 @@ def test_masked_fill_takes_the_value_in_the_input_s_dtype():
     for lib in (cr, torch):
         out = lib.tensor([1, 2, 3]).masked_fill(lib.tensor([True, False, True]), 2.7)
         assert str(out.dtype).removeprefix("torch.") == "int64" and out.tolist() == [2, 2, 2]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lib, x, i: lib.gather(x, 1, i),
+        lambda lib, x, i: lib.scatter_add(x, 1, i, lib.ones(i.shape, dtype=x.dtype)),
+        lambda lib, x, i: lib.scatter(x, 1, i, 7.0),
+    ],
+    ids=["gather", "scatter_add", "scatter"],
+)
+@pytest.mark.parametrize("bad", [-1, 5])
+def test_an_index_outside_the_dimension_is_an_error_as_in_pytorch(call, bad):
+    """PyTorch refuses -1 (it does not count from the end) and the size itself; chainrule's
+    gather read -1 as the last column, with no error."""
+    index = np.array([[0, bad]])
+    for lib in (cr, torch):
+        with pytest.raises((IndexError, RuntimeError), match="out of bounds"):
+            call(lib, lib.tensor(np.zeros((2, 5))), lib.tensor(index))
+
+
+def test_scatter_s_in_place_forms_and_repeated_places_match_pytorch():
+    """scatter_add_ adds repeats up, scatter_ writes a number or a tensor (repeats here none,
+    PyTorch leaves which stays unspecified); both bump the version and refuse a tensor that
+    requires grad. Out of place, scatter's src gradient reads the upstream at every place a
+    value went, repeats included, as PyTorch's."""
+    index = np.array([[0, 1, 3], [2, 2, 0]])
+    src = np.arange(6.0).reshape(2, 3)
+    got = []
+    for lib in (cr, torch):
+        a = lib.tensor(np.zeros((2, 4)))
+        a.scatter_add_(1, lib.tensor(index), lib.tensor(src))
+        b = lib.tensor(np.ones((2, 4)))
+        b.scatter_(1, lib.tensor(index[:, :2] + np.array([[0], [1]])), 9.0)
+        c = lib.tensor(np.ones((2, 4)))
+        c.scatter_(1, lib.tensor(index[:1]), lib.tensor(src[:1]))
+        s = lib.tensor(src, requires_grad=True)
+        lib.scatter(lib.tensor(np.zeros((2, 4))), 1, lib.tensor(index), s).sum().backward()
+        got.append([_np(t) for t in (a, b, c, s.grad)])
+    for ours, theirs in zip(*got):
+        np.testing.assert_array_equal(ours, theirs)
+    t = cr.tensor(np.zeros((2, 4)))
+    t.scatter_add_(1, cr.tensor(index), cr.tensor(src))
+    assert t._version == 1
+    with pytest.raises(RuntimeError, match="requires grad"):
+        cr.tensor(np.zeros((2, 4)), requires_grad=True).scatter_(1, cr.tensor(index), 1.0)
+
+
+@pytest.mark.parametrize("op", ["scatter", "scatter_add"])
+def test_scatter_s_backward_reads_where_forward_wrote_after_the_index_changes(op):
+    """The index tensor zeroed in place between forward and backward: src's gradient is still
+    read at the places forward wrote (found by the random in-place programs)."""
+    index = np.array([[2, 0], [1, 3]])
+    up = np.arange(8.0).reshape(2, 4)
+    grads = []
+    for change in (False, True):
+        src = cr.tensor(np.ones((2, 2)), requires_grad=True)
+        k = cr.tensor(index)
+        out = getattr(cr, op)(cr.tensor(np.zeros((2, 4))), 1, k, src)
+        if change:
+            k.copy_(cr.zeros_like(k))
+        out.backward(cr.tensor(up))
+        grads.append(src.grad.numpy())
+    np.testing.assert_array_equal(grads[1], grads[0])
+    np.testing.assert_array_equal(grads[0], np.take_along_axis(up, index, 1))
