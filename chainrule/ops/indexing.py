@@ -455,12 +455,8 @@ def _along(input: Tensor, dim: int, index: Tensor, op: str, src: Any = None) -> 
                 f"{op}: index of shape {tuple(idx.shape)} is larger than src of shape "
                 f"{tuple(src.shape)} in dimension {a}"
             )
+    _in_range(idx, input.shape[d], op, d)
     xp = namespace(idx)
-    if idx.size and (int(xp.min(idx)) < 0 or int(xp.max(idx)) >= input.shape[d]):
-        bad = int(xp.min(idx)) if int(xp.min(idx)) < 0 else int(xp.max(idx))
-        raise IndexError(
-            f"{op}: index {bad} is out of bounds for dimension {d} with size {input.shape[d]}"
-        )
     return tuple(
         idx
         if a == d
@@ -469,6 +465,18 @@ def _along(input: Tensor, dim: int, index: Tensor, op: str, src: Any = None) -> 
         )
         for a in range(n)
     )
+
+
+def _in_range(idx: Any, size: int, op: str, d: int) -> None:
+    """An IndexError naming ``op`` unless every index is in [0, size): PyTorch's gather,
+    scatter and index_select refuse -1 where NumPy's indexing counts from the end."""
+    if not idx.size:
+        return
+    xp = namespace(idx)
+    low, high = int(xp.min(idx)), int(xp.max(idx))
+    if low < 0 or high >= size:
+        bad = low if low < 0 else high
+        raise IndexError(f"{op}: index {bad} is out of bounds for dimension {d} with size {size}")
 
 
 class IndexSet(Function):
@@ -558,6 +566,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     if input.ndim == 0:
         return getitem(input.reshape(1), namespace(idx).reshape(idx, (-1,))).reshape(idx.shape)
     d = normalize_dim(dim, input.ndim, "index_select")
+    _in_range(idx, input.shape[d], "index_select", d)
     return getitem(input, (slice(None),) * d + (namespace(idx).reshape(idx, (-1,)),))
 
 
