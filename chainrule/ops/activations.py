@@ -20,6 +20,7 @@ class Tanh(Function):
     local_grad = "1 - tanh(x)^2"
 
     on_arrays = True
+    overwrites_grad = True
 
     @staticmethod
     def forward(ctx, x):
@@ -30,6 +31,8 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, grad):
         (z,) = ctx.saved_tensors
+        if ctx.owns_grad:  # nobody else holds grad (engine._spare): the product written in it
+            return ctx.xp.multiply(grad, 1 - z * z, out=grad)
         return grad * (1 - z * z)
 
 
@@ -54,6 +57,7 @@ class Sigmoid(Function):
     local_grad = "(1 - s) s"
 
     on_arrays = True
+    overwrites_grad = True
 
     @staticmethod
     def forward(ctx, x):
@@ -66,6 +70,9 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, grad):
         (z,) = ctx.saved_tensors
+        if ctx.owns_grad:  # nobody else holds grad (engine._spare): the products written in it
+            g = ctx.xp.multiply(grad, 1 - z, out=grad)
+            return ctx.xp.multiply(g, z, out=g)
         return grad * (1 - z) * z
 
 

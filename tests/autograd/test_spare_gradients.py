@@ -1,4 +1,5 @@
-"""A backward that writes into its upstream gradient (``Function.overwrites_grad``: ReLU) does so
+"""A backward that writes into its upstream gradient (``Function.overwrites_grad``: ReLU, Tanh,
+Sigmoid) does so
 only where the engine proves that nobody else holds that array (``engine._spare``): the same
 gradients as out of place, bit for bit, and every array someone else holds left as it was."""
 
@@ -205,4 +206,33 @@ def test_a_compiled_step_s_replays_write_in_place_too_and_give_eager_s_numbers(o
         runs.append([p.detach().numpy() for p in model.parameters()])
         assert owned[-2:] == [True, True]  # the last call: a replay when compiled
     for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("shape", [(5, 4), ()])
+@pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu"])
+def test_each_activation_in_place_gives_the_out_of_place_gradients(act, shape, monkeypatch):
+    """An MLP-like chain (a 0-d one too, where NumPy's arithmetic gives scalars) through each
+    activation that writes into a spare upstream: the same gradients, bit for bit, and the
+    in-place path taken."""
+    cls = {"tanh": activations.Tanh, "sigmoid": activations.Sigmoid, "relu": activations.ReLU}
+    seen = []
+    original = cls[act].backward
+    monkeypatch.setattr(
+        cls[act],
+        "backward",
+        staticmethod(lambda ctx, g: seen.append(ctx.owns_grad) or original(ctx, g)),
+    )
+    x0 = RNG.standard_normal(shape)
+    w0 = RNG.standard_normal(shape)
+
+    def grads() -> list:
+        x, w = cr.tensor(x0, requires_grad=True), cr.tensor(w0, requires_grad=True)
+        (getattr(F, act)(x * w) * 3.0).sum().backward()
+        return [x.grad.numpy(), w.grad.numpy()]
+
+    in_place = grads()
+    assert seen == [True]
+    monkeypatch.setattr(engine, "_spare", lambda g: False)
+    for a, b in zip(in_place, grads()):
         np.testing.assert_array_equal(a, b)
