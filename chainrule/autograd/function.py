@@ -257,7 +257,7 @@ class Function:
     #: as None (PyTorch's ``ctx.set_materialize_grads(False)``).
     materialize_grads: bool = True
     #: backward may write its input's gradient into the upstream gradient array itself where
-    #: ``ctx.owns_grad`` says nobody else holds it (first order, NumPy; ReLU): one array less.
+    #: ``ctx.owns_grad`` says nobody else holds it (first order, NumPy; ReLU, Tanh, Sigmoid).
     overwrites_grad: bool = False
 
     # What the rest of the package knows about the op lives here, on its class, and nowhere
