@@ -10,6 +10,7 @@ float: masks become floats (``xp.astype``, ``xp.where``) before arithmetic.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from .. import dtypes
@@ -721,6 +722,215 @@ def sin(input: Tensor) -> Tensor:
 def cos(input: Tensor) -> Tensor:
     """Cosine, of radians."""
     return Cos.apply(as_float(input))
+
+
+def _unary_math(
+    name: str, doc: str, symbol: str, local_grad: str, compute: Callable, slope: Callable
+) -> type:
+    """A Function class for z = f(x) elementwise, dz/dx = ``slope(xp, x, z)``: ``compute(xp,
+    x)`` with the array module's own function, the slope written with ``xp``'s operations (the
+    recorded namespace under create_graph, so that the second derivative follows). One piece
+    of code for the trigonometric, hyperbolic and base-2/base-10 functions below."""
+
+    def forward(ctx: Any, x: Any) -> Any:
+        z = compute(namespace(x), x)
+        ctx.save_for_backward(x, z)
+        return z
+
+    def backward(ctx: Any, grad: Any) -> Any:
+        x, z = ctx.saved_tensors
+        return grad * slope(ctx.xp, x, z)
+
+    attrs = {
+        "__doc__": doc,
+        "__module__": __name__,
+        "__qualname__": name,
+        "symbol": symbol,
+        "local_grad": local_grad,
+        "on_arrays": True,
+        "forward": staticmethod(forward),
+        "backward": staticmethod(backward),
+    }
+    return type(name, (Function,), attrs)
+
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+Tan = _unary_math(
+    "Tan",
+    "z = tan x. dz/dx = 1 + z^2.",
+    "tan",
+    "1 + tan(x)^2",
+    lambda xp, x: xp.tan(x),
+    lambda xp, x, z: 1 + z * z,
+)
+Asin = _unary_math(
+    "Asin",
+    "z = asin x. dz/dx = 1 / sqrt(1 - x^2).",
+    "asin",
+    "1/sqrt(1-x^2)",
+    lambda xp, x: xp.asin(x),
+    lambda xp, x, z: 1 / xp.sqrt(1 - x * x),
+)
+Acos = _unary_math(
+    "Acos",
+    "z = acos x. dz/dx = -1 / sqrt(1 - x^2).",
+    "acos",
+    "-1/sqrt(1-x^2)",
+    lambda xp, x: xp.acos(x),
+    lambda xp, x, z: -1 / xp.sqrt(1 - x * x),
+)
+Atan = _unary_math(
+    "Atan",
+    "z = atan x. dz/dx = 1 / (1 + x^2).",
+    "atan",
+    "1/(1+x^2)",
+    lambda xp, x: xp.atan(x),
+    lambda xp, x, z: 1 / (1 + x * x),
+)
+Sinh = _unary_math(
+    "Sinh",
+    "z = sinh x. dz/dx = cosh x.",
+    "sinh",
+    "cosh(x)",
+    lambda xp, x: xp.sinh(x),
+    lambda xp, x, z: call(Cosh, x),
+)
+Cosh = _unary_math(
+    "Cosh",
+    "z = cosh x. dz/dx = sinh x.",
+    "cosh",
+    "sinh(x)",
+    lambda xp, x: xp.cosh(x),
+    lambda xp, x, z: call(Sinh, x),
+)
+Asinh = _unary_math(
+    "Asinh",
+    "z = asinh x. dz/dx = 1 / sqrt(x^2 + 1).",
+    "asinh",
+    "1/sqrt(x^2+1)",
+    lambda xp, x: xp.asinh(x),
+    lambda xp, x, z: 1 / xp.sqrt(x * x + 1),
+)
+Acosh = _unary_math(
+    "Acosh",
+    "z = acosh x (x >= 1). dz/dx = 1 / sqrt(x^2 - 1).",
+    "acosh",
+    "1/sqrt(x^2-1)",
+    lambda xp, x: xp.acosh(x),
+    lambda xp, x, z: 1 / xp.sqrt(x * x - 1),
+)
+Atanh = _unary_math(
+    "Atanh",
+    "z = atanh x (|x| < 1). dz/dx = 1 / (1 - x^2).",
+    "atanh",
+    "1/(1-x^2)",
+    lambda xp, x: xp.atanh(x),
+    lambda xp, x, z: 1 / (1 - x * x),
+)
+Log2 = _unary_math(
+    "Log2",
+    "z = log2 x. dz/dx = 1 / (x ln 2).",
+    "log2",
+    "1/(x ln 2)",
+    lambda xp, x: xp.log2(x),
+    lambda xp, x, z: 1 / (x * _LN2),
+)
+Log10 = _unary_math(
+    "Log10",
+    "z = log10 x. dz/dx = 1 / (x ln 10).",
+    "log10",
+    "1/(x ln 10)",
+    lambda xp, x: xp.log10(x),
+    lambda xp, x, z: 1 / (x * _LN10),
+)
+Exp2 = _unary_math(
+    "Exp2",
+    "z = 2^x. dz/dx = 2^x ln 2 = z ln 2.",
+    "exp2",
+    "2^x ln 2",
+    lambda xp, x: xp.pow(xp.asarray(2.0, dtype=x.dtype, device=x.device), x),
+    lambda xp, x, z: z * _LN2,
+)
+
+
+def _math(cls: type, name: str, doc: str) -> Callable[..., Tensor]:
+    def fn(input: Tensor) -> Tensor:
+        return cls.apply(as_float(input))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return register(cls, methods=(name,))(fn)
+
+
+tan = _math(Tan, "tan", "Tangent, of radians.")
+asin = _math(Asin, "asin", "Arcsine, in radians; NaN outside [-1, 1].")
+acos = _math(Acos, "acos", "Arccosine, in radians; NaN outside [-1, 1].")
+atan = _math(Atan, "atan", "Arctangent, in radians.")
+sinh = _math(Sinh, "sinh", "Hyperbolic sine.")
+cosh = _math(Cosh, "cosh", "Hyperbolic cosine.")
+asinh = _math(Asinh, "asinh", "Inverse hyperbolic sine.")
+acosh = _math(Acosh, "acosh", "Inverse hyperbolic cosine; NaN below 1.")
+atanh = _math(Atanh, "atanh", "Inverse hyperbolic tangent; NaN outside [-1, 1].")
+log2 = _math(Log2, "log2", "Logarithm to base 2.")
+log10 = _math(Log10, "log10", "Logarithm to base 10.")
+exp2 = _math(Exp2, "exp2", "2 to the power input.")
+
+
+class Atan2(Function):
+    """z = atan2(y, x), the angle of the point (x, y) in radians. dz/dy = x / (x^2 + y^2),
+    dz/dx = -y / (x^2 + y^2)."""
+
+    symbol = "atan2"
+    local_grad = ("x/(x^2+y^2)", "-y/(x^2+y^2)")
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, y, x):
+        ctx.save_for_backward(y, x)
+        return namespace(y).atan2(y, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, x = ctx.saved_tensors
+        g = grad / (x * x + y * y)
+        return g * x, -g * y
+
+
+@register(Atan2, methods=("atan2", "arctan2"))
+def atan2(input: Any, other: Any) -> Tensor:
+    """The angle of the point (other, input) in radians, in (-pi, pi], as PyTorch's
+    ``atan2(input, other)``."""
+    y, x = _promote(input, other)
+    return Atan2.apply(as_float(y), as_float(x))
+
+
+class Hypot(Function):
+    """z = sqrt(x^2 + y^2), without overflow for large x, y. dz/dx = x / z, dz/dy = y / z."""
+
+    symbol = "hypot"
+    local_grad = ("x/z", "y/z")
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, y):
+        z = namespace(x).hypot(x, y)
+        ctx.save_for_backward(x, y, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y, z = ctx.saved_tensors
+        g = grad / z
+        return g * x, g * y
+
+
+@register(Hypot, methods=("hypot",))
+def hypot(input: Any, other: Any) -> Tensor:
+    """sqrt(input^2 + other^2) elementwise, as PyTorch's ``hypot``."""
+    x, y = _promote(input, other)
+    return Hypot.apply(as_float(x), as_float(y))
 
 
 @register(Div, methods=("reciprocal",))

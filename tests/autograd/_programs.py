@@ -450,6 +450,22 @@ SPECS: list[Spec] = [
     unary("sqrt", "{0}.sqrt()", ("Sqrt",), valid=lambda p, x: bool(np.all(x > 0.1))),
     unary("log1p", "{0}.log1p()", ("Log1p",), valid=lambda p, x: bool(np.all(x > -0.9))),
     unary("sin", "{0}.sin()", ("Sin",)),
+    # the inverse functions on values their domain holds: tanh's (-1, 1), and 1 + x^2 >= 1
+    unary("tan", "({0}.tanh()).tan()", ("Tan",)),
+    unary("asin_acos", "({0}.tanh() * 0.9).asin() + lib.acos({0}.tanh() * 0.9)", ("Asin", "Acos")),
+    unary("atan_atanh", "{0}.atan() + ({0}.tanh() * 0.9).atanh()", ("Atan", "Atanh")),
+    unary("hyperbolic", "{0}.sinh() - lib.cosh({0}) + {0}.asinh()", ("Sinh", "Cosh", "Asinh")),
+    unary("acosh", "({0} * {0} + 1.5).acosh()", ("Acosh",)),
+    unary(
+        "base_2_10",
+        "({0} * {0} + 0.5).log2() + lib.log10({0} * {0} + 2.0) + {0}.exp2()",
+        ("Log2", "Log10", "Exp2"),
+    ),
+    unary(
+        "atan2_hypot",
+        "lib.atan2({0}, {0}.cos() + 1.5) + lib.hypot({0}, {0}.sin() + 1.5)",
+        ("Atan2", "Hypot"),
+    ),
     unary(
         "prod",
         "{0}.prod({d})",
@@ -767,7 +783,7 @@ SPECS: list[Spec] = [
     ),
     unary(
         "scatter",
-        "{0}.scatter({d}, {k}, {0}.gather({d}, {k}).exp())",
+        "{0}.scatter({d}, {k}, {0}.gather({d}, {k}).sin())",
         ("IndexSet", "Where"),
         draw=_scatter,
     ),

@@ -60,6 +60,15 @@ def positive(rng: np.random.Generator, shape: tuple) -> np.ndarray:
     return np.asarray(rng.uniform(0.5, 2.0, shape), dtype=np.float64)
 
 
+def uniform(low: float, high: float) -> Callable[[np.random.Generator, tuple], np.ndarray]:
+    """Uniform values in [low, high]: a function's domain (asin's), away from a pole (tan's)."""
+
+    def fill(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+        return np.asarray(rng.uniform(low, high, shape), dtype=np.float64)
+
+    return fill
+
+
 def nonzero(rng: np.random.Generator, shape: tuple) -> np.ndarray:
     """|x| in [0.2, 2], either sign: away from the kink at 0."""
     sign = rng.choice([-1.0, 1.0], shape)
@@ -768,6 +777,20 @@ def build(small: bool = False) -> list[Op]:
         Op("log1p", cr.log1p, lambda t, x: t.log1p(x), unary(positive)),
         Op("sin", cr.sin, lambda t, x: t.sin(x), unary()),
         Op("cos", cr.cos, lambda t, x: t.cos(x), unary()),
+        Op("tan", cr.tan, lambda t, x: t.tan(x), unary(uniform(-1.2, 1.2))),
+        Op("asin", cr.asin, lambda t, x: t.asin(x), unary(uniform(-0.9, 0.9))),
+        Op("acos", cr.acos, lambda t, x: t.acos(x), unary(uniform(-0.9, 0.9))),
+        Op("atan", cr.atan, lambda t, x: t.atan(x), unary()),
+        Op("sinh", cr.sinh, lambda t, x: t.sinh(x), unary()),
+        Op("cosh", cr.cosh, lambda t, x: t.cosh(x), unary()),
+        Op("asinh", cr.asinh, lambda t, x: t.asinh(x), unary()),
+        Op("acosh", cr.acosh, lambda t, x: t.acosh(x), unary(uniform(1.2, 3.0))),
+        Op("atanh", cr.atanh, lambda t, x: t.atanh(x), unary(uniform(-0.9, 0.9))),
+        Op("log2", cr.log2, lambda t, x: t.log2(x), unary(positive)),
+        Op("log10", cr.log10, lambda t, x: t.log10(x), unary(positive)),
+        Op("exp2", cr.exp2, lambda t, x: t.exp2(x), unary()),
+        Op("atan2", cr.atan2, lambda t, y, x: t.atan2(y, x), binary((nonzero, nonzero))),
+        Op("hypot", cr.hypot, lambda t, x, y: t.hypot(x, y), binary((nonzero, nonzero))),
         Op("reciprocal", cr.reciprocal, lambda t, x: t.reciprocal(x), unary(nonzero)),
         Op("rsqrt", cr.rsqrt, lambda t, x: t.rsqrt(x), unary(positive)),
         Op(
