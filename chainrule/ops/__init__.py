@@ -9,7 +9,18 @@ methods and operators to Tensor.
 from __future__ import annotations
 
 from ..autograd import function as _function
-from . import activations, conv, elementwise, indexing, linalg, losses, pool, reduce, shape
+from . import (
+    activations,
+    compose,
+    conv,
+    elementwise,
+    indexing,
+    linalg,
+    losses,
+    pool,
+    reduce,
+    shape,
+)
 from ._registry import ENTRIES, public_functions, tensor_methods
 from .graph_functions import GRAPH_FUNCTIONS
 from .indexing import index_key

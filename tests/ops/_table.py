@@ -296,6 +296,30 @@ def _scatter_example(draw, unique: bool) -> Example:
     return Example(arrays, {"dim": dim, "index": index.astype(np.int64)})
 
 
+def _select_one_params(draw, shapes, rng):
+    shape = shapes[0]
+    d = draw(st.integers(-len(shape), len(shape) - 1))
+    return {"dim": d, "index": draw(st.integers(-shape[d], shape[d] - 1))}
+
+
+def _tile_params(draw, shapes, rng):
+    return {"dims": tuple(draw(st.lists(st.integers(1, 2), min_size=1, max_size=3)))}
+
+
+def _repeat_interleave_params(draw, shapes, rng):
+    shape = shapes[0]
+    if not shape or draw(st.booleans()):
+        return {"repeats": draw(st.integers(0, 2)), "dim": None}
+    d = draw(st.integers(-len(shape), len(shape) - 1))
+    return {"repeats": rng.integers(0, 3, shape[d]).astype(np.int64), "dim": d}
+
+
+def _diff_params(draw, shapes, rng):
+    shape = shapes[0]
+    d = draw(st.integers(-len(shape), len(shape) - 1))
+    return {"n": draw(st.integers(1, 2)), "dim": d}
+
+
 def _select_params(draw, shapes, rng):
     shape = shapes[0]
     d = draw(st.integers(-len(shape), len(shape) - 1))
@@ -792,6 +816,61 @@ def build(small: bool = False) -> list[Op]:
         Op("atan2", cr.atan2, lambda t, y, x: t.atan2(y, x), binary((nonzero, nonzero))),
         Op("hypot", cr.hypot, lambda t, x, y: t.hypot(x, y), binary((nonzero, nonzero))),
         Op("reciprocal", cr.reciprocal, lambda t, x: t.reciprocal(x), unary(nonzero)),
+        # ----- other ops put together (chainrule/ops/compose.py) -----
+        Op(
+            "clamp_min_max",
+            lambda x: cr.clamp_max(x.clamp_min(-0.5), 0.7),
+            lambda t, x: t.clamp_max(x.clamp_min(-0.5), 0.7),
+            unary(away_from((-0.5, 0.7))),
+        ),
+        Op(
+            "lerp",
+            cr.lerp,
+            lambda t, x, y, w: t.lerp(x, y, w),
+            example(S(3), (normal, normal, uniform(0.0, 1.0))),
+        ),
+        Op(
+            "addcmul_addcdiv",
+            lambda x, y, z: cr.addcdiv(cr.addcmul(x, y, z, value=0.5), y, z, value=-2),
+            lambda t, x, y, z: t.addcdiv(t.addcmul(x, y, z, value=0.5), y, z, value=-2),
+            example(S(3), (normal, normal, nonzero)),
+        ),
+        Op(
+            "swapdims",
+            lambda x: x.swapdims(0, -1),
+            lambda t, x: x.swapdims(0, -1),
+            unary(min_dims=1),
+        ),
+        Op(
+            "select",
+            lambda x, dim, index: x.select(dim, index),
+            lambda t, x, dim, index: x.select(dim, index),
+            unary(params=_select_one_params, min_dims=1),
+        ),
+        Op(
+            "tile",
+            lambda x, dims: x.tile(dims),
+            lambda t, x, dims: x.tile(dims),
+            unary(params=_tile_params),
+        ),
+        Op(
+            "repeat_interleave",
+            lambda x, repeats, dim: x.repeat_interleave(
+                repeats if isinstance(repeats, int) else cr.tensor(repeats), dim
+            ),
+            lambda t, x, repeats, dim: x.repeat_interleave(
+                repeats if isinstance(repeats, int) else t.from_numpy(repeats), dim
+            ),
+            unary(params=_repeat_interleave_params),
+        ),
+        Op(
+            "diff",
+            lambda x, n, dim: x.diff(n, dim),
+            lambda t, x, n, dim: x.diff(n, dim),
+            unary(params=_diff_params, min_dims=1),
+        ),
+        Op("logit", cr.logit, lambda t, x: t.logit(x), unary(uniform(0.1, 0.9))),
+        Op("nan_to_num", cr.nan_to_num, lambda t, x: t.nan_to_num(x), unary()),
         Op("rsqrt", cr.rsqrt, lambda t, x: t.rsqrt(x), unary(positive)),
         Op(
             "prod",
