@@ -905,6 +905,43 @@ def atan2(input: Any, other: Any) -> Tensor:
     return Atan2.apply(as_float(y), as_float(x))
 
 
+class Xlogy(Function):
+    """z = x log y, and 0 where x = 0 (NaN where y is NaN), as PyTorch's ``xlogy``.
+    dz/dx = log y (0 where x = 0 and y <= 0), dz/dy = x / y."""
+
+    symbol = "xlogy"
+    local_grad = ("log(y)", "x/y")
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, x, y):
+        arr = x if is_array(x) else y
+        xp = namespace(arr)
+        dtype = xp.result_type(x, y)  # a number takes the array's dtype, as in PyTorch
+        x, y = (v if is_array(v) else xp.asarray(v, dtype=dtype, device=arr.device) for v in (x, y))
+        zero = x == 0
+        out = xp.where(zero, xp.zeros_like(x), x * xp.log(xp.where(zero, xp.ones_like(y), y)))
+        ctx.save_for_backward(x, y)
+        return xp.where(xp.isnan(y), y, out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        xp = ctx.xp
+        flat = (x == 0) & (y <= 0)  # the value is 0 there whatever x: no slope along x
+        gx = xp.where(flat, 0.0, grad * xp.log(xp.where(flat, 1.0, y)))
+        return gx, grad * x / y
+
+
+@register(Xlogy, methods=("xlogy",))
+def xlogy(input: Any, other: Any) -> Tensor:
+    """input * log(other), 0 where input is 0, as PyTorch's ``xlogy`` (an entropy's
+    p log p is ``xlogy(p, p)``)."""
+    x, y = _promote(input, other)
+    return Xlogy.apply(as_float(x), as_float(y))
+
+
 class Hypot(Function):
     """z = sqrt(x^2 + y^2), without overflow for large x, y. dz/dx = x / z, dz/dy = y / z."""
 

@@ -456,6 +456,7 @@ SPECS: list[Spec] = [
     unary("atan_atanh", "{0}.atan() + ({0}.tanh() * 0.9).atanh()", ("Atan", "Atanh")),
     unary("hyperbolic", "{0}.sinh() - lib.cosh({0}) + {0}.asinh()", ("Sinh", "Cosh", "Asinh")),
     unary("acosh", "({0} * {0} + 1.5).acosh()", ("Acosh",)),
+    unary("xlogy", "lib.xlogy({0}, {0} * {0} + 0.5)", ("Xlogy",)),
     unary(
         "base_2_10",
         "({0} * {0} + 0.5).log2() + lib.log10({0} * {0} + 2.0) + {0}.exp2()",

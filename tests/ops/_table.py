@@ -815,6 +815,13 @@ def build(small: bool = False) -> list[Op]:
         Op("exp2", cr.exp2, lambda t, x: t.exp2(x), unary()),
         Op("atan2", cr.atan2, lambda t, y, x: t.atan2(y, x), binary((nonzero, nonzero))),
         Op("hypot", cr.hypot, lambda t, x, y: t.hypot(x, y), binary((nonzero, nonzero))),
+        Op("xlogy", cr.xlogy, lambda t, x, y: t.xlogy(x, y), binary((normal, positive))),
+        Op(
+            "xlogy_at_zero",  # x = 0 exactly: the value 0, the slope along x still log y
+            lambda x, y: cr.xlogy(x * 0.0, y) + cr.xlogy(x, y),
+            lambda t, x, y: t.xlogy(x * 0.0, y) + t.xlogy(x, y),
+            binary((normal, positive)),
+        ),
         Op("reciprocal", cr.reciprocal, lambda t, x: t.reciprocal(x), unary(nonzero)),
         # ----- other ops put together (chainrule/ops/compose.py) -----
         Op(
