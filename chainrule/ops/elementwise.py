@@ -674,72 +674,30 @@ def sign(input: Tensor) -> Tensor:
     return Sign.apply(input)
 
 
-class Sin(Function):
-    """z = sin x. dz/dx = cos x."""
-
-    symbol = "sin"
-    local_grad = "cos(x)"
-
-    on_arrays = True
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return namespace(x).sin(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * call(Cos, x)
-
-
-class Cos(Function):
-    """z = cos x. dz/dx = -sin x."""
-
-    symbol = "cos"
-    local_grad = "-sin(x)"
-
-    on_arrays = True
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return namespace(x).cos(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return -grad * call(Sin, x)
-
-
-@register(Sin, methods=("sin",))
-def sin(input: Tensor) -> Tensor:
-    """Sine, of radians."""
-    return Sin.apply(as_float(input))
-
-
-@register(Cos, methods=("cos",))
-def cos(input: Tensor) -> Tensor:
-    """Cosine, of radians."""
-    return Cos.apply(as_float(input))
-
-
 def _unary_math(
-    name: str, doc: str, symbol: str, local_grad: str, compute: Callable, slope: Callable
+    name: str,
+    doc: str,
+    symbol: str,
+    local_grad: str,
+    compute: Callable,
+    vjp: Callable,
+    of: str = "x",
 ) -> type:
-    """A Function class for z = f(x) elementwise, dz/dx = ``slope(xp, x, z)``: ``compute(xp,
-    x)`` with the array module's own function, the slope written with ``xp``'s operations (the
-    recorded namespace under create_graph, so that the second derivative follows). One piece
-    of code for the trigonometric, hyperbolic and base-2/base-10 functions below."""
+    """A Function class for z = f(x) elementwise: ``compute(xp, x)`` with the array module's
+    own function forward, and backward ``vjp(xp, grad, v)``, the upstream times dz/dx written
+    from v, the input x or the output z (``of``: the one array saved), with ``xp``'s operations
+    (the recorded namespace under create_graph, so that the second derivative follows). One
+    piece of code for the trigonometric, hyperbolic, logarithmic and exponential functions
+    below."""
 
     def forward(ctx: Any, x: Any) -> Any:
         z = compute(namespace(x), x)
-        ctx.save_for_backward(x, z)
+        ctx.save_for_backward(x if of == "x" else z)
         return z
 
     def backward(ctx: Any, grad: Any) -> Any:
-        x, z = ctx.saved_tensors
-        return grad * slope(ctx.xp, x, z)
+        (v,) = ctx.saved_tensors
+        return vjp(ctx.xp, grad, v)
 
     attrs = {
         "__doc__": doc,
@@ -755,13 +713,30 @@ def _unary_math(
 
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
+Sin = _unary_math(
+    "Sin",
+    "z = sin x. dz/dx = cos x.",
+    "sin",
+    "cos(x)",
+    lambda xp, x: xp.sin(x),
+    lambda xp, g, x: g * call(Cos, x),
+)
+Cos = _unary_math(
+    "Cos",
+    "z = cos x. dz/dx = -sin x.",
+    "cos",
+    "-sin(x)",
+    lambda xp, x: xp.cos(x),
+    lambda xp, g, x: -g * call(Sin, x),
+)
 Tan = _unary_math(
     "Tan",
     "z = tan x. dz/dx = 1 + z^2.",
     "tan",
     "1 + tan(x)^2",
     lambda xp, x: xp.tan(x),
-    lambda xp, x, z: 1 + z * z,
+    lambda xp, g, z: g * (1 + z * z),
+    of="z",
 )
 Asin = _unary_math(
     "Asin",
@@ -769,7 +744,7 @@ Asin = _unary_math(
     "asin",
     "1/sqrt(1-x^2)",
     lambda xp, x: xp.asin(x),
-    lambda xp, x, z: 1 / xp.sqrt(1 - x * x),
+    lambda xp, g, x: g / xp.sqrt(1 - x * x),
 )
 Acos = _unary_math(
     "Acos",
@@ -777,7 +752,7 @@ Acos = _unary_math(
     "acos",
     "-1/sqrt(1-x^2)",
     lambda xp, x: xp.acos(x),
-    lambda xp, x, z: -1 / xp.sqrt(1 - x * x),
+    lambda xp, g, x: -g / xp.sqrt(1 - x * x),
 )
 Atan = _unary_math(
     "Atan",
@@ -785,7 +760,7 @@ Atan = _unary_math(
     "atan",
     "1/(1+x^2)",
     lambda xp, x: xp.atan(x),
-    lambda xp, x, z: 1 / (1 + x * x),
+    lambda xp, g, x: g / (1 + x * x),
 )
 Sinh = _unary_math(
     "Sinh",
@@ -793,7 +768,7 @@ Sinh = _unary_math(
     "sinh",
     "cosh(x)",
     lambda xp, x: xp.sinh(x),
-    lambda xp, x, z: call(Cosh, x),
+    lambda xp, g, x: g * call(Cosh, x),
 )
 Cosh = _unary_math(
     "Cosh",
@@ -801,7 +776,7 @@ Cosh = _unary_math(
     "cosh",
     "sinh(x)",
     lambda xp, x: xp.cosh(x),
-    lambda xp, x, z: call(Sinh, x),
+    lambda xp, g, x: g * call(Sinh, x),
 )
 Asinh = _unary_math(
     "Asinh",
@@ -809,7 +784,7 @@ Asinh = _unary_math(
     "asinh",
     "1/sqrt(x^2+1)",
     lambda xp, x: xp.asinh(x),
-    lambda xp, x, z: 1 / xp.sqrt(x * x + 1),
+    lambda xp, g, x: g / xp.sqrt(x * x + 1),
 )
 Acosh = _unary_math(
     "Acosh",
@@ -817,7 +792,7 @@ Acosh = _unary_math(
     "acosh",
     "1/sqrt(x^2-1)",
     lambda xp, x: xp.acosh(x),
-    lambda xp, x, z: 1 / xp.sqrt(x * x - 1),
+    lambda xp, g, x: g / xp.sqrt(x * x - 1),
 )
 Atanh = _unary_math(
     "Atanh",
@@ -825,7 +800,15 @@ Atanh = _unary_math(
     "atanh",
     "1/(1-x^2)",
     lambda xp, x: xp.atanh(x),
-    lambda xp, x, z: 1 / (1 - x * x),
+    lambda xp, g, x: g / (1 - x * x),
+)
+Log1p = _unary_math(
+    "Log1p",
+    "z = ln(1 + x), exact for small x where ``log(1 + x)`` rounds 1 + x. dz/dx = 1/(1 + x).",
+    "log1p",
+    "1/(1+x)",
+    lambda xp, x: xp.log1p(x),
+    lambda xp, g, x: g / (1 + x),
 )
 Log2 = _unary_math(
     "Log2",
@@ -833,7 +816,7 @@ Log2 = _unary_math(
     "log2",
     "1/(x ln 2)",
     lambda xp, x: xp.log2(x),
-    lambda xp, x, z: 1 / (x * _LN2),
+    lambda xp, g, x: g / (x * _LN2),
 )
 Log10 = _unary_math(
     "Log10",
@@ -841,7 +824,16 @@ Log10 = _unary_math(
     "log10",
     "1/(x ln 10)",
     lambda xp, x: xp.log10(x),
-    lambda xp, x, z: 1 / (x * _LN10),
+    lambda xp, g, x: g / (x * _LN10),
+)
+Expm1 = _unary_math(
+    "Expm1",
+    "z = e^x - 1, exact for small x. dz/dx = e^x = z + 1.",
+    "expm1",
+    "e^x",
+    lambda xp, x: xp.expm1(x),
+    lambda xp, g, z: g * (z + 1),
+    of="z",
 )
 Exp2 = _unary_math(
     "Exp2",
@@ -849,7 +841,8 @@ Exp2 = _unary_math(
     "exp2",
     "2^x ln 2",
     lambda xp, x: xp.pow(xp.asarray(2.0, dtype=x.dtype, device=x.device), x),
-    lambda xp, x, z: z * _LN2,
+    lambda xp, g, z: g * (z * _LN2),
+    of="z",
 )
 
 
@@ -862,6 +855,8 @@ def _math(cls: type, name: str, doc: str) -> Callable[..., Tensor]:
     return register(cls, methods=(name,))(fn)
 
 
+sin = _math(Sin, "sin", "Sine, of radians.")
+cos = _math(Cos, "cos", "Cosine, of radians.")
 tan = _math(Tan, "tan", "Tangent, of radians.")
 asin = _math(Asin, "asin", "Arcsine, in radians; NaN outside [-1, 1].")
 acos = _math(Acos, "acos", "Arccosine, in radians; NaN outside [-1, 1].")
@@ -871,8 +866,10 @@ cosh = _math(Cosh, "cosh", "Hyperbolic cosine.")
 asinh = _math(Asinh, "asinh", "Inverse hyperbolic sine.")
 acosh = _math(Acosh, "acosh", "Inverse hyperbolic cosine; NaN below 1.")
 atanh = _math(Atanh, "atanh", "Inverse hyperbolic tangent; NaN outside [-1, 1].")
+log1p = _math(Log1p, "log1p", "ln(1 + input), accurate where input is small.")
 log2 = _math(Log2, "log2", "Logarithm to base 2.")
 log10 = _math(Log10, "log10", "Logarithm to base 10.")
+expm1 = _math(Expm1, "expm1", "e^input - 1, accurate where input is small.")
 exp2 = _math(Exp2, "exp2", "2 to the power input.")
 
 
@@ -980,57 +977,6 @@ def reciprocal(input: Tensor) -> Tensor:
 def rsqrt(input: Tensor) -> Tensor:
     """1 / sqrt(input), as a power of -1/2."""
     return pow(as_float(input), -0.5)
-
-
-class Log1p(Function):
-    """z = ln(1 + x), exact for small x where ``log(1 + x)`` rounds 1 + x. dz/dx = 1/(1 + x)."""
-
-    symbol = "log1p"
-    local_grad = "1/(1+x)"
-
-    on_arrays = True
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return namespace(x).log1p(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad / (1 + x)
-
-
-@register(Log1p, methods=("log1p",))
-def log1p(input: Tensor) -> Tensor:
-    """ln(1 + input), accurate where input is small."""
-    return Log1p.apply(as_float(input))
-
-
-class Expm1(Function):
-    """z = e^x - 1, exact for small x. dz/dx = e^x = z + 1."""
-
-    symbol = "expm1"
-    local_grad = "e^x"
-
-    on_arrays = True
-
-    @staticmethod
-    def forward(ctx, x):
-        z = namespace(x).expm1(x)
-        ctx.save_for_backward(z)
-        return z
-
-    @staticmethod
-    def backward(ctx, grad):
-        (z,) = ctx.saved_tensors
-        return grad * (z + 1)
-
-
-@register(Expm1, methods=("expm1",))
-def expm1(input: Tensor) -> Tensor:
-    """e ** input - 1, accurate where input is small."""
-    return Expm1.apply(as_float(input))
 
 
 @register(Pow, methods=("square",))
