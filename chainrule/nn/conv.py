@@ -251,10 +251,10 @@ class MaxPool1d(MaxPool2d):
     _functional = staticmethod(F.max_pool1d)
 
 
-class AvgPool1d(Module):
+class AvgPool1d(AvgPool2d):
     """The mean of each window of a sequence: (N, C, L) -> (N, C, Lo), as ``F.avg_pool1d``;
     the arguments of ``nn.AvgPool1d`` (kernel_size, stride, padding, ceil_mode,
-    count_include_pad), one int each.
+    count_include_pad), one int each, kept as 1-tuples as PyTorch keeps them.
 
     Example:
         >>> cr.nn.AvgPool1d(2)(cr.randn(8, 16, 28)).shape
@@ -269,26 +269,15 @@ class AvgPool1d(Module):
         ceil_mode: bool = False,
         count_include_pad: bool = True,
     ) -> None:
-        super().__init__()
-        op = "AvgPool1d"  # 1-tuples, as PyTorch keeps them
-        self.kernel_size = sizes(kernel_size, "kernel_size", op, 1)
-        self.stride = self.kernel_size if stride is None else sizes(stride, "stride", op, 1)
-        self.padding = sizes(padding, "padding", op, 1, 0)
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
+        op = "AvgPool1d"
+        kernel = sizes(kernel_size, "kernel_size", op, 1)
+        stride = kernel if stride is None else sizes(stride, "stride", op, 1)
+        padding = sizes(padding, "padding", op, 1, 0)
+        super().__init__(kernel, stride, padding, ceil_mode, count_include_pad)
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.avg_pool1d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.ceil_mode,
-            self.count_include_pad,
-        )
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        args = (self.kernel_size, self.stride, self.padding, self.ceil_mode)
+        return F.avg_pool1d(input, *args, self.count_include_pad)
 
 
 class AdaptiveAvgPool2d(Module):
