@@ -353,3 +353,29 @@ def test_a_convolution_of_an_empty_batch_has_empty_output_and_zero_gradients(bia
     np.testing.assert_array_equal(w.grad.numpy(), np.zeros(w.shape))
     if bias:
         np.testing.assert_array_equal(b.grad.numpy(), np.zeros(6))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"padding": 1, "stride": (2, 1)}, {"stride": (1, 2), "dilation": 2}, {"groups": 2}],
+    ids=["shifted_columns", "shifted_strided_rows", "col2im", "grouped"],
+)
+def test_conv_s_first_order_fast_paths_run_on_another_array_module(kwargs):
+    """The first-order backward (the shifted-columns or col2im input gradient, dL/db off the
+    bias row) on array-api-strict gives NumPy's numbers: the op table checks that module under
+    create_graph only, where the recorded rule runs instead."""
+    pytest.importorskip("array_api_strict", reason="array-api-strict is not installed")
+    rng = np.random.default_rng(8)
+    x, w = (
+        rng.standard_normal((3, 4, 7, 8)),
+        rng.standard_normal((6, 4 // kwargs.get("groups", 1), 3, 3)),
+    )
+    b = rng.standard_normal(6)
+    got = []
+    for where in ("cpu", "strict:1"):
+        ts = [cr.tensor(a, device=where, requires_grad=True) for a in (x, w, b)]
+        y = F.conv2d(*ts, **kwargs)
+        y.backward(cr.tensor(np.cos(np.arange(y.numel())).reshape(y.shape), device=where))
+        got.append([y.detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in ts])
+    for a, b_ in zip(*got):
+        np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
